@@ -1,0 +1,41 @@
+//! The SealDesk domain: what an electronic-seal order is and how it may change.
+//!
+//! This crate owns the vocabulary of the platform — [`Order`], [`Service`] (新办/续期/补办/变更), [`SealKind`],
+//! [`OrderState`] and its transition table, [`Fen`] money and pricing, the identifier validators (unified social
+//! credit code, resident ID, mobile and landline numbers, taxpayer IDs), time-ordered order numbers, and the
+//! SM3 hash that chains the audit log. It does no I/O and has no async: every other crate calls into it, it calls
+//! none of them.
+//!
+//! ```
+//! use sealdesk_domain::{Actor, Event, OrderState};
+//! let next = OrderState::Draft.apply(Actor::Applicant, &Event::Submit).unwrap();
+//! assert_eq!(next, OrderState::PendingReview);
+//! assert!(OrderState::Draft.apply(Actor::Operator, &Event::Approve).is_err());
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod audit;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod state;
+pub mod validate;
+
+pub use audit::{AuditRecord, GENESIS_HASH};
+pub use ids::{OrderIdGen, OrderNo};
+pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
+pub use order::{
+    Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
+    SealKind, SealLine, Service, UploadKind,
+};
+pub use state::{Actor, Event, OrderState, TransitionError};
+pub use validate::{FieldError, Validation};

@@ -1,0 +1,672 @@
+//! The order: what an applicant asks for, for whom, and what it costs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Fen, price_fen};
+use crate::state::OrderState;
+use crate::validate::{self, FieldError, Validation};
+
+/// 业务属性 — the four services of the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// 新办 — a first seal on a key.
+    New,
+    /// 续期 — extend the validity of seals already on a key.
+    Renewal,
+    /// 补办 — the key was lost: issue anew on a new key and revoke the old key's seals.
+    Reissue,
+    /// 变更 — new impressions for seals already on a key.
+    Change,
+}
+
+impl Service {
+    /// All services, in the order the portal offers them.
+    pub const ALL: [Service; 4] = [
+        Service::New,
+        Service::Renewal,
+        Service::Reissue,
+        Service::Change,
+    ];
+
+    /// The seed's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Service::New => "新办",
+            Service::Renewal => "续期",
+            Service::Reissue => "补办",
+            Service::Change => "变更",
+        }
+    }
+
+    /// The stable machine name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Service::New => "new",
+            Service::Renewal => "renewal",
+            Service::Reissue => "reissue",
+            Service::Change => "change",
+        }
+    }
+
+    /// The service named by [`Service::code`].
+    pub fn from_code(s: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|x| x.code() == s)
+    }
+
+    /// Whether the applicant must upload a stamped 印模采集表 (a renewal keeps the pictures it has).
+    pub fn needs_impression(self) -> bool {
+        !matches!(self, Service::Renewal)
+    }
+}
+
+/// 锁类型 — whose key and seals: an enterprise's (企业锁) or a person's (个人锁).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderKind {
+    /// 企业.
+    Enterprise,
+    /// 个人.
+    Person,
+}
+
+impl HolderKind {
+    /// 企业锁 / 个人锁.
+    pub fn label(self) -> &'static str {
+        match self {
+            HolderKind::Enterprise => "企业锁",
+            HolderKind::Person => "个人锁",
+        }
+    }
+    /// The stable machine name.
+    pub fn code(self) -> &'static str {
+        match self {
+            HolderKind::Enterprise => "enterprise",
+            HolderKind::Person => "person",
+        }
+    }
+    /// GB/T 38540 `ES_PropertyInfo.type`: 1 单位印章, 2 个人印章.
+    pub fn ses_type(self) -> i64 {
+        match self {
+            HolderKind::Enterprise => 1,
+            HolderKind::Person => 2,
+        }
+    }
+}
+
+/// 印模类型 — the kinds of seal the seed lists, per holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealKind {
+    /// 企业公章.
+    OfficialSeal,
+    /// 企业资质印章.
+    QualificationSeal,
+    /// 动态输入章.
+    DynamicInputSeal,
+    /// 其他章 (企业).
+    EnterpriseOther,
+    /// 法人章.
+    LegalRepresentative,
+    /// 注册建造师.
+    RegisteredConstructor,
+    /// 注册监理师.
+    RegisteredSupervisor,
+    /// 造价师.
+    CostEngineer,
+    /// 造价员.
+    CostClerk,
+    /// 手写签字.
+    HandwrittenSignature,
+    /// 其他章 (个人).
+    PersonalOther,
+}
+
+impl SealKind {
+    /// Every kind, enterprise kinds first.
+    pub const ALL: [SealKind; 11] = [
+        SealKind::OfficialSeal,
+        SealKind::QualificationSeal,
+        SealKind::DynamicInputSeal,
+        SealKind::EnterpriseOther,
+        SealKind::LegalRepresentative,
+        SealKind::RegisteredConstructor,
+        SealKind::RegisteredSupervisor,
+        SealKind::CostEngineer,
+        SealKind::CostClerk,
+        SealKind::HandwrittenSignature,
+        SealKind::PersonalOther,
+    ];
+
+    /// The seed's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SealKind::OfficialSeal => "企业公章",
+            SealKind::QualificationSeal => "企业资质印章",
+            SealKind::DynamicInputSeal => "动态输入章",
+            SealKind::EnterpriseOther | SealKind::PersonalOther => "其他章",
+            SealKind::LegalRepresentative => "法人章",
+            SealKind::RegisteredConstructor => "注册建造师",
+            SealKind::RegisteredSupervisor => "注册监理师",
+            SealKind::CostEngineer => "造价师",
+            SealKind::CostClerk => "造价员",
+            SealKind::HandwrittenSignature => "手写签字",
+        }
+    }
+
+    /// The stable machine name.
+    pub fn code(self) -> &'static str {
+        match self {
+            SealKind::OfficialSeal => "official_seal",
+            SealKind::QualificationSeal => "qualification_seal",
+            SealKind::DynamicInputSeal => "dynamic_input_seal",
+            SealKind::EnterpriseOther => "enterprise_other",
+            SealKind::LegalRepresentative => "legal_representative",
+            SealKind::RegisteredConstructor => "registered_constructor",
+            SealKind::RegisteredSupervisor => "registered_supervisor",
+            SealKind::CostEngineer => "cost_engineer",
+            SealKind::CostClerk => "cost_clerk",
+            SealKind::HandwrittenSignature => "handwritten_signature",
+            SealKind::PersonalOther => "personal_other",
+        }
+    }
+
+    /// The kind named by [`SealKind::code`].
+    pub fn from_code(s: &str) -> Option<SealKind> {
+        SealKind::ALL.into_iter().find(|k| k.code() == s)
+    }
+
+    /// Whose kind it is.
+    pub fn holder(self) -> HolderKind {
+        match self {
+            SealKind::OfficialSeal
+            | SealKind::QualificationSeal
+            | SealKind::DynamicInputSeal
+            | SealKind::EnterpriseOther => HolderKind::Enterprise,
+            _ => HolderKind::Person,
+        }
+    }
+
+    /// The kinds a holder may order.
+    pub fn for_holder(h: HolderKind) -> impl Iterator<Item = SealKind> {
+        SealKind::ALL.into_iter().filter(move |k| k.holder() == h)
+    }
+}
+
+/// 申请人信息 and 企业信息: who the seals are for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Holder {
+    /// 锁类型.
+    pub kind: Option<HolderKind>,
+    /// 申请人姓名.
+    pub applicant_name: String,
+    /// 身份证号码.
+    pub id_number: String,
+    /// 手机号 — where the SMS go.
+    pub mobile: String,
+    /// 企业名称 (enterprise only).
+    pub enterprise_name: String,
+    /// 企业电话.
+    pub enterprise_phone: String,
+    /// 统一社会信用代码/证号.
+    pub credit_code: String,
+    /// 营业地址.
+    pub address: String,
+}
+
+impl Holder {
+    /// The name that goes on the seals and the key: the enterprise's, or the person's.
+    pub fn display_name(&self) -> &str {
+        match self.kind {
+            Some(HolderKind::Enterprise) => &self.enterprise_name,
+            _ => &self.applicant_name,
+        }
+    }
+}
+
+/// One line of the seals requested: a kind, how many, and the text on the seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealLine {
+    /// 印模类型.
+    pub kind: SealKind,
+    /// How many seals of this kind (1–10).
+    pub count: u32,
+    /// 印章名称, e.g. 「某某有限公司」 or 「张三」; defaults to the holder's name.
+    pub name: String,
+}
+
+/// 授权信息: the project the seals are authorised for, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorization {
+    /// 授权单位 — the project's display name.
+    pub unit: String,
+    /// 授权类型: always 期限 (a term) for now.
+    pub kind: String,
+    /// 授权期限（月）, 1–60; the seed's default is 12.
+    pub months: u32,
+}
+
+impl Default for Authorization {
+    fn default() -> Self {
+        Authorization {
+            unit: String::new(),
+            kind: "期限".into(),
+            months: 12,
+        }
+    }
+}
+
+/// 发票类型.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceKind {
+    /// 企业.
+    Enterprise,
+    /// 政府或事业单位.
+    Institution,
+    /// 个人.
+    Personal,
+}
+
+impl InvoiceKind {
+    /// The seed's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            InvoiceKind::Enterprise => "企业",
+            InvoiceKind::Institution => "政府或事业单位",
+            InvoiceKind::Personal => "个人",
+        }
+    }
+}
+
+/// 申请开票: what the applicant confirmed for the electronic invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceInfo {
+    /// 发票类型.
+    pub kind: InvoiceKind,
+    /// 企业名称 / 抬头.
+    pub title: String,
+    /// 纳税人识别号 (required for enterprises).
+    pub taxpayer_id: String,
+    /// 手机号 the invoice notice goes to.
+    pub mobile: String,
+    /// 邮箱 (optional).
+    pub email: String,
+}
+
+impl InvoiceInfo {
+    /// Checks the fields the way the seed's 申请开票 dialog requires them.
+    pub fn validate(&self) -> Result<InvoiceInfo, Vec<FieldError>> {
+        let mut v = Validation::default();
+        let mut out = self.clone();
+        out.title = v.text("invoice.title", "发票抬头", &self.title, 100);
+        if self.kind == InvoiceKind::Enterprise || !self.taxpayer_id.trim().is_empty() {
+            out.taxpayer_id = v.check(
+                "invoice.taxpayer_id",
+                &self.taxpayer_id,
+                validate::taxpayer_id,
+            );
+        }
+        out.mobile = v.check("invoice.mobile", &self.mobile, validate::mobile);
+        out.email = self.email.trim().to_owned();
+        if !out.email.is_empty() && (!out.email.contains('@') || out.email.len() > 100) {
+            v.add("invoice.email", "邮箱格式不正确");
+        }
+        v.finish().map(|()| out)
+    }
+}
+
+/// 资料上传: which document an uploaded file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadKind {
+    /// 身份证人像面.
+    IdFront,
+    /// 身份证国徽面.
+    IdBack,
+    /// 统一社会信用代码证 / 营业执照复印件, stamped.
+    Licence,
+    /// 印模采集表, signed and stamped.
+    ImpressionForm,
+}
+
+impl UploadKind {
+    /// Every kind.
+    pub const ALL: [UploadKind; 4] = [
+        UploadKind::IdFront,
+        UploadKind::IdBack,
+        UploadKind::Licence,
+        UploadKind::ImpressionForm,
+    ];
+    /// The label on the form.
+    pub fn label(self) -> &'static str {
+        match self {
+            UploadKind::IdFront => "身份证（人像面）",
+            UploadKind::IdBack => "身份证（国徽面）",
+            UploadKind::Licence => "统一社会信用代码证",
+            UploadKind::ImpressionForm => "印模采集表",
+        }
+    }
+    /// The stable machine name.
+    pub fn code(self) -> &'static str {
+        match self {
+            UploadKind::IdFront => "id_front",
+            UploadKind::IdBack => "id_back",
+            UploadKind::Licence => "licence",
+            UploadKind::ImpressionForm => "impression_form",
+        }
+    }
+    /// The kind named by [`UploadKind::code`].
+    pub fn from_code(s: &str) -> Option<UploadKind> {
+        UploadKind::ALL.into_iter().find(|k| k.code() == s)
+    }
+    /// Whether a PDF is accepted (the seed allows PDF for the impression form only).
+    pub fn accepts_pdf(self) -> bool {
+        self == UploadKind::ImpressionForm
+    }
+}
+
+/// What the applicant's UKey told us at 授权: its serial and certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyBinding {
+    /// 密钥序列号.
+    pub serial: String,
+    /// The key's X.509 certificate, DER, hex.
+    pub cert_der_hex: String,
+    /// 证书主题, as read from the certificate.
+    pub subject: String,
+}
+
+/// An electronic-seal order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Internal id (a snowflake, also the tail of the order number).
+    pub id: i64,
+    /// 订单编号.
+    pub order_no: String,
+    /// The project (授权单位) the order belongs to.
+    pub project_id: i64,
+    /// The applicant who owns it.
+    pub applicant_id: i64,
+    /// 业务属性.
+    pub service: Service,
+    /// 印章办理状态.
+    pub state: OrderState,
+    /// Who the seals are for.
+    pub holder: Holder,
+    /// What seals.
+    pub seals: Vec<SealLine>,
+    /// For how long and for whom.
+    pub authorization: Authorization,
+    /// 订单金额, computed by the server.
+    pub total: Fen,
+    /// The last 审核意见, if rejected.
+    pub review_comment: String,
+    /// 申请开票 details, once confirmed.
+    pub invoice: Option<InvoiceInfo>,
+    /// The key bound at 授权.
+    pub key: Option<KeyBinding>,
+    /// For 续期 / 变更 / 补办: the order whose seals this one continues.
+    pub previous_order: Option<i64>,
+    /// Optimistic-concurrency version: bumped on every write.
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// The applicant's form before it becomes (part of) an order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrderForm {
+    /// 业务属性.
+    pub service: Option<Service>,
+    /// 申请人 / 企业信息.
+    pub holder: Holder,
+    /// The seals requested.
+    pub seals: Vec<SealLine>,
+    /// 授权期限（月）.
+    pub months: u32,
+    /// For 续期 / 变更: the earlier order.
+    pub previous_order: Option<i64>,
+}
+
+impl OrderForm {
+    /// Checks every field and returns the normalised form, or all problems at once.
+    ///
+    /// `draft` relaxes the required-field rule (暂存待办 may be incomplete) but still refuses malformed values
+    /// and anything out of range, so that a draft never holds data that could not be shown back.
+    pub fn validate(&self, today: u32, draft: bool) -> Result<OrderForm, Vec<FieldError>> {
+        let mut v = Validation::default();
+        let mut out = self.clone();
+        let h = &self.holder;
+        let filled = |s: &str| !s.trim().is_empty();
+        if out.service.is_none() {
+            v.add("service", "请选择业务类型（新办、续期、补办或变更）");
+        }
+        let Some(kind) = h.kind else {
+            v.add("holder.kind", "请选择锁类型：企业或个人");
+            return v.finish().map(|()| out);
+        };
+        let want = |f: &str| !draft || filled(f);
+        if want(&h.applicant_name) {
+            out.holder.applicant_name =
+                v.text("holder.applicant_name", "申请人姓名", &h.applicant_name, 50);
+        }
+        if want(&h.id_number) {
+            out.holder.id_number = v.check("holder.id_number", &h.id_number, |s| {
+                validate::id_number(s, 99_991_231)
+            });
+            if validate::id_number(&h.id_number, today).is_err()
+                && validate::id_number(&h.id_number, 99_991_231).is_ok()
+            {
+                v.add("holder.id_number", "身份证号码中的出生日期晚于今天");
+            }
+        }
+        if want(&h.mobile) {
+            out.holder.mobile = v.check("holder.mobile", &h.mobile, validate::mobile);
+        }
+        if kind == HolderKind::Enterprise {
+            if want(&h.enterprise_name) {
+                out.holder.enterprise_name = v.text(
+                    "holder.enterprise_name",
+                    "企业名称",
+                    &h.enterprise_name,
+                    100,
+                );
+            }
+            if want(&h.enterprise_phone) {
+                out.holder.enterprise_phone = v.check(
+                    "holder.enterprise_phone",
+                    &h.enterprise_phone,
+                    validate::landline,
+                );
+            }
+            if want(&h.credit_code) {
+                out.holder.credit_code =
+                    v.check("holder.credit_code", &h.credit_code, validate::credit_code);
+            }
+            if want(&h.address) {
+                out.holder.address = v.text("holder.address", "营业地址", &h.address, 200);
+            }
+        } else {
+            out.holder.enterprise_name.clear();
+            out.holder.enterprise_phone.clear();
+            out.holder.credit_code.clear();
+            out.holder.address.clear();
+        }
+        if self.seals.is_empty() && !draft {
+            v.add("seals", "请至少选择一种印模类型");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, line) in out.seals.iter_mut().enumerate() {
+            let f = format!("seals[{i}]");
+            if line.kind.holder() != kind {
+                v.add(
+                    &f,
+                    format!(
+                        "「{}」不是{}可以办理的印章",
+                        line.kind.label(),
+                        kind.label()
+                    ),
+                );
+            }
+            if !(1..=10).contains(&line.count) {
+                v.add(&f, "每种印章数量应为 1–10 个");
+            }
+            if !seen.insert((line.kind, line.name.trim().to_owned())) {
+                v.add(&f, format!("「{}」重复选择", line.kind.label()));
+            }
+            let name = line.name.trim();
+            line.name = if name.is_empty() {
+                out.holder.display_name().trim().to_owned()
+            } else {
+                name.to_owned()
+            };
+            if line.name.chars().count() > 40 {
+                v.add(&f, "印章名称不能超过 40 个字");
+            }
+        }
+        if !(1..=60).contains(&self.months) {
+            v.add("months", "授权期限应为 1–60 个月");
+        }
+        v.finish().map(|()| out)
+    }
+
+    /// The number of seals requested.
+    pub fn seal_count(&self) -> u32 {
+        self.seals.iter().map(|l| l.count).sum()
+    }
+
+    /// 订单金额 at `per_seal_year` — the only place a price is computed.
+    pub fn price(&self, per_seal_year: Fen) -> Option<Fen> {
+        price_fen(per_seal_year, self.seal_count(), self.months)
+    }
+}
+
+impl Order {
+    /// The uploads still missing before the order can be submitted.
+    pub fn missing_uploads(&self, have: &[UploadKind]) -> Vec<UploadKind> {
+        let mut need = vec![UploadKind::IdFront, UploadKind::IdBack];
+        if self.holder.kind == Some(HolderKind::Enterprise) {
+            need.push(UploadKind::Licence);
+        }
+        if self.service.needs_impression() {
+            need.push(UploadKind::ImpressionForm);
+        }
+        need.retain(|k| !have.contains(k));
+        need
+    }
+
+    /// The seals of the order, one per unit requested, in form order: (kind, name).
+    pub fn seal_units(&self) -> Vec<(SealKind, String)> {
+        self.seals
+            .iter()
+            .flat_map(|l| std::iter::repeat_n((l.kind, l.name.clone()), l.count as usize))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enterprise_form() -> OrderForm {
+        OrderForm {
+            service: Some(Service::New),
+            holder: Holder {
+                kind: Some(HolderKind::Enterprise),
+                applicant_name: "李四".into(),
+                id_number: "11010519491231002x".into(),
+                mobile: "138 0013 8000".into(),
+                enterprise_name: "北筑设计研究院有限公司".into(),
+                enterprise_phone: "0791-82221588".into(),
+                credit_code: "91110108551385082Q".into(),
+                address: "北京市西城区南礼士路62号".into(),
+            },
+            seals: vec![
+                SealLine {
+                    kind: SealKind::OfficialSeal,
+                    count: 1,
+                    name: String::new(),
+                },
+                SealLine {
+                    kind: SealKind::QualificationSeal,
+                    count: 1,
+                    name: "资质专用章".into(),
+                },
+            ],
+            months: 12,
+            previous_order: None,
+        }
+    }
+
+    #[test]
+    fn a_good_form_normalises_and_prices_at_80_yuan_per_seal_year() {
+        let f = enterprise_form().validate(20261127, false).unwrap();
+        assert_eq!(f.holder.id_number, "11010519491231002X");
+        assert_eq!(f.holder.mobile, "13800138000");
+        assert_eq!(f.seals[0].name, "北筑设计研究院有限公司");
+        assert_eq!(
+            f.price(crate::DEFAULT_PRICE_FEN_PER_SEAL_YEAR),
+            Some(Fen(16_000))
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once_in_chinese() {
+        let mut f = enterprise_form();
+        f.holder.credit_code = "913617481036174810".into();
+        f.holder.mobile = "12345678901".into();
+        f.seals.push(SealLine {
+            kind: SealKind::LegalRepresentative,
+            count: 0,
+            name: String::new(),
+        });
+        f.months = 0;
+        let errs = f.validate(20261127, false).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"holder.credit_code"));
+        assert!(fields.contains(&"holder.mobile"));
+        assert!(fields.contains(&"seals[2]"));
+        assert!(fields.contains(&"months"));
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("不是企业锁可以办理的印章"))
+        );
+    }
+
+    #[test]
+    fn a_draft_may_be_incomplete_but_not_malformed() {
+        let mut f = enterprise_form();
+        f.holder.address.clear();
+        f.seals.clear();
+        assert!(f.validate(20261127, true).is_ok());
+        assert!(f.validate(20261127, false).is_err());
+        f.holder.mobile = "123".into();
+        assert!(f.validate(20261127, true).is_err());
+    }
+
+    #[test]
+    fn seal_kinds_split_by_holder_as_the_seed_lists_them() {
+        let e: Vec<&str> = SealKind::for_holder(HolderKind::Enterprise)
+            .map(SealKind::label)
+            .collect();
+        assert_eq!(e, ["企业公章", "企业资质印章", "动态输入章", "其他章"]);
+        let p: Vec<&str> = SealKind::for_holder(HolderKind::Person)
+            .map(SealKind::label)
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "法人章",
+                "注册建造师",
+                "注册监理师",
+                "造价师",
+                "造价员",
+                "手写签字",
+                "其他章"
+            ]
+        );
+    }
+}
