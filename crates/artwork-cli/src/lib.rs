@@ -1,22 +1,218 @@
-//! `sealdesk artwork …`: extract impressions from scans and render standard seals.
+//! `sealdesk artwork …`: extract seal impressions from scans and render standard seals.
+//!
+//! The file I/O and the argument parsing live here; the work is done by `sealdesk-artwork`.
+//! The `sealdesk` binary wires [`ArtworkCommand`] in as `sealdesk artwork <command>` and exits
+//! with the code [`run`] returns: 0 on success, 1 when no impression was found or the input or
+//! request is bad, 2 when an output cannot be written.
+
+use std::path::{Path, PathBuf};
+
+use sealdesk_artwork::{Error, ExtractOptions, RenderRequest, Style};
 
 /// The `sealdesk artwork` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ArtworkCommand {
-    /// Cut the seal impressions out of a scan.
+    /// Cut the seal impressions out of a scan (JPG, PNG or PDF) into transparent PNGs.
     Extract {
         /// The scan to read.
         #[arg(long)]
-        input: std::path::PathBuf,
+        input: PathBuf,
+        /// Where to write the first impression (reading order).
+        #[arg(long)]
+        output: PathBuf,
+        /// Physical size of the seal, mm: `42` or `40x30`. Default: measured on an A4 page.
+        #[arg(long, value_parser = parse_size)]
+        size_mm: Option<(f32, f32)>,
+        /// Output resolution.
+        #[arg(long, default_value_t = 300)]
+        dpi: u32,
+        /// Also write every impression to DIR as impression-1.png, impression-2.png, …
+        #[arg(long, value_name = "DIR")]
+        all_to: Option<PathBuf>,
+    },
+    /// Draw a standard seal as a transparent PNG.
+    Render {
+        /// round, oval, square or frame.
+        #[arg(long, value_parser = parse_style)]
+        style: Style,
+        /// Organisation name (round, oval) or person's name (square, frame).
+        #[arg(long)]
+        name: String,
+        /// Seal name below the star (合同专用章 …), suffix of a square seal (印, 之印), or frame heading.
+        #[arg(long)]
+        title: Option<String>,
+        /// 13-digit seal code (round), taxpayer number (oval) or registration number (frame).
+        #[arg(long)]
+        code: Option<String>,
+        /// Physical size, mm: `42` or `40x30`. Default: the style's standard size.
+        #[arg(long, value_parser = parse_size)]
+        size_mm: Option<(f32, f32)>,
+        /// Output resolution.
+        #[arg(long, default_value_t = 300)]
+        dpi: u32,
+        /// The PNG to write.
+        #[arg(long)]
+        output: PathBuf,
     },
 }
 
-/// Runs one subcommand and returns the process exit code.
+/// Runs one subcommand, printing what it did or why it failed, and returns the exit code.
 pub fn run(cmd: ArtworkCommand) -> i32 {
     match cmd {
-        ArtworkCommand::Extract { input } => {
-            eprintln!("{}: extraction is not built yet (issue 4)", input.display());
-            2
+        ArtworkCommand::Extract {
+            input,
+            output,
+            size_mm,
+            dpi,
+            all_to,
+        } => extract(
+            &input,
+            &output,
+            ExtractOptions { size_mm, dpi },
+            all_to.as_deref(),
+        ),
+        ArtworkCommand::Render {
+            style,
+            name,
+            title,
+            code,
+            size_mm,
+            dpi,
+            output,
+        } => {
+            let req = RenderRequest {
+                style,
+                name,
+                title,
+                code,
+                size_mm,
+                dpi,
+            };
+            match sealdesk_artwork::render(&req) {
+                Ok(png) => write(&output, &png).map_or(2, |()| {
+                    println!("已生成印章 (seal rendered): {}", output.display());
+                    0
+                }),
+                Err(e) => fail(&e),
+            }
         }
+    }
+}
+
+fn extract(input: &Path, output: &Path, opts: ExtractOptions, all_to: Option<&Path>) -> i32 {
+    let bytes = match read_bounded(input) {
+        Ok(b) => b,
+        Err(msg) => {
+            eprintln!("错误 (error): {}: {msg}", input.display());
+            return 1;
+        }
+    };
+    let found = match sealdesk_artwork::extract(&bytes, &opts) {
+        Ok(found) => found,
+        Err(e) => return fail(&e),
+    };
+    let Some(first) = found.first() else {
+        return fail(&Error::NoImpression);
+    };
+    if write(output, &first.png).is_err() {
+        return 2;
+    }
+    if let Some(dir) = all_to {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("错误 (error): cannot create {}: {e}", dir.display());
+            return 2;
+        }
+        for (k, imp) in found.iter().enumerate() {
+            if write(&dir.join(format!("impression-{}.png", k + 1)), &imp.png).is_err() {
+                return 2;
+            }
+        }
+    }
+    println!(
+        "找到 {} 枚印章 (found {} impression(s)):",
+        found.len(),
+        found.len()
+    );
+    for (k, imp) in found.iter().enumerate() {
+        println!(
+            "  {}: x={} y={} {}x{} px on the page, {:.1}x{:.1} mm",
+            k + 1,
+            imp.x,
+            imp.y,
+            imp.width,
+            imp.height,
+            imp.width_mm,
+            imp.height_mm
+        );
+    }
+    0
+}
+
+/// Reads the input, refusing files the library would refuse anyway before loading them whole.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > sealdesk_artwork::MAX_INPUT_BYTES as u64 {
+        return Err(Error::FileTooLarge {
+            size: meta.len() as usize,
+            limit: sealdesk_artwork::MAX_INPUT_BYTES,
+        }
+        .to_string());
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ()> {
+    std::fs::write(path, bytes)
+        .map_err(|e| eprintln!("错误 (error): cannot write {}: {e}", path.display()))
+}
+
+fn fail(e: &Error) -> i32 {
+    eprintln!("错误 (error): {e}");
+    1
+}
+
+fn parse_style(s: &str) -> Result<Style, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "round" => Ok(Style::Round),
+        "oval" => Ok(Style::Oval),
+        "square" => Ok(Style::Square),
+        "frame" => Ok(Style::Frame),
+        _ => Err(format!(
+            "unknown style {s:?}; use round, oval, square or frame"
+        )),
+    }
+}
+
+/// `42` → (42, 42); `40x30` → (40, 30) (`×` and `X` accepted too).
+fn parse_size(s: &str) -> Result<(f32, f32), String> {
+    let parts: Vec<&str> = s.split(['x', 'X', '×']).collect();
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .map_err(|_| format!("bad size {s:?}; use W or WxH in mm"))
+    };
+    let (w, h) = match parts.as_slice() {
+        [w] => (num(w)?, num(w)?),
+        [w, h] => (num(w)?, num(h)?),
+        _ => return Err(format!("bad size {s:?}; use W or WxH in mm")),
+    };
+    if !(w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0) {
+        return Err(format!("bad size {s:?}; sizes are positive mm"));
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("42"), Ok((42.0, 42.0)));
+        assert_eq!(parse_size("40x30"), Ok((40.0, 30.0)));
+        assert_eq!(parse_size("40×30"), Ok((40.0, 30.0)));
+        assert!(parse_size("40x").is_err());
+        assert!(parse_size("-4").is_err());
+        assert!(parse_size("1x2x3").is_err());
     }
 }

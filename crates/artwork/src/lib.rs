@@ -1,1 +1,33 @@
-//! 印模 artwork: cut seal impressions out of scans and render standard seals. Bytes in, image out.
+//! Seal artwork for SealDesk (印模): cut seal impressions out of scans and phone photos, and render
+//! standard seals, ready to go into an electronic seal (`SES_ESPictrueInfo`, sized in millimetres).
+//!
+//! Bytes in, images out: the crate does no file I/O.
+//!
+//! * [`extract`] finds every red-ink impression on a scanned 印模采集表 (JPEG, PNG or a PDF holding
+//!   the scan), separates it from printed text, table lines, signatures and paper texture, and returns
+//!   each one, in reading order, as a transparent RGBA PNG in uniform seal red, de-skewed and scaled to
+//!   its physical size at the requested dpi.
+//! * [`render`] draws the standard seals (round enterprise seal, oval seal, square personal seal,
+//!   professional-registration frame) as vector drawings with the embedded Noto Serif CJK SC subset,
+//!   rasterised at any dpi.
+//!
+//! Untrusted input never panics: files over [`MAX_INPUT_BYTES`] or images over [`MAX_PIXELS`]
+//! (checked from the header, before decoding) are refused with an [`Error`].
+#![deny(missing_docs)]
+
+mod decode;
+mod error;
+mod extract;
+mod font;
+mod raster;
+mod render;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use decode::{MAX_INPUT_BYTES, MAX_PIXELS};
+pub use error::Error;
+pub use extract::{ExtractOptions, Impression, extract};
+pub use render::{RenderRequest, Style, render};
+
+/// The uniform seal red every extracted impression is painted in (close to `#E60012`).
+pub const SEAL_RED: [u8; 3] = [0xE6, 0x00, 0x12];

@@ -1,0 +1,210 @@
+//! The `artwork` subcommands end to end: parse real argument lists with clap, run them on the
+//! checked-in sample forms, and check exit codes and the files written.
+
+use clap::Parser;
+use sealdesk_artwork_cli::{ArtworkCommand, run};
+
+/// Stands in for the `sealdesk` binary, which mounts the same enum under `sealdesk artwork`.
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: ArtworkCommand,
+}
+
+fn run_args(args: &[&str]) -> i32 {
+    let cli = Cli::try_parse_from(std::iter::once("artwork").chain(args.iter().copied()))
+        .expect("arguments parse");
+    run(cli.cmd)
+}
+
+fn sample(name: &str) -> String {
+    format!(
+        "{}/../artwork/tests/forms/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn tmp_dir(tag: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("sealdesk-artwork-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let img = image::open(path).expect("a PNG was written");
+    (img.width(), img.height())
+}
+
+#[test]
+fn extract_writes_one_png_per_impression() {
+    let dir = tmp_dir("extract");
+    let out = dir.join("first.png");
+    let all = dir.join("all");
+    let code = run_args(&[
+        "extract",
+        "--input",
+        &sample("form-0.jpg"),
+        "--output",
+        out.to_str().expect("utf-8"),
+        "--dpi",
+        "300",
+        "--all-to",
+        all.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0);
+    let truth = std::fs::read_to_string(sample("form-0.txt")).expect("truth");
+    let expected: usize = truth
+        .lines()
+        .find_map(|l| l.strip_prefix("impressions "))
+        .and_then(|n| n.parse().ok())
+        .expect("count");
+    let written = std::fs::read_dir(&all).expect("dir").count();
+    assert_eq!(written, expected);
+    assert!(png_size(&out).0 > 100);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn extract_with_size_scales_to_it() {
+    let dir = tmp_dir("size");
+    let out = dir.join("seal.png");
+    let code = run_args(&[
+        "extract",
+        "--input",
+        &sample("form-1.jpg"),
+        "--output",
+        out.to_str().expect("utf-8"),
+        "--size-mm",
+        "40x30",
+        "--dpi",
+        "600",
+    ]);
+    assert_eq!(code, 0);
+    // 40 × 30 mm at 600 dpi.
+    assert_eq!(png_size(&out), (945, 709));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn extract_fails_cleanly_without_a_seal_or_with_garbage() {
+    let dir = tmp_dir("fail");
+    let out = dir.join("x.png");
+    // A page with print but no red: render a blue frame seal as the "page".
+    let page = dir.join("blue.png");
+    assert_eq!(
+        run_args(&[
+            "render",
+            "--style",
+            "frame",
+            "--name",
+            "李四",
+            "--output",
+            page.to_str().expect("utf-8")
+        ]),
+        0
+    );
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            page.to_str().expect("utf-8"),
+            "--output",
+            out.to_str().expect("utf-8")
+        ]),
+        1
+    );
+    let junk = dir.join("junk.jpg");
+    std::fs::write(&junk, b"this is not an image").expect("write");
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            junk.to_str().expect("utf-8"),
+            "--output",
+            out.to_str().expect("utf-8")
+        ]),
+        1
+    );
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            dir.join("missing.jpg").to_str().expect("utf-8"),
+            "--output",
+            out.to_str().expect("utf-8")
+        ]),
+        1
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn render_every_style() {
+    let dir = tmp_dir("render");
+    for (style, name, extra, size) in [
+        (
+            "round",
+            "测试科技有限公司",
+            vec!["--title", "合同专用章", "--code", "3601020012345"],
+            (497, 497),
+        ),
+        (
+            "oval",
+            "测试科技有限公司",
+            vec![
+                "--title",
+                "发票专用章",
+                "--code",
+                "91360100MA35XXXX0X",
+                "--size-mm",
+                "40x30",
+            ],
+            (473, 355),
+        ),
+        ("square", "张三", vec![], (237, 237)),
+        (
+            "frame",
+            "李四",
+            vec!["--code", "赣136000700001(00)"],
+            (591, 426),
+        ),
+    ] {
+        let out = dir.join(format!("{style}.png"));
+        let mut args = vec![
+            "render",
+            "--style",
+            style,
+            "--name",
+            name,
+            "--output",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend(extra);
+        assert_eq!(run_args(&args), 0, "{style}");
+        assert_eq!(png_size(&out), size, "{style}");
+    }
+    let out = dir.join("bad.png");
+    assert_eq!(
+        run_args(&[
+            "render",
+            "--style",
+            "round",
+            "--name",
+            "测试",
+            "--code",
+            "12",
+            "--output",
+            out.to_str().expect("utf-8")
+        ]),
+        1
+    );
+    assert!(
+        Cli::try_parse_from([
+            "artwork", "render", "--style", "hexagon", "--name", "x", "--output", "y.png"
+        ])
+        .is_err()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,94 @@
+//! Writes sample forms with their truth, or evaluates the extractor on a generated set.
+//!
+//! `cargo run --release -p sealdesk-artwork --features testkit --example make_forms -- write DIR`
+//! writes the checked-in sample forms (`tests/forms/`): `form-N.jpg`, `form-N.truth.png` (the ink
+//! mask) and `form-N.txt` (seal count, styles, angles).
+//! `… -- eval N DPI [SEED]` prints the IoU and count of N generated forms.
+
+use std::time::Instant;
+
+use sealdesk_artwork::testkit::{FormSpec, generate, iou, page_mask, skews};
+
+/// Seeds of the checked-in sample forms.
+const SAMPLE_SEEDS: [u64; 4] = [0x5EA1_0001, 0x5EA1_0002, 0x5EA1_0003, 0x5EA1_0004];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("write") => {
+            let dir = std::path::PathBuf::from(args.get(1).ok_or("write DIR")?);
+            std::fs::create_dir_all(&dir)?;
+            for (k, seed) in SAMPLE_SEEDS.iter().enumerate() {
+                let form = generate(*seed, FormSpec::A4_150);
+                std::fs::write(dir.join(format!("form-{k}.jpg")), &form.jpeg)?;
+                let truth: Vec<u8> = form.truth.iter().map(|&v| v * 255).collect();
+                image::save_buffer(
+                    dir.join(format!("form-{k}.truth.png")),
+                    &truth,
+                    form.width,
+                    form.height,
+                    image::ExtendedColorType::L8,
+                )?;
+                let mut txt = format!("seed {seed:#x}\nimpressions {}\n", form.seals.len());
+                for s in &form.seals {
+                    txt += &format!(
+                        "{:?} centre {:.0},{:.0} angle {:.2} size {:?}\n",
+                        s.style, s.centre.0, s.centre.1, s.angle_deg, s.size_mm
+                    );
+                }
+                std::fs::write(dir.join(format!("form-{k}.txt")), txt)?;
+            }
+        }
+        Some("eval") => {
+            let n: u64 = args.get(1).map_or(Ok(10), |s| s.parse())?;
+            let dpi: f32 = args.get(2).map_or(Ok(150.0), |s| s.parse())?;
+            let base: u64 = args.get(3).map_or(Ok(0x5EA1_D000), |s| s.parse())?;
+            let spec = FormSpec {
+                width_mm: 210.0,
+                height_mm: 297.0,
+                dpi,
+            };
+            let (mut sum, mut worst, mut miss) = (0.0, 1.0f64, 0);
+            for i in 0..n {
+                let t = Instant::now();
+                let form = generate(base + i, spec);
+                let gen_ms = t.elapsed().as_millis();
+                let t = Instant::now();
+                let (score, found) = match page_mask(&form.jpeg) {
+                    Ok((_, _, mask, found)) => (iou(&mask, &form.truth), found),
+                    Err(e) => {
+                        println!("form {i}: {e}");
+                        (0.0, 0)
+                    }
+                };
+                let ms = t.elapsed().as_millis();
+                let angles: Vec<String> = form
+                    .seals
+                    .iter()
+                    .map(|s| format!("{:.2}", s.angle_deg))
+                    .collect();
+                let got: Vec<String> = skews(&form.jpeg)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| format!("{a:.2}"))
+                    .collect();
+                println!(
+                    "form {i}: iou {score:.4} seals {} found {found} q{} gen {gen_ms} ms extract {ms} ms angles {angles:?} measured {got:?} {:?}",
+                    form.seals.len(),
+                    form.quality,
+                    form.seals.iter().map(|s| s.style).collect::<Vec<_>>()
+                );
+                sum += score;
+                worst = worst.min(score);
+                miss += usize::from(found != form.seals.len());
+            }
+            println!(
+                "mean {:.4} worst {:.4} count errors {miss}/{n}",
+                sum / n as f64,
+                worst
+            );
+        }
+        _ => return Err("usage: make_forms write DIR | eval N DPI [SEED]".into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Turning untrusted bytes into an RGB page: format sniffing, size limits checked from the header
+//! before any pixel is decoded, and the page image pulled out of a PDF.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, ImageReader, Limits};
+
+use crate::Error;
+
+/// The largest image accepted, in pixels (50 megapixels). Anything bigger is refused before decoding,
+/// which bounds memory to a few hundred MB even for a hostile file.
+pub const MAX_PIXELS: u64 = 50_000_000;
+
+/// The largest input file accepted, in bytes (64 MiB).
+pub const MAX_INPUT_BYTES: usize = 64 << 20;
+
+/// A decoded page: 8-bit RGB, row-major, no padding.
+pub(crate) struct Page {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+/// PDFs with more pages than this are not application forms; refuse rather than walk them all.
+const MAX_PDF_PAGES: usize = 50;
+
+/// Decodes JPEG, PNG or PDF bytes into an RGB page.
+pub(crate) fn decode_page(input: &[u8]) -> Result<Page, Error> {
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(Error::FileTooLarge {
+            size: input.len(),
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    if input.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        decode_raster(input, ImageFormat::Jpeg)
+    } else if input.starts_with(b"\x89PNG\r\n\x1a\n") {
+        decode_raster(input, ImageFormat::Png)
+    } else if is_pdf(input) {
+        decode_pdf(input)
+    } else {
+        Err(Error::UnsupportedFormat)
+    }
+}
+
+/// `%PDF-` may be preceded by a little junk (some scanners prepend a header); readers accept it
+/// within the first kilobyte.
+fn is_pdf(input: &[u8]) -> bool {
+    input[..input.len().min(1024)]
+        .windows(5)
+        .any(|w| w == b"%PDF-")
+}
+
+fn check_dimensions(width: u32, height: u32) -> Result<(), Error> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(Error::TooLarge {
+            width,
+            height,
+            limit_mp: (MAX_PIXELS / 1_000_000) as u32,
+        });
+    }
+    if width < 16 || height < 16 {
+        return Err(Error::EmptyPage);
+    }
+    Ok(())
+}
+
+fn decode_raster(input: &[u8], format: ImageFormat) -> Result<Page, Error> {
+    let header = ImageReader::with_format(Cursor::new(input), format);
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
+    check_dimensions(width, height)?;
+
+    let mut reader = ImageReader::with_format(Cursor::new(input), format);
+    // The decoder enforces the same budget itself, in case the header lied about the size.
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| Error::Corrupt(e.to_string()))?;
+
+    let rgb = if img.color().has_alpha() {
+        // Transparent areas of a PNG are paper, whatever colour their hidden RGB says.
+        let rgba = img.into_rgba8();
+        let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
+        for p in rgba.pixels() {
+            let a = u32::from(p[3]);
+            for c in 0..3 {
+                rgb.push(((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8);
+            }
+        }
+        rgb
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    Ok(Page { width, height, rgb })
+}
+
+/// Takes the largest image of the first page that has one. A scanned form is a PDF page that is one
+/// full-page picture; JPEG (`DCTDecode`) streams are decoded as JPEG, Flate streams of 8-bit RGB or
+/// grey samples are read directly.
+fn decode_pdf(input: &[u8]) -> Result<Page, Error> {
+    // lopdf is a large parser of hostile input; a panic inside it must not take the caller down.
+    let doc = std::panic::catch_unwind(|| lopdf::Document::load_mem(input))
+        .map_err(|_| Error::Corrupt("PDF parser failed".into()))?
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        return Err(Error::NoPdfImage("no pages".into()));
+    }
+    let mut last_problem = String::from("no image on any page");
+    for (_, page_id) in pages.into_iter().take(MAX_PDF_PAGES) {
+        let Ok(images) = doc.get_page_images(page_id) else {
+            continue;
+        };
+        let Some(img) = images
+            .iter()
+            .max_by_key(|i| i.width.max(0) as u64 * i.height.max(0) as u64)
+        else {
+            continue;
+        };
+        match pdf_image_to_page(img) {
+            Ok(page) => return Ok(page),
+            Err(e) => last_problem = e.to_string(),
+        }
+    }
+    Err(Error::NoPdfImage(last_problem))
+}
+
+fn pdf_image_to_page(img: &lopdf::xobject::PdfImage<'_>) -> Result<Page, Error> {
+    let (width, height) = (u32::try_from(img.width), u32::try_from(img.height));
+    let (Ok(width), Ok(height)) = (width, height) else {
+        return Err(Error::Corrupt("negative PDF image size".into()));
+    };
+    check_dimensions(width, height)?;
+    let filters = img.filters.clone().unwrap_or_default();
+    if filters.iter().any(|f| f == "DCTDecode") {
+        return decode_raster(img.content, ImageFormat::Jpeg);
+    }
+    let samples: Vec<u8> = if filters.is_empty() {
+        img.content.to_vec()
+    } else if filters.len() == 1 && filters[0] == "FlateDecode" {
+        inflate_bounded(img.content, width as usize * height as usize * 3)?
+    } else {
+        return Err(Error::NoPdfImage(format!(
+            "unsupported image filter {filters:?}"
+        )));
+    };
+    if img.bits_per_component.unwrap_or(8) != 8 {
+        return Err(Error::NoPdfImage(
+            "only 8-bit PDF images are supported".into(),
+        ));
+    }
+    let n = width as usize * height as usize;
+    let space = img.color_space.as_deref().unwrap_or("DeviceRGB");
+    let rgb = match space {
+        "DeviceRGB" | "CalRGB" if samples.len() >= n * 3 => samples[..n * 3].to_vec(),
+        "DeviceGray" | "CalGray" if samples.len() >= n => {
+            samples[..n].iter().flat_map(|&g| [g, g, g]).collect()
+        }
+        _ => {
+            return Err(Error::NoPdfImage(format!(
+                "unsupported colour space {space}"
+            )));
+        }
+    };
+    Ok(Page { width, height, rgb })
+}
+
+/// Inflates a zlib stream but stops at `limit` bytes, so a Flate bomb cannot exhaust memory.
+fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(data)
+        .take(limit as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Corrupt(format!("PDF image stream: {e}")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_bytes() {
+        assert!(matches!(
+            decode_page(b"hello world, not an image"),
+            Err(Error::UnsupportedFormat)
+        ));
+        assert!(matches!(decode_page(b""), Err(Error::UnsupportedFormat)));
+    }
+
+    #[test]
+    fn refuses_bomb_from_header_alone() {
+        // A PNG header announcing 10000 x 10000 px with no pixel data: must be refused by size, not
+        // by a failed decode, so nothing is allocated.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = 10_000u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&10_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        chunk(&mut png, b"IHDR", &ihdr);
+        // A few bytes of zlib; a real bomb would inflate to 300 MB here.
+        chunk(
+            &mut png,
+            b"IDAT",
+            &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+        );
+        chunk(&mut png, b"IEND", &[]);
+        match decode_page(&png) {
+            Err(Error::TooLarge {
+                width: 10_000,
+                height: 10_000,
+                ..
+            }) => {}
+            other => panic!("expected TooLarge, got {:?}", other.err()),
+        }
+    }
+
+    fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_not_a_panic() {
+        assert!(decode_page(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16]).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! Small raster helpers shared by rendering and extraction: single-ink PNG output and
+//! bilinear resampling of a coverage plane.
+
+use image::ImageEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+
+use crate::Error;
+
+/// Encodes a coverage plane as an RGBA PNG: every pixel has the ink colour, alpha is the coverage.
+/// A single ink is what a seal is, and it keeps anti-aliased edges exact.
+pub(crate) fn encode_png(alpha: &[u8], w: u32, h: u32, colour: [u8; 3]) -> Result<Vec<u8>, Error> {
+    let mut rgba = Vec::with_capacity(alpha.len() * 4);
+    for &a in alpha {
+        // Fully transparent pixels get zero colour too, which compresses better and is what
+        // "fully transparent background" means to most consumers.
+        if a == 0 {
+            rgba.extend_from_slice(&[0, 0, 0, 0]);
+        } else {
+            rgba.extend_from_slice(&[colour[0], colour[1], colour[2], a]);
+        }
+    }
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(&rgba, w, h, image::ExtendedColorType::Rgba8)
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// A single-channel plane of `f32` values, row-major.
+#[derive(Clone)]
+pub(crate) struct Plane {
+    pub w: usize,
+    pub h: usize,
+    pub v: Vec<f32>,
+}
+
+impl Plane {
+    pub fn new(w: usize, h: usize) -> Self {
+        Self {
+            w,
+            h,
+            v: vec![0.0; w * h],
+        }
+    }
+
+    /// Bilinear sample at (`x`, `y`) in pixel-centre coordinates; 0 outside.
+    pub fn sample(&self, x: f32, y: f32) -> f32 {
+        let (fx, fy) = (x - 0.5, y - 0.5);
+        let (x0, y0) = (fx.floor(), fy.floor());
+        let (dx, dy) = (fx - x0, fy - y0);
+        let (x0, y0) = (x0 as isize, y0 as isize);
+        let at = |x: isize, y: isize| {
+            if x < 0 || y < 0 || x >= self.w as isize || y >= self.h as isize {
+                0.0
+            } else {
+                self.v[y as usize * self.w + x as usize]
+            }
+        };
+        let top = at(x0, y0) * (1.0 - dx) + at(x0 + 1, y0) * dx;
+        let bottom = at(x0, y0 + 1) * (1.0 - dx) + at(x0 + 1, y0 + 1) * dx;
+        top * (1.0 - dy) + bottom * dy
+    }
+
+    /// Box-filters the plane down by an integer `factor` (to avoid aliasing before a big shrink).
+    pub fn shrink(&self, factor: usize) -> Plane {
+        if factor <= 1 {
+            return self.clone();
+        }
+        let (w, h) = (self.w.div_ceil(factor), self.h.div_ceil(factor));
+        let mut out = Plane::new(w, h);
+        let mut count = vec![0u32; w * h];
+        for y in 0..self.h {
+            for x in 0..self.w {
+                let i = (y / factor) * w + x / factor;
+                out.v[i] += self.v[y * self.w + x];
+                count[i] += 1;
+            }
+        }
+        for (v, c) in out.v.iter_mut().zip(&count) {
+            *v /= (*c).max(1) as f32;
+        }
+        out
+    }
+}

@@ -1,0 +1,110 @@
+//! Rendering: every style draws, at the right pixel size, with transparent background and ink where
+//! the template puts it; bad requests are errors.
+
+use sealdesk_artwork::{Error, RenderRequest, Style, render};
+
+fn decode(png: &[u8]) -> image::RgbaImage {
+    image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .expect("valid PNG")
+        .into_rgba8()
+}
+
+fn alpha_at(img: &image::RgbaImage, x_mm: f32, y_mm: f32, dpi: f32) -> u8 {
+    let k = dpi / 25.4;
+    img.get_pixel((x_mm * k) as u32, (y_mm * k) as u32)[3]
+}
+
+fn request(style: Style, name: &str) -> RenderRequest {
+    RenderRequest::new(style, name)
+}
+
+#[test]
+fn round_seal_geometry() {
+    let mut req = request(Style::Round, "南昌市红谷滩新区星辰科技有限公司");
+    req.title = Some("合同专用章".into());
+    req.code = Some("3601020012345".into());
+    let img = decode(&render(&req).expect("renders"));
+    // 42 mm at 300 dpi.
+    assert_eq!((img.width(), img.height()), (497, 497));
+    if let Ok(dir) = std::env::var("ARTWORK_DUMP") {
+        img.save(format!("{dir}/round.png")).expect("dump");
+    }
+    // Rim at 0.6 mm from the edge on the horizontal centre line, both sides; corners transparent.
+    assert!(alpha_at(&img, 0.6, 21.0, 300.0) > 200);
+    assert!(alpha_at(&img, 41.4, 21.0, 300.0) > 200);
+    assert_eq!(alpha_at(&img, 0.3, 0.3, 300.0), 0);
+    // Star: centre solid, tip 6.5 mm above the centre inked, 7.5 mm above clear.
+    assert!(alpha_at(&img, 21.0, 21.0, 300.0) > 200);
+    assert!(alpha_at(&img, 21.0, 21.0 - 6.5, 300.0) > 100);
+    // Every ink pixel is seal red.
+    assert!(
+        img.pixels()
+            .filter(|p| p[3] > 0)
+            .all(|p| [p[0], p[1], p[2]] == sealdesk_artwork::SEAL_RED)
+    );
+    // Ink share: a rim, star and text, not a filled disc nor an empty ring.
+    let inked = img.pixels().filter(|p| p[3] >= 128).count() as f64 / (497.0 * 497.0);
+    assert!((0.12..0.45).contains(&inked), "ink share {inked}");
+}
+
+#[test]
+fn every_style_renders_at_its_size_and_dpi() {
+    for (style, name, size, px) in [
+        (Style::Round, "测试有限公司", None, (497, 497)),
+        (Style::Oval, "测试有限公司", None, (473, 355)),
+        (Style::Square, "张三", None, (237, 237)),
+        (Style::Square, "王小明", Some((18.0, 18.0)), (213, 213)),
+        (Style::Frame, "李四", None, (591, 426)),
+    ] {
+        let mut req = request(style, name);
+        req.size_mm = size;
+        let img = decode(&render(&req).expect("renders"));
+        assert_eq!((img.width(), img.height()), px, "{style:?}");
+        if let Ok(dir) = std::env::var("ARTWORK_DUMP") {
+            img.save(format!("{dir}/{style:?}-{name}.png"))
+                .expect("dump");
+        }
+        let inked = img.pixels().filter(|p| p[3] >= 128).count();
+        assert!(inked > 2000, "{style:?} has ink");
+        // Transparent outside the ink: the four corners of the round and oval ones; the square's
+        // rim runs through its corners.
+        for (x, y) in [
+            (0, 0),
+            (img.width() - 1, 0),
+            (0, img.height() - 1),
+            (img.width() - 1, img.height() - 1),
+        ] {
+            let a = img.get_pixel(x, y)[3];
+            if style == Style::Square {
+                assert!(a > 0, "square corner");
+            } else {
+                assert_eq!(a, 0, "{style:?} corner");
+            }
+        }
+    }
+    // Same seal at 600 dpi is twice the size.
+    let mut req = request(Style::Round, "测试有限公司");
+    req.dpi = 600;
+    let img = decode(&render(&req).expect("renders"));
+    assert_eq!(img.width(), 993);
+}
+
+#[test]
+fn bad_requests_are_errors() {
+    let mut req = request(Style::Round, "  ");
+    assert!(matches!(render(&req), Err(Error::InvalidRequest(_))));
+    req.name = "测试公司".into();
+    req.code = Some("12345".into());
+    assert!(matches!(render(&req), Err(Error::InvalidRequest(_))));
+    req.code = None;
+    req.dpi = 10;
+    assert!(matches!(render(&req), Err(Error::InvalidRequest(_))));
+    req.dpi = 300;
+    req.size_mm = Some((1000.0, 1000.0));
+    assert!(matches!(render(&req), Err(Error::InvalidRequest(_))));
+    req.size_mm = None;
+    req.name = "测试𠀀公司".into();
+    assert!(matches!(render(&req), Err(Error::MissingGlyph('𠀀'))));
+    let long = request(Style::Square, "一二三四五六七");
+    assert!(matches!(render(&long), Err(Error::InvalidRequest(_))));
+}
