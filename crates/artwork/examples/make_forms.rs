@@ -3,7 +3,7 @@
 //! `cargo run --release -p sealdesk-artwork --features testkit --example make_forms -- write DIR`
 //! writes the checked-in sample forms (`tests/forms/`): `form-N.jpg`, `form-N.truth.png` (the ink
 //! mask) and `form-N.txt` (seal count, styles, angles).
-//! `… -- eval N DPI [SEED]` prints the IoU and count of N generated forms.
+//! `… -- eval N DPI HEIGHT_MM [SEED]` prints the IoU and count of N generated forms.
 
 use std::time::Instant;
 
@@ -55,7 +55,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let gen_ms = t.elapsed().as_millis();
                 let t = Instant::now();
                 let (score, found) = match page_mask(&form.jpeg) {
-                    Ok((_, _, mask, found)) => (iou(&mask, &form.truth), found),
+                    Ok((_, _, mask, found)) => {
+                        let fp = mask
+                            .iter()
+                            .zip(&form.truth)
+                            .filter(|(m, t)| **m == 1 && **t == 0)
+                            .count();
+                        let fneg = mask
+                            .iter()
+                            .zip(&form.truth)
+                            .filter(|(m, t)| **m == 0 && **t == 1)
+                            .count();
+                        let tp = mask
+                            .iter()
+                            .zip(&form.truth)
+                            .filter(|(m, t)| **m == 1 && **t == 1)
+                            .count();
+                        print!("tp {tp} fp {fp} fn {fneg} ");
+                        if let Ok(dir) = std::env::var("DUMP") {
+                            let vis: Vec<u8> = mask
+                                .iter()
+                                .zip(&form.truth)
+                                .flat_map(|(m, t)| match (m, t) {
+                                    (1, 1) => [200, 200, 200],
+                                    (1, 0) => [255, 0, 0],
+                                    (0, 1) => [0, 0, 255],
+                                    _ => [255, 255, 255],
+                                })
+                                .collect();
+                            image::save_buffer(
+                                format!("{dir}/err-{i}.png"),
+                                &vis,
+                                form.width,
+                                form.height,
+                                image::ExtendedColorType::Rgb8,
+                            )?;
+                            std::fs::write(format!("{dir}/form-{i}.jpg"), &form.jpeg)?;
+                        }
+                        (iou(&mask, &form.truth), found)
+                    }
                     Err(e) => {
                         println!("form {i}: {e}");
                         (0.0, 0)
@@ -88,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 worst
             );
         }
-        _ => return Err("usage: make_forms write DIR | eval N DPI [SEED]".into()),
+        _ => return Err("usage: make_forms write DIR | eval N DPI HEIGHT_MM [SEED]".into()),
     }
     Ok(())
 }

@@ -476,7 +476,7 @@ fn coverage(
         return None;
     }
     reds.sort_by(|a, b| (b[0] - b[1].max(b[2])).total_cmp(&(a[0] - a[1].max(a[2]))));
-    let top = &reds[..reds.len().div_ceil(10)];
+    let top = &reds[reds.len() / 5..reds.len() / 2];
     let ink = top
         .iter()
         .fold([0f32; 3], |s, c| [s[0] + c[0], s[1] + c[1], s[2] + c[2]])
@@ -594,8 +594,124 @@ fn morph(m: &[bool], w: usize, h: usize, r: usize, grow: bool) -> Vec<bool> {
     pass(&horizontal, h, w, &|line, i| i * w + line)
 }
 
-/// The skew that makes the ink's row and column projections sharpest, degrees within ±6.
+/// Largest skew corrected, degrees. Forms are scanned roughly straight and seals stamped roughly
+/// upright; beyond this the "skew" is more likely a seal design than an error.
+const MAX_SKEW_DEG: f32 = 8.0;
+
+/// The skew of an impression, degrees clockwise, from the most reliable cue it has:
+/// an oval's axes, a round seal's star, or the sharpness of row and column profiles (square rims,
+/// horizontal text).
 fn estimate_skew(a: &Plane) -> f32 {
+    if let Some(deg) = axis_skew(a) {
+        return deg;
+    }
+    if let Some(deg) = star_skew(a) {
+        return deg;
+    }
+    profile_skew(a)
+}
+
+/// An elongated impression (oval, frame): the angle of its major axis from the horizontal.
+fn axis_skew(a: &Plane) -> Option<f32> {
+    let (mut n, mut sx, mut sy) = (0f64, 0f64, 0f64);
+    for (i, &v) in a.v.iter().enumerate() {
+        if v >= 0.5 {
+            n += 1.0;
+            sx += (i % a.w) as f64;
+            sy += (i / a.w) as f64;
+        }
+    }
+    if n < 100.0 {
+        return None;
+    }
+    let (mx, my) = (sx / n, sy / n);
+    let (mut xx, mut yy, mut xy) = (0f64, 0f64, 0f64);
+    for (i, &v) in a.v.iter().enumerate() {
+        if v >= 0.5 {
+            let (dx, dy) = ((i % a.w) as f64 - mx, (i / a.w) as f64 - my);
+            xx += dx * dx;
+            yy += dy * dy;
+            xy += dx * dy;
+        }
+    }
+    let half_diff = (xx - yy) / 2.0;
+    let spread = (half_diff * half_diff + xy * xy).sqrt();
+    let mean = (xx + yy) / 2.0;
+    // Eigenvalue ratio above ~1.3: clearly elongated (a 40 × 30 oval ring gives ~1.8; a circle
+    // or a square, 1).
+    if (mean + spread) < 1.3 * (mean - spread) {
+        return None;
+    }
+    let deg = (0.5 * (2.0 * xy).atan2(xx - yy)).to_degrees() as f32;
+    (deg.abs() <= MAX_SKEW_DEG).then_some(deg)
+}
+
+/// A round seal's five-pointed star: the blob covering the centre, if it has clear five-fold
+/// symmetry; the phase of its fifth angular moment gives the angle of its top point.
+fn star_skew(a: &Plane) -> Option<f32> {
+    let (w, h) = (a.w, a.h);
+    let inked = |i: usize| a.v[i] >= 0.5;
+    // The star covers the seal centre; search a small window around it for a seed pixel.
+    let (cx, cy) = (w / 2, h / 2);
+    let r = (w.min(h) / 30).max(1);
+    let seed = (cy.saturating_sub(r)..(cy + r).min(h))
+        .flat_map(|y| (cx.saturating_sub(r)..(cx + r).min(w)).map(move |x| y * w + x))
+        .find(|&i| inked(i))?;
+    // Flood the blob, but give up if it reaches far from the centre (then it is not a star but
+    // text or a rim touching the middle).
+    let limit = w.min(h) / 3;
+    let mut seen = vec![false; w * h];
+    let mut stack = vec![seed];
+    seen[seed] = true;
+    let mut pts = Vec::new();
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        if x.abs_diff(cx) > limit || y.abs_diff(cy) > limit {
+            return None;
+        }
+        pts.push((x as f64, y as f64));
+        for (nx, ny) in [
+            (x.wrapping_sub(1), y),
+            (x + 1, y),
+            (x, y.wrapping_sub(1)),
+            (x, y + 1),
+        ] {
+            if nx < w && ny < h && !seen[ny * w + nx] && inked(ny * w + nx) {
+                seen[ny * w + nx] = true;
+                stack.push(ny * w + nx);
+            }
+        }
+    }
+    if pts.len() < 200 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let (mx, my) = pts
+        .iter()
+        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
+    let (mut re, mut im, mut norm) = (0f64, 0f64, 0f64);
+    for &(x, y) in &pts {
+        let (dx, dy) = (x - mx, y - my);
+        let rr = (dx * dx + dy * dy).sqrt();
+        let phi = dy.atan2(dx);
+        re += rr * (5.0 * phi).cos();
+        im += rr * (5.0 * phi).sin();
+        norm += rr;
+    }
+    // A filled star scores ~0.2 here; a disc or a blob of text near 0.
+    if (re * re + im * im).sqrt() < 0.08 * norm {
+        return None;
+    }
+    // Top point straight up (screen angle −90°) gives phase −450° ≡ −90°; a clockwise turn by
+    // α moves it to −90° + 5α.
+    let phase = im.atan2(re).to_degrees() + 90.0;
+    let wrapped = (phase + 180.0).rem_euclid(360.0) - 180.0;
+    let deg = (wrapped / 5.0) as f32;
+    (deg.abs() <= MAX_SKEW_DEG).then_some(deg)
+}
+
+/// The skew that makes the ink's row and column projections sharpest, degrees within ±6.
+fn profile_skew(a: &Plane) -> f32 {
     // Up to ~40 000 ink points, evenly thinned, relative to the centre.
     let total = a.v.iter().filter(|&&v| v >= 0.5).count();
     let step = (total / 40_000).max(1);

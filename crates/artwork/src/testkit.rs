@@ -169,7 +169,9 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
     // Printed layer: title, labelled table rows, filler text.
     let mut print = Vec::new();
     line_text(&mut print, "印模采集表", pcx, 22.0, 8.0, 1.0, 120.0);
-    let rows = 8usize;
+    // A half page (the stamping half of the form) keeps three table rows and drops the footer.
+    let short = spec.height_mm < 200.0;
+    let rows = if short { 3 } else { 8 };
     let (tx0, tx1, ty0, row_h) = (20.0f32, spec.width_mm - 20.0, 35.0f32, 12.0f32);
     let mut lines = PathBuilder::new();
     for r in 0..=rows {
@@ -209,11 +211,8 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
         1.0,
         150.0,
     );
-    for k in 0..4 {
+    for k in 0..if short { 0 } else { 4 } {
         let y = spec.height_mm - 40.0 + k as f32 * 7.0;
-        if y + 4.0 > spec.height_mm {
-            break;
-        }
         let fill: String = FILLER
             .chars()
             .skip(rng.below(10))
@@ -237,7 +236,7 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
     // Seals in the stamping area: up to three slots side by side, in two rows for variety.
     let count = 1 + rng.below(3);
     let area_top = stamp_top + 8.0;
-    let area_bottom = spec.height_mm - 48.0;
+    let area_bottom = spec.height_mm - if short { 6.0 } else { 48.0 };
     let mut seals = Vec::with_capacity(count);
     let mut seal_masks = Vec::with_capacity(count);
     let slot_w = (spec.width_mm - 30.0) / count as f32;
