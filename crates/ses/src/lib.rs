@@ -31,7 +31,7 @@ mod verify;
 
 pub use cert::{CertInfo, parse_certificate};
 pub use error::Error;
-pub use make::{MakeOptions, SealRequest, make_seal, make_seal_with};
+pub use make::{MakeOptions, SealRequest, encode_seal, make_seal, make_seal_with};
 pub use ofd::{OfdReference, OfdSignature, is_ofd, read_ofd, verify_ofd};
 pub use seal::{
     CertDigest, CertList, ExtData, Header, MAX_INPUT, Parsed, Picture, Property, Seal,

@@ -3,7 +3,7 @@
 use crate::cert::parse_certificate;
 use crate::der;
 use crate::error::Error;
-use crate::seal::{CertList, ExtData, MAX_INPUT, Picture, Version};
+use crate::seal::{CertList, ExtData, MAX_INPUT, Picture, Seal, Version};
 use crate::sm;
 use crate::time;
 
@@ -224,16 +224,32 @@ pub fn make_seal_with(
     }
     let info = seal_info(req, version)?;
     let sig = sm::sign_der(maker_key, &info)?;
-    let mut parts = vec![
-        info,
-        der::octets(maker_cert_der),
-        oid(sm::SM2_SM3)?,
-        der::bit_string(&sig),
-    ];
-    if let Some(ts) = &opts.time_stamp {
-        parts.push(der::cons(0xA0, &[&der::bit_string(ts)]));
+    assemble(
+        &info,
+        maker_cert_der,
+        sm::SM2_SM3,
+        &sig,
+        opts.time_stamp.as_deref(),
+    )
+}
+
+/// `SESeal` (V4/V5 layout) from its encoded `SES_SealInfo` and the maker's parts.
+fn assemble(
+    info: &[u8],
+    cert: &[u8],
+    alg: &str,
+    sig: &[u8],
+    time_stamp: Option<&[u8]>,
+) -> Result<Vec<u8>, Error> {
+    let alg = oid(alg)?;
+    let cert = der::octets(cert);
+    let sig = der::bit_string(sig);
+    let ts = time_stamp.map(|ts| der::cons(0xA0, &[&der::bit_string(ts)]));
+    let mut parts: Vec<&[u8]> = vec![info, &cert, &alg, &sig];
+    if let Some(ts) = &ts {
+        parts.push(ts);
     }
-    let out = der::seq(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let out = der::seq(&parts);
     if out.len() > MAX_INPUT {
         return Err(Error::TooLarge {
             size: out.len(),
@@ -241,4 +257,40 @@ pub fn make_seal_with(
         });
     }
     Ok(out)
+}
+
+/// Re-encodes a parsed V4/V5 seal as canonical DER, keeping its maker signature as it is.
+///
+/// For a seal this crate made the result equals the original bytes. Other producers' seals may differ
+/// (explicit DEFAULT values, other string types), which is why verification never re-encodes.
+pub fn encode_seal(seal: &Seal) -> Result<Vec<u8>, Error> {
+    let version = match seal.version {
+        Version::V1 => {
+            return Err(Error::InvalidRequest(
+                "V1 (GM/T 0031-2014) seals are read but not written".into(),
+            ));
+        }
+        Version::V4 | Version::V5 => seal.header.version,
+    };
+    let p = &seal.property;
+    let req = SealRequest {
+        es_id: seal.es_id.clone(),
+        seal_type: p.seal_type,
+        name: p.name.clone(),
+        cert_list: p.cert_list.clone(),
+        create_date: p.create_date.unix,
+        valid_start: p.valid_start.unix,
+        valid_end: p.valid_end.unix,
+        picture: seal.picture.clone(),
+        vid: seal.header.vid.clone(),
+        ext_datas: seal.ext_datas.clone(),
+    };
+    let info = seal_info(&req, version)?;
+    assemble(
+        &info,
+        &seal.maker_cert,
+        &seal.sign_alg,
+        &seal.signed_value,
+        seal.time_stamp.as_deref(),
+    )
 }
