@@ -28,6 +28,7 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod state;
+pub mod time;
 pub mod validate;
 
 pub use audit::{AuditRecord, GENESIS_HASH};
@@ -38,4 +39,5 @@ pub use order::{
     SealKind, SealLine, Service, UploadKind,
 };
 pub use state::{Actor, Event, OrderState, TransitionError};
+pub use time::Timestamp;
 pub use validate::{FieldError, Validation};

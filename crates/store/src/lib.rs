@@ -1,1 +1,1166 @@
-//! placeholder
+//! SealDesk's data layer: the only crate that speaks SQL.
+//!
+//! One [`Store`] over sqlx's `Any` driver serves both backends: SQLite (the embedded default, one file, WAL) and
+//! PostgreSQL (production). The backend is chosen by the URL scheme; migrations live in `migrations/sqlite` and
+//! `migrations/postgres` and describe the same tables. Callers speak domain types; no sqlx type leaves this
+//! crate.
+//!
+//! Invariants:
+//! - an order's state changes only in a [`StoreTx`] that also appends its audit entry, so the log and the data
+//!   never disagree, and the write is refused ([`StoreError::Conflict`]) if the order changed since it was read;
+//! - the audit log is append-only: triggers in both dialects refuse UPDATE and DELETE, and every entry carries
+//!   the SM3 hash of the previous one ([`sealdesk_domain::AuditRecord`]).
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod records;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+
+pub use records::*;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule or a concurrent change refused the write; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database could not be reached or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug, a corrupt row).
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(d.message().to_owned())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// Result of store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The data layer. Cheap to clone: it is a connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    ids: std::sync::Arc<OrderIdGen>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// Current Unix milliseconds.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Hides the password of a database URL, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`), creating a SQLite file if needed, and runs the
+    /// migrations. `instance` distinguishes id generators of several server instances (0..1024).
+    pub async fn connect(url: &str, instance: u16) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Other(format!(
+                "unsupported database URL {}: use sqlite://PATH or postgres://…",
+                redact_url(url)
+            )));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let opts = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(10));
+        let pool = match backend {
+            // One writer at a time is SQLite's model; a small pool keeps readers concurrent under WAL and
+            // transactions start IMMEDIATE (see `begin`) so writers queue instead of failing on upgrade.
+            Backend::Sqlite => opts
+                .max_connections(4)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA synchronous = NORMAL",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact_url(&url))))?,
+            Backend::Postgres => opts
+                .max_connections(16)
+                .connect(&url)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact_url(&url))))?,
+        };
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        Ok(Store {
+            pool,
+            backend,
+            ids: std::sync::Arc::new(OrderIdGen::new(instance)),
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A fresh unique, time-ordered id.
+    pub fn next_id(&self) -> i64 {
+        self.ids.next_id(now_ms())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once, so that two writers queue on
+    /// `busy_timeout` rather than one failing when its read turns into a write.
+    pub async fn begin(&self) -> Result<StoreTx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(StoreTx {
+            tx,
+            backend: self.backend,
+        })
+    }
+
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- projects, groups, operators, applicants ----
+
+    /// Creates an operator group.
+    pub async fn create_group(&self, name: &str) -> Result<Group> {
+        let g = Group {
+            id: self.next_id(),
+            name: name.to_owned(),
+        };
+        sqlx::query("INSERT INTO operator_groups (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(g.id)
+            .bind(&g.name)
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?;
+        Ok(g)
+    }
+
+    /// The group called `name`.
+    pub async fn group_by_name(&self, name: &str) -> Result<Group> {
+        let row = sqlx::query("SELECT id, name FROM operator_groups WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Group {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+        })
+    }
+
+    /// Every group.
+    pub async fn list_groups(&self) -> Result<Vec<Group>> {
+        let rows = sqlx::query("SELECT id, name FROM operator_groups ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Group {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates a project (授权单位) served by `group_id`.
+    pub async fn create_project(
+        &self,
+        code: &str,
+        name: &str,
+        price: Fen,
+        group_id: Option<i64>,
+    ) -> Result<Project> {
+        let p = Project {
+            id: self.next_id(),
+            code: code.into(),
+            name: name.into(),
+            price,
+            group_id,
+        };
+        sqlx::query(
+            "INSERT INTO projects (id, code, name, price_fen_per_seal_year, group_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id)
+        .bind(&p.code)
+        .bind(&p.name)
+        .bind(p.price.0)
+        .bind(p.group_id)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(p)
+    }
+
+    /// One project.
+    pub async fn project(&self, id: i64) -> Result<Project> {
+        let row = sqlx::query(
+            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        project_from_row(&row)
+    }
+
+    /// The project with `code`.
+    pub async fn project_by_code(&self, code: &str) -> Result<Project> {
+        let row = sqlx::query(
+            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects WHERE code = $1",
+        )
+        .bind(code)
+        .fetch_one(&self.pool)
+        .await?;
+        project_from_row(&row)
+    }
+
+    /// Every project, by name.
+    pub async fn list_projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(project_from_row).collect()
+    }
+
+    /// Creates an operator with an already-hashed password.
+    pub async fn create_operator(
+        &self,
+        name: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<Operator> {
+        let o = Operator {
+            id: self.next_id(),
+            name: name.into(),
+            password_hash: password_hash.into(),
+            is_admin,
+        };
+        sqlx::query("INSERT INTO operators (id, name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(o.id)
+            .bind(&o.name)
+            .bind(&o.password_hash)
+            .bind(i32::from(is_admin))
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?;
+        Ok(o)
+    }
+
+    /// The operator called `name`.
+    pub async fn operator_by_name(&self, name: &str) -> Result<Operator> {
+        let row =
+            sqlx::query("SELECT id, name, password_hash, is_admin FROM operators WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?;
+        operator_from_row(&row)
+    }
+
+    /// One operator.
+    pub async fn operator(&self, id: i64) -> Result<Operator> {
+        let row =
+            sqlx::query("SELECT id, name, password_hash, is_admin FROM operators WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        operator_from_row(&row)
+    }
+
+    /// Adds an operator to a group (idempotent).
+    pub async fn add_to_group(&self, group_id: i64, operator_id: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO operator_group_members (group_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(operator_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The projects an operator may see: those served by the operator's groups (all of them for an admin).
+    pub async fn operator_project_ids(&self, operator: &Operator) -> Result<Vec<i64>> {
+        let rows = if operator.is_admin {
+            sqlx::query("SELECT id FROM projects")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            sqlx::query(
+                "SELECT p.id FROM projects p JOIN operator_group_members m ON m.group_id = p.group_id WHERE m.operator_id = $1",
+            )
+            .bind(operator.id)
+            .fetch_all(&self.pool)
+            .await?
+        };
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The applicant with `mobile`, created on first sign-in.
+    pub async fn applicant_for_mobile(&self, mobile: &str) -> Result<i64> {
+        if let Some(row) = sqlx::query("SELECT id FROM applicants WHERE mobile = $1")
+            .bind(mobile)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok(row.try_get("id")?);
+        }
+        let id = self.next_id();
+        sqlx::query("INSERT INTO applicants (id, mobile, created_at) VALUES ($1, $2, $3) ON CONFLICT (mobile) DO NOTHING")
+            .bind(id)
+            .bind(mobile)
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?;
+        // Another request may have won the race: read back whichever row exists.
+        let row = sqlx::query("SELECT id FROM applicants WHERE mobile = $1")
+            .bind(mobile)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The applicant's mobile number.
+    pub async fn applicant_mobile(&self, id: i64) -> Result<String> {
+        let row = sqlx::query("SELECT mobile FROM applicants WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("mobile")?)
+    }
+
+    // ---- orders ----
+
+    /// One order.
+    pub async fn order(&self, id: i64) -> Result<Order> {
+        let row = sqlx::query("SELECT body, state, version, total_fen FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        order_from_row(&row)
+    }
+
+    /// The order with number `order_no`.
+    pub async fn order_by_no(&self, order_no: &str) -> Result<Order> {
+        let row =
+            sqlx::query("SELECT body, state, version, total_fen FROM orders WHERE order_no = $1")
+                .bind(order_no)
+                .fetch_one(&self.pool)
+                .await?;
+        order_from_row(&row)
+    }
+
+    /// A page of orders, newest first, and how many match in all.
+    pub async fn list_orders(&self, f: &OrderFilter) -> Result<(Vec<Order>, i64)> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        if let Some(a) = f.applicant_id {
+            args.push(Arg::I(a));
+            conds.push(format!("applicant_id = ${}", args.len()));
+        }
+        if let Some(ids) = &f.project_ids {
+            if ids.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            let mut ph = Vec::new();
+            for id in ids {
+                args.push(Arg::I(*id));
+                ph.push(format!("${}", args.len()));
+            }
+            conds.push(format!("project_id IN ({})", ph.join(", ")));
+        }
+        if !f.states.is_empty() {
+            let mut ph = Vec::new();
+            for s in &f.states {
+                args.push(Arg::S(s.code().to_owned()));
+                ph.push(format!("${}", args.len()));
+            }
+            conds.push(format!("state IN ({})", ph.join(", ")));
+        }
+        if let Some(q) = f.order_no_prefix.as_deref().filter(|q| !q.is_empty()) {
+            args.push(Arg::S(format!("{}%", q.replace(['%', '_'], ""))));
+            conds.push(format!("order_no LIKE ${}", args.len()));
+        }
+        let where_ = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
+        let mut q = sqlx::query(AssertSqlSafe(count_sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
+        let order = if f.oldest_first { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY id {order} LIMIT {} OFFSET {}",
+            f.limit.clamp(1, 500),
+            f.offset.max(0)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok((
+            rows.iter().map(order_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    // ---- uploads ----
+
+    /// The current upload of each kind for an order.
+    pub async fn uploads(&self, order_id: i64) -> Result<Vec<UploadMeta>> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, kind, file_name, content_type, size, sm3, blob_key, created_at FROM uploads WHERE order_id = $1 AND current = 1 ORDER BY id",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(upload_from_row).collect()
+    }
+
+    /// One upload.
+    pub async fn upload(&self, id: i64) -> Result<UploadMeta> {
+        let row = sqlx::query(
+            "SELECT id, order_id, kind, file_name, content_type, size, sm3, blob_key, created_at FROM uploads WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        upload_from_row(&row)
+    }
+
+    // ---- seals ----
+
+    /// The seals made for an order.
+    pub async fn seals(&self, order_id: i64) -> Result<Vec<SealRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, seq, es_id, kind, name, der, picture_png, valid_start, valid_end, token_serial, revoked, created_at FROM seals WHERE order_id = $1 ORDER BY seq",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(seal_from_row).collect()
+    }
+
+    /// The live (not revoked) seals bound to a key.
+    pub async fn seals_on_token(&self, token_serial: &str) -> Result<Vec<SealRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, seq, es_id, kind, name, der, picture_png, valid_start, valid_end, token_serial, revoked, created_at FROM seals WHERE token_serial = $1 AND revoked = 0 ORDER BY id",
+        )
+        .bind(token_serial)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(seal_from_row).collect()
+    }
+
+    // ---- payments, invoices ----
+
+    /// One payment.
+    pub async fn payment(&self, id: i64) -> Result<Payment> {
+        let row = sqlx::query(
+            "SELECT id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at FROM payments WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        payment_from_row(&row)
+    }
+
+    /// Creates a pending payment.
+    pub async fn create_payment(
+        &self,
+        order_id: i64,
+        channel: &str,
+        amount: Fen,
+    ) -> Result<Payment> {
+        let p = Payment {
+            id: self.next_id(),
+            order_id,
+            channel: channel.into(),
+            amount,
+            state: "pending".into(),
+            gateway_txn: None,
+            created_at: now_text(),
+            paid_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO payments (id, order_id, channel, amount_fen, state, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id)
+        .bind(p.order_id)
+        .bind(&p.channel)
+        .bind(p.amount.0)
+        .bind(&p.state)
+        .bind(&p.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(p)
+    }
+
+    /// The invoice of an order, if issued.
+    pub async fn invoice(&self, order_id: i64) -> Result<Option<Invoice>> {
+        let row = sqlx::query(
+            "SELECT id, order_id, number, body, created_at FROM invoices WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Invoice {
+                id: r.try_get("id")?,
+                order_id: r.try_get("order_id")?,
+                number: r.try_get("number")?,
+                body: r.try_get("body")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    // ---- sessions ----
+
+    /// Stores a session.
+    pub async fn create_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, kind, subject_id, csrf, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(&s.kind)
+        .bind(s.subject_id)
+        .bind(&s.csrf)
+        .bind(s.expires_at)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The unexpired session with this token hash.
+    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Session> {
+        let row = sqlx::query(
+            "SELECT token_hash, kind, subject_id, csrf, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Session {
+            token_hash: row.try_get("token_hash")?,
+            kind: row.try_get("kind")?,
+            subject_id: row.try_get("subject_id")?,
+            csrf: row.try_get("csrf")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops expired sessions and SMS codes.
+    pub async fn purge_expired(&self, now: i64) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sms_codes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- SMS ----
+
+    /// Stores (replacing) the sign-in code for a mobile number.
+    pub async fn put_sms_code(&self, c: &SmsCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sms_codes (mobile, code_hash, expires_at, attempts, sent_at) VALUES ($1, $2, $3, 0, $4)
+             ON CONFLICT (mobile) DO UPDATE SET code_hash = $2, expires_at = $3, attempts = 0, sent_at = $4",
+        )
+        .bind(&c.mobile)
+        .bind(&c.code_hash)
+        .bind(c.expires_at)
+        .bind(c.sent_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The sign-in code record for a mobile, counting this look-up as an attempt.
+    pub async fn take_sms_attempt(&self, mobile: &str) -> Result<SmsCode> {
+        let row = sqlx::query(
+            "UPDATE sms_codes SET attempts = attempts + 1 WHERE mobile = $1 RETURNING mobile, code_hash, expires_at, attempts, sent_at",
+        )
+        .bind(mobile)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SmsCode {
+            mobile: row.try_get("mobile")?,
+            code_hash: row.try_get("code_hash")?,
+            expires_at: row.try_get("expires_at")?,
+            attempts: row.try_get::<i32, _>("attempts")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    }
+
+    /// When the last code was sent to `mobile`, if one is pending.
+    pub async fn sms_code_sent_at(&self, mobile: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT sent_at FROM sms_codes WHERE mobile = $1")
+            .bind(mobile)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("sent_at")).transpose()?)
+    }
+
+    /// Removes a used code.
+    pub async fn delete_sms_code(&self, mobile: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sms_codes WHERE mobile = $1")
+            .bind(mobile)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a message into the SMS outbox.
+    pub async fn push_sms(&self, mobile: &str, template: &str, text: &str) -> Result<OutboxSms> {
+        let m = OutboxSms {
+            id: self.next_id(),
+            mobile: mobile.into(),
+            template: template.into(),
+            text: text.into(),
+            created_at: now_text(),
+        };
+        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(m.id)
+            .bind(&m.mobile)
+            .bind(&m.template)
+            .bind(&m.text)
+            .bind(&m.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(m)
+    }
+
+    /// The newest messages of the outbox, for one number or all.
+    pub async fn outbox(&self, mobile: Option<&str>, limit: i64) -> Result<Vec<OutboxSms>> {
+        let rows = match mobile {
+            Some(m) => {
+                sqlx::query("SELECT id, mobile, template, text, created_at FROM sms_outbox WHERE mobile = $1 ORDER BY id DESC LIMIT $2")
+                    .bind(m)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT id, mobile, template, text, created_at FROM sms_outbox ORDER BY id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxSms {
+                    id: r.try_get("id")?,
+                    mobile: r.try_get("mobile")?,
+                    template: r.try_get("template")?,
+                    text: r.try_get("text")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- audit ----
+
+    /// The audit entries, in order; of one order if given.
+    pub async fn audit_entries(&self, order_id: Option<i64>) -> Result<Vec<AuditRecord>> {
+        let cols = "seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash";
+        let rows = match order_id {
+            Some(id) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {cols} FROM audit_log WHERE order_id = $1 ORDER BY seq"
+                )))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {cols} FROM audit_log ORDER BY seq"
+                )))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    /// Checks the whole audit chain: the number of entries, or the first broken one and why.
+    pub async fn verify_audit(&self) -> Result<std::result::Result<u64, (i64, String)>> {
+        let entries = self.audit_entries(None).await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        Ok(match AuditRecord::verify_chain(&entries) {
+            Ok(n) if n as i64 != head_seq => Err((
+                head_seq,
+                format!(
+                    "the chain head says {head_seq} entries but {n} remain: entries were removed"
+                ),
+            )),
+            Ok(n)
+                if entries.last().map(|e| e.hash.as_str()) != Some(head_hash.as_str()) && n > 0 =>
+            {
+                Err((
+                    head_seq,
+                    "the last entry's hash differs from the chain head".into(),
+                ))
+            }
+            other => other,
+        })
+    }
+}
+
+/// One open transaction. Dropped without [`StoreTx::commit`], it rolls back.
+pub struct StoreTx {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl StoreTx {
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Makes every write of the transaction durable.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The order, read inside the transaction.
+    pub async fn order(&mut self, id: i64) -> Result<Order> {
+        let row = sqlx::query("SELECT body, state, version, total_fen FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        order_from_row(&row)
+    }
+
+    /// Inserts a new order.
+    pub async fn insert_order(&mut self, o: &Order) -> Result<()> {
+        let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(o.id)
+        .bind(&o.order_no)
+        .bind(o.project_id)
+        .bind(o.applicant_id)
+        .bind(o.service.code())
+        .bind(o.state.code())
+        .bind(o.total.0)
+        .bind(body)
+        .bind(o.version)
+        .bind(&o.created_at)
+        .bind(&o.updated_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes `o` over the stored order if the stored one still has `o.version - 1`; otherwise
+    /// [`StoreError::Conflict`] and nothing changes.
+    pub async fn update_order(&mut self, o: &Order) -> Result<()> {
+        let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5 WHERE id = $6 AND version = $7",
+        )
+        .bind(o.state.code())
+        .bind(o.total.0)
+        .bind(body)
+        .bind(o.version)
+        .bind(&o.updated_at)
+        .bind(o.id)
+        .bind(o.version - 1)
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(
+                "the order was changed by someone else; reload and try again".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records an upload, marking earlier uploads of the same kind as replaced.
+    pub async fn insert_upload(&mut self, u: &UploadMeta) -> Result<()> {
+        sqlx::query("UPDATE uploads SET current = 0 WHERE order_id = $1 AND kind = $2")
+            .bind(u.order_id)
+            .bind(u.kind.code())
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, order_id, kind, file_name, content_type, size, sm3, blob_key, current, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
+        )
+        .bind(u.id)
+        .bind(u.order_id)
+        .bind(u.kind.code())
+        .bind(&u.file_name)
+        .bind(&u.content_type)
+        .bind(u.size)
+        .bind(&u.sm3)
+        .bind(&u.blob_key)
+        .bind(&u.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a made seal.
+    pub async fn insert_seal(&mut self, s: &SealRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO seals (id, order_id, seq, es_id, kind, name, der, picture_png, valid_start, valid_end, token_serial, revoked, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(s.id)
+        .bind(s.order_id)
+        .bind(s.seq)
+        .bind(&s.es_id)
+        .bind(s.kind.code())
+        .bind(&s.name)
+        .bind(&s.der)
+        .bind(&s.picture_png)
+        .bind(&s.valid_start)
+        .bind(&s.valid_end)
+        .bind(&s.token_serial)
+        .bind(i32::from(s.revoked))
+        .bind(&s.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes every live seal bound to a key (补办: the key was lost). Returns how many.
+    pub async fn revoke_seals_on_token(&mut self, token_serial: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE seals SET revoked = 1 WHERE token_serial = $1 AND revoked = 0")
+            .bind(token_serial)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Marks a pending payment paid. `false` if it was not pending (a repeated notification): nothing changes.
+    pub async fn mark_payment_paid(&mut self, payment_id: i64, gateway_txn: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE payments SET state = 'paid', gateway_txn = $1, paid_at = $2 WHERE id = $3 AND state = 'pending'")
+            .bind(gateway_txn)
+            .bind(now_text())
+            .bind(payment_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores an issued invoice.
+    pub async fn insert_invoice(&mut self, i: &Invoice) -> Result<()> {
+        sqlx::query("INSERT INTO invoices (id, order_id, number, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(i.id)
+            .bind(i.order_id)
+            .bind(&i.number)
+            .bind(&i.body)
+            .bind(&i.created_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Appends an entry to the audit chain and returns it as stored.
+    pub async fn append_audit(&mut self, d: AuditDraft) -> Result<AuditRecord> {
+        // Taking the head row's lock first serialises appenders across connections and instances.
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *self.tx)
+                .await?;
+        let mut rec = AuditRecord {
+            seq: head.try_get("seq")?,
+            at: now_text(),
+            actor: d.actor,
+            ip: d.ip,
+            order_id: d.order_id,
+            action: d.action,
+            before_state: d.before_state.map(|s| s.code().to_owned()),
+            after_state: d.after_state.map(|s| s.code().to_owned()),
+            detail: d.detail,
+            prev_hash: head.try_get("hash")?,
+            hash: String::new(),
+        };
+        rec.hash = rec.compute_hash();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(rec.seq)
+        .bind(&rec.at)
+        .bind(&rec.actor)
+        .bind(&rec.ip)
+        .bind(rec.order_id)
+        .bind(&rec.action)
+        .bind(&rec.before_state)
+        .bind(&rec.after_state)
+        .bind(&rec.detail)
+        .bind(&rec.prev_hash)
+        .bind(&rec.hash)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&rec.hash)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(rec)
+    }
+}
+
+/// Now, RFC 3339 UTC.
+pub fn now_text() -> String {
+    Timestamp(now_ms() / 1000).rfc3339()
+}
+
+enum Arg {
+    I(i64),
+    S(String),
+}
+
+impl Arg {
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+        match self {
+            Arg::I(i) => q.bind(*i),
+            Arg::S(s) => q.bind(s.as_str()),
+        }
+    }
+}
+
+fn order_from_row(row: &AnyRow) -> Result<Order> {
+    let body: String = row.try_get("body")?;
+    let mut o: Order =
+        serde_json::from_str(&body).map_err(|e| StoreError::Other(format!("order body: {e}")))?;
+    // The columns are authoritative: they are what queries filter on and what the version check guards.
+    let state: String = row.try_get("state")?;
+    o.state = OrderState::from_code(&state)
+        .ok_or_else(|| StoreError::Other(format!("unknown state {state}")))?;
+    o.version = row.try_get("version")?;
+    o.total = Fen(row.try_get("total_fen")?);
+    Ok(o)
+}
+
+/// Helpers for tests of this and other crates: fresh PostgreSQL databases, tamper checks.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// The PostgreSQL server tests use.
+    pub fn pg_admin_url() -> String {
+        std::env::var("SEALDESK_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// A store on a new, uniquely named PostgreSQL database, and a future that drops it.
+    ///
+    /// # Panics
+    /// When the server cannot be reached: tests of the production path must not silently skip.
+    #[allow(clippy::expect_used, clippy::panic)]
+    pub async fn fresh_postgres(tag: &str) -> (Store, impl std::future::Future<Output = ()>) {
+        sqlx::any::install_default_drivers();
+        let admin_url = pg_admin_url();
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is required for this test: {e}",
+                    redact_url(&admin_url)
+                )
+            });
+        let db = format!(
+            "sealdesk_t_{}_{}_{}",
+            tag,
+            std::process::id(),
+            now_ms() % 1_000_000_000
+        );
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap_or(admin_url.clone());
+        let store = Store::connect(&format!("{base}/{db}"), 2)
+            .await
+            .expect("connect to the fresh database");
+        let drop_db = async move {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        };
+        (store, drop_db)
+    }
+
+    /// Asserts that the database refuses to edit or delete audit rows, and that an edit made behind the
+    /// triggers' back (a DBA dropping them) is caught by [`Store::verify_audit`].
+    #[allow(clippy::panic)]
+    pub async fn assert_audit_is_append_only(store: &Store) {
+        let n = store
+            .audit_entries(None)
+            .await
+            .map(|e| e.len())
+            .unwrap_or(0);
+        assert!(n >= 2, "need at least two entries");
+        assert!(
+            sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+                .execute(&store.pool)
+                .await
+                .is_err()
+        );
+        assert!(
+            sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+                .execute(&store.pool)
+                .await
+                .is_err()
+        );
+        let drop_trigger: &[&'static str] = match store.backend {
+            Backend::Sqlite => &["DROP TRIGGER audit_log_no_update"],
+            Backend::Postgres => &["DROP TRIGGER audit_log_no_update ON audit_log"],
+        };
+        for sql in drop_trigger {
+            sqlx::query(*sql)
+                .execute(&store.pool)
+                .await
+                .map_err(|e| panic!("{e}"))
+                .ok();
+        }
+        sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+            .execute(&store.pool)
+            .await
+            .ok();
+        match store.verify_audit().await {
+            Ok(Err((seq, _))) => assert_eq!(seq, 2),
+            other => panic!("tampering not detected: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The rows the store hands out, in domain terms.
+
+use sealdesk_domain::{Fen, OrderState, SealKind, UploadKind};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, StoreError};
+
+/// 操作员组: operators who serve some projects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Id.
+    pub id: i64,
+    /// Name, e.g. 「A组」.
+    pub name: String,
+}
+
+/// 项目 / 授权单位: the organisation seals are authorised for, with its own price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// Id.
+    pub id: i64,
+    /// Short code used in order numbers, e.g. `testCSQY`.
+    pub code: String,
+    /// Display name, e.g. 「南昌市城建档案馆」.
+    pub name: String,
+    /// Price per seal per year.
+    pub price: Fen,
+    /// The group whose operators review its orders.
+    pub group_id: Option<i64>,
+}
+
+/// An operator account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// Id.
+    pub id: i64,
+    /// Sign-in name.
+    pub name: String,
+    /// argon2 PHC string.
+    pub password_hash: String,
+    /// Sees every project and manages groups.
+    pub is_admin: bool,
+}
+
+/// What orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only this applicant's.
+    pub applicant_id: Option<i64>,
+    /// Only these projects' (an operator's scope); `Some(vec![])` matches nothing.
+    pub project_ids: Option<Vec<i64>>,
+    /// Only in these states (any if empty).
+    pub states: Vec<OrderState>,
+    /// Order number starting with.
+    pub order_no_prefix: Option<String>,
+    /// Oldest first (the review queue) instead of newest first.
+    pub oldest_first: bool,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// A stored upload's metadata; the bytes are in the blob store under `blob_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadMeta {
+    /// Id.
+    pub id: i64,
+    /// The order.
+    pub order_id: i64,
+    /// Which document.
+    pub kind: UploadKind,
+    /// The name the applicant's file had (shown only, never used as a path).
+    pub file_name: String,
+    /// The type found by sniffing the bytes.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SM3 of the bytes, hex.
+    pub sm3: String,
+    /// Key in the blob store.
+    pub blob_key: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A made electronic seal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealRecord {
+    /// Id.
+    pub id: i64,
+    /// The order that made it.
+    pub order_id: i64,
+    /// 1-based position within the order (印章1, 印章2 …).
+    pub seq: i32,
+    /// The seal's esID.
+    pub es_id: String,
+    /// 印模类型.
+    pub kind: SealKind,
+    /// 印章名称.
+    pub name: String,
+    /// The GB/T 38540 SESeal, DER.
+    pub der: Vec<u8>,
+    /// The picture inside it.
+    pub picture_png: Vec<u8>,
+    /// RFC 3339.
+    pub valid_start: String,
+    /// RFC 3339.
+    pub valid_end: String,
+    /// 密钥序列号 of the key it is bound to.
+    pub token_serial: String,
+    /// Revoked by a 补办.
+    pub revoked: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A payment attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// Id, also the merchant order number sent to the gateway.
+    pub id: i64,
+    /// The order.
+    pub order_id: i64,
+    /// `sandbox`, `alipay`, `wechat`.
+    pub channel: String,
+    /// Amount asked.
+    pub amount: Fen,
+    /// `pending` or `paid`.
+    pub state: String,
+    /// The gateway's transaction id.
+    pub gateway_txn: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub paid_at: Option<String>,
+}
+
+/// An issued electronic invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    /// Id.
+    pub id: i64,
+    /// The order.
+    pub order_id: i64,
+    /// 发票号码.
+    pub number: String,
+    /// The invoice's fields, JSON.
+    pub body: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SM3 of the cookie token (the token itself is never stored).
+    pub token_hash: String,
+    /// `applicant` or `operator`.
+    pub kind: String,
+    /// The applicant's or operator's id.
+    pub subject_id: i64,
+    /// The CSRF token forms must echo.
+    pub csrf: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A pending SMS sign-in code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsCode {
+    /// The number.
+    pub mobile: String,
+    /// SM3 of the code.
+    pub code_hash: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Tries so far.
+    pub attempts: i32,
+    /// Unix seconds.
+    pub sent_at: i64,
+}
+
+/// A message in the SMS outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxSms {
+    /// Id.
+    pub id: i64,
+    /// To.
+    pub mobile: String,
+    /// Template name, e.g. `review_approved`.
+    pub template: String,
+    /// The full text.
+    pub text: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// What to append to the audit log; the store adds the time, sequence and hashes.
+#[derive(Debug, Clone, Default)]
+pub struct AuditDraft {
+    /// Who.
+    pub actor: String,
+    /// From where.
+    pub ip: String,
+    /// The order, if any.
+    pub order_id: Option<i64>,
+    /// What.
+    pub action: String,
+    /// State before.
+    pub before_state: Option<OrderState>,
+    /// State after.
+    pub after_state: Option<OrderState>,
+    /// Detail, JSON.
+    pub detail: String,
+}
+
+pub(crate) fn project_from_row(r: &AnyRow) -> Result<Project> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        price: Fen(r.try_get("price_fen_per_seal_year")?),
+        group_id: r.try_get("group_id")?,
+    })
+}
+
+pub(crate) fn operator_from_row(r: &AnyRow) -> Result<Operator> {
+    Ok(Operator {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        password_hash: r.try_get("password_hash")?,
+        is_admin: flag(r, "is_admin")?,
+    })
+}
+
+/// SMALLINT on PostgreSQL and INTEGER on SQLite come back as different widths through `Any`.
+fn flag(r: &AnyRow, col: &str) -> Result<bool> {
+    int(r, col).map(|v| v != 0)
+}
+
+fn int(r: &AnyRow, col: &str) -> Result<i64> {
+    if let Ok(v) = r.try_get::<i64, _>(col) {
+        return Ok(v);
+    }
+    if let Ok(v) = r.try_get::<i32, _>(col) {
+        return Ok(i64::from(v));
+    }
+    Ok(i64::from(r.try_get::<i16, _>(col)?))
+}
+
+pub(crate) fn upload_from_row(r: &AnyRow) -> Result<UploadMeta> {
+    let kind: String = r.try_get("kind")?;
+    Ok(UploadMeta {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        kind: UploadKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Other(format!("upload kind {kind}")))?,
+        file_name: r.try_get("file_name")?,
+        content_type: r.try_get("content_type")?,
+        size: r.try_get("size")?,
+        sm3: r.try_get("sm3")?,
+        blob_key: r.try_get("blob_key")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn seal_from_row(r: &AnyRow) -> Result<SealRecord> {
+    let kind: String = r.try_get("kind")?;
+    Ok(SealRecord {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        seq: int(r, "seq")? as i32,
+        es_id: r.try_get("es_id")?,
+        kind: SealKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Other(format!("seal kind {kind}")))?,
+        name: r.try_get("name")?,
+        der: r.try_get("der")?,
+        picture_png: r.try_get("picture_png")?,
+        valid_start: r.try_get("valid_start")?,
+        valid_end: r.try_get("valid_end")?,
+        token_serial: r.try_get("token_serial")?,
+        revoked: flag(r, "revoked")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn payment_from_row(r: &AnyRow) -> Result<Payment> {
+    Ok(Payment {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        channel: r.try_get("channel")?,
+        amount: Fen(r.try_get("amount_fen")?),
+        state: r.try_get("state")?,
+        gateway_txn: r.try_get("gateway_txn")?,
+        created_at: r.try_get("created_at")?,
+        paid_at: r.try_get("paid_at")?,
+    })
+}
+
+pub(crate) fn audit_from_row(r: &AnyRow) -> Result<sealdesk_domain::AuditRecord> {
+    Ok(sealdesk_domain::AuditRecord {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        ip: r.try_get("ip")?,
+        order_id: r.try_get("order_id")?,
+        action: r.try_get("action")?,
+        before_state: r.try_get("before_state")?,
+        after_state: r.try_get("after_state")?,
+        detail: r.try_get("detail")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
