@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dir = std::path::PathBuf::from(args.get(1).ok_or("write DIR")?);
             std::fs::create_dir_all(&dir)?;
             for (k, seed) in SAMPLE_SEEDS.iter().enumerate() {
-                let form = generate(*seed, FormSpec::A4_150);
+                let form = generate(*seed, FormSpec::HALF_A4_300);
                 std::fs::write(dir.join(format!("form-{k}.jpg")), &form.jpeg)?;
                 let truth: Vec<u8> = form.truth.iter().map(|&v| v * 255).collect();
                 image::save_buffer(
@@ -125,6 +125,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sum / n as f64,
                 worst
             );
+        }
+        Some("boxes") => {
+            let seed: u64 = args.get(1).ok_or("boxes SEED")?.parse()?;
+            let form = generate(seed, FormSpec::HALF_A4_300);
+            for s in &form.seals {
+                println!(
+                    "truth {:?} centre {:?} size {:?} angle {:.2}",
+                    s.style, s.centre, s.size_mm, s.angle_deg
+                );
+            }
+            for i in
+                sealdesk_artwork::extract(&form.jpeg, &sealdesk_artwork::ExtractOptions::default())?
+            {
+                println!(
+                    "found x {} y {} w {} h {} mm {:.1}x{:.1}",
+                    i.x, i.y, i.width, i.height, i.width_mm, i.height_mm
+                );
+            }
+            println!("skews {:?}", skews(&form.jpeg)?);
+            std::fs::write("/tmp/art/boxes.jpg", &form.jpeg)?;
         }
         _ => return Err("usage: make_forms write DIR | eval N DPI HEIGHT_MM [SEED]".into()),
     }

@@ -612,33 +612,49 @@ fn estimate_skew(a: &Plane) -> f32 {
 }
 
 /// An elongated impression (oval, frame): the angle of its major axis from the horizontal.
+///
+/// Measured on the outer rim only (the first ink met walking in from outside, on 720 rays), so
+/// text inside and print-crossing fills cannot tilt it.
 fn axis_skew(a: &Plane) -> Option<f32> {
-    let (mut n, mut sx, mut sy) = (0f64, 0f64, 0f64);
-    for (i, &v) in a.v.iter().enumerate() {
-        if v >= 0.5 {
-            n += 1.0;
-            sx += (i % a.w) as f64;
-            sy += (i / a.w) as f64;
+    let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
+    let reach = (cx * cx + cy * cy).sqrt();
+    let mut rim = Vec::with_capacity(720);
+    for k in 0..720 {
+        let (s, c) = (k as f32 * std::f32::consts::PI / 360.0).sin_cos();
+        let mut r = reach;
+        while r > 0.0 {
+            let (x, y) = (cx + r * c, cy + r * s);
+            if x >= 0.0
+                && y >= 0.0
+                && (x as usize) < a.w
+                && (y as usize) < a.h
+                && a.v[y as usize * a.w + x as usize] >= 0.5
+            {
+                rim.push((f64::from(x), f64::from(y)));
+                break;
+            }
+            r -= 1.0;
         }
     }
-    if n < 100.0 {
+    if rim.len() < 360 {
         return None;
     }
-    let (mx, my) = (sx / n, sy / n);
+    let n = rim.len() as f64;
+    let (mx, my) = rim
+        .iter()
+        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
     let (mut xx, mut yy, mut xy) = (0f64, 0f64, 0f64);
-    for (i, &v) in a.v.iter().enumerate() {
-        if v >= 0.5 {
-            let (dx, dy) = ((i % a.w) as f64 - mx, (i / a.w) as f64 - my);
-            xx += dx * dx;
-            yy += dy * dy;
-            xy += dx * dy;
-        }
+    for &(x, y) in &rim {
+        let (dx, dy) = (x - mx, y - my);
+        xx += dx * dx;
+        yy += dy * dy;
+        xy += dx * dy;
     }
     let half_diff = (xx - yy) / 2.0;
     let spread = (half_diff * half_diff + xy * xy).sqrt();
     let mean = (xx + yy) / 2.0;
-    // Eigenvalue ratio above ~1.3: clearly elongated (a 40 × 30 oval ring gives ~1.8; a circle
-    // or a square, 1).
+    // Eigenvalue ratio above 1.3: clearly elongated (a 40 × 30 oval gives ~1.8; a circle or a
+    // square, 1).
     if (mean + spread) < 1.3 * (mean - spread) {
         return None;
     }

@@ -97,7 +97,7 @@ impl Drawing {
 
     /// The raster size at `dpi`, at least 1 × 1.
     pub fn pixel_size(&self, dpi: u32) -> (u32, u32) {
-        let px = |mm: f32| ((mm * dpi as f32 / 25.4).ceil() as u32).max(1);
+        let px = |mm: f32| ((mm * dpi as f32 / 25.4).round() as u32).max(1);
         (px(self.width_mm), px(self.height_mm))
     }
 

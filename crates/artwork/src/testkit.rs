@@ -71,11 +71,12 @@ impl FormSpec {
         height_mm: 297.0,
         dpi: 150.0,
     };
-    /// An A4 page at 200 dpi (1654 × 2339 px).
-    pub const A4_200: FormSpec = FormSpec {
+    /// The lower half of an A4 form (A5 landscape, 210 × 148 mm) at 300 dpi: 2480 × 1748 px, the
+    /// quality set's page, half the pixels of a full form with the same seals.
+    pub const HALF_A4_300: FormSpec = FormSpec {
         width_mm: 210.0,
-        height_mm: 297.0,
-        dpi: 200.0,
+        height_mm: 148.0,
+        dpi: 300.0,
     };
 }
 
@@ -183,7 +184,7 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
         lines.move_to(x, ty0);
         lines.line_to(x, ty0 + rows as f32 * row_h);
     }
-    for (r, label) in LABELS.iter().enumerate() {
+    for (r, label) in LABELS.iter().enumerate().take(rows) {
         let y = ty0 + (r as f32 + 0.5) * row_h;
         line_text(&mut print, label, tx0 + 22.5, y, 4.0, 1.0, 40.0);
         let fill: String = FILLER
@@ -366,8 +367,8 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
     let light_depth = rng.range(0.1, 0.3);
     let vignette = rng.range(0.0, 0.15);
     let print_ink = [0.1, 0.1, 0.11];
-    let tex_seed = rng.next_u64();
-    let blotch_seed = rng.next_u64();
+    let texture = Noise::new(&mut rng, w, h, 2.0 * px_per_mm);
+    let blotches = Noise::new(&mut rng, w, h, 3.0 * px_per_mm);
     let mut grain = Rng::new(rng.next_u64());
     let mut rgb = vec![0f32; (w * h * 3) as usize];
     let (wf, hf) = (w as f32, h as f32);
@@ -378,26 +379,14 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
             let (u, v) = (x as f32 / wf - 0.5, y as f32 / hf - 0.5);
             let light =
                 1.0 - light_depth * (0.5 + u * ldx + v * ldy) - vignette * (u * u + v * v) * 2.0;
-            let tex = 1.0
-                + 0.025
-                    * value_noise(
-                        tex_seed,
-                        x as f32 / (2.0 * px_per_mm),
-                        y as f32 / (2.0 * px_per_mm),
-                    )
-                + 0.012 * (grain.range(-1.0, 1.0));
+            let tex =
+                1.0 + 0.025 * texture.at(x as f32, y as f32) + 0.012 * (grain.range(-1.0, 1.0));
             let mut c = paper.map(|p| p * light * tex);
             multiply(&mut c, print_mask[i], print_ink);
             for (m, ink, density) in &seal_masks {
                 if m[i] > 0 {
                     // Ink is laid unevenly by a rubber stamp: a slow blotchiness on the density.
-                    let blotch = 0.9
-                        + 0.1
-                            * value_noise(
-                                blotch_seed,
-                                x as f32 / (3.0 * px_per_mm),
-                                y as f32 / (3.0 * px_per_mm),
-                            );
+                    let blotch = 0.9 + 0.1 * blotches.at(x as f32, y as f32);
                     let a = f32::from(m[i]) / 255.0 * (density * blotch).min(1.0);
                     for k in 0..3 {
                         c[k] *= 1.0 - a * (1.0 - ink[k]);
@@ -464,22 +453,35 @@ fn rasterise(paths: &[tiny_skia::Path], w: u32, h: u32, t: Transform) -> Vec<u8>
     mask.data().to_vec()
 }
 
-/// Smooth value noise in [-1, 1] on a unit lattice.
-fn value_noise(seed: u64, x: f32, y: f32) -> f32 {
-    let lattice = |ix: i64, iy: i64| {
-        let mut r = Rng::new(
-            seed ^ (ix as u64).wrapping_mul(0x9E37_79B9)
-                ^ (iy as u64).wrapping_mul(0x85EB_CA6B) << 1,
-        );
-        r.range(-1.0, 1.0)
-    };
-    let (x0, y0) = (x.floor(), y.floor());
-    let (tx, ty) = (x - x0, y - y0);
-    let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
-    let (ix, iy) = (x0 as i64, y0 as i64);
-    let top = lattice(ix, iy) * (1.0 - sx) + lattice(ix + 1, iy) * sx;
-    let bottom = lattice(ix, iy + 1) * (1.0 - sx) + lattice(ix + 1, iy + 1) * sx;
-    top * (1.0 - sy) + bottom * sy
+/// Smooth value noise in [-1, 1]: random values on a lattice of `cell` px, smoothstep-interpolated.
+/// The lattice is drawn once, so a sample costs four loads.
+struct Noise {
+    cell: f32,
+    gw: usize,
+    vals: Vec<f32>,
+}
+
+impl Noise {
+    fn new(rng: &mut Rng, w: u32, h: u32, cell: f32) -> Self {
+        let gw = (w as f32 / cell) as usize + 2;
+        let gh = (h as f32 / cell) as usize + 2;
+        Self {
+            cell,
+            gw,
+            vals: (0..gw * gh).map(|_| rng.range(-1.0, 1.0)).collect(),
+        }
+    }
+
+    fn at(&self, x: f32, y: f32) -> f32 {
+        let (fx, fy) = (x / self.cell, y / self.cell);
+        let (ix, iy) = (fx as usize, fy as usize);
+        let (tx, ty) = (fx - ix as f32, fy - iy as f32);
+        let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
+        let v = |x: usize, y: usize| self.vals[y * self.gw + x];
+        let top = v(ix, iy) * (1.0 - sx) + v(ix + 1, iy) * sx;
+        let bottom = v(ix, iy + 1) * (1.0 - sx) + v(ix + 1, iy + 1) * sx;
+        top * (1.0 - sy) + bottom * sy
+    }
 }
 
 /// A separable [k, 1 − 2k, k] blur over an RGB float plane.
