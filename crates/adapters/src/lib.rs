@@ -1,1 +1,44 @@
-//! placeholder
+//! SealDesk's adapters to the outside world that are not the database: the blob store for uploads, the
+//! platform's keys and demo CA on disk, payment gateways, and the soft UKey token.
+//!
+//! Each module is a small trait or type with a real implementation; nothing here knows about orders' workflow
+//! (that is `sealdesk-app`) or SQL (that is `sealdesk-store`).
+#![deny(missing_docs)]
+
+pub mod blobs;
+pub mod keys;
+pub mod pay;
+pub mod token;
+
+/// Fills a buffer from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // getrandom fails only where the OS has no random source at all; continuing with zeros would be worse.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut b).expect("operating system random source");
+    b
+}
+
+/// SM3 of `data`, lower-case hex.
+pub fn sm3_hex(data: &[u8]) -> String {
+    use sm3::Digest;
+    hex::encode(sm3::Sm3::digest(data))
+}
+
+/// Writes a file atomically: to a temporary name beside it, then renamed over, so a crash leaves the old file or
+/// the new one, never half of one.
+pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
+        hex::encode(random_bytes::<6>())
+    ));
+    std::fs::write(&tmp, data)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The soft token: a directory that behaves like a UKey, for the demo and the tests, and the reference the
+//! PKCS#11 agent (a later issue) serves from.
+//!
+//! Layout: `token.json` (serial, holder, name, PIN retries left), `key.pem` (the SM2 key, PKCS#8 encrypted
+//! under the PIN), `cert.pem` (issued by the demo CA), `seals/*.esl` (the seals written, DER). Like a real key it
+//! locks after [`MAX_PIN_TRIES`] wrong PINs in a row.
+
+use std::path::{Path, PathBuf};
+
+use sealdesk_pki::{Cert, CertSpec, KeyPair, Usage, issue};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::Identity;
+
+/// Wrong PINs in a row before the token locks.
+pub const MAX_PIN_TRIES: u32 = 6;
+
+/// What can go wrong with a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token directory, or a file in it is unreadable.
+    #[error("{0}")]
+    Io(String),
+    /// The PIN is wrong; `left` tries remain.
+    #[error("PIN 错误，还可以尝试 {left} 次")]
+    WrongPin {
+        /// Tries left before the token locks.
+        left: u32,
+    },
+    /// Too many wrong PINs.
+    #[error("PIN 已锁定，请联系客服解锁")]
+    Locked,
+    /// A PIN that is too short or too long.
+    #[error("PIN 应为 6–16 位")]
+    BadPin,
+    /// Key material error.
+    #[error("{0}")]
+    Pki(#[from] sealdesk_pki::Error),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    serial: String,
+    holder: String,
+    name: String,
+    pin_tries_left: u32,
+}
+
+/// An opened soft token.
+#[derive(Debug)]
+pub struct SoftToken {
+    dir: PathBuf,
+    meta: Meta,
+    cert: Cert,
+}
+
+fn io(path: &Path, e: std::io::Error) -> TokenError {
+    TokenError::Io(format!("{}: {e}", path.display()))
+}
+
+fn check_pin(pin: &str) -> Result<(), TokenError> {
+    if (6..=16).contains(&pin.chars().count()) {
+        Ok(())
+    } else {
+        Err(TokenError::BadPin)
+    }
+}
+
+impl SoftToken {
+    /// Creates a token in `dir` (which must not hold one already): a fresh SM2 key under `pin`, and a certificate
+    /// from `ca` for `name` (an enterprise or a person per `holder`).
+    pub fn init(
+        dir: &Path,
+        pin: &str,
+        ca: &Identity,
+        holder: &str,
+        name: &str,
+    ) -> Result<SoftToken, TokenError> {
+        check_pin(pin)?;
+        if dir.join("token.json").exists() {
+            return Err(TokenError::Io(format!(
+                "{} already holds a token",
+                dir.display()
+            )));
+        }
+        let serial = hex::encode_upper(crate::random_bytes::<8>());
+        let key = KeyPair::generate()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let subject = match holder {
+            "person" => format!("C=CN,OU=个人,CN={name}"),
+            _ => format!("C=CN,O={name},CN={name}"),
+        };
+        let mut spec = CertSpec::new(&subject, Usage::Signing, now - 3600, 2 * 365 * 86_400);
+        spec.serial = hex::decode(format!("10{serial}")).ok();
+        let cert = issue(&spec, key.public(), &ca.key, &ca.cert)?;
+        std::fs::create_dir_all(dir.join("seals")).map_err(|e| io(dir, e))?;
+        let w = |f: &str, b: &[u8]| {
+            crate::write_atomic(&dir.join(f), b).map_err(|e| io(&dir.join(f), e))
+        };
+        w("key.pem", key.to_encrypted_pem(pin)?.as_bytes())?;
+        w("cert.pem", cert.to_pem().as_bytes())?;
+        let meta = Meta {
+            serial,
+            holder: holder.into(),
+            name: name.into(),
+            pin_tries_left: MAX_PIN_TRIES,
+        };
+        w(
+            "token.json",
+            &serde_json::to_vec_pretty(&meta).map_err(|e| TokenError::Io(e.to_string()))?,
+        )?;
+        Ok(SoftToken {
+            dir: dir.into(),
+            meta,
+            cert,
+        })
+    }
+
+    /// Opens the token in `dir`.
+    pub fn open(dir: &Path) -> Result<SoftToken, TokenError> {
+        let mp = dir.join("token.json");
+        let meta: Meta = serde_json::from_slice(&std::fs::read(&mp).map_err(|e| io(&mp, e))?)
+            .map_err(|e| TokenError::Io(format!("{}: {e}", mp.display())))?;
+        let cp = dir.join("cert.pem");
+        let cert = Cert::from_pem(&std::fs::read_to_string(&cp).map_err(|e| io(&cp, e))?)?;
+        Ok(SoftToken {
+            dir: dir.into(),
+            meta,
+            cert,
+        })
+    }
+
+    /// 密钥序列号.
+    pub fn serial(&self) -> &str {
+        &self.meta.serial
+    }
+
+    /// The token's certificate.
+    pub fn cert(&self) -> &Cert {
+        &self.cert
+    }
+
+    /// `enterprise` or `person`.
+    pub fn holder(&self) -> &str {
+        &self.meta.holder
+    }
+
+    fn save_meta(&self) -> Result<(), TokenError> {
+        let p = self.dir.join("token.json");
+        let b = serde_json::to_vec_pretty(&self.meta).map_err(|e| TokenError::Io(e.to_string()))?;
+        crate::write_atomic(&p, &b).map_err(|e| io(&p, e))
+    }
+
+    /// Unlocks the key with `pin`, counting wrong tries and locking after [`MAX_PIN_TRIES`].
+    pub fn unlock(&mut self, pin: &str) -> Result<KeyPair, TokenError> {
+        if self.meta.pin_tries_left == 0 {
+            return Err(TokenError::Locked);
+        }
+        let kp = self.dir.join("key.pem");
+        let pem = std::fs::read_to_string(&kp).map_err(|e| io(&kp, e))?;
+        match KeyPair::from_encrypted_pem(&pem, pin) {
+            Ok(k) => {
+                if self.meta.pin_tries_left != MAX_PIN_TRIES {
+                    self.meta.pin_tries_left = MAX_PIN_TRIES;
+                    self.save_meta()?;
+                }
+                Ok(k)
+            }
+            Err(sealdesk_pki::Error::WrongPin) => {
+                self.meta.pin_tries_left -= 1;
+                self.save_meta()?;
+                if self.meta.pin_tries_left == 0 {
+                    Err(TokenError::Locked)
+                } else {
+                    Err(TokenError::WrongPin {
+                        left: self.meta.pin_tries_left,
+                    })
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes a seal onto the token (the PIN is required, as on a real key) and returns the key's signature over
+    /// SM3 of the seal bytes: the receipt the platform checks before it calls the order complete.
+    pub fn write_seal(
+        &mut self,
+        pin: &str,
+        es_id: &str,
+        der: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        let key = self.unlock(pin)?;
+        let safe: String = es_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let p = self.dir.join("seals").join(format!("{safe}.esl"));
+        crate::write_atomic(&p, der).map_err(|e| io(&p, e))?;
+        Ok(key.sign(der))
+    }
+
+    /// The seals on the token: (file name, DER).
+    pub fn seals(&self) -> Result<Vec<(String, Vec<u8>)>, TokenError> {
+        let d = self.dir.join("seals");
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io(&d, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| io(&d, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".esl") {
+                out.push((
+                    name,
+                    std::fs::read(entry.path()).map_err(|e| io(&entry.path(), e))?,
+                ));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_holds_its_key_under_the_pin_and_locks_after_too_many_wrong_tries() {
+        let data = tempfile::tempdir().unwrap();
+        let ca = crate::keys::demo_ca(data.path()).unwrap();
+        let dir = data.path().join("ukey");
+        let t = SoftToken::init(
+            &dir,
+            "12345678",
+            &ca,
+            "enterprise",
+            "北筑设计研究院有限公司",
+        )
+        .unwrap();
+        assert!(t.cert().verify_issued_by(&ca.cert));
+        assert!(t.cert().subject().contains("北筑设计研究院有限公司"));
+        assert!(
+            SoftToken::init(&dir, "12345678", &ca, "enterprise", "x").is_err(),
+            "no overwrite"
+        );
+        let mut t = SoftToken::open(&dir).unwrap();
+        let sig = t.write_seal("12345678", "ES-1", b"seal").unwrap();
+        assert!(sealdesk_pki::verify(
+            &t.cert().public_key().unwrap(),
+            b"seal",
+            &sig
+        ));
+        assert_eq!(
+            t.seals().unwrap(),
+            vec![("ES-1.esl".to_owned(), b"seal".to_vec())]
+        );
+        for left in (1..MAX_PIN_TRIES).rev() {
+            assert!(
+                matches!(t.unlock("00000000"), Err(TokenError::WrongPin { left: l }) if l == left)
+            );
+        }
+        assert!(matches!(t.unlock("00000000"), Err(TokenError::Locked)));
+        assert!(
+            matches!(
+                SoftToken::open(&dir).unwrap().unlock("12345678"),
+                Err(TokenError::Locked)
+            ),
+            "the lock survives reopening"
+        );
+        assert!(matches!(
+            SoftToken::init(&data.path().join("b"), "123", &ca, "person", "张三"),
+            Err(TokenError::BadPin)
+        ));
+    }
+}
