@@ -121,18 +121,25 @@ pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
     let mut seeds = vec![0u32; cw * ch];
     let mut marked = 0usize;
     let mut sampled = 0usize;
-    let mut row_white = vec![[0f32; 3]; w];
+    // Every second pixel of every second row, against its block's paper colour (no interpolation:
+    // seeds only feed cell counts, so a step between blocks does not matter, and this pass touches
+    // the whole page).
     for y in (0..h).step_by(2) {
-        white.row(y, &mut row_white);
         let row = &page.rgb[y * w * 3..(y + 1) * w * 3];
-        for x in (0..w).step_by(2) {
-            let n = normalise(&row[x * 3..x * 3 + 3], &row_white[x]);
+        let block_row = &white.inv[(y / white.block) * white.gw..][..white.gw];
+        let seed_row = &mut seeds[(y / cell) * cw..][..cw];
+        for (x, px) in row.chunks_exact(6).enumerate() {
+            let x = x * 2;
+            let inv = block_row[x / white.block];
+            let n = [
+                f32::from(px[0]) * inv[0],
+                f32::from(px[1]) * inv[1],
+                f32::from(px[2]) * inv[2],
+            ];
             sampled += 1;
-            if n[0].min(n[1]).min(n[2]) < 0.75 {
-                marked += 1;
-            }
+            marked += usize::from(n[0].min(n[1]).min(n[2]) < 0.75);
             if n[0] - n[1].max(n[2]) >= SEED_REDNESS && n[0] > 0.45 {
-                seeds[(y / cell) * cw + x / cell] += 1;
+                seed_row[x / cell] += 1;
             }
         }
     }
@@ -194,45 +201,41 @@ impl WhiteMap {
         let block = (w.min(h) / 80).clamp(8, 64);
         let (gw, gh) = (w.div_ceil(block), h.div_ceil(block));
         let mut bright = vec![[255f32; 3]; gw * gh];
-        let mut hist = [0u32; 256];
+        // Per block: a luma histogram with the colour sums of each bin, from every third pixel of
+        // every third row (light varies slowly), in one pass.
+        let mut hist = vec![(0u32, [0u32; 3]); 256];
         for by in 0..gh {
             for bx in 0..gw {
-                hist.fill(0);
+                hist.fill((0, [0; 3]));
                 let (xa, xb) = (bx * block, ((bx + 1) * block).min(w));
                 let (ya, yb) = (by * block, ((by + 1) * block).min(h));
                 let mut n = 0u32;
-                for y in (ya..yb).step_by(2) {
-                    for x in (xa..xb).step_by(2) {
-                        let p = &page.rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
-                        hist[luma(p) as usize] += 1;
+                for y in (ya..yb).step_by(3) {
+                    for p in page.rgb[(y * w + xa) * 3..(y * w + xb) * 3]
+                        .chunks_exact(3)
+                        .step_by(3)
+                    {
+                        let bin = &mut hist[luma(p) as usize];
+                        bin.0 += 1;
+                        for (acc, &v) in bin.1.iter_mut().zip(p) {
+                            *acc += u32::from(v);
+                        }
                         n += 1;
                     }
                 }
                 // The brightest tenth of the block is paper unless the block is all ink.
-                let mut acc = 0;
-                let mut cut = 255;
-                for v in (0..256).rev() {
-                    acc += hist[v];
-                    if acc * 10 >= n {
-                        cut = v;
+                let (mut count, mut sum) = (0u32, [0u32; 3]);
+                for (c, s) in hist.iter().rev() {
+                    count += c;
+                    for k in 0..3 {
+                        sum[k] += s[k];
+                    }
+                    if count * 10 >= n {
                         break;
                     }
                 }
-                let mut sum = [0f32; 3];
-                let mut cnt = 0f32;
-                for y in (ya..yb).step_by(2) {
-                    for x in (xa..xb).step_by(2) {
-                        let p = &page.rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
-                        if luma(p) as usize >= cut {
-                            for c in 0..3 {
-                                sum[c] += f32::from(p[c]);
-                            }
-                            cnt += 1.0;
-                        }
-                    }
-                }
-                if cnt > 0.0 {
-                    bright[by * gw + bx] = sum.map(|s| s / cnt);
+                if count > 0 {
+                    bright[by * gw + bx] = sum.map(|s| s as f32 / count as f32);
                 }
             }
         }
