@@ -21,6 +21,7 @@
 mod cert;
 mod der;
 mod error;
+mod fast;
 mod make;
 mod ofd;
 mod seal;

@@ -1,10 +1,11 @@
 //! SM2 signatures with SM3 (GB/T 32918.2) as seals use them: the default distinguishing id, DER or raw
 //! `r||s` signature values, and the Z pre-hash.
 
-use sm2::dsa::signature::{Signer, Verifier, hazmat::PrehashVerifier};
+use sm2::dsa::signature::hazmat::PrehashVerifier;
 use sm2::dsa::{Signature, SigningKey, VerifyingKey};
 
 use crate::error::Error;
+use crate::fast;
 use crate::tlv::{self, Seq};
 
 /// The SM2 user id every seal uses (GM/T 0009 / GB/T 35276 default).
@@ -80,8 +81,59 @@ pub(crate) fn verifying_key(point: &[u8], distid: &str) -> Result<VerifyingKey, 
         .map_err(|_| Error::Key("the public key is not a point on the SM2 curve".into()))
 }
 
+/// `Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA)` for an uncompressed public key.
+fn z_value(distid: &str, point: &[u8]) -> Option<[u8; 32]> {
+    use sm3::Digest;
+    let bits = u16::try_from(distid.len().checked_mul(8)?).ok()?;
+    let xy = point.strip_prefix(&[0x04])?;
+    let mut h = sm3::Sm3::new();
+    h.update(bits.to_be_bytes());
+    h.update(distid.as_bytes());
+    for c in [
+        &fast::A_BYTES,
+        &fast::B_BYTES,
+        &fast::GX_BYTES,
+        &fast::GY_BYTES,
+    ] {
+        h.update(c);
+    }
+    h.update(xy);
+    Some(h.finalize().into())
+}
+
+/// `e = SM3(Z || M)`.
+fn message_digest(distid: &str, point: &[u8], msg: &[u8]) -> Option<[u8; 32]> {
+    use sm3::Digest;
+    let z = z_value(distid, point)?;
+    let mut h = sm3::Sm3::new();
+    h.update(z);
+    h.update(msg);
+    Some(h.finalize().into())
+}
+
+/// Verifies an SM2/SM3 signature over `msg` with the key's distinguishing id.
 pub(crate) fn verify(key: &VerifyingKey, msg: &[u8], sig: &Signature) -> bool {
-    key.verify(msg, sig).is_ok()
+    let point = key.to_sec1_bytes();
+    match message_digest(key.distid(), &point, msg) {
+        Some(e) => fast::verify_prehash(&point, &e, sig),
+        None => false,
+    }
+}
+
+/// HMAC-SM3 (RFC 2104), used to derive signing nonces deterministically from the key and the digest.
+fn hmac_sm3(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use sm3::Digest;
+    let mut block = [0u8; 64];
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = *k;
+    }
+    let mut inner = sm3::Sm3::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    parts.iter().for_each(|p| inner.update(p));
+    let mut outer = sm3::Sm3::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
 }
 
 /// The non-standard "digest mode" some vendors use: the 32-byte hash is signed as e directly (no Z, no message).
@@ -91,12 +143,29 @@ pub(crate) fn verify_digest_mode(key: &VerifyingKey, digest: &[u8], sig: &Signat
 
 /// Signs `msg` and returns the DER `SEQUENCE{r,s}` form.
 pub(crate) fn sign_der(key: &SigningKey, msg: &[u8]) -> Result<Vec<u8>, Error> {
-    let sig: Signature = key
-        .try_sign(msg)
-        .map_err(|_| Error::Key("SM2 signing failed".into()))?;
-    let r = crate::der::uint(&sig.r_bytes());
-    let s = crate::der::uint(&sig.s_bytes());
-    Ok(crate::der::seq(&[&r, &s]))
+    // The nonce is k = HMAC-SM3(d, e || counter), redrawn when it is not in [1, n-1] or gives an unusable r or s:
+    // deterministic like RFC 6979, so no random source is needed and a nonce never repeats across messages.
+    use sm2::elliptic_curve::ff::PrimeField;
+    let fail = || Error::Key("SM2 signing failed".into());
+    let point = key.verifying_key().to_sec1_bytes();
+    let e = message_digest(key.distid(), &point, msg).ok_or_else(fail)?;
+    let d: sm2::Scalar = **key.as_nonzero_scalar();
+    let d_bytes = d.to_repr();
+    for counter in 0u32..64 {
+        let h = hmac_sm3(&d_bytes, &[&e, &counter.to_be_bytes()]);
+        let Some(k) = Option::<sm2::Scalar>::from(sm2::Scalar::from_repr(h.into())) else {
+            continue;
+        };
+        if bool::from(k.is_zero()) {
+            continue;
+        }
+        if let Some((r, s)) = fast::sign_prehash(&d, &k, &e) {
+            let r = crate::der::uint(&r.to_repr());
+            let s = crate::der::uint(&s.to_repr());
+            return Ok(crate::der::seq(&[&r, &s]));
+        }
+    }
+    Err(fail())
 }
 
 /// SM3 of `data`.
