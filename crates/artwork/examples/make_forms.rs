@@ -41,11 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some("eval") => {
             let n: u64 = args.get(1).map_or(Ok(10), |s| s.parse())?;
-            let dpi: f32 = args.get(2).map_or(Ok(150.0), |s| s.parse())?;
-            let base: u64 = args.get(3).map_or(Ok(0x5EA1_D000), |s| s.parse())?;
+            let dpi: f32 = args.get(2).map_or(Ok(300.0), |s| s.parse())?;
+            let height_mm: f32 = args.get(3).map_or(Ok(148.0), |s| s.parse())?;
+            let base: u64 = args.get(4).map_or(Ok(0x5EA1_D000), |s| s.parse())?;
             let spec = FormSpec {
                 width_mm: 210.0,
-                height_mm: 297.0,
+                height_mm,
                 dpi,
             };
             let (mut sum, mut worst, mut miss) = (0.0, 1.0f64, 0);

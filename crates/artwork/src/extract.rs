@@ -12,8 +12,9 @@
 //!    dropped. The survivors, in reading order, are the impressions.
 //! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much the
 //!    green and blue light is absorbed (full-resolution luma in a JPEG), gated by redness (half
-//!    resolution chroma in a JPEG). Pixels where black print or a signature crosses the ink are too
-//!    dark to test for red; a morphological closing restricted to such dark pixels fills them.
+//!    resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
+//!    multiply: seal ink underneath still lets far more red than green through, so the red/green
+//!    log ratio, scaled by the seal ink's own, recovers the seal under the print.
 //! 5. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
@@ -167,7 +168,7 @@ pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
         let y0 = (b.y0 * cell).saturating_sub(margin);
         let x1 = ((b.x1 + 1) * cell + margin).min(w);
         let y1 = ((b.y1 + 1) * cell + margin).min(h);
-        if let Some(f) = coverage(page, &white, x0, y0, x1, y1, px_per_mm) {
+        if let Some(f) = coverage(page, &white, x0, y0, x1, y1) {
             found.push(f);
         }
     }
@@ -456,7 +457,6 @@ fn coverage(
     y0: usize,
     x1: usize,
     y1: usize,
-    px_per_mm: f32,
 ) -> Option<Found> {
     let (w, h) = (x1 - x0, y1 - y0);
     let pw = page.width as usize;
@@ -469,7 +469,7 @@ fn coverage(
             norm[y * w + x] = normalise(&page.rgb[i..i + 3], &row_white[x0 + x]);
         }
     }
-    // The ink's own colour: the most saturated tenth of the clearly red pixels.
+    // The ink's own colour, from the clearly red pixels.
     let mut reds: Vec<[f32; 3]> = norm
         .iter()
         .copied()
@@ -479,7 +479,9 @@ fn coverage(
         return None;
     }
     reds.sort_by(|a, b| (b[0] - b[1].max(b[2])).total_cmp(&(a[0] - a[1].max(a[2]))));
-    let top = &reds[reds.len() / 5..reds.len() / 2];
+    // The ink's full strength: the most saturated quarter of the red pixels, skipping the top
+    // twentieth (JPEG overshoot at stroke edges).
+    let top = &reds[reds.len() / 20..reds.len() * 3 / 10];
     let ink = top
         .iter()
         .fold([0f32; 3], |s, c| [s[0] + c[0], s[1] + c[1], s[2] + c[2]])
@@ -487,27 +489,51 @@ fn coverage(
     let ink_red = ink[0] - ink[1].max(ink[2]);
     let absorb_g = (1.0 - ink[1]).max(0.2);
     let absorb_b = (1.0 - ink[2]).max(0.2);
+    let ink_log_rg = (ink[0].max(0.05) / ink[1].max(0.05)).ln().max(0.3);
 
     // Coverage from green and blue absorption; redness gate; dark-overprint flags.
     let mut a = Plane::new(w, h);
     let mut mask = vec![false; w * h];
     let mut dark = vec![false; w * h];
+    let mut under_print = vec![0f32; w * h];
     for (i, n) in norm.iter().enumerate() {
         let cov = (0.6 * (1.0 - n[1]) / absorb_g + 0.4 * (1.0 - n[2]) / absorb_b).clamp(0.0, 1.0);
         let red = n[0] - n[1].max(n[2]);
         // What the red channel should read if this pixel were only seal ink over paper.
         let expected_r = 1.0 - cov * (1.0 - ink[0]);
         if n[0] < expected_r - 0.3 && n[0] < 0.6 {
-            // Black print or a signature: too dark to tell whether seal ink is underneath.
+            // Black print or a signature over the pixel. Inks multiply, so seal ink underneath
+            // still shows as red light passing far better than green: the log ratio of red to
+            // green, against the seal ink's own, estimates the seal coverage under the print.
             dark[i] = true;
+            under_print[i] = (n[0].max(0.01) / n[1].max(0.01)).ln() / ink_log_rg;
         } else if red >= 0.25 * ink_red {
             a.v[i] = cov;
             mask[i] = cov >= 0.5;
         }
     }
-    // Fill seal strokes crossed by print: dark pixels inside a closing of the ink mask.
-    let r = ((px_per_mm * 0.45).round() as usize).max(1);
-    let closed = close(&mask, w, h, r);
+    // Ink under print only counts where it continues visible seal ink: grow the mask into the
+    // print pixels that read as red-under-print. Print elsewhere that merely looks warm (JPEG
+    // colour bleeding into a caption near the seal) stays out.
+    let mut stack: Vec<usize> = (0..w * h).filter(|&i| mask[i]).collect();
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        for ny in y.saturating_sub(1)..(y + 2).min(h) {
+            for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                let j = ny * w + nx;
+                if !mask[j] && under_print[j] >= 0.5 {
+                    mask[j] = true;
+                    a.v[j] = under_print[j].min(1.0);
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    drop_specks(&mut mask, &mut a.v, w, h, 10);
+    // Pinholes left where print edges blur into seal strokes: dark pixels inside a one-pixel
+    // closing of the ink mask. (Wider closings bridge the gaps between seal characters under
+    // print; the red/green ratio above already recovers most ink under print.)
+    let closed = close(&mask, w, h, 1);
     for i in 0..w * h {
         if dark[i] && closed[i] && !mask[i] {
             a.v[i] = 1.0;
@@ -552,6 +578,41 @@ fn coverage(
         alpha: trimmed,
         skew_deg,
     })
+}
+
+/// Clears 8-connected parts of the mask smaller than `min_area` pixels (JPEG colour specks),
+/// so they neither show in the picture nor stretch its crop.
+fn drop_specks(mask: &mut [bool], alpha: &mut [f32], w: usize, h: usize, min_area: usize) {
+    let mut seen = vec![false; w * h];
+    let mut part = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        part.clear();
+        seen[start] = true;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            part.push(i);
+            let (x, y) = (i % w, i / w);
+            for ny in y.saturating_sub(1)..(y + 2).min(h) {
+                for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                    let j = ny * w + nx;
+                    if mask[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        if part.len() < min_area {
+            for &i in &part {
+                mask[i] = false;
+                alpha[i] = 0.0;
+            }
+        }
+    }
 }
 
 /// Separable square max filter of radius `r` on a boolean mask.

@@ -232,7 +232,6 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
     }) {
         print.push(p);
     }
-    let print_mask = rasterise(&print, w, h, to_px);
 
     // Seals in the stamping area: up to three slots side by side, in two rows for variety.
     let count = 1 + rng.below(3);
@@ -286,6 +285,28 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
         let cx = 15.0 + slot_w * (k as f32 + 0.5) + rng.range(-room_w / 2.0, room_w / 2.0);
         let room_h = (area_bottom - area_top - drawing.height_mm).max(0.0);
         let cy = area_top + drawing.height_mm / 2.0 + rng.range(0.0, room_h);
+        // The form's own captions sit under the seal, as on a real 印模采集表: the stamp is
+        // pressed over 盖章 and the date line.
+        if rng.below(3) > 0 {
+            line_text(
+                &mut print,
+                "（盖章）",
+                cx + rng.range(-4.0, 4.0),
+                cy + rng.range(-3.0, 6.0),
+                4.2,
+                1.0,
+                40.0,
+            );
+            line_text(
+                &mut print,
+                "年    月    日",
+                cx + rng.range(0.0, 8.0),
+                cy + drawing.height_mm / 2.0 - rng.range(0.0, 4.0),
+                4.0,
+                1.0,
+                40.0,
+            );
+        }
         let jitter = rng.range(-1.0, 1.0);
         let t = to_px.pre_translate(cx, cy).pre_rotate(jitter);
         let mask = drawing.rasterise(w, h, t).unwrap_or_default();
@@ -303,6 +324,8 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
         });
         seal_masks.push((mask, ink_colour(&mut rng), rng.range(0.8, 0.97)));
     }
+
+    let print_mask = rasterise(&print, w, h, to_px);
 
     // A signature: a few loose strokes across the first seal, in blue-black or black ballpoint.
     let mut sig = PathBuilder::new();
@@ -552,6 +575,12 @@ pub fn font_covers_generator_text() -> bool {
         .chain(TITLES)
         .chain(PEOPLE)
         .chain(LABELS)
-        .chain(&[FILLER, "印模采集表", "印模（请在下方框内加盖印章）"])
+        .chain(&[
+            FILLER,
+            "印模采集表",
+            "印模（请在下方框内加盖印章）",
+            "（盖章）",
+            "年月日",
+        ])
         .all(|t| font::check_text(t).is_ok())
 }

@@ -139,14 +139,9 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
                 "form {k} {:?}: picture IoU against the drawing {s:.4}",
                 seal.style
             );
-            // Two resamplings (stamp on the scan, picture off it) cost thin strokes about a pixel of
-            // edge; the frame's 0.3 mm inner line suffers most.
-            let bar = if seal.style == sealdesk_artwork::Style::Frame {
-                0.7
-            } else {
-                0.8
-            };
-            assert!(s >= bar, "{:?} picture IoU {s:.4}", seal.style);
+            // Two resamplings (stamp on the scan, picture off it) and the residual de-skew error
+            // cost thin strokes up to a pixel of edge, hence a lower bar than on the page.
+            assert!(s >= 0.8, "{:?} picture IoU {s:.4}", seal.style);
             checked += 1;
         }
     }
