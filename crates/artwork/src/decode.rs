@@ -123,6 +123,8 @@ fn decode_pdf(input: &[u8]) -> Result<Page, Error> {
         };
         match pdf_image_to_page(img) {
             Ok(page) => return Ok(page),
+            // A bomb is refused outright, not skipped in favour of a later page.
+            Err(e @ Error::TooLarge { .. }) => return Err(e),
             Err(e) => last_problem = e.to_string(),
         }
     }
