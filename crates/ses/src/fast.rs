@@ -162,8 +162,14 @@ impl Fe {
         out
     }
 
+    /// Limb-wise, so that it compiles to a few ORs instead of a `memcmp` call.
     fn is_zero(&self) -> bool {
-        self.0 == [0; 4]
+        (self.0[0] | self.0[1] | self.0[2] | self.0[3]) == 0
+    }
+
+    fn eq(&self, o: &Fe) -> bool {
+        ((self.0[0] ^ o.0[0]) | (self.0[1] ^ o.0[1]) | (self.0[2] ^ o.0[2]) | (self.0[3] ^ o.0[3]))
+            == 0
     }
 
     /// a^(p-2) with a fixed 4-bit window over the public exponent (constant time in a).
@@ -330,14 +336,6 @@ impl Jac {
         }
     }
 
-    fn neg(&self) -> Jac {
-        Jac {
-            x: self.x,
-            y: self.y.neg(),
-            z: self.z,
-        }
-    }
-
     /// Affine x coordinate as big-endian bytes, or `None` for the identity.
     fn x_bytes(&self) -> Option<[u8; 32]> {
         if self.is_identity() {
@@ -377,48 +375,45 @@ const fn nib(c: u8) -> u8 {
     }
 }
 
-/// Comb table: `TABLE[j][i] = (i+1)·16^j·G` in affine form, 64 windows × 15 points (61 KB).
+/// `rows` windows of `per_row` points: row j holds (i+1)·2^(bits·j)·G for i < per_row, in affine form
+/// (one field inversion for all of them, by Montgomery's trick).
+fn comb_rows(rows: usize, per_row: usize, bits: u32) -> Vec<Affine> {
+    let g = Affine {
+        x: Fe::from_be_bytes(&G_X),
+        y: Fe::from_be_bytes(&G_Y),
+    };
+    let mut jac = Vec::with_capacity(rows * per_row);
+    let mut base = Jac::from_affine(&g);
+    for _ in 0..rows {
+        let mut m = base;
+        for _ in 0..per_row {
+            jac.push(m);
+            m = m.add(&base);
+        }
+        for _ in 0..bits {
+            base = base.double();
+        }
+    }
+    normalize(&jac)
+}
+
+/// Comb table for signing: `TABLE[j][i] = (i+1)·16^j·G`, 64 windows × 15 points (61 KB), scanned in full.
 fn table() -> &'static [[Affine; 15]; 64] {
     static TABLE: OnceLock<Box<[[Affine; 15]; 64]>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let g = Affine {
-            x: Fe::from_be_bytes(&G_X),
-            y: Fe::from_be_bytes(&G_Y),
-        };
-        let mut jac = Vec::with_capacity(64 * 15);
-        let mut base = Jac::from_affine(&g);
-        for _ in 0..64 {
-            let mut m = base;
-            for _ in 0..15 {
-                jac.push(m);
-                m = m.add(&base);
-            }
-            base = base.double().double().double().double();
-        }
-        // Montgomery's trick: one inversion for all 960 points.
-        let mut prefix = Vec::with_capacity(jac.len());
-        let mut acc = ONE;
-        for p in &jac {
-            prefix.push(acc);
-            acc = acc.mul(&p.z);
-        }
-        let mut inv = acc.invert();
-        let mut affine = vec![Affine { x: ONE, y: ONE }; jac.len()];
-        for (k, p) in jac.iter().enumerate().rev() {
-            let zi = inv.mul(&prefix[k]);
-            inv = inv.mul(&p.z);
-            let zi2 = zi.square();
-            affine[k] = Affine {
-                x: p.x.mul(&zi2),
-                y: p.y.mul(&zi2.mul(&zi)),
-            };
-        }
         let mut out = Box::new([[Affine { x: ONE, y: ONE }; 15]; 64]);
-        for (k, a) in affine.into_iter().enumerate() {
+        for (k, a) in comb_rows(64, 15, 4).into_iter().enumerate() {
             out[k / 15][k % 15] = a;
         }
         out
     })
+}
+
+/// Comb table for verification (public scalars): `(i+1)·256^j·G`, 32 windows × 255 points (522 KB), so that
+/// s·G costs at most 32 additions.
+fn table8() -> &'static [Affine] {
+    static TABLE: OnceLock<Vec<Affine>> = OnceLock::new();
+    TABLE.get_or_init(|| comb_rows(32, 255, 8))
 }
 
 /// Big-endian scalar bytes as 64 little-endian nibbles.
@@ -463,13 +458,13 @@ fn mul_g_ct(k: &[u8; 32]) -> Jac {
     acc
 }
 
-/// k·G for a public k (variable time).
+/// k·G for a public k (variable time), one byte per window.
 fn mul_g_vartime(k: &[u8; 32]) -> Jac {
-    let t = table();
+    let t = table8();
     let mut acc = Jac::IDENTITY;
-    for (j, &d) in nibbles(k).iter().enumerate() {
+    for (j, &d) in k.iter().rev().enumerate() {
         if d != 0 {
-            acc = acc.add_affine(&t[j][usize::from(d) - 1]);
+            acc = acc.add_affine(&t[j * 255 + usize::from(d) - 1]);
         }
     }
     acc
@@ -519,6 +514,28 @@ fn wnaf5(k: &[u8; 32]) -> [i8; 257] {
     out
 }
 
+/// Jacobian points to affine with one inversion (Montgomery's trick); none may be the identity.
+fn normalize(points: &[Jac]) -> Vec<Affine> {
+    let mut prefix = Vec::with_capacity(points.len());
+    let mut acc = ONE;
+    for p in points {
+        prefix.push(acc);
+        acc = acc.mul(&p.z);
+    }
+    let mut inv = acc.invert();
+    let mut out = vec![Affine { x: ONE, y: ONE }; points.len()];
+    for (k, p) in points.iter().enumerate().rev() {
+        let zi = inv.mul(&prefix[k]);
+        inv = inv.mul(&p.z);
+        let zi2 = zi.square();
+        out[k] = Affine {
+            x: p.x.mul(&zi2),
+            y: p.y.mul(&zi2.mul(&zi)),
+        };
+    }
+    out
+}
+
 /// s·G + t·Q for public s, t and Q (verification).
 fn lincomb_vartime(s: &[u8; 32], t: &[u8; 32], q: &Affine) -> Jac {
     let qj = Jac::from_affine(q);
@@ -527,6 +544,9 @@ fn lincomb_vartime(s: &[u8; 32], t: &[u8; 32], q: &Affine) -> Jac {
     for i in 1..8 {
         odd[i] = odd[i - 1].add(&q2);
     }
+    // Q has prime order n, so its small odd multiples are never the identity: affine form lets the main loop
+    // use the cheaper mixed addition.
+    let odd = normalize(&odd);
     let digits = wnaf5(t);
     let top = digits.iter().rposition(|&d| d != 0).unwrap_or(0);
     let mut acc = Jac::IDENTITY;
@@ -534,9 +554,13 @@ fn lincomb_vartime(s: &[u8; 32], t: &[u8; 32], q: &Affine) -> Jac {
         acc = acc.double();
         let d = digits[i];
         if d > 0 {
-            acc = acc.add(&odd[(d as usize) / 2]);
+            acc = acc.add_affine(&odd[(d as usize) / 2]);
         } else if d < 0 {
-            acc = acc.add(&odd[((-d) as usize) / 2].neg());
+            let p = &odd[((-d) as usize) / 2];
+            acc = acc.add_affine(&Affine {
+                x: p.x,
+                y: p.y.neg(),
+            });
         }
     }
     acc.add(&mul_g_vartime(s))
@@ -579,11 +603,11 @@ pub(crate) fn verify_prehash(point: &[u8], e: &[u8; 32], sig: &sm2::dsa::Signatu
     let e = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*e));
     let c: [u8; 32] = to_scalar_bytes(&(*r - e));
     let z2 = sum.z.square();
-    if Fe::from_be_bytes(&c).mul(&z2) == sum.x {
+    if Fe::from_be_bytes(&c).mul(&z2).eq(&sum.x) {
         return true;
     }
     match add_n_below_p(&c) {
-        Some(c2) => Fe::from_be_bytes(&c2).mul(&z2) == sum.x,
+        Some(c2) => Fe::from_be_bytes(&c2).mul(&z2).eq(&sum.x),
         None => false,
     }
 }
@@ -741,5 +765,66 @@ mod tests {
             assert!(!verify_prehash(&point, &bad, &theirs));
             assert!(vk.verify_prehash(&bad, &theirs).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// `cargo test --release -p sealdesk-ses fast::timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn field_and_point_timing() {
+        let mut a = Fe::from_be_bytes(&G_X);
+        let b = Fe::from_be_bytes(&G_Y);
+        let n = 1_000_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            a = a.mul(&b);
+        }
+        println!("mul {:?} {}", t.elapsed() / n, a.0[0] & 1);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            a = a.square();
+        }
+        println!("sqr {:?}", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            a = a.add(&b);
+        }
+        println!("add {:?}", t.elapsed() / n);
+        let mut p = Jac::from_affine(&Affine {
+            x: Fe::from_be_bytes(&G_X),
+            y: Fe::from_be_bytes(&G_Y),
+        });
+        let t = std::time::Instant::now();
+        for _ in 0..100_000 {
+            p = p.double();
+        }
+        println!("dbl {:?}", t.elapsed() / 100_000);
+        let k = [0x5Au8; 32];
+        let t = std::time::Instant::now();
+        let _ = table8();
+        println!("table8 init {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(mul_g_vartime(&k));
+        }
+        println!("mul_g_vartime {:?}", t.elapsed() / 1000);
+        let q = Affine {
+            x: Fe::from_be_bytes(&G_X),
+            y: Fe::from_be_bytes(&G_Y),
+        };
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(lincomb_vartime(&k, &k, &q));
+        }
+        println!("lincomb {:?}", t.elapsed() / 1000);
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(a.invert());
+        }
+        println!("invert {:?}", t.elapsed() / 1000);
     }
 }
