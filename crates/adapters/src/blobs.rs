@@ -3,18 +3,17 @@
 
 use std::path::PathBuf;
 
+/// A boxed future, so that [`BlobStore`] can be used as a trait object chosen at start-up.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A store of immutable blobs under ASCII keys such as `uploads/123/456`.
 pub trait BlobStore: Send + Sync + 'static {
     /// Stores `data` under `key`, atomically.
-    fn put(
-        &self,
-        key: &str,
-        data: Vec<u8>,
-    ) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn put<'a>(&'a self, key: &'a str, data: Vec<u8>) -> BoxFuture<'a, std::io::Result<()>>;
     /// The blob under `key`.
-    fn get(&self, key: &str) -> impl std::future::Future<Output = std::io::Result<Vec<u8>>> + Send;
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>>;
     /// Removes the blob (used only to clean up after a failed transaction).
-    fn delete(&self, key: &str) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>>;
 }
 
 /// Blobs as files under a directory.
@@ -49,22 +48,26 @@ impl LocalDir {
 }
 
 impl BlobStore for LocalDir {
-    async fn put(&self, key: &str, data: Vec<u8>) -> std::io::Result<()> {
-        let path = self.path(key)?;
-        tokio::task::spawn_blocking(move || crate::write_atomic(&path, &data))
-            .await
-            .map_err(std::io::Error::other)?
+    fn put<'a>(&'a self, key: &'a str, data: Vec<u8>) -> BoxFuture<'a, std::io::Result<()>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            tokio::task::spawn_blocking(move || crate::write_atomic(&path, &data))
+                .await
+                .map_err(std::io::Error::other)?
+        })
     }
 
-    async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
-        tokio::fs::read(self.path(key)?).await
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>> {
+        Box::pin(async move { tokio::fs::read(self.path(key)?).await })
     }
 
-    async fn delete(&self, key: &str) -> std::io::Result<()> {
-        match tokio::fs::remove_file(self.path(key)?).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(self.path(key)?).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        })
     }
 }
 

@@ -1,1 +1,141 @@
-//! placeholder
+//! SealDesk's use cases: sign-in, the order's way from 申请 to 制章, and everything an applicant or operator
+//! may do to it.
+//!
+//! Every use case takes the caller ([`Who`]) explicitly and checks, here and only here, that the caller may act:
+//! applicants see only their own orders and files, operators only the projects of their groups. Every state
+//! change goes through [`sealdesk_domain::OrderState::apply`] and is written with its audit entry (and its SMS,
+//! through the outbox) in one transaction.
+#![deny(missing_docs)]
+
+mod auth;
+mod error;
+mod orders;
+mod sms;
+mod uploads;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sealdesk_adapters::blobs::BlobStore;
+use sealdesk_adapters::keys::Identity;
+use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
+use sealdesk_store::Store;
+
+pub use auth::hash_password;
+pub use auth::{Principal, SignedIn};
+pub use error::AppError;
+pub use orders::{MadeSeal, OrderView, WriteReceipt, decode_signature};
+pub use uploads::{MAX_UPLOAD_BYTES, Sniffed, UploadOutcome, sniff};
+
+/// Who is calling, and from where.
+#[derive(Debug, Clone)]
+pub struct Who {
+    /// The signed-in principal, or the platform itself.
+    pub principal: Principal,
+    /// Client address, for the audit log.
+    pub ip: String,
+}
+
+/// Settings of the application layer.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Demo mode: the SMS outbox is readable by anyone and the demo accounts exist.
+    pub demo: bool,
+    /// The SMS signature, the bracketed name that starts every message (the seed's texts use 金格科技).
+    pub sms_signature: String,
+    /// What the SMS call the platform, and where it is.
+    pub platform_name: String,
+    /// The public URL of the platform, put into SMS texts.
+    pub public_url: String,
+    /// Where files of the data directory live (tokens' CA, keys).
+    pub data_dir: PathBuf,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            demo: false,
+            sms_signature: "金格科技".into(),
+            platform_name: "CA 电子印章自助办理平台".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// The application: the store, the blob store, the platform's keys and the payment gateways.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) store: Store,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) cfg: Arc<AppConfig>,
+    pub(crate) maker: Arc<Identity>,
+    pub(crate) trust: Arc<Vec<sealdesk_pki::Cert>>,
+    pub(crate) sandbox: Arc<SandboxGateway>,
+    pub(crate) sandbox_verifier: SandboxVerifier,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("store", &self.store)
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+impl App {
+    /// Wires the application. `trust` holds the CAs whose UKey certificates are accepted at 授权.
+    pub fn new(
+        store: Store,
+        blobs: Arc<dyn BlobStore>,
+        cfg: AppConfig,
+        maker: Identity,
+        trust: Vec<sealdesk_pki::Cert>,
+        sandbox: SandboxGateway,
+    ) -> App {
+        let sandbox_verifier = sandbox.verifier();
+        App {
+            store,
+            blobs,
+            cfg: Arc::new(cfg),
+            maker: Arc::new(maker),
+            trust: Arc::new(trust),
+            sandbox: Arc::new(sandbox),
+            sandbox_verifier,
+        }
+    }
+
+    /// The store, for wiring and read-only views.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AppConfig {
+        &self.cfg
+    }
+
+    /// The seal maker's certificate, published for relying parties.
+    pub fn maker_certificate_pem(&self) -> String {
+        self.maker.cert.to_pem()
+    }
+
+    /// The trust anchors' certificates (PEM), for verifying seals this platform made.
+    pub fn trust_pems(&self) -> Vec<String> {
+        self.trust.iter().map(|c| c.to_pem()).collect()
+    }
+
+    /// Checks the audit chain: the number of entries, or the first broken one and why.
+    pub async fn verify_audit(&self) -> Result<Result<u64, (i64, String)>, AppError> {
+        Ok(self.store.verify_audit().await?)
+    }
+}
+
+/// Current Unix seconds.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -725,23 +725,12 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a message into the SMS outbox.
+    /// Puts a message into the SMS outbox on its own (a sign-in code); messages that belong to a state change
+    /// go through [`StoreTx::push_sms`] so that they are sent exactly when the change commits.
     pub async fn push_sms(&self, mobile: &str, template: &str, text: &str) -> Result<OutboxSms> {
-        let m = OutboxSms {
-            id: self.next_id(),
-            mobile: mobile.into(),
-            template: template.into(),
-            text: text.into(),
-            created_at: now_text(),
-        };
-        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(m.id)
-            .bind(&m.mobile)
-            .bind(&m.template)
-            .bind(&m.text)
-            .bind(&m.created_at)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin().await?;
+        let m = tx.push_sms(self.next_id(), mobile, template, text).await?;
+        tx.commit().await?;
         Ok(m)
     }
 
@@ -981,6 +970,32 @@ impl StoreTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    /// Puts a message into the SMS outbox as part of this transaction.
+    pub async fn push_sms(
+        &mut self,
+        id: i64,
+        mobile: &str,
+        template: &str,
+        text: &str,
+    ) -> Result<OutboxSms> {
+        let m = OutboxSms {
+            id,
+            mobile: mobile.into(),
+            template: template.into(),
+            text: text.into(),
+            created_at: now_text(),
+        };
+        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(m.id)
+            .bind(&m.mobile)
+            .bind(&m.template)
+            .bind(&m.text)
+            .bind(&m.created_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(m)
     }
 
     /// Appends an entry to the audit chain and returns it as stored.

@@ -1,0 +1,945 @@
+//! The order's way: 申请 → 审核 → 支付 → 授权 → 制章, and who may take each step.
+
+use base64::Engine;
+use sealdesk_domain::{
+    Actor, Event, Fen, HolderKind, InvoiceInfo, KeyBinding, Order, OrderForm, OrderNo, OrderState,
+    SealKind, Timestamp, UploadKind,
+};
+use sealdesk_store::{
+    AuditDraft, Invoice, OrderFilter, Payment, Project, SealRecord, StoreTx, UploadMeta, now_text,
+};
+
+use crate::{App, AppError, Principal, Who, now, sms};
+
+/// An order with what belongs to it, as the order page shows it.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    /// The order.
+    pub order: Order,
+    /// Its project (授权单位).
+    pub project: Project,
+    /// Current uploads.
+    pub uploads: Vec<UploadMeta>,
+    /// Uploads still needed before it can be submitted.
+    pub missing_uploads: Vec<UploadKind>,
+    /// Seals made.
+    pub seals: Vec<MadeSeal>,
+    /// The electronic invoice, once issued.
+    pub invoice: Option<Invoice>,
+}
+
+/// A made seal, as handed to the applicant's key.
+#[derive(Debug, Clone)]
+pub struct MadeSeal {
+    /// 印章1, 印章2 …
+    pub seq: i32,
+    /// esID.
+    pub es_id: String,
+    /// 印模类型.
+    pub kind: SealKind,
+    /// 印章名称.
+    pub name: String,
+    /// The SESeal, DER.
+    pub der: Vec<u8>,
+    /// The seal picture (PNG).
+    pub picture_png: Vec<u8>,
+    /// RFC 3339.
+    pub valid_start: String,
+    /// RFC 3339.
+    pub valid_end: String,
+}
+
+/// The key's signature over one written seal: proof that the seal reached the key bound at 授权.
+#[derive(Debug, Clone)]
+pub struct WriteReceipt {
+    /// Which seal.
+    pub es_id: String,
+    /// SM2 signature (DER or raw r‖s) by the key over the seal's DER bytes.
+    pub signature: Vec<u8>,
+}
+
+fn to_made(s: SealRecord) -> MadeSeal {
+    MadeSeal {
+        seq: s.seq,
+        es_id: s.es_id,
+        kind: s.kind,
+        name: s.name,
+        der: s.der,
+        picture_png: s.picture_png,
+        valid_start: s.valid_start,
+        valid_end: s.valid_end,
+    }
+}
+
+fn form_of(o: &Order) -> OrderForm {
+    OrderForm {
+        service: Some(o.service),
+        holder: o.holder.clone(),
+        seals: o.seals.clone(),
+        months: o.authorization.months,
+        previous_order: o.previous_order,
+    }
+}
+
+impl App {
+    fn applicant_id(who: &Who) -> Result<i64, AppError> {
+        match who.principal {
+            Principal::Applicant { id } => Ok(id),
+            _ => Err(AppError::Forbidden("只有申请人本人可以办理此操作".into())),
+        }
+    }
+
+    /// The order if it is the calling applicant's own. Anyone else gets NotFound, not Forbidden: an order
+    /// number must not be confirmed to exist to someone who may not see it.
+    pub(crate) async fn own_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        let me = Self::applicant_id(who)?;
+        let o = self.store.order(id).await?;
+        if o.applicant_id != me {
+            return Err(AppError::NotFound);
+        }
+        Ok(o)
+    }
+
+    async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
+        match &who.principal {
+            Principal::Operator { id, name, is_admin } => {
+                let op = sealdesk_store::Operator {
+                    id: *id,
+                    name: name.clone(),
+                    password_hash: String::new(),
+                    is_admin: *is_admin,
+                };
+                Ok(Some(self.store.operator_project_ids(&op).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The order if the caller may see it: its applicant, or an operator of a group serving its project.
+    pub(crate) async fn visible_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        let o = self.store.order(id).await?;
+        let ok = match &who.principal {
+            Principal::Applicant { id } => o.applicant_id == *id,
+            Principal::Operator { .. } => self
+                .operator_scope(who)
+                .await?
+                .is_some_and(|p| p.contains(&o.project_id)),
+            _ => false,
+        };
+        if ok { Ok(o) } else { Err(AppError::NotFound) }
+    }
+
+    async fn operator_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        if !matches!(who.principal, Principal::Operator { .. }) {
+            return Err(AppError::Forbidden("只有审核员可以办理此操作".into()));
+        }
+        self.visible_order(who, id).await
+    }
+
+    /// Applies `event` by `actor` to `order` inside `tx`: the state table decides, the version guards against a
+    /// concurrent change, the audit entry and the state's SMS are written in the same transaction.
+    async fn apply(
+        &self,
+        tx: &mut StoreTx,
+        who: &Who,
+        order: &mut Order,
+        actor: Actor,
+        event: &Event,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let before = order.state;
+        let after = before.apply(actor, event)?;
+        order.state = after;
+        order.version += 1;
+        order.updated_at = now_text();
+        tx.update_order(order).await?;
+        tx.append_audit(AuditDraft {
+            actor: who.principal.audit_name(),
+            ip: who.ip.clone(),
+            order_id: Some(order.id),
+            action: event.code().into(),
+            before_state: Some(before),
+            after_state: Some(after),
+            detail: detail.to_string(),
+        })
+        .await?;
+        let c = &self.cfg;
+        if let Some((tpl, text)) = sms::for_state(
+            &c.sms_signature,
+            &c.platform_name,
+            &c.public_url,
+            &order.order_no,
+            after,
+        ) {
+            tx.push_sms(self.store.next_id(), &order.holder.mobile, tpl, &text)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn save_edit(
+        &self,
+        who: &Who,
+        order: &mut Order,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        order.version += 1;
+        order.updated_at = now_text();
+        let mut tx = self.store.begin().await?;
+        tx.update_order(order).await?;
+        tx.append_audit(AuditDraft {
+            actor: who.principal.audit_name(),
+            ip: who.ip.clone(),
+            order_id: Some(order.id),
+            action: action.into(),
+            detail: detail.to_string(),
+            ..Default::default()
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn today() -> u32 {
+        Timestamp(now()).beijing_yyyymmdd()
+    }
+
+    /// 暂存待办: creates a draft order for the project with `project_code`. The form may be incomplete but not
+    /// malformed; the price is computed here from the project's price.
+    pub async fn create_order(
+        &self,
+        who: &Who,
+        project_code: &str,
+        form: &OrderForm,
+    ) -> Result<Order, AppError> {
+        let applicant = Self::applicant_id(who)?;
+        let project = self
+            .store
+            .project_by_code(project_code)
+            .await
+            .map_err(|_| AppError::field("project", "请选择授权单位（项目）"))?;
+        let form = form
+            .validate(Self::today(), true)
+            .map_err(AppError::Invalid)?;
+        let total = form
+            .price(project.price)
+            .ok_or_else(|| AppError::field("seals", "数量过大"))?;
+        let mut holder = form.holder.clone();
+        if holder.mobile.is_empty() {
+            holder.mobile = self.store.applicant_mobile(applicant).await?;
+        }
+        let id = self.store.next_id();
+        let order = Order {
+            id,
+            order_no: OrderNo::new(&project.code, id).to_string(),
+            project_id: project.id,
+            applicant_id: applicant,
+            service: form.service.unwrap_or(sealdesk_domain::Service::New),
+            state: OrderState::Draft,
+            holder,
+            seals: form.seals.clone(),
+            authorization: sealdesk_domain::Authorization {
+                unit: project.name.clone(),
+                kind: "期限".into(),
+                months: form.months,
+            },
+            total,
+            review_comment: String::new(),
+            invoice: None,
+            key: None,
+            previous_order: form.previous_order,
+            version: 1,
+            created_at: now_text(),
+            updated_at: now_text(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_order(&order).await?;
+        tx.append_audit(AuditDraft {
+            actor: who.principal.audit_name(),
+            ip: who.ip.clone(),
+            order_id: Some(order.id),
+            action: "create".into(),
+            after_state: Some(OrderState::Draft),
+            detail:
+                serde_json::json!({"service": order.service.code(), "total_fen": order.total.0})
+                    .to_string(),
+            ..Default::default()
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Saves the applicant's edits of a draft or rejected order.
+    pub async fn update_order(
+        &self,
+        who: &Who,
+        id: i64,
+        form: &OrderForm,
+    ) -> Result<Order, AppError> {
+        let mut order = self.own_order(who, id).await?;
+        if !order.state.editable() {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能再修改",
+                order.state.label()
+            )));
+        }
+        let project = self.store.project(order.project_id).await?;
+        let form = form
+            .validate(Self::today(), true)
+            .map_err(AppError::Invalid)?;
+        order.total = form
+            .price(project.price)
+            .ok_or_else(|| AppError::field("seals", "数量过大"))?;
+        if let Some(s) = form.service {
+            order.service = s;
+        }
+        let mobile = order.holder.mobile.clone();
+        order.holder = form.holder.clone();
+        if order.holder.mobile.is_empty() {
+            order.holder.mobile = mobile;
+        }
+        order.seals = form.seals;
+        order.authorization.months = form.months;
+        order.previous_order = form.previous_order;
+        let detail = serde_json::json!({"total_fen": order.total.0});
+        self.save_edit(who, &mut order, "edit", detail).await?;
+        Ok(order)
+    }
+
+    /// 提交: the form must be complete and every required file uploaded.
+    pub async fn submit(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        let order = self.own_order(who, id).await?;
+        let mut errors = match form_of(&order).validate(Self::today(), false) {
+            Ok(_) => Vec::new(),
+            Err(e) => e,
+        };
+        let have: Vec<UploadKind> = self
+            .store
+            .uploads(id)
+            .await?
+            .iter()
+            .map(|u| u.kind)
+            .collect();
+        for k in order.missing_uploads(&have) {
+            errors.push(sealdesk_domain::FieldError {
+                field: format!("uploads.{}", k.code()),
+                message: format!("请上传{}", k.label()),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            Actor::Applicant,
+            &Event::Submit,
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// 审核通过.
+    pub async fn approve(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        self.operator_order(who, id).await?;
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            Actor::Operator,
+            &Event::Approve,
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// 审核不通过, with the comment the applicant will read.
+    pub async fn reject(&self, who: &Who, id: i64, comment: &str) -> Result<Order, AppError> {
+        self.operator_order(who, id).await?;
+        let comment = comment.trim();
+        if comment.is_empty() {
+            return Err(AppError::field(
+                "comment",
+                "请填写审核意见，告诉申请人需要修改什么",
+            ));
+        }
+        if comment.chars().count() > 500 {
+            return Err(AppError::field("comment", "审核意见不能超过 500 字"));
+        }
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        order.review_comment = comment.to_owned();
+        let event = Event::Reject {
+            comment: comment.to_owned(),
+        };
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            Actor::Operator,
+            &event,
+            serde_json::json!({"comment": comment}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// 取消, by the applicant (before payment) or an operator.
+    pub async fn cancel(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        let actor = match who.principal {
+            Principal::Applicant { .. } => {
+                self.own_order(who, id).await?;
+                Actor::Applicant
+            }
+            _ => {
+                self.operator_order(who, id).await?;
+                Actor::Operator
+            }
+        };
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            actor,
+            &Event::Cancel,
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// 申请开票: the applicant confirms the invoice details before paying.
+    pub async fn confirm_invoice(
+        &self,
+        who: &Who,
+        id: i64,
+        info: &InvoiceInfo,
+    ) -> Result<Order, AppError> {
+        let mut order = self.own_order(who, id).await?;
+        if order.state != OrderState::PendingPayment {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能确认发票信息",
+                order.state.label()
+            )));
+        }
+        let info = info.validate().map_err(AppError::Invalid)?;
+        order.invoice = Some(info);
+        self.save_edit(who, &mut order, "invoice_info", serde_json::json!({}))
+            .await?;
+        Ok(order)
+    }
+
+    /// 去付款: opens a payment on `channel` and returns it with the cashier's address.
+    pub async fn start_payment(
+        &self,
+        who: &Who,
+        id: i64,
+        channel: &str,
+    ) -> Result<(Payment, String), AppError> {
+        let order = self.own_order(who, id).await?;
+        if order.state != OrderState::PendingPayment {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，无需支付",
+                order.state.label()
+            )));
+        }
+        if order.invoice.is_none() {
+            return Err(AppError::field("invoice", "请先确认发票信息"));
+        }
+        match channel {
+            "sandbox" => {}
+            "alipay" | "wechat" => {
+                return Err(AppError::BadInput(
+                    "支付宝、微信支付尚未开通，请使用沙箱支付".into(),
+                ));
+            }
+            _ => return Err(AppError::BadInput("未知的支付方式".into())),
+        }
+        let p = self
+            .store
+            .create_payment(order.id, channel, order.total)
+            .await?;
+        let url = format!("/sandbox/cashier/{}", p.id);
+        Ok((p, url))
+    }
+
+    /// The sandbox cashier's view of a payment: the amount and the order number.
+    pub async fn sandbox_payment(&self, payment_id: i64) -> Result<(Payment, String), AppError> {
+        let p = self.store.payment(payment_id).await?;
+        if p.channel != "sandbox" {
+            return Err(AppError::NotFound);
+        }
+        let o = self.store.order(p.order_id).await?;
+        Ok((p, o.order_no))
+    }
+
+    /// The sandbox gateway takes the money and notifies the platform, signed, through the same path a real
+    /// gateway's notification takes.
+    pub async fn sandbox_pay(&self, payment_id: i64, ip: &str) -> Result<Order, AppError> {
+        let (p, _) = self.sandbox_payment(payment_id).await?;
+        let txn = format!("SBX{}", self.store.next_id());
+        let body = self
+            .sandbox
+            .notify_body(p.id, p.amount, &txn, &Timestamp(now()).beijing());
+        self.payment_notified("sandbox", body.as_bytes(), ip).await
+    }
+
+    /// A gateway's payment notification. Only a correctly signed notice for exactly the amount asked moves the
+    /// order to 已支付; a repeated notice changes nothing and succeeds.
+    pub async fn payment_notified(
+        &self,
+        channel: &str,
+        body: &[u8],
+        ip: &str,
+    ) -> Result<Order, AppError> {
+        let notice = match channel {
+            "sandbox" => self
+                .sandbox_verifier
+                .verify(body)
+                .map_err(|e| AppError::BadInput(format!("支付通知无效：{e}")))?,
+            _ => return Err(AppError::NotFound),
+        };
+        let payment = self.store.payment(notice.payment_id).await?;
+        if payment.channel != channel || payment.amount != notice.amount {
+            return Err(AppError::BadInput("支付通知的金额或渠道与订单不符".into()));
+        }
+        let who = Who {
+            principal: Principal::Gateway(channel.into()),
+            ip: ip.into(),
+        };
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(payment.order_id).await?;
+        if !tx
+            .mark_payment_paid(payment.id, &notice.gateway_txn)
+            .await?
+        {
+            return Ok(order);
+        }
+        if order.total != notice.amount {
+            return Err(AppError::BadInput("支付金额与订单金额不符".into()));
+        }
+        let detail = serde_json::json!({"payment_id": payment.id, "gateway_txn": notice.gateway_txn, "amount_fen": notice.amount.0});
+        self.apply(
+            &mut tx,
+            &who,
+            &mut order,
+            Actor::PaymentGateway,
+            &Event::PaymentConfirmed,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// 授权: binds the applicant's key (its certificate, read from the UKey) to the paid order, then makes the
+    /// seals. The certificate must come from a trusted CA and be valid now.
+    pub async fn authorize(
+        &self,
+        who: &Who,
+        id: i64,
+        cert_der: &[u8],
+        key_serial: &str,
+    ) -> Result<Order, AppError> {
+        let order = self.own_order(who, id).await?;
+        if order.state != OrderState::Paid {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能授权",
+                order.state.label()
+            )));
+        }
+        let cert = sealdesk_pki::Cert::from_der(cert_der).map_err(|_| {
+            AppError::field("cert", "读取到的证书无法解析，请确认插入的是数字证书 UKey")
+        })?;
+        cert.public_key()
+            .map_err(|_| AppError::field("cert", "证书不是 SM2 证书"))?;
+        if !self.trust.iter().any(|ca| cert.verify_issued_by(ca)) {
+            return Err(AppError::field(
+                "cert",
+                "证书不是受信任的 CA 签发的，请使用已领取的数字证书 UKey",
+            ));
+        }
+        let (nb, na) = cert.validity();
+        let t = now();
+        if t < nb || t > na {
+            return Err(AppError::field(
+                "cert",
+                "证书不在有效期内，请先办理证书续期",
+            ));
+        }
+        let serial: String = key_serial
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(64)
+            .collect();
+        if serial.is_empty() {
+            return Err(AppError::field("key_serial", "请读取密钥序列号"));
+        }
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        order.key = Some(KeyBinding {
+            serial: serial.clone(),
+            cert_der_hex: hex::encode(cert.der()),
+            subject: cert.subject(),
+        });
+        let detail = serde_json::json!({"key_serial": serial, "cert_serial": cert.serial_hex(), "subject": cert.subject(), "months": order.authorization.months, "unit": order.authorization.unit});
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            Actor::Applicant,
+            &Event::Authorize,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.make_seals(who, id).await
+    }
+
+    /// 制章: cuts each impression out of the 印模采集表, builds one GB/T 38540 seal per seal ordered, signed by
+    /// the platform's maker key, with the bound key's certificate in certList and the authorised period as its
+    /// validity. Safe to retry: it acts only on an order in 已授权.
+    pub async fn make_seals(&self, who: &Who, id: i64) -> Result<Order, AppError> {
+        let order = self.visible_order(who, id).await?;
+        if order.state != OrderState::Authorized {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能制章",
+                order.state.label()
+            )));
+        }
+        let key = order
+            .key
+            .clone()
+            .ok_or_else(|| AppError::Internal("authorised order without key".into()))?;
+        let cert_der =
+            hex::decode(&key.cert_der_hex).map_err(|e| AppError::Internal(e.to_string()))?;
+        let units = order.seal_units();
+        let pictures = self.seal_pictures(&order, units.len()).await?;
+        let start = now();
+        let end = Timestamp(start).add_months(order.authorization.months).0;
+        let seal_type = order
+            .holder
+            .kind
+            .unwrap_or(HolderKind::Enterprise)
+            .ses_type();
+        let mut records = Vec::new();
+        for (i, ((kind, name), (png, w_mm, h_mm))) in units.iter().zip(pictures).enumerate() {
+            let seq = i as i32 + 1;
+            let es_id = format!("SD{}{:02}", order.id, seq);
+            let req = sealdesk_ses::SealRequest {
+                es_id: es_id.clone(),
+                seal_type,
+                name: name.clone(),
+                cert_list: sealdesk_ses::CertList::Certs(vec![cert_der.clone()]),
+                create_date: start,
+                valid_start: start,
+                valid_end: end,
+                picture: sealdesk_ses::Picture {
+                    kind: "PNG".into(),
+                    data: png.clone(),
+                    width_mm: w_mm,
+                    height_mm: h_mm,
+                },
+                vid: "SealDesk".into(),
+                ext_datas: Vec::new(),
+            };
+            let der =
+                sealdesk_ses::make_seal(&req, self.maker.cert.der(), self.maker.key.signing_key())
+                    .map_err(|e| AppError::Internal(format!("make seal: {e}")))?;
+            // Never hand out a seal the platform would not itself accept.
+            let report = sealdesk_ses::verify_seal(
+                &der,
+                &sealdesk_ses::VerifyOptions {
+                    trust: self.trust.iter().map(|c| c.der().to_vec()).collect(),
+                    at: start,
+                    check_chain: true,
+                },
+            );
+            if !report.valid {
+                return Err(AppError::Internal(format!(
+                    "made seal does not verify: {:?}",
+                    report.checks
+                )));
+            }
+            records.push(SealRecord {
+                id: self.store.next_id(),
+                order_id: order.id,
+                seq,
+                es_id,
+                kind: *kind,
+                name: name.clone(),
+                der,
+                picture_png: png,
+                valid_start: Timestamp(start).rfc3339(),
+                valid_end: Timestamp(end).rfc3339(),
+                token_serial: key.serial.clone(),
+                revoked: false,
+                created_at: now_text(),
+            });
+        }
+        let platform = Who {
+            principal: Principal::Platform,
+            ip: who.ip.clone(),
+        };
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        for r in &records {
+            tx.insert_seal(r).await?;
+            tx.append_audit(AuditDraft {
+                actor: "platform".into(),
+                ip: who.ip.clone(),
+                order_id: Some(order.id),
+                action: "seal_issued".into(),
+                detail: serde_json::json!({"es_id": r.es_id, "kind": r.kind.code(), "name": r.name, "sm3": sealdesk_adapters::sm3_hex(&r.der), "valid_end": r.valid_end, "token_serial": r.token_serial}).to_string(),
+                ..Default::default()
+            })
+            .await?;
+        }
+        let mut revoked = 0;
+        if order.service == sealdesk_domain::Service::Reissue {
+            if let Some(prev) = order.previous_order {
+                if let Ok(p) = self.store.order(prev).await {
+                    if let Some(old) = p.key.filter(|k| k.serial != key.serial) {
+                        revoked = tx.revoke_seals_on_token(&old.serial).await?;
+                    }
+                }
+            }
+        }
+        let detail = serde_json::json!({"seals": records.len(), "revoked_on_old_key": revoked, "requested_by": who.principal.audit_name()});
+        self.apply(
+            &mut tx,
+            &platform,
+            &mut order,
+            Actor::Platform,
+            &Event::Make,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// The picture for each of `n` seals: the impressions found on the current 印模采集表, in reading order;
+    /// if fewer impressions than seals were stamped, the last one serves the rest.
+    async fn seal_pictures(
+        &self,
+        order: &Order,
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, i64, i64)>, AppError> {
+        let uploads = self.store.uploads(order.id).await?;
+        let form = uploads
+            .iter()
+            .find(|u| u.kind == UploadKind::ImpressionForm)
+            .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?;
+        let bytes = self
+            .blobs
+            .get(&form.blob_key)
+            .await
+            .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
+        let found = tokio::task::spawn_blocking(move || {
+            sealdesk_artwork::extract(&bytes, &sealdesk_artwork::ExtractOptions::default())
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| {
+            AppError::Conflict(format!(
+                "无法从印模采集表中取出印章：{e}。请联系客服重新上传印模采集表"
+            ))
+        })?;
+        let pics: Vec<(Vec<u8>, i64, i64)> = found
+            .into_iter()
+            .map(|i| {
+                (
+                    i.png,
+                    i.width_mm.round().max(1.0) as i64,
+                    i.height_mm.round().max(1.0) as i64,
+                )
+            })
+            .collect();
+        let last = pics
+            .last()
+            .cloned()
+            .ok_or_else(|| AppError::Conflict("印模采集表中没有找到印章".into()))?;
+        Ok((0..n)
+            .map(|i| pics.get(i).cloned().unwrap_or_else(|| last.clone()))
+            .collect())
+    }
+
+    /// The seals of an order, for its applicant (to write them onto the key) or an operator.
+    pub async fn seals(&self, who: &Who, id: i64) -> Result<Vec<MadeSeal>, AppError> {
+        self.visible_order(who, id).await?;
+        Ok(self
+            .store
+            .seals(id)
+            .await?
+            .into_iter()
+            .map(to_made)
+            .collect())
+    }
+
+    /// 写入完成: every seal's receipt must verify with the bound key; then the order completes and its electronic
+    /// invoice is issued, in one transaction.
+    pub async fn confirm_written(
+        &self,
+        who: &Who,
+        id: i64,
+        receipts: &[WriteReceipt],
+    ) -> Result<Order, AppError> {
+        let order = self.own_order(who, id).await?;
+        if order.state != OrderState::Made {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能确认写入",
+                order.state.label()
+            )));
+        }
+        let key = order
+            .key
+            .clone()
+            .ok_or_else(|| AppError::Internal("made order without key".into()))?;
+        let cert = hex::decode(&key.cert_der_hex)
+            .ok()
+            .and_then(|d| sealdesk_pki::Cert::from_der(&d).ok());
+        let pk = cert
+            .and_then(|c| c.public_key().ok())
+            .ok_or_else(|| AppError::Internal("bound certificate unreadable".into()))?;
+        let seals = self.store.seals(id).await?;
+        for s in &seals {
+            let ok = receipts
+                .iter()
+                .any(|r| r.es_id == s.es_id && sealdesk_pki::verify(&pk, &s.der, &r.signature));
+            if !ok {
+                return Err(AppError::field(
+                    "receipts",
+                    format!("印章 {} 未确认写入到授权的证书锁，请重新写入", s.es_id),
+                ));
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        let invoice = self.make_invoice(&order, seals.len())?;
+        tx.insert_invoice(&invoice).await?;
+        let detail = serde_json::json!({"invoice": invoice.number, "seals": seals.len()});
+        self.apply(
+            &mut tx,
+            who,
+            &mut order,
+            Actor::Applicant,
+            &Event::ConfirmWritten,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    fn make_invoice(&self, order: &Order, n_seals: usize) -> Result<Invoice, AppError> {
+        let info = order
+            .invoice
+            .clone()
+            .ok_or_else(|| AppError::Internal("completed order without invoice info".into()))?;
+        let date = Timestamp(now());
+        let number = format!(
+            "{}{:012}",
+            date.beijing_yyyymmdd(),
+            order.id.rem_euclid(1_000_000_000_000)
+        );
+        let qty = n_seals.max(1) as i64;
+        let body = serde_json::json!({
+            "number": number,
+            "date": date.beijing_date(),
+            "order_no": order.order_no,
+            "service": order.service.label(),
+            "buyer": {"kind": info.kind.label(), "title": info.title, "taxpayer_id": info.taxpayer_id, "mobile": info.mobile, "email": info.email},
+            "items": [{"name": "技术服务费", "detail": format!("电子印章 {} 个 × {} 个月", qty, order.authorization.months), "quantity": 1, "amount_fen": order.total.0}],
+            "total_fen": order.total.0,
+            "total_yuan": order.total.yuan_string(),
+            "total_capitals": Fen(order.total.0).capitals(),
+        });
+        Ok(Invoice {
+            id: self.store.next_id(),
+            order_id: order.id,
+            number,
+            body: body.to_string(),
+            created_at: now_text(),
+        })
+    }
+
+    /// Orders the caller may see, filtered: an applicant's own, or an operator's projects'.
+    pub async fn list_orders(
+        &self,
+        who: &Who,
+        mut filter: OrderFilter,
+    ) -> Result<(Vec<Order>, i64), AppError> {
+        match &who.principal {
+            Principal::Applicant { id } => filter.applicant_id = Some(*id),
+            Principal::Operator { .. } => {
+                let scope = self.operator_scope(who).await?.unwrap_or_default();
+                filter.project_ids = Some(match filter.project_ids.take() {
+                    Some(asked) => asked.into_iter().filter(|p| scope.contains(p)).collect(),
+                    None => scope,
+                });
+            }
+            _ => return Err(AppError::Unauthenticated),
+        }
+        Ok(self.store.list_orders(&filter).await?)
+    }
+
+    /// An order with its uploads, seals and invoice.
+    pub async fn order_view(&self, who: &Who, id: i64) -> Result<OrderView, AppError> {
+        let order = self.visible_order(who, id).await?;
+        let project = self.store.project(order.project_id).await?;
+        let uploads = self.store.uploads(id).await?;
+        let have: Vec<UploadKind> = uploads.iter().map(|u| u.kind).collect();
+        let missing_uploads = order.missing_uploads(&have);
+        let seals = self
+            .store
+            .seals(id)
+            .await?
+            .into_iter()
+            .map(to_made)
+            .collect();
+        let invoice = self.store.invoice(id).await?;
+        Ok(OrderView {
+            order,
+            project,
+            uploads,
+            missing_uploads,
+            seals,
+            invoice,
+        })
+    }
+
+    /// The projects the caller may file orders for (applicants) or serves (operators).
+    pub async fn projects(&self, who: &Who) -> Result<Vec<Project>, AppError> {
+        let all = self.store.list_projects().await?;
+        Ok(match self.operator_scope(who).await? {
+            Some(scope) => all.into_iter().filter(|p| scope.contains(&p.id)).collect(),
+            None => all,
+        })
+    }
+}
+
+/// Decodes a base64 or hex signature as clients send it.
+pub fn decode_signature(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(s).ok();
+    }
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}

@@ -1,0 +1,451 @@
+//! The whole 新办 through the use cases, on SQLite and on PostgreSQL: a real soft token, a generated stamped
+//! 印模采集表, real SM2 seals; and the refusals that keep applicants and operators to their own.
+
+use std::sync::Arc;
+
+use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftToken};
+use sealdesk_app::*;
+use sealdesk_domain::*;
+use sealdesk_store::{OrderFilter, Store};
+
+struct Env {
+    app: App,
+    token_dir: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+async fn env(store: Store) -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = keys::demo_ca(tmp.path()).unwrap();
+    let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
+    let gw = SandboxGateway::new(keys::sandbox_gateway_key(tmp.path()).unwrap());
+    let token_dir = tmp.path().join("ukey");
+    SoftToken::init(
+        &token_dir,
+        "12345678",
+        &ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+    )
+    .unwrap();
+    let cfg = AppConfig {
+        demo: true,
+        data_dir: tmp.path().into(),
+        ..Default::default()
+    };
+    let app = App::new(
+        store,
+        Arc::new(LocalDir::new(tmp.path().join("blobs"))),
+        cfg,
+        maker,
+        vec![ca.cert],
+        gw,
+    );
+    Env {
+        app,
+        token_dir,
+        _tmp: tmp,
+    }
+}
+
+fn who(p: Principal) -> Who {
+    Who {
+        principal: p,
+        ip: "127.0.0.1".into(),
+    }
+}
+
+async fn sign_in(app: &App, mobile: &str) -> Who {
+    app.send_login_code(mobile).await.unwrap();
+    let sms = app.demo_outbox(Some(mobile)).await.unwrap();
+    let code: String = sms[0]
+        .text
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    assert!(app.sign_in_with_code(mobile, "000000").await.is_err() || code == "000000");
+    let s = app.sign_in_with_code(mobile, &code).await.unwrap();
+    who(s.principal)
+}
+
+fn form() -> OrderForm {
+    OrderForm {
+        service: Some(Service::New),
+        holder: Holder {
+            kind: Some(HolderKind::Enterprise),
+            applicant_name: "李四".into(),
+            id_number: "11010519491231002X".into(),
+            mobile: "13800138000".into(),
+            enterprise_name: "北筑设计研究院有限公司".into(),
+            enterprise_phone: "0791-82221588".into(),
+            credit_code: "91110108551385082Q".into(),
+            address: "北京市西城区南礼士路62号".into(),
+        },
+        seals: vec![
+            SealLine {
+                kind: SealKind::OfficialSeal,
+                count: 1,
+                name: String::new(),
+            },
+            SealLine {
+                kind: SealKind::QualificationSeal,
+                count: 1,
+                name: "北筑设计研究院有限公司资质专用章".into(),
+            },
+        ],
+        months: 12,
+        previous_order: None,
+    }
+}
+
+async fn story(store: Store) {
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let group = store.create_group("A组").await.unwrap();
+    let project = store
+        .create_project(
+            "testCSQY",
+            "南昌市城建档案馆",
+            DEFAULT_PRICE_FEN_PER_SEAL_YEAR,
+            Some(group.id),
+        )
+        .await
+        .unwrap();
+    store
+        .create_project("other", "别的项目", Fen(1), None)
+        .await
+        .unwrap();
+    app.ensure_operator("reviewer", "correct horse", false)
+        .await
+        .unwrap();
+    let op_id = store.operator_by_name("reviewer").await.unwrap().id;
+    store.add_to_group(group.id, op_id).await.unwrap();
+    app.ensure_operator("outsider", "battery staple", false)
+        .await
+        .unwrap();
+
+    let alice = sign_in(app, "13800138000").await;
+    let mallory = sign_in(app, "13900139000").await;
+    assert!(app.sign_in_operator("reviewer", "wrong").await.is_err());
+    assert!(app.sign_in_operator("nobody", "wrong").await.is_err());
+    let reviewer = who(app
+        .sign_in_operator("reviewer", "correct horse")
+        .await
+        .unwrap()
+        .principal);
+    let outsider = who(app
+        .sign_in_operator("outsider", "battery staple")
+        .await
+        .unwrap()
+        .principal);
+
+    // 申请: a draft, priced by the server at 80 元 × 2 seals × 1 year.
+    let order = app.create_order(&alice, "testCSQY", &form()).await.unwrap();
+    assert_eq!(order.total, Fen(16_000));
+    assert_eq!(order.state, OrderState::Draft);
+    assert!(order.order_no.starts_with("KG-testCSQY-"));
+
+    // Submitting without the files names each missing one.
+    let Err(AppError::Invalid(errs)) = app.submit(&alice, order.id).await else {
+        panic!("submitted without uploads")
+    };
+    assert_eq!(errs.len(), 4, "{errs:?}");
+
+    let stamped =
+        sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150);
+    let n_stamps = stamped.seals.len();
+    for kind in [UploadKind::IdFront, UploadKind::IdBack, UploadKind::Licence] {
+        app.add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
+            .await
+            .unwrap();
+    }
+    // A file that is not what its name says is refused and nothing is kept.
+    assert!(matches!(
+        app.add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "x.jpg",
+            b"MZ not an image".to_vec()
+        )
+        .await,
+        Err(AppError::Invalid(_))
+    ));
+    assert!(
+        app.add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "x.pdf",
+            b"%PDF-1.4\n%%EOF".to_vec()
+        )
+        .await
+        .is_err(),
+        "PDF only for the impression form"
+    );
+    let up = app
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::ImpressionForm,
+            "印模采集表.jpg",
+            stamped.jpeg.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.impressions.unwrap(), Ok(n_stamps));
+    assert_eq!(store.uploads(order.id).await.unwrap().len(), 4);
+
+    // Mallory sees nothing of Alice's, not even that it exists.
+    assert!(matches!(
+        app.order_view(&mallory, order.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert!(matches!(
+        app.upload_bytes(&mallory, up.meta.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert!(matches!(
+        app.submit(&mallory, order.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert_eq!(
+        app.list_orders(
+            &mallory,
+            OrderFilter {
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .1,
+        0
+    );
+
+    let order = app.submit(&alice, order.id).await.unwrap();
+    assert_eq!(order.state, OrderState::PendingReview);
+    assert!(
+        app.update_order(&alice, order.id, &form()).await.is_err(),
+        "no edits while under review"
+    );
+
+    // 审核: an operator outside the project's group cannot see or act; the right one rejects, then approves.
+    assert!(matches!(
+        app.approve(&outsider, order.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert_eq!(
+        app.list_orders(
+            &outsider,
+            OrderFilter {
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .1,
+        0
+    );
+    assert!(matches!(
+        app.approve(&alice, order.id).await,
+        Err(AppError::Forbidden(_))
+    ));
+    assert!(app.reject(&reviewer, order.id, "  ").await.is_err());
+    let order = app
+        .reject(&reviewer, order.id, "证件识别企业证件号与填写的不符")
+        .await
+        .unwrap();
+    assert_eq!(order.state, OrderState::Rejected);
+    let sms = app.demo_outbox(Some("13800138000")).await.unwrap();
+    assert!(
+        sms[0].text.contains("申请资料未通过审核"),
+        "{}",
+        sms[0].text
+    );
+    app.update_order(&alice, order.id, &form()).await.unwrap();
+    app.submit(&alice, order.id).await.unwrap();
+    let order = app.approve(&reviewer, order.id).await.unwrap();
+    assert_eq!(order.state, OrderState::PendingPayment);
+    assert!(
+        app.approve(&reviewer, order.id).await.is_err(),
+        "approving twice is refused"
+    );
+
+    // 支付: invoice details first; a forged notification moves nothing; the sandbox cashier's signed one does.
+    assert!(
+        app.start_payment(&alice, order.id, "sandbox")
+            .await
+            .is_err()
+    );
+    let invoice = InvoiceInfo {
+        kind: InvoiceKind::Enterprise,
+        title: "北筑设计研究院有限公司".into(),
+        taxpayer_id: "91110108551385082Q".into(),
+        mobile: "13800138000".into(),
+        email: String::new(),
+    };
+    app.confirm_invoice(&alice, order.id, &invoice)
+        .await
+        .unwrap();
+    let (payment, url) = app
+        .start_payment(&alice, order.id, "sandbox")
+        .await
+        .unwrap();
+    assert_eq!(payment.amount, Fen(16_000));
+    assert!(url.ends_with(&payment.id.to_string()));
+    let forged = format!(
+        "out_trade_no={}&trade_no=X&total_amount=160.00&trade_status=TRADE_SUCCESS&sign_type=SM2&sign=AAAA",
+        payment.id
+    );
+    assert!(
+        app.payment_notified("sandbox", forged.as_bytes(), "1.2.3.4")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.order(order.id).await.unwrap().state,
+        OrderState::PendingPayment
+    );
+    let order = app.sandbox_pay(payment.id, "127.0.0.1").await.unwrap();
+    assert_eq!(order.state, OrderState::Paid);
+    let again = app.sandbox_pay(payment.id, "127.0.0.1").await.unwrap();
+    assert_eq!(
+        again.version, order.version,
+        "a repeated notification changes nothing"
+    );
+
+    // 授权 + 制章 with the soft token's certificate.
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let foreign_ca = sealdesk_pki::KeyPair::generate().unwrap();
+    let foreign = sealdesk_pki::self_signed(
+        &sealdesk_pki::CertSpec::new("C=CN,CN=假证书", sealdesk_pki::Usage::Ca, 0, 4_000_000_000),
+        &foreign_ca,
+    )
+    .unwrap();
+    assert!(matches!(
+        app.authorize(&alice, order.id, foreign.der(), "X").await,
+        Err(AppError::Invalid(_))
+    ));
+    let order = app
+        .authorize(&alice, order.id, token.cert().der(), token.serial())
+        .await
+        .unwrap();
+    assert_eq!(order.state, OrderState::Made);
+    let seals = app.seals(&alice, order.id).await.unwrap();
+    assert_eq!(seals.len(), 2);
+    let trust = vec![app.trust_pems()[0].clone()];
+    for s in &seals {
+        let report = sealdesk_ses::verify_seal(
+            &s.der,
+            &sealdesk_ses::VerifyOptions {
+                trust: trust
+                    .iter()
+                    .map(|p| sealdesk_pki::Cert::from_pem(p).unwrap().der().to_vec())
+                    .collect(),
+                at: sealdesk_domain::Timestamp::parse_rfc3339(&s.valid_start)
+                    .unwrap()
+                    .0
+                    + 60,
+                check_chain: true,
+            },
+        );
+        assert!(report.valid, "{:?}", report.checks);
+        let Ok(sealdesk_ses::Parsed::Seal(parsed)) = sealdesk_ses::parse(&s.der) else {
+            panic!("not a seal")
+        };
+        assert_eq!(
+            parsed.property.cert_list,
+            sealdesk_ses::CertList::Certs(vec![token.cert().der().to_vec()])
+        );
+    }
+    assert_eq!(seals[1].name, "北筑设计研究院有限公司资质专用章");
+
+    // 写入: a receipt from another key is refused; the token's own completes the order and issues the invoice.
+    let other = sealdesk_pki::KeyPair::generate().unwrap();
+    let bad: Vec<WriteReceipt> = seals
+        .iter()
+        .map(|s| WriteReceipt {
+            es_id: s.es_id.clone(),
+            signature: other.sign(&s.der),
+        })
+        .collect();
+    assert!(app.confirm_written(&alice, order.id, &bad).await.is_err());
+    let receipts: Vec<WriteReceipt> = seals
+        .iter()
+        .map(|s| WriteReceipt {
+            es_id: s.es_id.clone(),
+            signature: token.write_seal("12345678", &s.es_id, &s.der).unwrap(),
+        })
+        .collect();
+    let order = app
+        .confirm_written(&alice, order.id, &receipts)
+        .await
+        .unwrap();
+    assert_eq!(order.state, OrderState::Completed);
+    let view = app.order_view(&reviewer, order.id).await.unwrap();
+    let inv: serde_json::Value = serde_json::from_str(&view.invoice.unwrap().body).unwrap();
+    assert_eq!(inv["total_capitals"], "壹佰陆拾元整");
+    assert_eq!(token.seals().unwrap().len(), 2);
+
+    // Every step is in the audit chain, which verifies.
+    let trail: Vec<String> = app
+        .order_audit(&alice, order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    for step in [
+        "create",
+        "upload",
+        "submit",
+        "reject",
+        "edit",
+        "approve",
+        "invoice_info",
+        "payment_confirmed",
+        "authorize",
+        "seal_issued",
+        "make",
+        "confirm_written",
+    ] {
+        assert!(
+            trail.iter().any(|a| a == step),
+            "{step} missing from {trail:?}"
+        );
+    }
+    assert!(matches!(app.verify_audit().await.unwrap(), Ok(n) if n as usize >= trail.len()));
+    let texts: Vec<String> = app
+        .demo_outbox(Some("13800138000"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("申请资料已审核通过")));
+    assert!(texts.iter().any(|t| t.contains("电子发票已开具")));
+    let _ = project;
+}
+
+#[tokio::test]
+async fn new_order_from_application_to_seal_on_the_key_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    story(store).await;
+}
+
+#[tokio::test]
+async fn new_order_from_application_to_seal_on_the_key_postgres() {
+    let (store, drop_db) = sealdesk_store::testing::fresh_postgres("appflow").await;
+    story(store.clone()).await;
+    store.close().await;
+    drop_db.await;
+}
