@@ -90,28 +90,35 @@ fn extract_with_size_scales_to_it() {
 fn extract_fails_cleanly_without_a_seal_or_with_garbage() {
     let dir = tmp_dir("fail");
     let out = dir.join("x.png");
-    // A page with print but no red: render a blue frame seal as the "page".
+    // A blue seal drawn on its own is found (blue ink is accepted when there is no red) …
     let page = dir.join("blue.png");
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let render = [
+        "render",
+        "--style",
+        "frame",
+        "--name",
+        "李四",
+        "--output",
+        &path(&page),
+    ];
+    assert_eq!(run_args(&render), 0);
     assert_eq!(
-        run_args(&[
-            "render",
-            "--style",
-            "frame",
-            "--name",
-            "李四",
-            "--output",
-            page.to_str().expect("utf-8")
-        ]),
+        run_args(&["extract", "--input", &path(&page), "--output", &path(&out)]),
         0
     );
+    std::fs::remove_file(&out).expect("written");
+    // … the same drawing in black print is not a seal.
+    let drawing = image::open(&page).expect("PNG").into_rgba8();
+    let black = image::RgbImage::from_fn(drawing.width(), drawing.height(), |x, y| {
+        let a = u16::from(drawing.get_pixel(x, y)[3]);
+        let v = (250 - a * 230 / 255) as u8;
+        image::Rgb([v, v, v])
+    });
+    let print = dir.join("print.png");
+    black.save(&print).expect("saved");
     assert_eq!(
-        run_args(&[
-            "extract",
-            "--input",
-            page.to_str().expect("utf-8"),
-            "--output",
-            out.to_str().expect("utf-8")
-        ]),
+        run_args(&["extract", "--input", &path(&print), "--output", &path(&out)]),
         1
     );
     let junk = dir.join("junk.jpg");

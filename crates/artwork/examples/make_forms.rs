@@ -52,7 +52,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (mut sum, mut worst, mut miss) = (0.0, 1.0f64, 0);
             for i in 0..n {
                 let t = Instant::now();
-                let form = generate(base + i, spec);
+                let form = if std::env::var_os("BLUE").is_some() {
+                    sealdesk_artwork::testkit::generate_blue(base + i, spec)
+                } else {
+                    generate(base + i, spec)
+                };
                 let gen_ms = t.elapsed().as_millis();
                 let t = Instant::now();
                 let (score, found) = match page_mask(&form.jpeg) {
@@ -129,7 +133,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some("boxes") => {
             let seed: u64 = args.get(1).ok_or("boxes SEED")?.parse()?;
-            let form = generate(seed, FormSpec::HALF_A4_300);
+            let form = if std::env::var_os("BLUE").is_some() {
+                sealdesk_artwork::testkit::generate_blue(seed, FormSpec::HALF_A4_300)
+            } else {
+                generate(seed, FormSpec::HALF_A4_300)
+            };
             for s in &form.seals {
                 println!(
                     "truth {:?} centre {:?} size {:?} angle {:.2}",

@@ -38,7 +38,7 @@ pub enum Error {
     #[error("图片为空白页或尺寸过小 (the page is empty or too small)")]
     EmptyPage,
     /// No seal ink was found on the page.
-    #[error("未在图片中找到红色印章 (no seal impression found)")]
+    #[error("未在图片中找到红色（或蓝色、紫色）印章 (no seal impression found)")]
     NoImpression,
     /// A render request that cannot be drawn (empty name, bad code, size out of range …).
     #[error("印章参数无效 (invalid seal request): {0}")]

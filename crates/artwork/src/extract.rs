@@ -5,7 +5,8 @@
 //!    made against the local paper colour (a bright percentile per block, spread and smoothed), not
 //!    against fixed RGB values.
 //! 2. **Seeds on a subsampled grid.** Seal ink is the only thing on a form that is clearly redder
-//!    than it is green or blue. Testing every second pixel of every second row finds the impressions
+//!    than it is green or blue (purple and blue seals are looked for only on a page without red,
+//!    and must show a closed rim, since blue ballpoint has their colour). Testing every second pixel of every second row finds the impressions
 //!    at a quarter of the cost; the full-resolution work is then done only inside them.
 //! 3. **Grouping.** Inked cells are joined into components; components inside another one's box
 //!    (the star and the seal name inside the rim) are merged, and specks too small to be a seal are
@@ -45,8 +46,9 @@ impl Default for ExtractOptions {
 /// One seal impression cut out of the page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Impression {
-    /// RGBA PNG: transparent background, ink in [`SEAL_RED`](crate::SEAL_RED) with its
-    /// anti-aliased edges as alpha, de-skewed, cropped to the ink and scaled to the physical size.
+    /// RGBA PNG: transparent background, ink in [`SEAL_RED`](crate::SEAL_RED) (dark blue or
+    /// purple for seals in those inks) with its anti-aliased edges as alpha, de-skewed, cropped to
+    /// the ink and scaled to the physical size.
     pub png: Vec<u8>,
     /// Left edge of the impression on the source page, px.
     pub x: u32,
@@ -106,22 +108,112 @@ pub(crate) struct Found {
     pub alpha: Plane,
     /// Skew of the impression on the page, degrees, clockwise as seen on screen.
     pub skew_deg: f32,
+    /// The ink family, which sets the picture's colour.
+    pub ink: Ink,
 }
 
-/// Redness (r − max(g, b), relative to paper) a pixel needs to seed an impression.
-const SEED_REDNESS: f32 = 0.2;
+/// How far an ink's own colour must stand out (see [`Ink::score`]) to seed an impression.
+const SEED_SCORE: f32 = 0.2;
+
+/// The ink families seals are stamped in, tried in this order: red first (almost every seal);
+/// purple and blue only on a page without red, and only for shapes with a closed rim, since blue
+/// ballpoint signatures share the colour of blue seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ink {
+    Red,
+    Purple,
+    Blue,
+}
+
+impl Ink {
+    const ALL: [Ink; 3] = [Ink::Red, Ink::Purple, Ink::Blue];
+
+    /// How much more light of this ink's own colour passes than of the others (paper-relative
+    /// channels); positive only for this ink family.
+    #[inline]
+    fn score(self, n: &[f32; 3]) -> f32 {
+        match self {
+            Ink::Red => n[0] - n[1].max(n[2]),
+            Ink::Purple => n[0].min(n[2]) - n[1],
+            Ink::Blue => n[2] - n[0].max(n[1]),
+        }
+    }
+
+    /// The channel(s) the ink lets through: light for ink, dark for black print over it.
+    #[inline]
+    fn pass(self, n: &[f32; 3]) -> f32 {
+        match self {
+            Ink::Red => n[0],
+            Ink::Purple => n[0].min(n[2]),
+            Ink::Blue => n[2],
+        }
+    }
+
+    /// A seed pixel: clearly this ink, and not so dark that it is print.
+    #[inline]
+    fn seeds(self, n: &[f32; 3]) -> bool {
+        self.score(n) >= SEED_SCORE && self.pass(n) > if self == Ink::Blue { 0.25 } else { 0.45 }
+    }
+
+    /// Weights of the channels the ink absorbs, for the coverage estimate.
+    fn absorbed(self) -> [f32; 3] {
+        match self {
+            Ink::Red => [0.0, 0.6, 0.4],
+            Ink::Purple => [0.0, 1.0, 0.0],
+            Ink::Blue => [0.5, 0.5, 0.0],
+        }
+    }
+
+    /// The uniform colour the picture is painted in.
+    fn colour(self) -> [u8; 3] {
+        match self {
+            Ink::Red => SEAL_RED,
+            Ink::Purple => [0x6A, 0x1B, 0x9A],
+            Ink::Blue => [0x1B, 0x3A, 0x8C],
+        }
+    }
+}
 
 /// Steps 1-4: the impressions on the page, with their coverage planes, in reading order.
 pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
     let white = WhiteMap::estimate(page);
+    if is_blank(page, &white) {
+        return Err(Error::EmptyPage);
+    }
+    for ink in Ink::ALL {
+        let found = find_ink(page, &white, ink);
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Err(Error::NoImpression)
+}
+
+/// A page with (almost) nothing on it is a blank scan, not a form without a seal.
+fn is_blank(page: &Page, white: &WhiteMap) -> bool {
+    let (w, h) = (page.width as usize, page.height as usize);
+    let (mut marked, mut sampled) = (0usize, 0usize);
+    for y in (0..h).step_by(4) {
+        let row = &page.rgb[y * w * 3..(y + 1) * w * 3];
+        let block_row = &white.inv[(y / white.block) * white.gw..][..white.gw];
+        for (x, px) in row.chunks_exact(12).enumerate() {
+            let inv = block_row[x * 4 / white.block];
+            let n = normalise(px, &inv);
+            sampled += 1;
+            marked += usize::from(n[0].min(n[1]).min(n[2]) < 0.75);
+        }
+    }
+    marked * 20_000 < sampled
+}
+
+/// The impressions in one ink family.
+fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
     let px_per_mm = page_px_per_mm(page);
     // Cells of about 1.3 mm at 300 dpi; at least 4 px so a tiny page still has a grid.
     let cell = ((px_per_mm * 1.3) as usize).max(4);
     let (w, h) = (page.width as usize, page.height as usize);
     let (cw, ch) = (w.div_ceil(cell), h.div_ceil(cell));
     let mut seeds = vec![0u32; cw * ch];
-    let mut marked = 0usize;
-    let mut sampled = 0usize;
     // Every second pixel of every second row, against its block's paper colour (no interpolation:
     // seeds only feed cell counts, so a step between blocks does not matter, and this pass touches
     // the whole page).
@@ -132,34 +224,22 @@ pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
         for (x, px) in row.chunks_exact(6).enumerate() {
             let x = x * 2;
             let inv = block_row[x / white.block];
-            let n = [
-                f32::from(px[0]) * inv[0],
-                f32::from(px[1]) * inv[1],
-                f32::from(px[2]) * inv[2],
-            ];
-            sampled += 1;
-            marked += usize::from(n[0].min(n[1]).min(n[2]) < 0.75);
-            if n[0] - n[1].max(n[2]) >= SEED_REDNESS && n[0] > 0.45 {
+            let n = normalise(px, &inv);
+            if ink.seeds(&n) {
                 seed_row[x / cell] += 1;
             }
         }
-    }
-    // A page with (almost) nothing on it is a blank scan, not a form without a seal.
-    if marked * 20_000 < sampled {
-        return Err(Error::EmptyPage);
     }
     // A cell counts when a few percent of its sampled pixels are red: isolated JPEG colour noise
     // never gets there, a stroke crossing the cell always does.
     let per_cell = (cell * cell / 4) as u32;
     let inked: Vec<bool> = seeds.iter().map(|&n| n * 25 >= per_cell).collect();
     let mut boxes = components(&inked, cw, ch, 2);
-    merge_nested(&mut boxes);
+    // The largest seals in use are about 58 mm (some 合同专用章); leave a little for skew.
+    merge_parts(&mut boxes, (62.0 * px_per_mm / cell as f32) as usize);
     // A seal is at least ~8 mm across; anything smaller is a red tick or a speck.
     let min_cells = (8.0 * px_per_mm / cell as f32) as usize;
     boxes.retain(|b| b.w() >= min_cells.max(3) && b.h() >= min_cells.max(3) && b.cells >= 12);
-    if boxes.is_empty() {
-        return Err(Error::NoImpression);
-    }
     sort_reading_order(&mut boxes);
     let mut found = Vec::with_capacity(boxes.len());
     for b in &boxes {
@@ -168,14 +248,13 @@ pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
         let y0 = (b.y0 * cell).saturating_sub(margin);
         let x1 = ((b.x1 + 1) * cell + margin).min(w);
         let y1 = ((b.y1 + 1) * cell + margin).min(h);
-        if let Some(f) = coverage(page, &white, x0, y0, x1, y1) {
+        if let Some(f) = coverage(page, white, ink, x0, y0, x1, y1)
+            && (ink == Ink::Red || has_closed_rim(&f.alpha))
+        {
             found.push(f);
         }
     }
-    if found.is_empty() {
-        return Err(Error::NoImpression);
-    }
-    Ok(found)
+    found
 }
 
 /// Pixel colour divided by the local paper colour, per channel, 0..~1.2.
@@ -353,6 +432,16 @@ impl CellBox {
             cells: self.cells + o.cells,
         }
     }
+    /// Cells between the two boxes (0 when they touch or overlap).
+    fn gap(&self, o: &CellBox) -> usize {
+        let dx =
+            o.x0.saturating_sub(self.x1)
+                .max(self.x0.saturating_sub(o.x1));
+        let dy =
+            o.y0.saturating_sub(self.y1)
+                .max(self.y0.saturating_sub(o.y1));
+        dx.max(dy).saturating_sub(1)
+    }
     fn overlap_area(&self, o: &CellBox) -> usize {
         let w = (self.x1.min(o.x1) + 1).saturating_sub(self.x0.max(o.x0));
         let h = (self.y1.min(o.y1) + 1).saturating_sub(self.y0.max(o.y0));
@@ -401,8 +490,10 @@ fn components(inked: &[bool], w: usize, h: usize, gap: usize) -> Vec<CellBox> {
     out
 }
 
-/// Merges boxes that mostly lie inside another (parts of one seal inside its rim) until stable.
-fn merge_nested(boxes: &mut Vec<CellBox>) {
+/// Merges the parts of one seal until stable: boxes that mostly lie inside another (the star and
+/// the seal name inside the rim), and neighbouring boxes that together are no bigger than a seal
+/// can be (a rim cut in two by a signature or by print). `max_cells` is that largest seal side.
+fn merge_parts(boxes: &mut Vec<CellBox>, max_cells: usize) {
     loop {
         let mut merged = false;
         'outer: for i in 0..boxes.len() {
@@ -412,7 +503,9 @@ fn merge_nested(boxes: &mut Vec<CellBox>) {
                 }
                 let (a, b) = (boxes[i], boxes[j]);
                 let small = (a.w() * a.h()).min(b.w() * b.h());
-                if a.overlap_area(&b) * 10 >= small * 6 {
+                let joined = a.union(&b);
+                let near = a.gap(&b) <= 2 && joined.w() <= max_cells && joined.h() <= max_cells;
+                if a.overlap_area(&b) * 10 >= small * 6 || near {
                     boxes[i] = a.union(&b);
                     boxes.swap_remove(j);
                     merged = true;
@@ -454,6 +547,7 @@ fn sort_reading_order(boxes: &mut [CellBox]) {
 fn coverage(
     page: &Page,
     white: &WhiteMap,
+    ink_family: Ink,
     x0: usize,
     y0: usize,
     x1: usize,
@@ -470,18 +564,18 @@ fn coverage(
             norm[y * w + x] = normalise(&page.rgb[i..i + 3], &row_white[x]);
         }
     }
-    // The ink's own colour, from the clearly red pixels.
+    // The ink's own colour, from the pixels that clearly have it.
     let mut reds: Vec<[f32; 3]> = norm
         .iter()
         .copied()
-        .filter(|n| n[0] - n[1].max(n[2]) >= SEED_REDNESS && n[0] > 0.45)
+        .filter(|n| ink_family.seeds(n))
         .collect();
     if reds.len() < 20 {
         return None;
     }
     // Order only as far as needed: the 5 % and 30 % ranks by redness, most red first.
     let by_redness =
-        |a: &[f32; 3], b: &[f32; 3]| (b[0] - b[1].max(b[2])).total_cmp(&(a[0] - a[1].max(a[2])));
+        |a: &[f32; 3], b: &[f32; 3]| ink_family.score(b).total_cmp(&ink_family.score(a));
     let (lo, hi) = (reds.len() / 20, reds.len() * 3 / 10);
     reds.select_nth_unstable_by(hi, by_redness);
     reds[..hi].select_nth_unstable_by(lo, by_redness);
@@ -492,10 +586,11 @@ fn coverage(
         .iter()
         .fold([0f32; 3], |s, c| [s[0] + c[0], s[1] + c[1], s[2] + c[2]])
         .map(|v| v / top.len() as f32);
-    let ink_red = ink[0] - ink[1].max(ink[2]);
-    let absorb_g = (1.0 - ink[1]).max(0.2);
-    let absorb_b = (1.0 - ink[2]).max(0.2);
-    let ink_log_rg = (ink[0].max(0.05) / ink[1].max(0.05)).ln().max(0.3);
+    let ink_score = ink_family.score(&ink);
+    let weights = ink_family.absorbed();
+    let absorb = [0, 1, 2].map(|c| weights[c] / (1.0 - ink[c]).max(0.2));
+    let ink_pass = ink_family.pass(&ink);
+    let ink_log_rg = (ink_pass.max(0.05) / ink[1].max(0.05)).ln().max(0.3);
 
     // Coverage from green and blue absorption; redness gate; dark-overprint flags.
     let mut a = Plane::new(w, h);
@@ -503,17 +598,18 @@ fn coverage(
     let mut dark = vec![false; w * h];
     let mut under_print = vec![0f32; w * h];
     for (i, n) in norm.iter().enumerate() {
-        let cov = (0.6 * (1.0 - n[1]) / absorb_g + 0.4 * (1.0 - n[2]) / absorb_b).clamp(0.0, 1.0);
-        let red = n[0] - n[1].max(n[2]);
-        // What the red channel should read if this pixel were only seal ink over paper.
-        let expected_r = 1.0 - cov * (1.0 - ink[0]);
-        if n[0] < expected_r - 0.3 && n[0] < 0.6 {
+        let cov = ((1.0 - n[0]) * absorb[0] + (1.0 - n[1]) * absorb[1] + (1.0 - n[2]) * absorb[2])
+            .clamp(0.0, 1.0);
+        let pass = ink_family.pass(n);
+        // What the passing channel should read if this pixel were only seal ink over paper.
+        let expected = 1.0 - cov * (1.0 - ink_pass);
+        if pass < expected - 0.3 && pass < 0.6 {
             // Black print or a signature over the pixel. Inks multiply, so seal ink underneath
-            // still shows as red light passing far better than green: the log ratio of red to
-            // green, against the seal ink's own, estimates the seal coverage under the print.
+            // still passes its own colour far better than green: the log ratio of the two,
+            // against the seal ink's own, estimates the seal coverage under the print.
             dark[i] = true;
-            under_print[i] = (n[0].max(0.01) / n[1].max(0.01)).ln() / ink_log_rg;
-        } else if red >= 0.25 * ink_red {
+            under_print[i] = (pass.max(0.01) / n[1].max(0.01)).ln() / ink_log_rg;
+        } else if ink_family.score(n) >= 0.25 * ink_score {
             a.v[i] = cov;
             mask[i] = cov >= 0.5;
         }
@@ -579,6 +675,7 @@ fn coverage(
     }
     let skew_deg = estimate_skew(&trimmed);
     Some(Found {
+        ink: ink_family,
         x: x0 + bx0,
         y: y0 + by0,
         alpha: trimmed,
@@ -662,6 +759,28 @@ fn morph(m: &[bool], w: usize, h: usize, r: usize, grow: bool) -> Vec<bool> {
     };
     let horizontal = pass(m, w, h, &|line, i| line * w + i);
     pass(&horizontal, h, w, &|line, i| i * w + line)
+}
+
+/// Whether the impression has a rim all round (every standard seal does; a signature does not):
+/// walking in from the box edge on 360 rays, nearly every ray meets ink in the outer part.
+fn has_closed_rim(a: &Plane) -> bool {
+    let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
+    let mut hits = 0;
+    for k in 0..360 {
+        let (s, c) = (k as f32).to_radians().sin_cos();
+        // Distance from the centre to the box edge along this ray.
+        let edge = (cx / c.abs().max(1e-6)).min(cy / s.abs().max(1e-6));
+        let mut r = edge - 0.5;
+        while r > 0.6 * edge {
+            let (x, y) = ((cx + r * c) as usize, (cy + r * s) as usize);
+            if x < a.w && y < a.h && a.v[y * a.w + x] >= 0.5 {
+                hits += 1;
+                break;
+            }
+            r -= 1.0;
+        }
+    }
+    hits >= 330
 }
 
 /// Largest skew corrected, degrees. Forms are scanned roughly straight and seals stamped roughly
@@ -892,7 +1011,7 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
             out[v * out_w + u] = (val * 255.0).round().clamp(0.0, 255.0) as u8;
         }
     }
-    let png = encode_png(&out, out_w as u32, out_h as u32, SEAL_RED)?;
+    let png = encode_png(&out, out_w as u32, out_h as u32, f.ink.colour())?;
     Ok(Impression {
         png,
         x: f.x as u32,

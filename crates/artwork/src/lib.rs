@@ -3,10 +3,11 @@
 //!
 //! Bytes in, images out: the crate does no file I/O.
 //!
-//! * [`extract`] finds every red-ink impression on a scanned 印模采集表 (JPEG, PNG or a PDF holding
+//! * [`extract`] finds every seal impression on a scanned 印模采集表 (JPEG, PNG or a PDF holding
 //!   the scan), separates it from printed text, table lines, signatures and paper texture, and returns
 //!   each one, in reading order, as a transparent RGBA PNG in uniform seal red, de-skewed and scaled to
-//!   its physical size at the requested dpi.
+//!   its physical size at the requested dpi. Red ink is looked for first; a page without red is
+//!   searched for purple, then blue seals (those pictures keep their ink's colour).
 //! * [`render`] draws the standard seals (round enterprise seal, oval seal, square personal seal,
 //!   professional-registration frame) as vector drawings with the embedded Noto Serif CJK SC subset,
 //!   rasterised at any dpi.

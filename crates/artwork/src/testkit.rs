@@ -155,6 +155,17 @@ const FILLER: &str = "本单位承诺以上所填信息及印模真实有效如�
 
 /// Draws one synthetic form. The same `seed` and `spec` always give the same bytes.
 pub fn generate(seed: u64, spec: FormSpec) -> Form {
+    generate_in(seed, spec, false)
+}
+
+/// Like [`generate`], but every seal is stamped in dark blue ink (as registered-constructor seals
+/// are) and the signature is in black: a blue ballpoint over a blue seal cannot be told apart
+/// by anyone.
+pub fn generate_blue(seed: u64, spec: FormSpec) -> Form {
+    generate_in(seed, spec, true)
+}
+
+fn generate_in(seed: u64, spec: FormSpec, blue: bool) -> Form {
     let mut rng = Rng::new(seed);
     let px_per_mm = spec.dpi / 25.4;
     let w = (spec.width_mm * px_per_mm).round() as u32;
@@ -322,7 +333,16 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
             size_mm: (drawing.width_mm, drawing.height_mm),
             request: req,
         });
-        seal_masks.push((mask, ink_colour(&mut rng), rng.range(0.8, 0.97)));
+        let ink = if blue {
+            [
+                rng.range(0.1, 0.2),
+                rng.range(0.2, 0.32),
+                rng.range(0.5, 0.65),
+            ]
+        } else {
+            ink_colour(&mut rng)
+        };
+        seal_masks.push((mask, ink, rng.range(0.8, 0.97)));
     }
 
     let print_mask = rasterise(&print, w, h, to_px);
@@ -364,7 +384,7 @@ pub fn generate(seed: u64, spec: FormSpec) -> Form {
         })
         .map(|p| rasterise(&[p], w, h, Transform::from_scale(px_per_mm, px_per_mm)))
         .unwrap_or_else(|| vec![0; (w * h) as usize]);
-    let sig_ink: [f32; 3] = if rng.below(2) == 0 {
+    let sig_ink: [f32; 3] = if rng.below(2) == 0 && !blue {
         [0.15, 0.18, 0.45]
     } else {
         [0.12, 0.12, 0.14]

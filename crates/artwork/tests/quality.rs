@@ -147,3 +147,31 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
     }
     assert!(checked >= 4);
 }
+
+/// Blue seals (registered-constructor seals are dark blue) on a page without red: found, with
+/// the right count and a good mask, and painted blue.
+#[test]
+fn blue_seals_are_found_when_there_is_no_red() {
+    let mut sum = 0.0;
+    let n = 6;
+    for k in 0..n {
+        let form = sealdesk_artwork::testkit::generate_blue(
+            QUALITY_SEED + 2000 + k,
+            FormSpec::HALF_A4_300,
+        );
+        let (_, _, mask, found) =
+            page_mask(&form.jpeg).unwrap_or_else(|e| panic!("blue form {k}: {e}"));
+        let s = iou(&mask, &form.truth);
+        println!("blue form {k}: IoU {s:.4}, {found} of {}", form.seals.len());
+        assert_eq!(found, form.seals.len(), "blue form {k}");
+        assert!(s >= 0.9, "blue form {k}: IoU {s:.4}");
+        sum += s;
+        let pictures = extract(&form.jpeg, &ExtractOptions::default()).expect("extracts");
+        let img = image::load_from_memory(&pictures[0].png)
+            .expect("PNG")
+            .into_rgba8();
+        let ink = img.pixels().find(|p| p[3] == 255).expect("ink");
+        assert!(ink[2] > ink[0], "painted blue, got {ink:?}");
+    }
+    assert!(sum / n as f64 >= 0.95);
+}
