@@ -6,8 +6,9 @@
 //!    against fixed RGB values.
 //! 2. **Seeds on a subsampled grid.** Seal ink is the only thing on a form that is clearly redder
 //!    than it is green or blue (purple and blue seals are looked for only on a page without red,
-//!    and must show a closed rim, since blue ballpoint has their colour). Testing every second pixel of every second row finds the impressions
-//!    at a quarter of the cost; the full-resolution work is then done only inside them.
+//!    and must show a closed rim, since blue ballpoint has their colour). Testing every second
+//!    pixel of every second row finds the impressions at a quarter of the cost; the
+//!    full-resolution work is then done only inside them.
 //! 3. **Grouping.** Inked cells are joined into components; components inside another one's box
 //!    (the star and the seal name inside the rim) are merged, and specks too small to be a seal are
 //!    dropped. The survivors, in reading order, are the impressions.
