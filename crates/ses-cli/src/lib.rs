@@ -280,8 +280,13 @@ fn mark(c: &Check) -> &'static str {
     }
 }
 
-fn verdict(valid: bool) -> &'static str {
-    if valid { "VALID" } else { "NOT VALID" }
+fn verdict(valid: bool, checks: &[Check]) -> String {
+    let skipped = checks.iter().filter(|c| c.ok.is_none()).count();
+    match (valid, skipped) {
+        (false, _) => "NOT VALID".into(),
+        (true, 0) => "VALID".into(),
+        (true, n) => format!("VALID ({n} check(s) not done, marked --)"),
+    }
 }
 
 fn print_report(io: &mut Io<'_>, file: &Path, r: &Report) {
@@ -289,12 +294,23 @@ fn print_report(io: &mut Io<'_>, file: &Path, r: &Report) {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    say!(io, "{}: {kind}: {}", file.display(), verdict(r.valid));
+    say!(
+        io,
+        "{}: {kind}: {}",
+        file.display(),
+        verdict(r.valid, &r.checks)
+    );
     for c in &r.checks {
         say!(io, "  [{}] {}: {}", mark(c), c.name, c.detail);
     }
     for s in &r.signatures {
-        say!(io, "signature {} ({}): {}", s.id, s.kind, verdict(s.valid));
+        say!(
+            io,
+            "signature {} ({}): {}",
+            s.id,
+            s.kind,
+            verdict(s.valid, &s.checks)
+        );
         for c in &s.checks {
             say!(io, "  [{}] {}: {}", mark(c), c.name, c.detail);
         }

@@ -13,6 +13,14 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
     }
 }
 
+/// Just the tag and length of an element, for contents that are appended separately (saves copying them).
+pub(crate) fn header(tag: u8, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(6);
+    out.push(tag);
+    push_len(&mut out, len);
+    out
+}
+
 /// One element from a tag and its contents.
 pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 6);

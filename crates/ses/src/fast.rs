@@ -59,25 +59,72 @@ fn mac(acc: u64, a: u64, b: u64, carry: u64) -> (u64, u64) {
     (t as u64, (t >> 64) as u64)
 }
 
+/// Subtracts m when `hi:v` ≥ m (constant time).
+#[inline(always)]
+fn reduce_once_mod(v: [u64; 4], hi: u64, m: &[u64; 4]) -> [u64; 4] {
+    let (r0, b) = sbb(v[0], m[0], 0);
+    let (r1, b) = sbb(v[1], m[1], b);
+    let (r2, b) = sbb(v[2], m[2], b);
+    let (r3, b) = sbb(v[3], m[3], b);
+    let (_, b) = sbb(hi, 0, b);
+    // b = 1: v < m, keep v
+    let keep = 0u64.wrapping_sub(b);
+    [
+        (v[0] & keep) | (r0 & !keep),
+        (v[1] & keep) | (r1 & !keep),
+        (v[2] & keep) | (r2 & !keep),
+        (v[3] & keep) | (r3 & !keep),
+    ]
+}
+
+/// Montgomery product a·b·2^-256 mod m (CIOS) for an odd 256-bit m with n0 = -m^-1 mod 2^64. Inlined with
+/// constant arguments, so for p (n0 = 1) the extra multiplication folds away.
+#[inline(always)]
+fn mont_mul(a: &[u64; 4], b: &[u64; 4], m: &[u64; 4], n0: u64) -> [u64; 4] {
+    let mut t = [0u64; 4];
+    let mut t4 = 0u64;
+    for &ai in a {
+        let (x0, c) = mac(t[0], ai, b[0], 0);
+        let (x1, c) = mac(t[1], ai, b[1], c);
+        let (x2, c) = mac(t[2], ai, b[2], c);
+        let (x3, c) = mac(t[3], ai, b[3], c);
+        let (x4, x5) = adc(t4, c, 0);
+        let q = x0.wrapping_mul(n0);
+        let (_, c) = mac(x0, q, m[0], 0);
+        let (y0, c) = mac(x1, q, m[1], c);
+        let (y1, c) = mac(x2, q, m[2], c);
+        let (y2, c) = mac(x3, q, m[3], c);
+        let (y3, c) = adc(x4, c, 0);
+        t = [y0, y1, y2, y3];
+        t4 = x5 + c;
+    }
+    reduce_once_mod(t, t4, m)
+}
+
+fn be_to_limbs(b: &[u8; 32]) -> [u64; 4] {
+    let mut l = [0u64; 4];
+    for (i, chunk) in b.chunks_exact(8).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        l[3 - i] = u64::from_be_bytes(w);
+    }
+    l
+}
+
+fn limbs_to_be(l: &[u64; 4]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&l[3 - i].to_be_bytes());
+    }
+    out
+}
+
 impl Fe {
     const ZERO: Fe = Fe([0; 4]);
 
-    /// Subtracts p when `hi:v` ≥ p (constant time).
     #[inline(always)]
     fn reduce_once(v: [u64; 4], hi: u64) -> Fe {
-        let (r0, b) = sbb(v[0], P[0], 0);
-        let (r1, b) = sbb(v[1], P[1], b);
-        let (r2, b) = sbb(v[2], P[2], b);
-        let (r3, b) = sbb(v[3], P[3], b);
-        let (_, b) = sbb(hi, 0, b);
-        // b = 1: v < p, keep v
-        let keep = 0u64.wrapping_sub(b);
-        Fe([
-            (v[0] & keep) | (r0 & !keep),
-            (v[1] & keep) | (r1 & !keep),
-            (v[2] & keep) | (r2 & !keep),
-            (v[3] & keep) | (r3 & !keep),
-        ])
+        Fe(reduce_once_mod(v, hi, &P))
     }
 
     #[inline(always)]
@@ -112,29 +159,10 @@ impl Fe {
         Fe::ZERO.sub(self)
     }
 
-    /// Montgomery product a·b·2^-256 mod p (CIOS; -p^-1 mod 2^64 = 1 for this prime).
+    /// Montgomery product a·b·2^-256 mod p (-p^-1 mod 2^64 = 1 for this prime).
     #[inline(always)]
     fn mul(&self, o: &Fe) -> Fe {
-        let a = &self.0;
-        let b = &o.0;
-        let mut t = [0u64; 4];
-        let mut t4 = 0u64;
-        for &ai in a {
-            let (x0, c) = mac(t[0], ai, b[0], 0);
-            let (x1, c) = mac(t[1], ai, b[1], c);
-            let (x2, c) = mac(t[2], ai, b[2], c);
-            let (x3, c) = mac(t[3], ai, b[3], c);
-            let (x4, x5) = adc(t4, c, 0);
-            let m = x0;
-            let (_, c) = mac(x0, m, P[0], 0);
-            let (y0, c) = mac(x1, m, P[1], c);
-            let (y1, c) = mac(x2, m, P[2], c);
-            let (y2, c) = mac(x3, m, P[3], c);
-            let (y3, c) = adc(x4, c, 0);
-            t = [y0, y1, y2, y3];
-            t4 = x5 + c;
-        }
-        Fe::reduce_once(t, t4)
+        Fe(mont_mul(&self.0, &o.0, &P, 1))
     }
 
     #[inline(always)]
@@ -143,23 +171,12 @@ impl Fe {
     }
 
     fn from_be_bytes(b: &[u8; 32]) -> Fe {
-        let mut l = [0u64; 4];
-        for (i, chunk) in b.chunks_exact(8).enumerate() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            l[3 - i] = u64::from_be_bytes(w);
-        }
         // inputs here are coordinates already validated (< p) by the sm2 crate, or constants
-        Fe(l).mul(&Fe(R2))
+        Fe(be_to_limbs(b)).mul(&Fe(R2))
     }
 
     fn to_be_bytes(self) -> [u8; 32] {
-        let plain = self.mul(&Fe([1, 0, 0, 0]));
-        let mut out = [0u8; 32];
-        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
-            chunk.copy_from_slice(&plain.0[3 - i].to_be_bytes());
-        }
-        out
+        limbs_to_be(&self.mul(&Fe([1, 0, 0, 0])).0)
     }
 
     /// Limb-wise, so that it compiles to a few ORs instead of a `memcmp` call.
@@ -626,26 +643,53 @@ fn add_n_below_p(c: &[u8; 32]) -> Option<[u8; 32]> {
     (carry == 0 && out < PB).then_some(out)
 }
 
-/// a^(n-2) mod n with a fixed 4-bit window: constant time in `a`, and about twice as fast as the generic
-/// constant-time inversion of the scalar field.
+/// n, the order of G, and its Montgomery constants.
+const N: [u64; 4] = [
+    0x53bbf40939d54123,
+    0x7203df6b21c6052b,
+    0xffffffffffffffff,
+    0xfffffffeffffffff,
+];
+const N0: u64 = 0x327f9e8872350975;
+const R2N: [u64; 4] = [
+    0x901192af7c114f20,
+    0x3464504ade6fa2fa,
+    0x620fc84c3affe0d4,
+    0x1eb5e412a22b3d3b,
+];
+const ONE_N: [u64; 4] = [
+    0xac440bf6c62abedd,
+    0x8dfc2094de39fad4,
+    0x0000000000000000,
+    0x0000000100000000,
+];
+
+/// a^(n-2) mod n with a fixed 4-bit window in Montgomery form: constant time in `a`, and several times faster
+/// than the generic constant-time inversion of the scalar field.
 fn scalar_invert(a: &Scalar) -> Option<Scalar> {
     if bool::from(a.is_zero()) {
         return None;
     }
-    const N_MINUS_2: [u8; 32] =
-        hex32("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54121");
-    let mut pow = [Scalar::ONE; 16];
+    let mut repr = [0u8; 32];
+    repr.copy_from_slice(&a.to_repr());
+    let am = mont_mul(&be_to_limbs(&repr), &R2N, &N, N0);
+    let mut pow = [ONE_N; 16];
     for i in 1..16 {
-        pow[i] = pow[i - 1] * a;
+        pow[i] = mont_mul(&pow[i - 1], &am, &N, N0);
     }
-    let mut acc = Scalar::ONE;
-    for byte in N_MINUS_2 {
-        for nibble in [byte >> 4, byte & 0xF] {
-            acc = acc.square().square().square().square();
-            acc *= pow[usize::from(nibble)];
+    let mut e = N;
+    e[0] -= 2;
+    let mut acc = ONE_N;
+    for limb in e.iter().rev() {
+        for shift in (0..16).rev() {
+            for _ in 0..4 {
+                acc = mont_mul(&acc, &acc, &N, N0);
+            }
+            acc = mont_mul(&acc, &pow[((limb >> (shift * 4)) & 0xF) as usize], &N, N0);
         }
     }
-    Some(acc)
+    let plain = mont_mul(&acc, &[1, 0, 0, 0], &N, N0);
+    Option::from(Scalar::from_repr(limbs_to_be(&plain).into()))
 }
 
 /// SM2 signature of prehash `e` with secret d and nonce k; `None` when k is unusable (r = 0, r + k = n, s = 0).

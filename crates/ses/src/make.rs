@@ -163,7 +163,8 @@ fn seal_info(req: &SealRequest, version: i64) -> Result<Vec<u8>, Error> {
     ]);
     let picture = der::seq(&[
         &ia5(&p.kind, "the picture type")?,
-        &der::octets(&p.data),
+        &der::header(0x04, p.data.len()),
+        &p.data,
         &der::int(p.width_mm),
         &der::int(p.height_mm),
     ]);

@@ -469,7 +469,7 @@ fn chain(c: &CertInfo, der: &[u8], trust: &[Vec<u8>], at: i64) -> Result<String,
 /// all at the signing time the signature claims (or `opts.at` when it has none that can be read).
 pub(crate) fn signature_checks(s: &SesSignature, opts: &VerifyOptions) -> Vec<Check> {
     let (at, when) = match s.signing_time {
-        Some(t) => (t, "at the signing time claimed by the signature,"),
+        Some(t) => (t, "at the claimed signing time"),
         None => (opts.at, "at the verification time"),
     };
     let (ok, mut detail, failed) = signature_step(
