@@ -829,10 +829,7 @@ fn axis_skew(a: &Plane) -> Option<f32> {
     if rim.len() < 360 {
         return None;
     }
-    let n = rim.len() as f64;
-    let (mx, my) = rim
-        .iter()
-        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
+    let (mx, my) = centroid(&rim);
     let (mut xx, mut yy, mut xy) = (0f64, 0f64, 0f64);
     for &(x, y) in &rim {
         let (dx, dy) = (x - mx, y - my);
@@ -850,6 +847,12 @@ fn axis_skew(a: &Plane) -> Option<f32> {
     }
     let deg = (0.5 * (2.0 * xy).atan2(xx - yy)).to_degrees() as f32;
     (deg.abs() <= MAX_SKEW_DEG).then_some(deg)
+}
+
+fn centroid(pts: &[(f64, f64)]) -> (f64, f64) {
+    let n = pts.len().max(1) as f64;
+    pts.iter()
+        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n))
 }
 
 /// A round seal's five-pointed star: the blob covering the centre, if it has clear five-fold
@@ -891,10 +894,7 @@ fn star_skew(a: &Plane) -> Option<f32> {
     if pts.len() < 200 {
         return None;
     }
-    let n = pts.len() as f64;
-    let (mx, my) = pts
-        .iter()
-        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
+    let (mx, my) = centroid(&pts);
     let (mut re, mut im, mut norm) = (0f64, 0f64, 0f64);
     for &(x, y) in &pts {
         let (dx, dy) = (x - mx, y - my);

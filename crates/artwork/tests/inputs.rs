@@ -48,6 +48,11 @@ fn pdf_with_image(
         "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
         "Contents" => content_id,
     });
+    one_page_pdf(doc, pages_id, page_id)
+}
+
+/// Adds the page tree and catalogue around `page_id` and writes the PDF.
+fn one_page_pdf(mut doc: Document, pages_id: lopdf::ObjectId, page_id: lopdf::ObjectId) -> Vec<u8> {
     doc.objects.insert(
         pages_id,
         Object::Dictionary(
@@ -100,16 +105,7 @@ fn pdf_without_an_image_or_broken_is_an_error() {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let page_id = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-        ),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut pdf = Vec::new();
-    doc.save_to(&mut pdf).expect("PDF written");
+    let pdf = one_page_pdf(doc, pages_id, page_id);
     assert!(matches!(
         extract(&pdf, &ExtractOptions::default()),
         Err(Error::NoPdfImage(_))
