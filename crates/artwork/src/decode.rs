@@ -19,6 +19,52 @@ pub(crate) struct Page {
     pub width: u32,
     pub height: u32,
     pub rgb: Vec<u8>,
+    /// Scan resolution recorded in the file (JFIF density, PNG `pHYs`, or image size against the
+    /// PDF page), when it is a believable scanner setting.
+    pub dpi: Option<f32>,
+}
+
+/// Resolutions a scanner writes. 72 and 96 are left out: they are what cameras and screenshots
+/// write whatever the real scale, so they say nothing about the paper.
+fn believable_dpi(dpi: f32) -> Option<f32> {
+    ((100.0..=1200.0).contains(&dpi)).then_some(dpi)
+}
+
+/// The JFIF density of a JPEG (APP0 right after SOI), in dpi.
+fn jfif_dpi(jpeg: &[u8]) -> Option<f32> {
+    let app0 = jpeg.get(2..18)?;
+    if app0[0..2] != [0xFF, 0xE0] || &app0[4..9] != b"JFIF\0" {
+        return None;
+    }
+    let x = f32::from(u16::from_be_bytes([app0[12], app0[13]]));
+    match app0[11] {
+        1 => believable_dpi(x),
+        2 => believable_dpi(x * 2.54),
+        _ => None,
+    }
+}
+
+/// The `pHYs` density of a PNG (pixels per metre), in dpi, searched before the image data.
+fn png_dpi(png: &[u8]) -> Option<f32> {
+    let mut i = 8;
+    while i + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[i..i + 4].try_into().ok()?) as usize;
+        let kind = &png[i + 4..i + 8];
+        if kind == b"IDAT" {
+            return None;
+        }
+        if kind == b"pHYs" {
+            let body = png.get(i + 8..i + 17)?;
+            let per_metre = u32::from_be_bytes(body[0..4].try_into().ok()?) as f32;
+            return if body[8] == 1 {
+                believable_dpi(per_metre * 0.0254)
+            } else {
+                None
+            };
+        }
+        i = i.checked_add(12 + len)?;
+    }
+    None
 }
 
 /// PDFs with more pages than this are not application forms; refuse rather than walk them all.
@@ -81,6 +127,10 @@ fn decode_raster(input: &[u8], format: ImageFormat) -> Result<Page, Error> {
     reader.limits(limits);
     let img = reader.decode().map_err(|e| Error::Corrupt(e.to_string()))?;
 
+    let dpi = match format {
+        ImageFormat::Png => png_dpi(input),
+        _ => jfif_dpi(input),
+    };
     let rgb = if img.color().has_alpha() {
         // Transparent areas of a PNG are paper, whatever colour their hidden RGB says.
         let rgba = img.into_rgba8();
@@ -95,7 +145,12 @@ fn decode_raster(input: &[u8], format: ImageFormat) -> Result<Page, Error> {
     } else {
         img.into_rgb8().into_raw()
     };
-    Ok(Page { width, height, rgb })
+    Ok(Page {
+        width,
+        height,
+        rgb,
+        dpi,
+    })
 }
 
 /// Takes the largest image of the first page that has one. A scanned form is a PDF page that is one
@@ -122,7 +177,14 @@ fn decode_pdf(input: &[u8]) -> Result<Page, Error> {
             continue;
         };
         match pdf_image_to_page(img) {
-            Ok(page) => return Ok(page),
+            Ok(mut page) => {
+                // A scanned page is one picture filling the page: its pixels over the page's
+                // width in points give the scan resolution.
+                if let Some(width_pt) = media_box_width(&doc, page_id) {
+                    page.dpi = believable_dpi(page.width as f32 / (width_pt / 72.0)).or(page.dpi);
+                }
+                return Ok(page);
+            }
             // A bomb is refused outright, not skipped in favour of a later page.
             Err(e @ Error::TooLarge { .. }) => return Err(e),
             Err(e) => last_problem = e.to_string(),
@@ -168,7 +230,34 @@ fn pdf_image_to_page(img: &lopdf::xobject::PdfImage<'_>) -> Result<Page, Error> 
             )));
         }
     };
-    Ok(Page { width, height, rgb })
+    Ok(Page {
+        width,
+        height,
+        rgb,
+        dpi: None,
+    })
+}
+
+/// The width of a PDF page in points, from its `MediaBox` (own or inherited from the page tree).
+fn media_box_width(doc: &lopdf::Document, page_id: lopdf::ObjectId) -> Option<f32> {
+    let mut dict = doc.get_dictionary(page_id).ok()?;
+    // Bounded walk up the page tree; a cycle in a hostile file must not loop forever.
+    for _ in 0..32 {
+        if let Ok(lopdf::Object::Array(b)) = dict.get(b"MediaBox")
+            && b.len() == 4
+        {
+            let num = |o: &lopdf::Object| {
+                o.as_float()
+                    .ok()
+                    .or_else(|| o.as_i64().ok().map(|v| v as f32))
+            };
+            let width = (num(&b[2])? - num(&b[0])?).abs();
+            return (width > 1.0).then_some(width);
+        }
+        let parent = dict.get(b"Parent").ok()?.as_reference().ok()?;
+        dict = doc.get_dictionary(parent).ok()?;
+    }
+    None
 }
 
 /// Inflates a zlib stream but stops at `limit` bytes, so a Flate bomb cannot exhaust memory.
@@ -242,6 +331,40 @@ mod tests {
             }
         }
         !crc
+    }
+
+    #[test]
+    fn scan_resolution_is_read_and_camera_defaults_ignored() {
+        use image::ImageEncoder;
+        let jpeg_at = |dpi: u16| {
+            let mut out = Vec::new();
+            let mut enc = image::codecs::jpeg::JpegEncoder::new(&mut out);
+            enc.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(dpi));
+            enc.write_image(
+                &[200u8; 32 * 32 * 3],
+                32,
+                32,
+                image::ExtendedColorType::Rgb8,
+            )
+            .expect("encodes");
+            out
+        };
+        assert_eq!(
+            decode_page(&jpeg_at(300)).expect("decodes").dpi,
+            Some(300.0)
+        );
+        assert_eq!(decode_page(&jpeg_at(72)).expect("decodes").dpi, None);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = 32u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&32u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        chunk(&mut png, b"IHDR", &ihdr);
+        // 11811 px per metre = 300 dpi.
+        let mut phys = 11_811u32.to_be_bytes().to_vec();
+        phys.extend_from_slice(&11_811u32.to_be_bytes());
+        phys.push(1);
+        chunk(&mut png, b"pHYs", &phys);
+        assert!((png_dpi(&png).expect("pHYs read") - 300.0).abs() < 0.1);
     }
 
     #[test]

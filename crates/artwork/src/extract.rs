@@ -28,8 +28,10 @@ use crate::{Error, SEAL_RED};
 /// How to size the extracted pictures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractOptions {
-    /// Physical size of the seal in mm (width, height). `None`: measured on the page, which is taken
-    /// to be an A4 form (long side 297 mm), as the 印模采集表 is.
+    /// Physical size of the seal in mm (width, height). `None`: measured on the page, at the
+    /// resolution the scan records (JPEG JFIF density, PNG `pHYs`, image against PDF page size;
+    /// 72 and 96 dpi are ignored as camera defaults), or else taking the page to be an A4 form
+    /// (long side 297 mm), as the 印模采集表 is.
     pub size_mm: Option<(f32, f32)>,
     /// Output resolution in dots per inch (default 300; 72 to 2400 accepted).
     pub dpi: u32,
@@ -59,7 +61,7 @@ pub struct Impression {
     pub width: u32,
     /// Height of the impression on the source page, px.
     pub height: u32,
-    /// Physical width, mm (given, or measured against an A4 page).
+    /// Physical width, mm (given, or measured on the page; see [`ExtractOptions::size_mm`]).
     pub width_mm: f32,
     /// Physical height, mm.
     pub height_mm: f32,
@@ -95,9 +97,10 @@ fn check_options(opts: &ExtractOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// The page is an A4 form, so its long side is 297 mm.
+/// The page's scale: the resolution the scanner recorded, else an A4 form (long side 297 mm).
 fn page_px_per_mm(page: &Page) -> f32 {
-    page.width.max(page.height) as f32 / 297.0
+    page.dpi
+        .map_or(page.width.max(page.height) as f32 / 297.0, |dpi| dpi / 25.4)
 }
 
 /// An impression found on the page, before sizing.

@@ -8,7 +8,7 @@
 //! seal ink when its coverage is at least one half.
 
 use image::ImageEncoder;
-use image::codecs::jpeg::JpegEncoder;
+use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 use tiny_skia::{FillRule, Mask, PathBuilder, Stroke, Transform};
 
 use crate::decode::decode_page;
@@ -450,12 +450,10 @@ fn generate_in(seed: u64, spec: FormSpec, blue: bool) -> Form {
     let quality = 60 + rng.below(31) as u8;
     let mut jpeg = Vec::new();
     // Writing to a Vec cannot fail for a valid buffer size.
-    let _ = JpegEncoder::new_with_quality(&mut jpeg, quality).write_image(
-        &bytes,
-        w,
-        h,
-        image::ExtendedColorType::Rgb8,
-    );
+    let mut encoder = JpegEncoder::new_with_quality(&mut jpeg, quality);
+    // Scanners record their resolution; the extractor reads it for the physical size.
+    encoder.set_pixel_density(PixelDensity::dpi(spec.dpi.round() as u16));
+    let _ = encoder.write_image(&bytes, w, h, image::ExtendedColorType::Rgb8);
     seals.sort_by(|a, b| a.centre.0.total_cmp(&b.centre.0));
     Form {
         jpeg,

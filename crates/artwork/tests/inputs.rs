@@ -17,10 +17,11 @@ fn sample(k: usize) -> (Vec<u8>, usize) {
     (jpeg, n)
 }
 
-/// A one-page PDF whose page is one image XObject, as a scanner writes it.
+/// A one-page PDF whose page is one image XObject scanned at `dpi`, as a scanner writes it.
 fn pdf_with_image(
     width: u32,
     height: u32,
+    dpi: f32,
     filter: Option<&str>,
     colour: &str,
     data: Vec<u8>,
@@ -44,7 +45,7 @@ fn pdf_with_image(
     let page_id = doc.add_object(dictionary! {
         "Type" => "Page",
         "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), i64::from(width).into(), i64::from(height).into()],
+        "MediaBox" => vec![0.into(), 0.into(), Object::Real(width as f32 * 72.0 / dpi), Object::Real(height as f32 * 72.0 / dpi)],
         "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
         "Contents" => content_id,
     });
@@ -73,6 +74,7 @@ fn pdf_with_a_jpeg_scan_gives_the_same_impressions() {
     let pdf = pdf_with_image(
         img.width(),
         img.height(),
+        300.0,
         Some("DCTDecode"),
         "DeviceRGB",
         jpeg.clone(),
@@ -92,12 +94,23 @@ fn pdf_with_a_flate_scan_works() {
     let pdf = pdf_with_image(
         img.width(),
         img.height(),
+        300.0,
         Some("FlateDecode"),
         "DeviceRGB",
         z.finish().expect("compresses"),
     );
     let found = extract(&pdf, &ExtractOptions::default()).expect("extracts from PDF");
     assert_eq!(found.len(), n);
+    // Raw samples carry no resolution; the page size does, so the sizes agree with the JPEG's.
+    let from_jpeg = extract(&jpeg, &ExtractOptions::default()).expect("extracts from JPEG");
+    for (a, b) in found.iter().zip(&from_jpeg) {
+        assert!(
+            (a.width_mm - b.width_mm).abs() < 0.3,
+            "{} vs {}",
+            a.width_mm,
+            b.width_mm
+        );
+    }
 }
 
 #[test]
@@ -115,6 +128,7 @@ fn pdf_without_an_image_or_broken_is_an_error() {
     let bomb = pdf_with_image(
         20_000,
         20_000,
+        300.0,
         Some("FlateDecode"),
         "DeviceRGB",
         vec![0x78, 0x9C, 0x03, 0x00],

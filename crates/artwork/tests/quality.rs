@@ -102,6 +102,24 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
     for k in 0..4u64 {
         let form = generate(QUALITY_SEED + 1000 + k, FormSpec::HALF_A4_300);
         for seal in &form.seals {
+            // With no size given, the size comes from the scan's recorded resolution.
+            let measured = extract(&form.jpeg, &ExtractOptions::default()).expect("extracts");
+            let m = measured
+                .iter()
+                .find(|i| {
+                    let (x, y) = (seal.centre.0 as u32, seal.centre.1 as u32);
+                    (i.x..i.x + i.width).contains(&x) && (i.y..i.y + i.height).contains(&y)
+                })
+                .expect("an impression at each seal");
+            assert!(
+                (m.width_mm - seal.size_mm.0).abs() < 1.0
+                    && (m.height_mm - seal.size_mm.1).abs() < 1.0,
+                "{:?}: measured {}x{} mm, drawn {:?}",
+                seal.style,
+                m.width_mm,
+                m.height_mm,
+                seal.size_mm
+            );
             let opts = ExtractOptions {
                 size_mm: Some(seal.size_mm),
                 dpi: 300,
