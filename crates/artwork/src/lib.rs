@@ -22,13 +22,15 @@ mod extract;
 mod font;
 mod raster;
 mod render;
+mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use decode::{MAX_INPUT_BYTES, MAX_PIXELS};
 pub use error::Error;
 pub use extract::{ExtractOptions, Impression, extract};
-pub use render::{RenderRequest, Style, render};
+pub use render::{RenderRequest, Style, render, render_with};
+pub use template::{FrameTemplate, OvalTemplate, RoundTemplate, SquareTemplate, Templates};
 
 /// The uniform seal red every extracted impression is painted in (close to `#E60012`).
 pub const SEAL_RED: [u8; 3] = [0xE6, 0x00, 0x12];

@@ -10,6 +10,7 @@ use std::f32::consts::PI;
 
 use tiny_skia::{FillRule, Mask, Path, PathBuilder, Stroke, Transform};
 
+use crate::template::{FrameTemplate, OvalTemplate, RoundTemplate, SquareTemplate, Templates};
 use crate::{Error, font, raster};
 
 /// The kind of seal to draw.
@@ -61,9 +62,15 @@ impl RenderRequest {
     }
 }
 
-/// Draws the seal and returns it as an RGBA PNG with a transparent background.
+/// Draws the seal and returns it as an RGBA PNG with a transparent background, with the standard
+/// templates ([`Templates::default`]).
 pub fn render(req: &RenderRequest) -> Result<Vec<u8>, Error> {
-    let drawing = layout(req)?;
+    render_with(req, &Templates::default())
+}
+
+/// Draws the seal with the given templates (other sizes, rim widths, spans or colours).
+pub fn render_with(req: &RenderRequest, templates: &Templates) -> Result<Vec<u8>, Error> {
+    let drawing = layout_with(req, templates)?;
     let (w, h) = drawing.pixel_size(req.dpi);
     let px_per_mm = req.dpi as f32 / 25.4;
     let to_px =
@@ -71,11 +78,6 @@ pub fn render(req: &RenderRequest) -> Result<Vec<u8>, Error> {
     let alpha = drawing.rasterise(w, h, to_px)?;
     raster::encode_png(&alpha, w, h, drawing.colour)
 }
-
-/// Standard seal red `#E60012`.
-const RED: [u8; 3] = crate::SEAL_RED;
-/// The dark blue of registered-constructor seals.
-const DARK_BLUE: [u8; 3] = [0x1B, 0x3A, 0x8C];
 
 /// A seal laid out in mm around its centre: filled outlines in one ink.
 pub(crate) struct Drawing {
@@ -86,15 +88,6 @@ pub(crate) struct Drawing {
 }
 
 impl Drawing {
-    fn red(width_mm: f32, height_mm: f32, paths: Vec<Path>) -> Self {
-        Self {
-            width_mm,
-            height_mm,
-            colour: RED,
-            paths,
-        }
-    }
-
     /// The raster size at `dpi`, at least 1 × 1.
     pub fn pixel_size(&self, dpi: u32) -> (u32, u32) {
         let px = |mm: f32| ((mm * dpi as f32 / 25.4).round() as u32).max(1);
@@ -117,8 +110,12 @@ impl Drawing {
 const MAX_SIDE_MM: f32 = 150.0;
 const DPI_RANGE: std::ops::RangeInclusive<u32> = 72..=2400;
 
-/// Lays out the seal in mm; validates the request.
+/// Lays out the seal in mm with the standard templates; validates the request.
 pub(crate) fn layout(req: &RenderRequest) -> Result<Drawing, Error> {
+    layout_with(req, &Templates::default())
+}
+
+fn layout_with(req: &RenderRequest, t: &Templates) -> Result<Drawing, Error> {
     if !DPI_RANGE.contains(&req.dpi) {
         return Err(Error::InvalidRequest(format!(
             "dpi {} outside 72-2400",
@@ -136,9 +133,14 @@ pub(crate) fn layout(req: &RenderRequest) -> Result<Drawing, Error> {
     if let Some(c) = &req.code {
         font::check_text(c)?;
     }
-    if let Some((w, h)) = req.size_mm
-        && !(5.0..=MAX_SIDE_MM).contains(&w) | !(5.0..=MAX_SIDE_MM).contains(&h)
-    {
+    // Checked whether the size comes from the request or from a (caller-supplied) template.
+    let (w, h) = req.size_mm.unwrap_or(match req.style {
+        Style::Round => (t.round.diameter_mm, t.round.diameter_mm),
+        Style::Oval => (t.oval.width_mm, t.oval.height_mm),
+        Style::Square => (t.square.side_mm, t.square.side_mm),
+        Style::Frame => (t.frame.width_mm, t.frame.height_mm),
+    });
+    if !(5.0..=MAX_SIDE_MM).contains(&w) || !(5.0..=MAX_SIDE_MM).contains(&h) {
         return Err(Error::InvalidRequest(format!(
             "size {w}x{h} mm outside 5-{MAX_SIDE_MM} mm"
         )));
@@ -158,55 +160,50 @@ pub(crate) fn layout(req: &RenderRequest) -> Result<Drawing, Error> {
                     "印章编码须为13位数字 (seal code must be 13 digits): {c}"
                 )));
             }
-            let (w, h) = req.size_mm.unwrap_or((42.0, 42.0));
             if (w - h).abs() > 0.01 {
                 return Err(Error::InvalidRequest(
                     "a round seal needs equal width and height".into(),
                 ));
             }
-            Ok(round(w, &name, title, code))
+            Ok(round(&t.round, w, &name, title, code))
         }
-        Style::Oval => {
-            let (w, h) = req.size_mm.unwrap_or((40.0, 30.0));
-            Ok(oval(w, h, &name, title, code))
-        }
-        Style::Square => {
-            let (w, h) = req.size_mm.unwrap_or((20.0, 20.0));
-            square(w, h, &name, req.title.as_deref())
-        }
-        Style::Frame => {
-            let (w, h) = req.size_mm.unwrap_or((50.0, 36.0));
-            Ok(frame(w, h, &name, title, code))
-        }
+        Style::Oval => Ok(oval(&t.oval, w, h, &name, title, code)),
+        Style::Square => square(&t.square, w, h, &name, req.title.as_deref()),
+        Style::Frame => Ok(frame(&t.frame, w, h, &name, title, code)),
     }
 }
 
-/// The round enterprise seal, numbers for a 42 mm seal (standards §5.2), scaled by `d / 42`.
-fn round(d: f32, name: &str, title: Option<&str>, code: Option<&str>) -> Drawing {
-    let s = d / 42.0;
+/// The round enterprise seal: the template scaled to diameter `d`.
+fn round(
+    t: &RoundTemplate,
+    d: f32,
+    name: &str,
+    title: Option<&str>,
+    code: Option<&str>,
+) -> Drawing {
+    let s = d / t.diameter_mm;
     let r = d / 2.0;
-    let rim = 1.2 * s;
+    let rim = t.rim_mm * s;
     let mut paths = Vec::new();
     paths.extend(ellipse_ring(r - rim / 2.0, r - rim / 2.0, rim));
-    paths.extend(star(7.0 * s, 7.0 * s * 0.381_966));
-    let name_h = 6.5 * s;
-    let rc = r - rim - 0.8 * s - name_h / 2.0;
+    let star_r = t.star_radius_mm * s;
+    paths.extend(star(star_r, star_r * t.star_inner_ratio));
+    let name_h = t.name_height_mm * s;
+    let rc = r - rim - t.name_gap_mm * s - name_h / 2.0;
+    let (min_deg, max_deg) = t.name_span_deg;
     let span = arc_text(
         &mut paths,
         name,
         rc,
         rc,
         name_h,
-        Arc::Top {
-            min_deg: 200.0,
-            max_deg: 250.0,
-        },
-        0.78,
+        Arc::Top { min_deg, max_deg },
+        t.name_squeeze,
     );
-    if let Some(t) = title {
-        let h = 4.8 * s;
-        // Top edge 6.5 mm below the centre, clear of the star's lower points (5.66 mm).
-        let y = 6.5 * s + h / 2.0;
+    if let Some(title) = title {
+        let h = t.title_height_mm * s;
+        // The top edge sits below the star's lower points.
+        let y = t.title_top_mm * s + h / 2.0;
         let half_chord = (rc * rc - (y + h / 2.0) * (y + h / 2.0)).max(0.0).sqrt();
         // A long name's arc comes down beside the seal name: keep clear of its last glyphs.
         let arc_end_x = rc * (span / 2.0).sin().abs();
@@ -217,73 +214,99 @@ fn round(d: f32, name: &str, title: Option<&str>, code: Option<&str>) -> Drawing
         };
         line_text(
             &mut paths,
-            t,
+            title,
             0.0,
             y,
             h,
-            0.85,
+            t.title_squeeze,
             2.0 * room.min(half_chord - s),
         );
     }
     if let Some(c) = code {
-        let h = 2.0 * s;
-        let rc = r - rim - 1.5 * s;
+        let h = t.code_height_mm * s;
+        let rc = r - rim - t.code_inset_mm * s;
         let _ = arc_text(
             &mut paths,
             c,
             rc,
             rc,
             h,
-            Arc::Bottom { span_deg: 60.0 },
+            Arc::Bottom {
+                span_deg: t.code_span_deg,
+            },
             0.6,
         );
     }
-    Drawing::red(d, d, paths)
+    Drawing {
+        width_mm: d,
+        height_mm: d,
+        colour: t.colour,
+        paths,
+    }
 }
 
-/// The oval seal on the 发票专用章 template (standards §5.3, 40 × 30 mm), scaled per axis.
-fn oval(w: f32, h: f32, name: &str, title: Option<&str>, code: Option<&str>) -> Drawing {
-    let (sx, sy) = (w / 40.0, h / 30.0);
+/// The oval seal: the template scaled per axis to `w` × `h`.
+fn oval(
+    t: &OvalTemplate,
+    w: f32,
+    h: f32,
+    name: &str,
+    title: Option<&str>,
+    code: Option<&str>,
+) -> Drawing {
+    let (sx, sy) = (w / t.width_mm, h / t.height_mm);
     let s = sx.min(sy);
-    let rim = 1.0 * s;
+    let rim = t.rim_mm * s;
     let (a, b) = (w / 2.0, h / 2.0);
     let mut paths = Vec::new();
     paths.extend(ellipse_ring(a - rim / 2.0, b - rim / 2.0, rim));
-    let name_h = 4.2 * s;
-    let inset = rim + 0.5 * s + name_h / 2.0;
+    let name_h = t.name_height_mm * s;
+    let inset = rim + t.name_gap_mm * s + name_h / 2.0;
+    let (min_deg, max_deg) = t.name_span_deg;
     let _ = arc_text(
         &mut paths,
         name,
         a - inset,
         b - inset,
         name_h,
-        Arc::Top {
-            min_deg: 210.0,
-            max_deg: 260.0,
-        },
-        0.8,
+        Arc::Top { min_deg, max_deg },
+        t.name_squeeze,
     );
     if let Some(c) = code {
-        // 3.7 mm high, 1.3 mm wide digits, 18 of them over 26 mm.
-        line_text(&mut paths, c, 0.0, 0.0, 3.7 * s, 1.3 / 3.7 * 1.6, 26.0 * sx);
+        // Digits take 0.55 em in `line_text`, so this squeeze gives the template's digit width.
+        let ch = t.code_height_mm * s;
+        let squeeze = t.code_digit_width_mm * s / (0.55 * ch);
+        line_text(&mut paths, c, 0.0, 0.0, ch, squeeze, t.code_width_mm * sx);
     }
-    if let Some(t) = title {
-        let th = 4.6 * s;
+    if let Some(title) = title {
+        let th = t.title_height_mm * s;
+        let squeeze = t.title_char_width_mm / t.title_height_mm;
         line_text(
             &mut paths,
-            t,
+            title,
             0.0,
-            4.2 * sy + th / 2.0,
+            t.title_top_mm * sy + th / 2.0,
             th,
-            3.0 / 4.6 * 1.2,
+            squeeze,
             2.0 * (a - inset) * 0.8,
         );
     }
-    Drawing::red(w, h, paths)
+    Drawing {
+        width_mm: w,
+        height_mm: h,
+        colour: t.colour,
+        paths,
+    }
 }
 
 /// The square personal seal: rim and the characters in columns read right to left.
-fn square(w: f32, h: f32, name: &str, suffix: Option<&str>) -> Result<Drawing, Error> {
+fn square(
+    t: &SquareTemplate,
+    w: f32,
+    h: f32,
+    name: &str,
+    suffix: Option<&str>,
+) -> Result<Drawing, Error> {
     let n = name.chars().count();
     let suffix = match suffix {
         Some(s) => s.trim().to_string(),
@@ -298,8 +321,9 @@ fn square(w: f32, h: f32, name: &str, suffix: Option<&str>) -> Result<Drawing, E
             text.len()
         )));
     }
-    let s = w.min(h) / 20.0;
-    let rim = 0.9 * s;
+    let s = w.min(h) / t.side_mm;
+    let rim = t.rim_mm * s;
+    let pad = t.padding_mm * s;
     let mut paths = Vec::new();
     let mut pb = PathBuilder::new();
     if let Some(rect) = tiny_skia::Rect::from_ltrb(
@@ -319,12 +343,12 @@ fn square(w: f32, h: f32, name: &str, suffix: Option<&str>) -> Result<Drawing, E
     } else {
         text.len().div_ceil(2)
     };
-    let inner_w = w - 2.0 * rim - 1.2 * s;
-    let inner_h = h - 2.0 * rim - 1.2 * s;
+    let inner_w = w - 2.0 * (rim + pad);
+    let inner_h = h - 2.0 * (rim + pad);
     let col_w = inner_w / cols as f32;
     let mut chars = text.iter();
     for col in 0..cols {
-        let cx = w / 2.0 - rim - 0.6 * s - col_w * (col as f32 + 0.5);
+        let cx = w / 2.0 - rim - pad - col_w * (col as f32 + 0.5);
         let rows = if text.len() == 2 || (text.len() % 2 == 1 && col == 0) {
             1
         } else {
@@ -333,49 +357,78 @@ fn square(w: f32, h: f32, name: &str, suffix: Option<&str>) -> Result<Drawing, E
         let row_h = inner_h / rows as f32;
         for row in 0..rows {
             let Some(&c) = chars.next() else { break };
-            let cy = -h / 2.0 + rim + 0.6 * s + row_h * (row as f32 + 0.5);
+            let cy = -h / 2.0 + rim + pad + row_h * (row as f32 + 0.5);
             // Fill the cell: height from the row, width from the column.
             let gh = row_h * 0.98;
             place_glyph(&mut paths, c, cx, cy, 0.0, gh, (col_w * 0.98 / gh).min(1.6));
         }
     }
-    Ok(Drawing::red(w, h, paths))
+    Ok(Drawing {
+        width_mm: w,
+        height_mm: h,
+        colour: t.colour,
+        paths,
+    })
 }
 
-/// The professional-registration frame (standards §5.5): outer oval 50 × 36 mm, line 0.6 mm, inner
-/// 36 × 22 mm, line 0.3 mm, heading along the band, name and number inside.
-fn frame(w: f32, h: f32, name: &str, title: Option<&str>, code: Option<&str>) -> Drawing {
-    let (sx, sy) = (w / 50.0, h / 36.0);
+/// The professional-registration frame: outer and inner ovals, heading along the band, name and
+/// number inside.
+fn frame(
+    t: &FrameTemplate,
+    w: f32,
+    h: f32,
+    name: &str,
+    title: Option<&str>,
+    code: Option<&str>,
+) -> Drawing {
+    let (sx, sy) = (w / t.width_mm, h / t.height_mm);
     let s = sx.min(sy);
     let (a, b) = (w / 2.0, h / 2.0);
-    let (ia, ib) = (18.0 * sx, 11.0 * sy);
+    let (ia, ib) = (t.inner_width_mm / 2.0 * sx, t.inner_height_mm / 2.0 * sy);
     let mut paths = Vec::new();
-    paths.extend(ellipse_ring(a - 0.3 * s, b - 0.3 * s, 0.6 * s));
-    paths.extend(ellipse_ring(ia, ib, 0.3 * s));
-    let heading = title.unwrap_or("中华人民共和国一级注册建造师执业印章");
-    let band_h = 3.6 * s;
+    let outer = t.outer_line_mm * s;
+    paths.extend(ellipse_ring(a - outer / 2.0, b - outer / 2.0, outer));
+    paths.extend(ellipse_ring(ia, ib, t.inner_line_mm * s));
+    let heading = title.unwrap_or(&t.heading);
     let (ra, rb) = ((a + ia) / 2.0, (b + ib) / 2.0);
+    let band = Arc::Top {
+        min_deg: 200.0,
+        max_deg: 250.0,
+    };
     let _ = arc_text(
         &mut paths,
         heading,
         ra,
         rb,
-        band_h,
-        Arc::Top {
-            min_deg: 200.0,
-            max_deg: 250.0,
-        },
+        t.heading_height_mm * s,
+        band,
         0.75,
     );
     let name_y = if code.is_some() { -2.8 * sy } else { 0.0 };
-    line_text(&mut paths, name, 0.0, name_y, 5.0 * s, 1.0, 2.0 * ia * 0.85);
+    line_text(
+        &mut paths,
+        name,
+        0.0,
+        name_y,
+        t.name_height_mm * s,
+        1.0,
+        2.0 * ia * 0.85,
+    );
     if let Some(c) = code {
-        line_text(&mut paths, c, 0.0, 4.2 * sy, 3.2 * s, 0.7, 2.0 * ia * 0.8);
+        line_text(
+            &mut paths,
+            c,
+            0.0,
+            4.2 * sy,
+            t.code_height_mm * s,
+            0.7,
+            2.0 * ia * 0.8,
+        );
     }
     Drawing {
         width_mm: w,
         height_mm: h,
-        colour: DARK_BLUE,
+        colour: t.colour,
         paths,
     }
 }

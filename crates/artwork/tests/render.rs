@@ -111,3 +111,32 @@ fn bad_requests_are_errors() {
     let long = request(Style::Square, "一二三四五六七");
     assert!(matches!(render(&long), Err(Error::InvalidRequest(_))));
 }
+
+#[test]
+fn templates_are_configurable() {
+    use sealdesk_artwork::{Templates, render_with};
+    let req = request(Style::Round, "测试科技有限公司");
+    let mut wide = Templates::default();
+    wide.round.rim_mm = 2.5;
+    wide.round.colour = [0x1B, 0x3A, 0x8C];
+    let standard = decode(&render(&req).expect("renders"));
+    let custom = decode(&render_with(&req, &wide).expect("renders"));
+    assert_eq!(standard.dimensions(), custom.dimensions());
+    // 2 mm in from the edge: inside the 2.5 mm rim, outside the standard 1.2 mm one.
+    assert!(alpha_at(&custom, 2.0, 21.0, 300.0) > 200);
+    assert_eq!(alpha_at(&standard, 2.0, 21.0, 300.0), 0);
+    let ink = custom.pixels().find(|p| p[3] == 255).expect("ink");
+    assert_eq!([ink[0], ink[1], ink[2]], [0x1B, 0x3A, 0x8C]);
+    // A 38 mm template size is the default size; an absurd one is refused, not drawn.
+    let mut small = Templates::default();
+    small.round.diameter_mm = 38.0;
+    assert_eq!(
+        decode(&render_with(&req, &small).expect("renders")).width(),
+        449
+    );
+    small.round.diameter_mm = f32::NAN;
+    assert!(matches!(
+        render_with(&req, &small),
+        Err(Error::InvalidRequest(_))
+    ));
+}
