@@ -139,3 +139,15 @@ pub(crate) fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// The DER of the first certificate in a PEM text, with a Chinese error for the form.
+pub fn cert_der_from_pem(pem: &str) -> Result<Vec<u8>, AppError> {
+    sealdesk_pki::Cert::from_pem(pem)
+        .map(|c| c.der().to_vec())
+        .map_err(|_| {
+            AppError::field(
+                "cert",
+                "证书内容无法识别：应为 PEM 格式（-----BEGIN CERTIFICATE-----）",
+            )
+        })
+}

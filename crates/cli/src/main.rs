@@ -1,1 +1,322 @@
-fn main() {}
+//! `sealdesk`: the one binary. Runs the platform, manages soft tokens, projects and operators, checks the audit
+//! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
+
+mod serve;
+mod smoke;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sealdesk", version, about = "电子印章在线办理平台 SealDesk")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Where the data lives; shared by the commands that open the store.
+#[derive(clap::Args, Clone)]
+pub struct DataArgs {
+    /// The data directory: SQLite file, uploads, keys.
+    #[arg(long, default_value = "data", env = "SEALDESK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A database URL (`postgres://…` or `sqlite://…`); default: the SQLite file in the data directory.
+    #[arg(long, env = "SEALDESK_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    /// The database URL in force.
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sealdesk.db").display()))
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the platform.
+    Serve(serve::ServeArgs),
+    /// Soft UKey tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Drive one whole 新办 through the public API against a running server.
+    Smoke(smoke::SmokeArgs),
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// Projects (授权单位).
+    Project {
+        #[command(subcommand)]
+        cmd: ProjectCmd,
+    },
+    /// Operators and their groups.
+    Operator {
+        #[command(subcommand)]
+        cmd: OperatorCmd,
+    },
+    /// Inspect, verify and make GB/T 38540 / GM/T 0031 seal files.
+    Seal {
+        #[command(subcommand)]
+        cmd: sealdesk_ses_cli::SealCommand,
+    },
+    /// Extract impressions from scans and render standard seals.
+    Artwork {
+        #[command(subcommand)]
+        cmd: sealdesk_artwork_cli::ArtworkCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a soft token: an SM2 key under the PIN and a certificate from the data directory's demo CA.
+    Init {
+        /// The token directory to create.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The PIN (6-16 characters).
+        #[arg(long)]
+        pin: String,
+        /// The data directory whose demo CA issues the certificate.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// Whose key: enterprise or person.
+        #[arg(long, default_value = "enterprise", value_parser = ["enterprise", "person"])]
+        holder: String,
+        /// The holder's name, put in the certificate.
+        #[arg(long, default_value = "演示企业有限公司")]
+        name: String,
+    },
+    /// Show a token's serial, certificate and seals.
+    Show {
+        /// The token directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the SM3 hash chain of the whole audit log.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCmd {
+    /// Add a project.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Short code used in order numbers (letters and digits).
+        #[arg(long)]
+        code: String,
+        /// 授权单位 name.
+        #[arg(long)]
+        name: String,
+        /// Price per seal per year, in fen.
+        #[arg(long, default_value_t = 8000)]
+        price_fen: i64,
+        /// The operator group that reviews its orders (created if missing).
+        #[arg(long)]
+        group: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Add an operator (the password is read from SEALDESK_OPERATOR_PASSWORD, or --password).
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Sign-in name.
+        #[arg(long)]
+        name: String,
+        /// Password.
+        #[arg(long, env = "SEALDESK_OPERATOR_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Sees every project.
+        #[arg(long)]
+        admin: bool,
+        /// Group to join (created if missing).
+        #[arg(long)]
+        group: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Seal { cmd } => return exit(sealdesk_ses_cli::run(cmd)),
+        Cmd::Artwork { cmd } => return exit(sealdesk_artwork_cli::run(cmd)),
+        _ => {}
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli.cmd)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn group_id(store: &sealdesk_store::Store, name: &str) -> anyhow::Result<i64> {
+    Ok(match store.group_by_name(name).await {
+        Ok(g) => g.id,
+        Err(sealdesk_store::StoreError::NotFound) => store.create_group(name).await?.id,
+        Err(e) => return Err(e.into()),
+    })
+}
+
+async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    match cmd {
+        Cmd::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Smoke(args) => smoke::run(args).await,
+        Cmd::Token {
+            cmd:
+                TokenCmd::Init {
+                    dir,
+                    pin,
+                    data_dir,
+                    holder,
+                    name,
+                },
+        } => {
+            let ca = sealdesk_adapters::keys::demo_ca(&data_dir).context("demo CA")?;
+            let t = sealdesk_adapters::token::SoftToken::init(&dir, &pin, &ca, &holder, &name)?;
+            println!("soft token created in {}", dir.display());
+            println!("  密钥序列号 (serial): {}", t.serial());
+            println!("  certificate: {}", t.cert().subject());
+            println!(
+                "  issued by:   {} (the demo CA of {})",
+                t.cert().issuer(),
+                data_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token {
+            cmd: TokenCmd::Show { dir },
+        } => {
+            let t = sealdesk_adapters::token::SoftToken::open(&dir)?;
+            let (nb, na) = t.cert().validity();
+            println!("serial:      {}", t.serial());
+            println!("holder:      {}", t.holder());
+            println!("subject:     {}", t.cert().subject());
+            println!("issuer:      {}", t.cert().issuer());
+            println!(
+                "valid:       {} — {}",
+                sealdesk_domain::Timestamp(nb).beijing(),
+                sealdesk_domain::Timestamp(na).beijing()
+            );
+            for (name, der) in t.seals()? {
+                println!("seal:        {name} ({} bytes)", der.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { data },
+        } => {
+            let store = sealdesk_store::Store::connect(&data.url(), 0)
+                .await
+                .context("open the database")?;
+            match store.verify_audit().await? {
+                Ok(n) => {
+                    println!("audit chain intact: {n} entries");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err((seq, why)) => {
+                    println!("audit chain BROKEN at entry {seq}: {why}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Cmd::Project {
+            cmd:
+                ProjectCmd::Add {
+                    data,
+                    code,
+                    name,
+                    price_fen,
+                    group,
+                },
+        } => {
+            let store = sealdesk_store::Store::connect(&data.url(), 0)
+                .await
+                .context("open the database")?;
+            anyhow::ensure!(
+                !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "--code must be letters and digits"
+            );
+            let gid = match group {
+                Some(g) => Some(group_id(&store, &g).await?),
+                None => None,
+            };
+            let p = store
+                .create_project(&code, &name, sealdesk_domain::Fen(price_fen), gid)
+                .await?;
+            println!("project {} ({}) created", p.code, p.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Operator {
+            cmd:
+                OperatorCmd::Add {
+                    data,
+                    name,
+                    password,
+                    admin,
+                    group,
+                },
+        } => {
+            anyhow::ensure!(
+                password.chars().count() >= 10,
+                "the password must have at least 10 characters"
+            );
+            let store = sealdesk_store::Store::connect(&data.url(), 0)
+                .await
+                .context("open the database")?;
+            let op = store
+                .create_operator(&name, &sealdesk_app::hash_password(&password)?, admin)
+                .await?;
+            if let Some(g) = group {
+                store
+                    .add_to_group(group_id(&store, &g).await?, op.id)
+                    .await?;
+            }
+            println!(
+                "operator {} created{}",
+                op.name,
+                if admin { " (admin)" } else { "" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Seal { .. } | Cmd::Artwork { .. } => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -195,6 +195,7 @@ impl SealKind {
 
 /// 申请人信息 and 企业信息: who the seals are for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Holder {
     /// 锁类型.
     pub kind: Option<HolderKind>,
@@ -232,6 +233,7 @@ pub struct SealLine {
     /// How many seals of this kind (1–10).
     pub count: u32,
     /// 印章名称, e.g. 「某某有限公司」 or 「张三」; defaults to the holder's name.
+    #[serde(default)]
     pub name: String,
 }
 
@@ -417,7 +419,8 @@ pub struct Order {
 }
 
 /// The applicant's form before it becomes (part of) an order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OrderForm {
     /// 业务属性.
     pub service: Option<Service>,
@@ -429,6 +432,18 @@ pub struct OrderForm {
     pub months: u32,
     /// For 续期 / 变更: the earlier order.
     pub previous_order: Option<i64>,
+}
+
+impl Default for OrderForm {
+    fn default() -> Self {
+        OrderForm {
+            service: Some(Service::New),
+            holder: Holder::default(),
+            seals: Vec::new(),
+            months: 12,
+            previous_order: None,
+        }
+    }
 }
 
 impl OrderForm {

@@ -28,7 +28,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
@@ -43,14 +51,26 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 impl Timestamp {
     /// The instant of a UTC calendar time.
     pub fn from_utc(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Timestamp {
-        Timestamp(days_from_civil(y, mo, d) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
+        Timestamp(
+            days_from_civil(y, mo, d) * 86_400
+                + i64::from(h) * 3600
+                + i64::from(mi) * 60
+                + i64::from(s),
+        )
     }
 
     fn parts(self, offset: i64) -> (i64, u32, u32, u32, u32, u32) {
         let t = self.0 + offset;
         let (y, m, d) = civil_from_days(t.div_euclid(86_400));
         let sod = t.rem_euclid(86_400);
-        (y, m, d, (sod / 3600) as u32, (sod % 3600 / 60) as u32, (sod % 60) as u32)
+        (
+            y,
+            m,
+            d,
+            (sod / 3600) as u32,
+            (sod % 3600 / 60) as u32,
+            (sod % 60) as u32,
+        )
     }
 
     /// `2026-11-27T02:00:00Z`.
@@ -82,13 +102,33 @@ impl Timestamp {
         let b = s.as_bytes();
         let num = |r: std::ops::Range<usize>| -> Option<u32> {
             let t = s.get(r)?;
-            t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok()).flatten()
+            t.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| t.parse().ok())
+                .flatten()
         };
-        if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        if b.len() < 20
+            || b.get(4) != Some(&b'-')
+            || b.get(7) != Some(&b'-')
+            || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        {
             return None;
         }
-        let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(i64::from(y), mo) || h > 23 || mi > 59 || sec > 60 {
+        let (y, mo, d, h, mi, sec) = (
+            num(0..4)?,
+            num(5..7)?,
+            num(8..10)?,
+            num(11..13)?,
+            num(14..16)?,
+            num(17..19)?,
+        );
+        if !(1..=12).contains(&mo)
+            || d == 0
+            || d > days_in_month(i64::from(y), mo)
+            || h > 23
+            || mi > 59
+            || sec > 60
+        {
             return None;
         }
         let mut i = 19;
@@ -106,7 +146,9 @@ impl Timestamp {
             }
             _ => return None,
         };
-        Some(Timestamp(Timestamp::from_utc(i64::from(y), mo, d, h, mi, sec.min(59)).0 - offset))
+        Some(Timestamp(
+            Timestamp::from_utc(i64::from(y), mo, d, h, mi, sec.min(59)).0 - offset,
+        ))
     }
 
     /// The same wall-clock time `months` later, the day clamped to the month's end (Jan 31 + 1 month = Feb 28/29).
@@ -128,13 +170,28 @@ mod tests {
         let t = Timestamp(1_764_208_800); // 2025-11-27T02:00:00Z
         assert_eq!(t.rfc3339(), "2025-11-27T02:00:00Z");
         assert_eq!(t.beijing(), "2025-11-27 10:00:00");
-        assert_eq!(Timestamp::parse_rfc3339("2025-11-27T10:00:00+08:00"), Some(t));
-        assert_eq!(Timestamp::parse_rfc3339("2025-11-27T02:00:00.123Z"), Some(t));
-        for bad in ["2025-02-30T00:00:00Z", "2025-11-27", "2025-11-27T02:00:00", "2025-11-27T25:00:00Z", "x"] {
+        assert_eq!(
+            Timestamp::parse_rfc3339("2025-11-27T10:00:00+08:00"),
+            Some(t)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2025-11-27T02:00:00.123Z"),
+            Some(t)
+        );
+        for bad in [
+            "2025-02-30T00:00:00Z",
+            "2025-11-27",
+            "2025-11-27T02:00:00",
+            "2025-11-27T25:00:00Z",
+            "x",
+        ] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
         for secs in [0i64, 951_782_400, 4_102_444_800, 1_709_164_800] {
-            assert_eq!(Timestamp::parse_rfc3339(&Timestamp(secs).rfc3339()), Some(Timestamp(secs)));
+            assert_eq!(
+                Timestamp::parse_rfc3339(&Timestamp(secs).rfc3339()),
+                Some(Timestamp(secs))
+            );
         }
     }
 
