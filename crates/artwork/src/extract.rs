@@ -10,8 +10,10 @@
 //!    pixel of every second row finds the impressions at a quarter of the cost; the
 //!    full-resolution work is then done only inside them.
 //! 3. **Grouping.** Inked cells are joined into components; components inside another one's box
-//!    (the star and the seal name inside the rim) are merged, and specks too small to be a seal are
-//!    dropped. The survivors, in reading order, are the impressions.
+//!    (the star and the seal name inside the rim) or next to it within a seal's size (a rim cut by
+//!    a signature) are merged. Specks under 8 mm, anything over 100 mm, lines of print (more than
+//!    3:1) and shapes without a rim around them are dropped. The survivors, in reading order, are
+//!    the impressions.
 //! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much the
 //!    green and blue light is absorbed (full-resolution luma in a JPEG), gated by redness (half
 //!    resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
@@ -241,9 +243,18 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
     let mut boxes = components(&inked, cw, ch, 2);
     // The largest seals in use are about 58 mm (some 合同专用章); leave a little for skew.
     merge_parts(&mut boxes, (62.0 * px_per_mm / cell as f32) as usize);
-    // A seal is at least ~8 mm across; anything smaller is a red tick or a speck.
-    let min_cells = (8.0 * px_per_mm / cell as f32) as usize;
-    boxes.retain(|b| b.w() >= min_cells.max(3) && b.h() >= min_cells.max(3) && b.cells >= 12);
+    // A seal is at least ~8 mm across; anything smaller is a red tick or a speck. Anything over
+    // 100 mm is not a seal either (a red photo, a red page border), and is not worth the memory
+    // of a full-resolution look.
+    let min_cells = ((8.0 * px_per_mm / cell as f32) as usize).max(3);
+    let max_cells = (100.0 * px_per_mm / cell as f32) as usize;
+    // Seals are round, oval or square: a box more than three times as wide as high (or the
+    // reverse) is a line of red print.
+    boxes.retain(|b| {
+        let (bw, bh) = (b.w(), b.h());
+        let sized = (min_cells..=max_cells).contains(&bw) && (min_cells..=max_cells).contains(&bh);
+        sized && b.cells >= 12 && bw <= 3 * bh && bh <= 3 * bw
+    });
     sort_reading_order(&mut boxes);
     let mut found = Vec::with_capacity(boxes.len());
     for b in &boxes {
@@ -253,7 +264,7 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
         let x1 = ((b.x1 + 1) * cell + margin).min(w);
         let y1 = ((b.y1 + 1) * cell + margin).min(h);
         if let Some(f) = coverage(page, white, ink, x0, y0, x1, y1)
-            && (ink == Ink::Red || has_closed_rim(&f.alpha))
+            && has_closed_rim(&f.alpha, if ink == Ink::Red { 0.67 } else { 0.9 })
         {
             found.push(f);
         }
@@ -765,9 +776,11 @@ fn morph(m: &[bool], w: usize, h: usize, r: usize, grow: bool) -> Vec<bool> {
     pass(&horizontal, h, w, &|line, i| i * w + line)
 }
 
-/// Whether the impression has a rim all round (every standard seal does; a signature does not):
-/// walking in from the box edge on 360 rays, nearly every ray meets ink in the outer part.
-fn has_closed_rim(a: &Plane) -> bool {
+/// Whether the impression has a rim around it (every standard seal does; a signature or a line of
+/// red print does not): walking in from the box edge on 360 rays, at least the share `closed` of
+/// them meets ink in the outer part. Red asks for two thirds, so a stamp inked unevenly still
+/// counts; blue and purple for nine tenths, as ballpoint has their colour.
+fn has_closed_rim(a: &Plane, closed: f32) -> bool {
     let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
     let mut hits = 0;
     for k in 0..360 {
@@ -784,7 +797,7 @@ fn has_closed_rim(a: &Plane) -> bool {
             r -= 1.0;
         }
     }
-    hits >= 330
+    hits as f32 >= 360.0 * closed
 }
 
 /// Largest skew corrected, degrees. Forms are scanned roughly straight and seals stamped roughly

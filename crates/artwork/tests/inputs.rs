@@ -271,3 +271,47 @@ fn corrupted_scans_never_panic() {
     }
     assert_eq!(outcomes.0 + outcomes.1, 40);
 }
+
+/// Red print that is not a seal (a red heading, a red rule across the page) is not an impression.
+#[test]
+fn red_print_is_not_a_seal() {
+    let (jpeg, n) = sample(3);
+    let mut page = image::load_from_memory(&jpeg).expect("decodes").into_rgb8();
+    let red = image::Rgb([200u8, 30, 40]);
+    // A "heading": 7 blocky red glyphs, 9 mm high, 60 mm wide, near the top; and a 1 mm rule.
+    let mm = 300.0 / 25.4;
+    for k in 0..7 {
+        let x0 = (20.0 * mm) as u32 + k * (8.5 * mm) as u32;
+        for y in (6.0 * mm) as u32..(15.0 * mm) as u32 {
+            for x in x0..x0 + (7.0 * mm) as u32 {
+                let (dx, dy) = (x - x0, y - (6.0 * mm) as u32);
+                // Strokes: a frame and a cross in each glyph cell.
+                let stroke = (10..20).contains(&dx)
+                    || (10..20).contains(&dy)
+                    || dx.abs_diff(40) < 6
+                    || dy.abs_diff(50) < 6;
+                if stroke {
+                    page.put_pixel(x, y, red);
+                }
+            }
+        }
+    }
+    for x in (10.0 * mm) as u32..(200.0 * mm) as u32 {
+        for y in (18.0 * mm) as u32..(19.0 * mm) as u32 {
+            page.put_pixel(x, y, red);
+        }
+    }
+    let mut png = std::io::Cursor::new(Vec::new());
+    page.write_to(&mut png, image::ImageFormat::Png)
+        .expect("encodes");
+    let found = extract(png.get_ref(), &ExtractOptions::default()).expect("extracts");
+    assert_eq!(
+        found.len(),
+        n,
+        "{:?}",
+        found
+            .iter()
+            .map(|f| (f.x, f.y, f.width, f.height))
+            .collect::<Vec<_>>()
+    );
+}
