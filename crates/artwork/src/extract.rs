@@ -247,7 +247,11 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
     // 100 mm is not a seal either (a red photo, a red page border), and is not worth the memory
     // of a full-resolution look.
     let min_cells = ((8.0 * px_per_mm / cell as f32) as usize).max(3);
-    let max_cells = (100.0 * px_per_mm / cell as f32) as usize;
+    // (Only with a recorded resolution: without one, the page may be a photo of just the seal.)
+    let max_cells = match page.dpi {
+        Some(_) => (100.0 * px_per_mm / cell as f32) as usize,
+        None => usize::MAX,
+    };
     // Seals are round, oval or square: a box more than three times as wide as high (or the
     // reverse) is a line of red print.
     boxes.retain(|b| {
