@@ -1090,12 +1090,12 @@ pub mod testing {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
     }
 
-    /// A store on a new, uniquely named PostgreSQL database, and a future that drops it.
+    /// The URL of a new, uniquely named PostgreSQL database, and a future that drops it.
     ///
     /// # Panics
     /// When the server cannot be reached: tests of the production path must not silently skip.
     #[allow(clippy::expect_used, clippy::panic)]
-    pub async fn fresh_postgres(tag: &str) -> (Store, impl std::future::Future<Output = ()>) {
+    pub async fn fresh_postgres_url(tag: &str) -> (String, impl std::future::Future<Output = ()>) {
         sqlx::any::install_default_drivers();
         let admin_url = pg_admin_url();
         let admin = AnyPoolOptions::new()
@@ -1122,9 +1122,7 @@ pub mod testing {
             .rsplit_once('/')
             .map(|(b, _)| b.to_owned())
             .unwrap_or(admin_url.clone());
-        let store = Store::connect(&format!("{base}/{db}"), 2)
-            .await
-            .expect("connect to the fresh database");
+        let url = format!("{base}/{db}");
         let drop_db = async move {
             let _ = sqlx::query(AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
@@ -1133,6 +1131,16 @@ pub mod testing {
             .await;
             admin.close().await;
         };
+        (url, drop_db)
+    }
+
+    /// A store on a new, uniquely named PostgreSQL database, and a future that drops it.
+    #[allow(clippy::expect_used)]
+    pub async fn fresh_postgres(tag: &str) -> (Store, impl std::future::Future<Output = ()>) {
+        let (url, drop_db) = fresh_postgres_url(tag).await;
+        let store = Store::connect(&url, 2)
+            .await
+            .expect("connect to the fresh database");
         (store, drop_db)
     }
 
