@@ -368,6 +368,16 @@ mod tests {
     }
 
     #[test]
+    fn rendered_seals_record_their_resolution() {
+        let mut req = crate::RenderRequest::new(crate::Style::Square, "张三");
+        req.dpi = 600;
+        let png = crate::render(&req).expect("renders");
+        assert!((png_dpi(&png).expect("pHYs written") - 600.0).abs() < 0.1);
+        // Still a valid PNG for a strict decoder (CRCs are checked).
+        assert_eq!(decode_page(&png).expect("decodes").width, 472);
+    }
+
+    #[test]
     fn truncated_jpeg_is_an_error_not_a_panic() {
         assert!(decode_page(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16]).is_err());
     }

@@ -1032,7 +1032,7 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
             out[v * out_w + u] = (val * 255.0).round().clamp(0.0, 255.0) as u8;
         }
     }
-    let png = encode_png(&out, out_w as u32, out_h as u32, f.ink.colour())?;
+    let png = encode_png(&out, out_w as u32, out_h as u32, f.ink.colour(), opts.dpi)?;
     Ok(Impression {
         png,
         x: f.x as u32,

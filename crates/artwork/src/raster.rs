@@ -7,8 +7,15 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use crate::Error;
 
 /// Encodes a coverage plane as an RGBA PNG: every pixel has the ink colour, alpha is the coverage.
-/// A single ink is what a seal is, and it keeps anti-aliased edges exact.
-pub(crate) fn encode_png(alpha: &[u8], w: u32, h: u32, colour: [u8; 3]) -> Result<Vec<u8>, Error> {
+/// A single ink is what a seal is, and it keeps anti-aliased edges exact. The PNG records `dpi`
+/// (`pHYs`), so whoever reads it knows its size in millimetres.
+pub(crate) fn encode_png(
+    alpha: &[u8],
+    w: u32,
+    h: u32,
+    colour: [u8; 3],
+    dpi: u32,
+) -> Result<Vec<u8>, Error> {
     let mut rgba = Vec::with_capacity(alpha.len() * 4);
     for &a in alpha {
         // Fully transparent pixels get zero colour too, which compresses better and is what
@@ -23,7 +30,31 @@ pub(crate) fn encode_png(alpha: &[u8], w: u32, h: u32, colour: [u8; 3]) -> Resul
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
         .write_image(&rgba, w, h, image::ExtendedColorType::Rgba8)
         .map_err(|e| Error::Encode(e.to_string()))?;
-    Ok(out)
+    Ok(with_phys(out, dpi))
+}
+
+/// Inserts a `pHYs` chunk (pixels per metre) right after `IHDR`, which is where the PNG
+/// specification wants it: before any image data.
+fn with_phys(png: Vec<u8>, dpi: u32) -> Vec<u8> {
+    // Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC).
+    const AFTER_IHDR: usize = 8 + 25;
+    if png.len() < AFTER_IHDR || &png[12..16] != b"IHDR" {
+        return png;
+    }
+    let per_metre = (f64::from(dpi) / 0.0254).round() as u32;
+    let mut body = b"pHYs".to_vec();
+    body.extend_from_slice(&per_metre.to_be_bytes());
+    body.extend_from_slice(&per_metre.to_be_bytes());
+    body.push(1); // unit: metre
+    let mut crc = flate2::Crc::new();
+    crc.update(&body);
+    let mut out = Vec::with_capacity(png.len() + 21);
+    out.extend_from_slice(&png[..AFTER_IHDR]);
+    out.extend_from_slice(&9u32.to_be_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+    out.extend_from_slice(&png[AFTER_IHDR..]);
+    out
 }
 
 /// A single-channel plane of `f32` values, row-major.

@@ -76,7 +76,7 @@ pub fn render_with(req: &RenderRequest, templates: &Templates) -> Result<Vec<u8>
     let to_px =
         Transform::from_translate(w as f32 / 2.0, h as f32 / 2.0).pre_scale(px_per_mm, px_per_mm);
     let alpha = drawing.rasterise(w, h, to_px)?;
-    raster::encode_png(&alpha, w, h, drawing.colour)
+    raster::encode_png(&alpha, w, h, drawing.colour, req.dpi)
 }
 
 /// A seal laid out in mm around its centre: filled outlines in one ink.

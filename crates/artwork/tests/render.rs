@@ -26,7 +26,11 @@ fn round_seal_geometry() {
     let mut req = request(Style::Round, "南昌市红谷滩新区星辰科技有限公司");
     req.title = Some("合同专用章".into());
     req.code = Some("3601020012345".into());
-    let img = decode(&render(&req).expect("renders"));
+    let png = render(&req).expect("renders");
+    if let Ok(dir) = std::env::var("ARTWORK_DUMP") {
+        std::fs::write(format!("{dir}/round-raw.png"), &png).expect("dump");
+    }
+    let img = decode(&png);
     // 42 mm at 300 dpi.
     assert_eq!((img.width(), img.height()), (496, 496));
     if let Ok(dir) = std::env::var("ARTWORK_DUMP") {
