@@ -165,9 +165,104 @@ impl Fe {
         Fe(mont_mul(&self.0, &o.0, &P, 1))
     }
 
+    /// Squaring: the six cross products are computed once and doubled (10 multiplications instead of 16),
+    /// then the 512-bit result is reduced word by word (Montgomery, -p^-1 mod 2^64 = 1).
     #[inline(always)]
     fn square(&self) -> Fe {
-        self.mul(self)
+        let a = &self.0;
+        // cross products a_i·a_j, i < j
+        let (t1, c) = mac(0, a[0], a[1], 0);
+        let (t2, c) = mac(0, a[0], a[2], c);
+        let (t3, t4) = mac(0, a[0], a[3], c);
+        let (t3, c) = mac(t3, a[1], a[2], 0);
+        let (t4, t5) = mac(t4, a[1], a[3], c);
+        let (t5, t6) = mac(t5, a[2], a[3], 0);
+        // double them
+        let t7 = t6 >> 63;
+        let t6 = (t6 << 1) | (t5 >> 63);
+        let t5 = (t5 << 1) | (t4 >> 63);
+        let t4 = (t4 << 1) | (t3 >> 63);
+        let t3 = (t3 << 1) | (t2 >> 63);
+        let t2 = (t2 << 1) | (t1 >> 63);
+        let t1 = t1 << 1;
+        // add the squares a_i²
+        let (t0, c) = mac(0, a[0], a[0], 0);
+        let (t1, c) = adc(t1, 0, c);
+        let (t2, c) = mac(t2, a[1], a[1], c);
+        let (t3, c) = adc(t3, 0, c);
+        let (t4, c) = mac(t4, a[2], a[2], c);
+        let (t5, c) = adc(t5, 0, c);
+        let (t6, c) = mac(t6, a[3], a[3], c);
+        let (t7, _) = adc(t7, 0, c);
+        Fe::mont_reduce([t0, t1, t2, t3, t4, t5, t6, t7])
+    }
+
+    /// Montgomery reduction of a 512-bit value below p·2^256: t·2^-256 mod p.
+    #[inline(always)]
+    fn mont_reduce(t: [u64; 8]) -> Fe {
+        let [r0, mut r1, mut r2, mut r3, mut r4, mut r5, mut r6, mut r7] = t;
+        let mut hi = 0u64;
+        // round 1: m = r0
+        let m = r0;
+        let (_, c) = mac(r0, m, P[0], 0);
+        let (v, c) = mac(r1, m, P[1], c);
+        r1 = v;
+        let (v, c) = mac(r2, m, P[2], c);
+        r2 = v;
+        let (v, c) = mac(r3, m, P[3], c);
+        r3 = v;
+        let (v, c2) = adc(r4, c, 0);
+        r4 = v;
+        let (v, c2) = adc(r5, 0, c2);
+        r5 = v;
+        let (v, c2) = adc(r6, 0, c2);
+        r6 = v;
+        let (v, c2) = adc(r7, 0, c2);
+        r7 = v;
+        hi += c2;
+        // round 2: m = r1
+        let m = r1;
+        let (_, c) = mac(r1, m, P[0], 0);
+        let (v, c) = mac(r2, m, P[1], c);
+        r2 = v;
+        let (v, c) = mac(r3, m, P[2], c);
+        r3 = v;
+        let (v, c) = mac(r4, m, P[3], c);
+        r4 = v;
+        let (v, c2) = adc(r5, c, 0);
+        r5 = v;
+        let (v, c2) = adc(r6, 0, c2);
+        r6 = v;
+        let (v, c2) = adc(r7, 0, c2);
+        r7 = v;
+        hi += c2;
+        // round 3: m = r2
+        let m = r2;
+        let (_, c) = mac(r2, m, P[0], 0);
+        let (v, c) = mac(r3, m, P[1], c);
+        r3 = v;
+        let (v, c) = mac(r4, m, P[2], c);
+        r4 = v;
+        let (v, c) = mac(r5, m, P[3], c);
+        r5 = v;
+        let (v, c2) = adc(r6, c, 0);
+        r6 = v;
+        let (v, c2) = adc(r7, 0, c2);
+        r7 = v;
+        hi += c2;
+        // round 4: m = r3
+        let m = r3;
+        let (_, c) = mac(r3, m, P[0], 0);
+        let (v, c) = mac(r4, m, P[1], c);
+        r4 = v;
+        let (v, c) = mac(r5, m, P[2], c);
+        r5 = v;
+        let (v, c) = mac(r6, m, P[3], c);
+        r6 = v;
+        let (v, c2) = adc(r7, c, 0);
+        r7 = v;
+        hi += c2;
+        Fe::reduce_once([r4, r5, r6, r7], hi)
     }
 
     fn from_be_bytes(b: &[u8; 32]) -> Fe {
@@ -736,6 +831,20 @@ mod tests {
             assert_eq!(scalar_invert(&a).unwrap() * a, Scalar::ONE);
         }
         assert!(scalar_invert(&Scalar::ZERO).is_none());
+    }
+
+    #[test]
+    fn squaring_matches_multiplication() {
+        let mut x = Fe::from_be_bytes(&G_X);
+        for i in 0..20_000u32 {
+            assert_eq!(x.square(), x.mul(&x), "{i}");
+            let y = Fe::from_be_bytes(&crate::sm::sm3(&i.to_le_bytes()));
+            x = x.mul(&y).add(&Fe([u64::MAX, 0, 0, 0]));
+        }
+        // the largest element, p - 1
+        let top = Fe(P).sub(&Fe([1, 0, 0, 0]));
+        let top = Fe(top.0);
+        assert_eq!(top.square(), top.mul(&top));
     }
 
     #[test]

@@ -149,16 +149,26 @@ pub struct Seal {
     #[serde(skip)]
     pub time_stamp: Option<Vec<u8>>,
     #[serde(skip)]
-    signed_bytes: Vec<u8>,
+    signed: Signed,
     #[serde(skip)]
     der: Vec<u8>,
+}
+
+/// Where the maker-signed bytes are: a range of the seal's own encoding (V4/V5), or built (V1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Signed {
+    Range(usize, usize),
+    Built(Vec<u8>),
 }
 
 impl Seal {
     /// The exact bytes the maker signed: `SES_SealInfo` as stored (V4/V5), or
     /// `SEQUENCE{SES_SealInfo, cert, signatureAlgorithm}` built from the stored elements (V1).
     pub fn signed_bytes(&self) -> &[u8] {
-        &self.signed_bytes
+        match &self.signed {
+            Signed::Range(from, to) => self.der.get(*from..*to).unwrap_or_default(),
+            Signed::Built(bytes) => bytes,
+        }
     }
 
     /// The seal's own encoding as found in the input (without trailing bytes).
@@ -292,12 +302,14 @@ pub(crate) fn parse_seal(top: &Tlv<'_>) -> Result<Seal, Error> {
     let maker_cert = cert_bytes(&cert_tlv, "maker certificate")?;
     let sign_alg = tlv::oid(&alg_tlv, "seal signature algorithm")?;
     let signed_value = tlv::bytes(&sig_tlv, "seal signature value")?.to_vec();
-    let signed_bytes = if v1 {
+    let signed = if v1 {
         // GM/T 0031-2014 §6.1: the maker signs SEQUENCE{SES_SealInfo, cert, signatureAlgorithm}, built here
         // from the three elements exactly as stored.
-        crate::der::seq(&[info_tlv.raw, cert_tlv.raw, alg_tlv.raw])
+        Signed::Built(crate::der::seq(&[info_tlv.raw, cert_tlv.raw, alg_tlv.raw]))
     } else {
-        info_tlv.raw.to_vec()
+        // SES_SealInfo as stored: its place inside the seal's encoding, so it is not copied twice
+        let from = (info_tlv.raw.as_ptr() as usize).saturating_sub(top.raw.as_ptr() as usize);
+        Signed::Range(from, from + info_tlv.raw.len())
     };
     let version = if v1 {
         Version::V1
@@ -317,7 +329,7 @@ pub(crate) fn parse_seal(top: &Tlv<'_>) -> Result<Seal, Error> {
         sign_alg,
         signed_value,
         time_stamp,
-        signed_bytes,
+        signed,
         der: top.raw.to_vec(),
     })
 }

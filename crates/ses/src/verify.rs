@@ -215,7 +215,7 @@ pub(crate) fn signature_format_words(s: &SesSignature, trailing: usize) -> Strin
 /// Verifies `signed` against `signature` made with the key of `cert_der`; returns the verdict and words.
 fn signature_step(
     role: &str,
-    cert_der: &[u8],
+    cert: &Result<CertInfo, Error>,
     alg: &str,
     signed: &[u8],
     value: &[u8],
@@ -231,7 +231,7 @@ fn signature_step(
             None,
         );
     }
-    let cert = match parse_certificate(cert_der) {
+    let cert = match cert {
         Ok(c) => c,
         Err(e) => {
             return (
@@ -279,7 +279,7 @@ fn signature_step(
                 "the {role} signature does not match: {over} was changed after signing, or it was signed with another key ({})",
                 form.describe(value.len())
             ),
-            Some((cert, sig)),
+            Some((cert.clone(), sig)),
         )
     }
 }
@@ -291,9 +291,11 @@ pub(crate) fn seal_checks(s: &Seal, opts: &VerifyOptions, at: i64, when: &str) -
     } else {
         "SES_SealInfo"
     };
+    // parsed once for both steps
+    let maker = parse_certificate(&s.maker_cert);
     let (ok, detail, _) = signature_step(
         "seal maker",
-        &s.maker_cert,
+        &maker,
         &s.sign_alg,
         s.signed_bytes(),
         &s.signed_value,
@@ -303,7 +305,7 @@ pub(crate) fn seal_checks(s: &Seal, opts: &VerifyOptions, at: i64, when: &str) -
     let cert = cert_check(
         "seal.maker-cert",
         "seal maker",
-        &s.maker_cert,
+        (&s.maker_cert, &maker),
         opts,
         at,
         when,
@@ -356,12 +358,12 @@ pub(crate) fn seal_checks(s: &Seal, opts: &VerifyOptions, at: i64, when: &str) -
 fn cert_check(
     name: &'static str,
     role: &str,
-    der: &[u8],
+    (der, parsed): (&[u8], &Result<CertInfo, Error>),
     opts: &VerifyOptions,
     at: i64,
     when: &str,
 ) -> Check {
-    let c = match parse_certificate(der) {
+    let c = match parsed {
         Ok(c) => c,
         Err(e) => {
             return Check::new(
@@ -411,7 +413,7 @@ fn cert_check(
             format!("{base}; its chain was not checked (no trust anchor was given)"),
         );
     }
-    match chain(&c, der, &opts.trust, at) {
+    match chain(c, der, &opts.trust, at) {
         Ok(words) => Check::new(name, Some(true), format!("{base}; {words}")),
         Err(words) => Check::new(name, Some(false), format!("{who}: {words}")),
     }
@@ -472,9 +474,10 @@ pub(crate) fn signature_checks(s: &SesSignature, opts: &VerifyOptions) -> Vec<Ch
         Some(t) => (t, "at the claimed signing time"),
         None => (opts.at, "at the verification time"),
     };
+    let signer = parse_certificate(&s.signer_cert);
     let (ok, mut detail, failed) = signature_step(
         "document",
-        &s.signer_cert,
+        &signer,
         &s.sign_alg,
         s.signed_bytes(),
         &s.signature,
@@ -490,7 +493,7 @@ pub(crate) fn signature_checks(s: &SesSignature, opts: &VerifyOptions) -> Vec<Ch
     checks.push(cert_check(
         "signature.signer-cert",
         "signer",
-        &s.signer_cert,
+        (&s.signer_cert, &signer),
         opts,
         at,
         when,
