@@ -751,33 +751,46 @@ fn close(m: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
 /// Square dilation (`grow`) or erosion of radius `r`, separably, with running counts (O(1) per
 /// pixel whatever the radius). Outside the plane counts as background.
 fn morph(m: &[bool], w: usize, h: usize, r: usize, grow: bool) -> Vec<bool> {
-    let pass = |src: &[bool], len: usize, lines: usize, idx: &dyn Fn(usize, usize) -> usize| {
-        let mut out = vec![false; src.len()];
-        for line in 0..lines {
-            let mut count = 0usize;
-            // Window [i - r, i + r]; prime with the first r elements.
-            for k in 0..r.min(len) {
-                count += usize::from(src[idx(line, k)]);
+    // A pixel is set when its window holds any set pixel (dilation) or is all set (erosion; a
+    // window reaching outside the plane is never all set).
+    let keep = |count: usize| if grow { count > 0 } else { count == 2 * r + 1 };
+    let mut rows = vec![false; w * h];
+    for (src, out) in m.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        let mut count: usize = src[..r.min(w)].iter().map(|&b| usize::from(b)).sum();
+        for i in 0..w {
+            if i + r < w {
+                count += usize::from(src[i + r]);
             }
-            for i in 0..len {
-                if i + r < len {
-                    count += usize::from(src[idx(line, i + r)]);
-                }
-                if i > r {
-                    count -= usize::from(src[idx(line, i - r - 1)]);
-                }
-                let window = (i + r).min(len - 1) + 1 - i.saturating_sub(r);
-                out[idx(line, i)] = if grow {
-                    count > 0
-                } else {
-                    count == window && i >= r && i + r < len
-                };
+            if i > r {
+                count -= usize::from(src[i - r - 1]);
+            }
+            out[i] = keep(count);
+        }
+    }
+    // Columns: a running count per column, swept down the rows (row-wise memory access).
+    let mut counts = vec![0usize; w];
+    for y in 0..r.min(h) {
+        for (c, &b) in counts.iter_mut().zip(&rows[y * w..(y + 1) * w]) {
+            *c += usize::from(b);
+        }
+    }
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        if y + r < h {
+            for (c, &b) in counts.iter_mut().zip(&rows[(y + r) * w..(y + r + 1) * w]) {
+                *c += usize::from(b);
             }
         }
-        out
-    };
-    let horizontal = pass(m, w, h, &|line, i| line * w + i);
-    pass(&horizontal, h, w, &|line, i| i * w + line)
+        if y > r {
+            for (c, &b) in counts.iter_mut().zip(&rows[(y - r - 1) * w..(y - r) * w]) {
+                *c -= usize::from(b);
+            }
+        }
+        for (o, &c) in out[y * w..(y + 1) * w].iter_mut().zip(&counts) {
+            *o = keep(c);
+        }
+    }
+    out
 }
 
 /// Whether the impression has a rim around it (every standard seal does; a signature or a line of
@@ -1042,4 +1055,41 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
         width_mm,
         height_mm,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The running-count morphology against the definition, on a small irregular mask.
+    #[test]
+    fn morphology_matches_the_definition() {
+        let (w, h) = (13, 9);
+        let m: Vec<bool> = (0..w * h).map(|i| (i * 7919 + i / 5) % 11 < 4).collect();
+        for r in 1..3 {
+            for grow in [true, false] {
+                let got = morph(&m, w, h, r, grow);
+                for y in 0..h {
+                    for x in 0..w {
+                        let mut any = false;
+                        let mut all = true;
+                        for yy in y as isize - r as isize..=y as isize + r as isize {
+                            for xx in x as isize - r as isize..=x as isize + r as isize {
+                                let inside =
+                                    (0..w as isize).contains(&xx) && (0..h as isize).contains(&yy);
+                                let v = inside && m[yy as usize * w + xx as usize];
+                                any |= v;
+                                all &= v;
+                            }
+                        }
+                        assert_eq!(
+                            got[y * w + x],
+                            if grow { any } else { all },
+                            "r {r} grow {grow} at {x},{y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -92,10 +92,11 @@ impl Plane {
         top * (1.0 - dy) + bottom * dy
     }
 
-    /// Box-filters the plane down by an integer `factor` (to avoid aliasing before a big shrink).
-    pub fn shrink(&self, factor: usize) -> Plane {
+    /// Box-filters the plane down by an integer `factor` (to avoid aliasing before a big shrink);
+    /// a factor of 1 borrows the plane as it is.
+    pub fn shrink(&self, factor: usize) -> std::borrow::Cow<'_, Plane> {
         if factor <= 1 {
-            return self.clone();
+            return std::borrow::Cow::Borrowed(self);
         }
         let (w, h) = (self.w.div_ceil(factor), self.h.div_ceil(factor));
         let mut out = Plane::new(w, h);
@@ -110,6 +111,6 @@ impl Plane {
         for (v, c) in out.v.iter_mut().zip(&count) {
             *v /= (*c).max(1) as f32;
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 }
