@@ -1,0 +1,156 @@
+//! A real server on a free port, with a demo project, an operator and a soft token, for the web tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftToken};
+use sealdesk_app::{App, AppConfig};
+use sealdesk_store::Store;
+
+pub struct TestServer {
+    pub url: String,
+    pub app: App,
+    pub store: Store,
+    pub token_dir: std::path::PathBuf,
+    pub tmp: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn start() -> TestServer {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        3,
+    )
+    .await
+    .unwrap();
+    let ca = keys::demo_ca(tmp.path()).unwrap();
+    let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
+    let gw = SandboxGateway::new(keys::sandbox_gateway_key(tmp.path()).unwrap());
+    let token_dir = tmp.path().join("ukey");
+    SoftToken::init(
+        &token_dir,
+        "12345678",
+        &ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let cfg = AppConfig {
+        demo: true,
+        data_dir: tmp.path().into(),
+        public_url: url.clone(),
+        ..Default::default()
+    };
+    let app = App::new(
+        store.clone(),
+        Arc::new(LocalDir::new(tmp.path().join("blobs"))),
+        cfg,
+        maker,
+        vec![ca.cert],
+        gw,
+    );
+    let group = store.create_group("A组").await.unwrap();
+    store
+        .create_project(
+            "testCSQY",
+            "南昌市城建档案馆",
+            sealdesk_domain::DEFAULT_PRICE_FEN_PER_SEAL_YEAR,
+            Some(group.id),
+        )
+        .await
+        .unwrap();
+    let op = app
+        .ensure_operator("admin", "sealdesk-demo", false)
+        .await
+        .unwrap();
+    store.add_to_group(group.id, op).await.unwrap();
+    app.ensure_operator("outsider", "outsider-pass", false)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = app.clone();
+    tokio::spawn(async move {
+        sealdesk_web::serve(listener, served, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        url,
+        app,
+        store,
+        token_dir,
+        tmp,
+        _shutdown: tx,
+    }
+}
+
+/// Signs an applicant in through the API and returns (token, csrf).
+pub async fn applicant(http: &reqwest::Client, url: &str, mobile: &str) -> (String, String) {
+    let r = http
+        .post(format!("{url}/api/v1/auth/sms-code"))
+        .json(&serde_json::json!({"mobile": mobile}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let outbox: serde_json::Value = http
+        .get(format!("{url}/api/v1/demo/outbox?mobile={mobile}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = outbox[0]["text"].as_str().unwrap();
+    let code: String = text
+        .split("验证码为")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    let s: serde_json::Value = http
+        .post(format!("{url}/api/v1/auth/applicant"))
+        .json(&serde_json::json!({"mobile": mobile, "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        s["token"].as_str().unwrap().to_owned(),
+        s["csrf"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &str) -> String {
+    let s: serde_json::Value = http
+        .post(format!("{url}/api/v1/auth/operator"))
+        .json(&serde_json::json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s["token"].as_str().unwrap().to_owned()
+}
+
+pub fn order_body(mobile: &str) -> serde_json::Value {
+    serde_json::json!({
+        "project": "testCSQY",
+        "service": "new",
+        "holder": {"kind": "enterprise", "applicant_name": "李四", "id_number": "11010519491231002X", "mobile": mobile,
+                   "enterprise_name": "北筑设计研究院有限公司", "enterprise_phone": "0791-82221588",
+                   "credit_code": "91110108551385082Q", "address": "北京市西城区南礼士路62号"},
+        "seals": [{"kind": "official_seal", "count": 1}, {"kind": "qualification_seal", "count": 1}],
+        "months": 12
+    })
+}
