@@ -151,6 +151,11 @@ fn layout_with(req: &RenderRequest, t: &Templates) -> Result<Drawing, Error> {
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let code = req.code.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let text = Text {
+        name: &name,
+        title,
+        code,
+    };
     match req.style {
         Style::Round => {
             if let Some(c) = code
@@ -165,22 +170,17 @@ fn layout_with(req: &RenderRequest, t: &Templates) -> Result<Drawing, Error> {
                     "a round seal needs equal width and height".into(),
                 ));
             }
-            Ok(round(&t.round, w, &name, title, code))
+            Ok(round(&t.round, w, &text))
         }
-        Style::Oval => Ok(oval(&t.oval, w, h, &name, title, code)),
+        Style::Oval => Ok(oval(&t.oval, w, h, &text)),
         Style::Square => square(&t.square, w, h, &name, req.title.as_deref()),
-        Style::Frame => Ok(frame(&t.frame, w, h, &name, title, code)),
+        Style::Frame => Ok(frame(&t.frame, w, h, &text)),
     }
 }
 
 /// The round enterprise seal: the template scaled to diameter `d`.
-fn round(
-    t: &RoundTemplate,
-    d: f32,
-    name: &str,
-    title: Option<&str>,
-    code: Option<&str>,
-) -> Drawing {
+fn round(t: &RoundTemplate, d: f32, text: &Text<'_>) -> Drawing {
+    let Text { name, title, code } = *text;
     let s = d / t.diameter_mm;
     let r = d / 2.0;
     let rim = t.rim_mm * s;
@@ -246,14 +246,8 @@ fn round(
 }
 
 /// The oval seal: the template scaled per axis to `w` × `h`.
-fn oval(
-    t: &OvalTemplate,
-    w: f32,
-    h: f32,
-    name: &str,
-    title: Option<&str>,
-    code: Option<&str>,
-) -> Drawing {
+fn oval(t: &OvalTemplate, w: f32, h: f32, text: &Text<'_>) -> Drawing {
+    let Text { name, title, code } = *text;
     let (sx, sy) = (w / t.width_mm, h / t.height_mm);
     let s = sx.min(sy);
     let rim = t.rim_mm * s;
@@ -373,14 +367,8 @@ fn square(
 
 /// The professional-registration frame: outer and inner ovals, heading along the band, name and
 /// number inside.
-fn frame(
-    t: &FrameTemplate,
-    w: f32,
-    h: f32,
-    name: &str,
-    title: Option<&str>,
-    code: Option<&str>,
-) -> Drawing {
+fn frame(t: &FrameTemplate, w: f32, h: f32, text: &Text<'_>) -> Drawing {
+    let Text { name, title, code } = *text;
     let (sx, sy) = (w / t.width_mm, h / t.height_mm);
     let s = sx.min(sy);
     let (a, b) = (w / 2.0, h / 2.0);
@@ -431,6 +419,14 @@ fn frame(
         colour: t.colour,
         paths,
     }
+}
+
+/// The texts of a seal, trimmed: the name, and the optional title and code.
+#[derive(Clone, Copy)]
+struct Text<'a> {
+    name: &'a str,
+    title: Option<&'a str>,
+    code: Option<&'a str>,
 }
 
 /// Where along an ellipse a line of characters runs.

@@ -3,8 +3,8 @@
 //! the extractor's ink mask must reach an IoU of at least 0.95 on average and 0.9 at worst, and
 //! find the right number of impressions on every form. Also run on the checked-in sample forms.
 
-use sealdesk_artwork::testkit::{FormSpec, generate, iou, page_mask};
-use sealdesk_artwork::{ExtractOptions, RenderRequest, extract, render};
+use sealdesk_artwork::testkit::{FormSpec, SealTruth, generate, iou, page_mask};
+use sealdesk_artwork::{ExtractOptions, Impression, RenderRequest, extract, render};
 
 /// The seed of the quality set: form k uses `QUALITY_SEED + k`. Changing it changes the set; the
 /// figures in docs/benchmarks.md are for this one.
@@ -97,6 +97,15 @@ fn sample_forms_meet_the_bar() {
     assert!(mean >= 0.95, "sample mean IoU {mean:.4}");
 }
 
+/// The impression whose page box holds the seal's centre.
+fn at_seal<'a>(found: &'a [Impression], seal: &SealTruth) -> &'a Impression {
+    let (x, y) = (seal.centre.0 as u32, seal.centre.1 as u32);
+    found
+        .iter()
+        .find(|i| (i.x..i.x + i.width).contains(&x) && (i.y..i.y + i.height).contains(&y))
+        .expect("an impression at each seal")
+}
+
 /// End to end through the public API: each extracted picture, de-skewed and scaled to the seal's
 /// true size, lines up with the same seal drawn straight by `render`.
 #[test]
@@ -107,13 +116,7 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
         for seal in &form.seals {
             // With no size given, the size comes from the scan's recorded resolution.
             let measured = extract(&form.jpeg, &ExtractOptions::default()).expect("extracts");
-            let m = measured
-                .iter()
-                .find(|i| {
-                    let (x, y) = (seal.centre.0 as u32, seal.centre.1 as u32);
-                    (i.x..i.x + i.width).contains(&x) && (i.y..i.y + i.height).contains(&y)
-                })
-                .expect("an impression at each seal");
+            let m = at_seal(&measured, seal);
             assert!(
                 (m.width_mm - seal.size_mm.0).abs() < 1.0
                     && (m.height_mm - seal.size_mm.1).abs() < 1.0,
@@ -128,14 +131,7 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
                 dpi: 300,
             };
             let found = extract(&form.jpeg, &opts).expect("extracts");
-            // The impression whose page box holds this seal's centre.
-            let imp = found
-                .iter()
-                .find(|i| {
-                    let (x, y) = (seal.centre.0 as u32, seal.centre.1 as u32);
-                    (i.x..i.x + i.width).contains(&x) && (i.y..i.y + i.height).contains(&y)
-                })
-                .expect("an impression at each seal");
+            let imp = at_seal(&found, seal);
             let got = image::load_from_memory(&imp.png).expect("PNG").into_rgba8();
             let want = image::load_from_memory(
                 &render(&RenderRequest {
