@@ -88,6 +88,15 @@ pub(crate) struct Drawing {
 }
 
 impl Drawing {
+    fn new(width_mm: f32, height_mm: f32, colour: [u8; 3], paths: Vec<Path>) -> Self {
+        Self {
+            width_mm,
+            height_mm,
+            colour,
+            paths,
+        }
+    }
+
     /// The raster size at `dpi`, at least 1 × 1.
     pub fn pixel_size(&self, dpi: u32) -> (u32, u32) {
         let px = |mm: f32| ((mm * dpi as f32 / 25.4).round() as u32).max(1);
@@ -237,12 +246,7 @@ fn round(t: &RoundTemplate, d: f32, text: &Text<'_>) -> Drawing {
             0.6,
         );
     }
-    Drawing {
-        width_mm: d,
-        height_mm: d,
-        colour: t.colour,
-        paths,
-    }
+    Drawing::new(d, d, t.colour, paths)
 }
 
 /// The oval seal: the template scaled per axis to `w` × `h`.
@@ -285,12 +289,7 @@ fn oval(t: &OvalTemplate, w: f32, h: f32, text: &Text<'_>) -> Drawing {
             2.0 * (a - inset) * 0.8,
         );
     }
-    Drawing {
-        width_mm: w,
-        height_mm: h,
-        colour: t.colour,
-        paths,
-    }
+    Drawing::new(w, h, t.colour, paths)
 }
 
 /// The square personal seal: rim and the characters in columns read right to left.
@@ -357,12 +356,7 @@ fn square(
             place_glyph(&mut paths, c, cx, cy, 0.0, gh, (col_w * 0.98 / gh).min(1.6));
         }
     }
-    Ok(Drawing {
-        width_mm: w,
-        height_mm: h,
-        colour: t.colour,
-        paths,
-    })
+    Ok(Drawing::new(w, h, t.colour, paths))
 }
 
 /// The professional-registration frame: outer and inner ovals, heading along the band, name and
@@ -413,12 +407,7 @@ fn frame(t: &FrameTemplate, w: f32, h: f32, text: &Text<'_>) -> Drawing {
             2.0 * ia * 0.8,
         );
     }
-    Drawing {
-        width_mm: w,
-        height_mm: h,
-        colour: t.colour,
-        paths,
-    }
+    Drawing::new(w, h, t.colour, paths)
 }
 
 /// The texts of a seal, trimmed: the name, and the optional title and code.
