@@ -120,6 +120,7 @@ const MAX_SIDE_MM: f32 = 150.0;
 const DPI_RANGE: std::ops::RangeInclusive<u32> = 72..=2400;
 
 /// Lays out the seal in mm with the standard templates; validates the request.
+#[cfg(feature = "testkit")]
 pub(crate) fn layout(req: &RenderRequest) -> Result<Drawing, Error> {
     layout_with(req, &Templates::default())
 }
