@@ -133,6 +133,12 @@ fn extract(input: &Path, output: &Path, opts: ExtractOptions, all_to: Option<&Pa
         found.len(),
         found.len()
     );
+    if all_to.is_none() && found.len() > 1 {
+        println!(
+            "  {} 只保存了第 1 枚；用 --all-to DIR 保存全部 (only the first was written; --all-to DIR writes all)",
+            output.display()
+        );
+    }
     for (k, imp) in found.iter().enumerate() {
         println!(
             "  {}: x={} y={} {}x{} px on the page, {:.1}x{:.1} mm",
