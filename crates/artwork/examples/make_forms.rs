@@ -4,6 +4,8 @@
 //! writes the checked-in sample forms (`tests/forms/`): `form-N.jpg`, `form-N.truth.png` (the ink
 //! mask) and `form-N.txt` (seal count, styles, angles).
 //! `… -- eval N DPI HEIGHT_MM [SEED]` prints the IoU and count of N generated forms.
+//! `… -- angles N` prints the de-skew error per style over the first N forms of the quality set.
+//! `… -- boxes SEED` prints one form's truth and what the extractor found (`BLUE=1`: blue seals).
 
 use std::time::Instant;
 
@@ -155,7 +157,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("skews {:?}", skews(&form.jpeg)?);
             std::fs::write("/tmp/art/boxes.jpg", &form.jpeg)?;
         }
-        _ => return Err("usage: make_forms write DIR | eval N DPI HEIGHT_MM [SEED]".into()),
+        Some("angles") => {
+            // De-skew accuracy: measured skew against the truth, per seal, matched by position.
+            let n: u64 = args.get(1).map_or(Ok(50), |s| s.parse())?;
+            let mut errs: Vec<(f32, String)> = Vec::new();
+            for i in 0..n {
+                let form = generate(0x5EA1_D000 + i, FormSpec::HALF_A4_300);
+                let found = sealdesk_artwork::extract(
+                    &form.jpeg,
+                    &sealdesk_artwork::ExtractOptions::default(),
+                )?;
+                let measured = skews(&form.jpeg)?;
+                for s in &form.seals {
+                    let (x, y) = (s.centre.0 as u32, s.centre.1 as u32);
+                    if let Some(k) = found.iter().position(|f| {
+                        (f.x..f.x + f.width).contains(&x) && (f.y..f.y + f.height).contains(&y)
+                    }) {
+                        errs.push(((measured[k] - s.angle_deg).abs(), format!("{:?}", s.style)));
+                    }
+                }
+            }
+            for style in ["Round", "Oval", "Square", "Frame"] {
+                let mut e: Vec<f32> = errs
+                    .iter()
+                    .filter(|(_, s)| s == style)
+                    .map(|(e, _)| *e)
+                    .collect();
+                e.sort_by(f32::total_cmp);
+                let mean = e.iter().sum::<f32>() / e.len().max(1) as f32;
+                println!(
+                    "{style}: {} seals, mean |error| {mean:.2}°, median {:.2}°, max {:.2}°",
+                    e.len(),
+                    e.get(e.len() / 2).copied().unwrap_or(0.0),
+                    e.last().copied().unwrap_or(0.0)
+                );
+            }
+        }
+        _ => {
+            return Err(
+                "usage: make_forms write DIR | eval N DPI HEIGHT_MM [SEED] | angles N | boxes SEED"
+                    .into(),
+            );
+        }
     }
     Ok(())
 }
