@@ -192,3 +192,33 @@ fn blue_seals_are_found_when_there_is_no_red() {
     }
     assert!(sum / n as f64 >= 0.95);
 }
+
+/// De-skew: the measured skew of every impression on ten forms is within half a degree of the
+/// truth (page rotation plus the stamp's own), whatever the style.
+#[test]
+fn skew_is_measured_to_half_a_degree() {
+    let mut worst = 0.0f32;
+    for k in 0..10 {
+        let form = generate(QUALITY_SEED + 3000 + k, FormSpec::HALF_A4_300);
+        let found = extract(&form.jpeg, &ExtractOptions::default()).expect("extracts");
+        let skews = sealdesk_artwork::testkit::skews(&form.jpeg).expect("extracts");
+        assert_eq!(found.len(), skews.len());
+        for seal in &form.seals {
+            let imp = at_seal(&found, seal);
+            let k = found
+                .iter()
+                .position(|f| std::ptr::eq(f, imp))
+                .expect("same list");
+            let err = (skews[k] - seal.angle_deg).abs();
+            assert!(
+                err < 0.5,
+                "{:?}: measured {:.2}°, true {:.2}°",
+                seal.style,
+                skews[k],
+                seal.angle_deg
+            );
+            worst = worst.max(err);
+        }
+    }
+    println!("worst skew error {worst:.2}°");
+}
