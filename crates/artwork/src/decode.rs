@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use image::{ImageFormat, ImageReader, Limits};
+use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::Error;
 
@@ -125,7 +125,16 @@ fn decode_raster(input: &[u8], format: ImageFormat) -> Result<Page, Error> {
     limits.max_image_height = Some(height);
     limits.max_alloc = Some(MAX_PIXELS * 8);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| Error::Corrupt(e.to_string()))?;
+    let corrupt = |e: image::ImageError| Error::Corrupt(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // Phone photos are stored sideways with an EXIF orientation; turn the page upright first, or
+    // every seal would come out a quarter-turn off (de-skew only corrects a few degrees).
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
+    let (width, height) = (img.width(), img.height());
 
     let dpi = match format {
         ImageFormat::Png => png_dpi(input),
@@ -375,6 +384,37 @@ mod tests {
         assert!((png_dpi(&png).expect("pHYs written") - 600.0).abs() < 0.1);
         // Still a valid PNG for a strict decoder (CRCs are checked).
         assert_eq!(decode_page(&png).expect("decodes").width, 472);
+    }
+
+    #[test]
+    fn exif_orientation_turns_the_page_upright() {
+        use image::ImageEncoder;
+        // A 40 × 20 JPEG, red on its left half, stored with EXIF orientation 6 (turn 90°
+        // clockwise to view).
+        let pixels: Vec<u8> = (0..20 * 40)
+            .flat_map(|i| {
+                if i % 40 < 20 {
+                    [220, 30, 40]
+                } else {
+                    [250, 250, 250]
+                }
+            })
+            .collect();
+        let exif = [
+            0x4D, 0x4D, 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x01, 0x12, 0x00, 0x03,
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
+        enc.set_exif_metadata(exif.to_vec()).expect("EXIF accepted");
+        enc.write_image(&pixels, 40, 20, image::ExtendedColorType::Rgb8)
+            .expect("encodes");
+        let page = decode_page(&jpeg).expect("decodes");
+        assert_eq!((page.width, page.height), (20, 40));
+        // Turned clockwise, the red left half is now the top half.
+        let at = |x: usize, y: usize| page.rgb[(y * 20 + x) * 3];
+        assert!(at(10, 5) > 180 && page.rgb[(5 * 20 + 10) * 3 + 1] < 90);
+        assert!(page.rgb[(35 * 20 + 10) * 3 + 1] > 200);
     }
 
     #[test]
