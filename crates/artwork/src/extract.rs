@@ -96,6 +96,11 @@ fn check_options(opts: &ExtractOptions) -> Result<(), Error> {
             "size {w}x{h} mm outside 5-150 mm"
         )));
     }
+    // A given size fixes the output: refuse an impossible one before decoding anything.
+    if let Some((w, h)) = opts.size_mm {
+        let px = |mm: f32| (mm * opts.dpi as f32 / 25.4).round() as usize;
+        crate::raster::check_output_size(px(w), px(h))?;
+    }
     Ok(())
 }
 
@@ -1028,6 +1033,7 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
     let px_per_mm = opts.dpi as f32 / 25.4;
     let out_w = ((width_mm * px_per_mm).round() as usize).max(1);
     let out_h = ((height_mm * px_per_mm).round() as usize).max(1);
+    crate::raster::check_output_size(out_w, out_h)?;
     // Source pixels per output pixel; shrink first when it is large so bilinear does not alias.
     let (kx, ky) = (src_w / out_w as f32, src_h / out_h as f32);
     let factor = (kx.min(ky).floor() as usize).max(1);

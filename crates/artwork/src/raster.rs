@@ -33,6 +33,17 @@ pub(crate) fn encode_png(
     Ok(with_phys(out, dpi))
 }
 
+/// Refuses output pictures over the crate's pixel budget (a 150 mm seal at 2400 dpi would be
+/// 200 MP): the caller asked for a dpi too high for the size.
+pub(crate) fn check_output_size(w: usize, h: usize) -> Result<(), Error> {
+    if (w as u64) * (h as u64) > crate::MAX_PIXELS {
+        return Err(Error::InvalidRequest(format!(
+            "输出图片过大 {w}×{h} 像素，请降低 dpi (output {w}x{h} px is too large; lower the dpi)"
+        )));
+    }
+    Ok(())
+}
+
 /// Inserts a `pHYs` chunk (pixels per metre) right after `IHDR`, which is where the PNG
 /// specification wants it: before any image data.
 fn with_phys(png: Vec<u8>, dpi: u32) -> Vec<u8> {

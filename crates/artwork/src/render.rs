@@ -72,6 +72,7 @@ pub fn render(req: &RenderRequest) -> Result<Vec<u8>, Error> {
 pub fn render_with(req: &RenderRequest, templates: &Templates) -> Result<Vec<u8>, Error> {
     let drawing = layout_with(req, templates)?;
     let (w, h) = drawing.pixel_size(req.dpi);
+    raster::check_output_size(w as usize, h as usize)?;
     let px_per_mm = req.dpi as f32 / 25.4;
     let to_px =
         Transform::from_translate(w as f32 / 2.0, h as f32 / 2.0).pre_scale(px_per_mm, px_per_mm);

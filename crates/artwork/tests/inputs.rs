@@ -231,6 +231,11 @@ fn bad_options_are_refused() {
             size_mm: Some((1e9, 40.0)),
             dpi: 300,
         },
+        // 150 mm at 2400 dpi: a 200 MP picture, refused rather than allocated.
+        ExtractOptions {
+            size_mm: Some((150.0, 150.0)),
+            dpi: 2400,
+        },
     ] {
         assert!(
             matches!(extract(&jpeg, &opts), Err(Error::InvalidRequest(_))),

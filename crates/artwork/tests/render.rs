@@ -112,6 +112,11 @@ fn bad_requests_are_errors() {
     req.size_mm = None;
     req.name = "测试𠀀公司".into();
     assert!(matches!(render(&req), Err(Error::MissingGlyph('𠀀'))));
+    // 150 mm at 2400 dpi would be 200 MP: refused, not allocated.
+    let mut huge = request(Style::Round, "测试公司");
+    huge.size_mm = Some((150.0, 150.0));
+    huge.dpi = 2400;
+    assert!(matches!(render(&huge), Err(Error::InvalidRequest(_))));
     let long = request(Style::Square, "一二三四五六七");
     assert!(matches!(render(&long), Err(Error::InvalidRequest(_))));
 }
