@@ -12,6 +12,21 @@
 //!   professional-registration frame) as vector drawings with the embedded Noto Serif CJK SC subset,
 //!   rasterised at any dpi.
 //!
+//! ```
+//! use sealdesk_artwork::{ExtractOptions, RenderRequest, Style, extract, render};
+//!
+//! let mut req = RenderRequest::new(Style::Round, "南昌星辰科技有限公司");
+//! req.title = Some("合同专用章".into());
+//! let png = render(&req)?; // 42 mm at 300 dpi: 496 × 496 px, transparent, seal red
+//!
+//! // The drawing is also a (very clean) scan: extract finds the one impression, and reads its
+//! // size from the resolution the PNG records.
+//! let found = extract(&png, &ExtractOptions::default())?;
+//! assert_eq!(found.len(), 1);
+//! assert!((found[0].width_mm - 42.0).abs() < 0.5);
+//! # Ok::<(), sealdesk_artwork::Error>(())
+//! ```
+//!
 //! Untrusted input never panics: files over [`MAX_INPUT_BYTES`] or images over [`MAX_PIXELS`]
 //! (checked from the header, before decoding) are refused with an [`Error`].
 #![deny(missing_docs)]
