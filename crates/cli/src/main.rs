@@ -94,6 +94,18 @@ enum TokenCmd {
         #[arg(long, default_value = "演示企业有限公司")]
         name: String,
     },
+    /// Write downloaded seal files (.esl) onto a token and print the write receipt the order page asks for.
+    Write {
+        /// The token directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The token's PIN.
+        #[arg(long)]
+        pin: String,
+        /// The seal files, as downloaded from the order page.
+        #[arg(required = true)]
+        seals: Vec<PathBuf>,
+    },
     /// Show a token's serial, certificate and seals.
     Show {
         /// The token directory.
@@ -220,6 +232,29 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 t.cert().issuer(),
                 data_dir.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token {
+            cmd: TokenCmd::Write { dir, pin, seals },
+        } => {
+            use base64::Engine;
+            let mut t = sealdesk_adapters::token::SoftToken::open(&dir)?;
+            let mut lines = Vec::new();
+            for path in &seals {
+                let der =
+                    std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+                let es_id = match sealdesk_ses::parse(&der) {
+                    Ok(sealdesk_ses::Parsed::Seal(s)) => s.es_id,
+                    _ => anyhow::bail!("{} is not an electronic seal file", path.display()),
+                };
+                let sig = t.write_seal(&pin, &es_id, &der)?;
+                lines.push(format!(
+                    "{es_id} {}",
+                    base64::engine::general_purpose::STANDARD.encode(sig)
+                ));
+                eprintln!("written: {es_id}");
+            }
+            println!("{}", lines.join("\n"));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token {

@@ -45,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/orders/{id}/pay", post(pay))
         .route("/orders/{id}/authorize", post(authorize))
+        .route("/orders/{id}/written", post(written))
         .route("/orders/{id}/seals/{seq}", get(seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(seal_picture))
         .route("/uploads/{id}", get(upload_file))
@@ -765,7 +766,7 @@ async fn order_page(
         OrderState::Authorized => {
             body.push_str("<p>已授权，正在制章。如长时间未完成，请联系客服。</p>")
         }
-        OrderState::Made | OrderState::Completed => body.push_str(&seals_section(&v)),
+        OrderState::Made | OrderState::Completed => body.push_str(&seals_section(&v, csrf)),
         OrderState::Cancelled => body.push_str("<p>订单已取消。</p>"),
     }
     if v.invoice.is_some() {
@@ -842,7 +843,7 @@ fn authorize_section(o: &Order, csrf: &str) -> String {
     )
 }
 
-fn seals_section(v: &OrderView) -> String {
+fn seals_section(v: &OrderView, csrf: &str) -> String {
     let o = &v.order;
     let mut s = String::from("<h2>导入信息</h2>");
     if let Some(k) = &o.key {
@@ -871,9 +872,14 @@ fn seals_section(v: &OrderView) -> String {
         ));
     }
     s.push_str("</table>");
-    if o.state == OrderState::Made {
-        s.push_str("<p>请插入证书锁，输入锁密码，将印章写入证书锁（命令：<code>sealdesk token write</code>，或证书锁助手）。全部写入完成后，订单完成并自动开具电子发票。</p>");
-    } else {
+    if o.state == OrderState::Made && !csrf.is_empty() {
+        s.push_str(&format!(
+            "<h2>写入证书锁</h2><p>插入证书锁，下载上面的印章文件，用证书锁写入工具输入锁密码写入：<code>sealdesk token write --dir 证书锁目录 --pin 锁密码 印章文件…</code>。工具会输出写入回执，粘贴到下面即可完成办理，并自动开具电子发票。</p>\
+             <form method=\"post\" action=\"/orders/{}/written\">{}<div class=\"row\"><label class=\"req\" for=\"receipts\">写入回执：</label><textarea id=\"receipts\" name=\"receipts\" rows=\"4\" cols=\"90\"></textarea></div><button id=\"written\">确认写入完成</button></form>",
+            o.id,
+            csrf_input(csrf)
+        ));
+    } else if o.state == OrderState::Completed {
         s.push_str("<p class=\"flash ok\">印章已全部写入证书锁，办理完成。</p>");
     }
     s
@@ -1018,6 +1024,39 @@ async fn authorize(
     simple_post(&c, &id, &body, |id| async move {
         let der = sealdesk_app::cert_der_from_pem(&pem)?;
         s.app.authorize(&who, id, &der, &serial).await
+    })
+    .await
+}
+
+async fn written(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    let who = c.who.clone();
+    // One line per seal: "<esID> <signature>", as `sealdesk token write` prints them.
+    let receipts: Option<Vec<sealdesk_app::WriteReceipt>> = f
+        .get("receipts")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (es_id, sig) = l.trim().split_once(char::is_whitespace)?;
+            Some(sealdesk_app::WriteReceipt {
+                es_id: es_id.to_owned(),
+                signature: sealdesk_app::decode_signature(sig)?,
+            })
+        })
+        .collect();
+    simple_post(&c, &id, &body, |id| async move {
+        let receipts = receipts.ok_or_else(|| {
+            AppError::field(
+                "receipts",
+                "写入回执格式不正确：每行一个印章，印章编号与签名之间用空格分隔",
+            )
+        })?;
+        s.app.confirm_written(&who, id, &receipts).await
     })
     .await
 }
@@ -1236,7 +1275,7 @@ async fn admin_order(
         ));
     }
     if !v.seals.is_empty() {
-        body.push_str(&seals_section(&v));
+        body.push_str(&seals_section(&v, ""));
     }
     let audit = s.app.order_audit(&c.who, o.id).await?;
     body.push_str(

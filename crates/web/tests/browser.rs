@@ -233,5 +233,42 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     if let Ok(path) = std::env::var("SEALDESK_SCREENSHOT") {
         std::fs::write(path, c.screenshot().await.unwrap()).unwrap();
     }
+
+    // 写入: what `sealdesk token write` prints for the downloaded files, pasted back; then the invoice.
+    let mut token = token;
+    let seals = s
+        .app
+        .seals(
+            &sealdesk_app::Who {
+                principal: sealdesk_app::Principal::Applicant {
+                    id: s.store.order(order_id).await.unwrap().applicant_id,
+                },
+                ip: "-".into(),
+            },
+            order_id,
+        )
+        .await
+        .unwrap();
+    fill(&c, "receipts", "SD1 not-a-signature").await;
+    click(&c, "#written").await;
+    wait_text(&c, "写入回执格式不正确").await;
+    let receipts: Vec<String> = seals
+        .iter()
+        .map(|m| {
+            use base64::Engine;
+            format!(
+                "{} {}",
+                m.es_id,
+                base64::engine::general_purpose::STANDARD
+                    .encode(token.write_seal("12345678", &m.es_id, &m.der).unwrap())
+            )
+        })
+        .collect();
+    fill(&c, "receipts", &receipts.join("\n")).await;
+    click(&c, "#written").await;
+    wait_text(&c, "办理完成").await;
+    click(&c, "a[href$='/invoice']").await;
+    let invoice = wait_text(&c, "价税合计").await;
+    assert!(invoice.contains("壹佰陆拾元整"), "{invoice}");
     c.close().await.unwrap();
 }
