@@ -712,14 +712,12 @@ impl App {
             .await?;
         }
         let mut revoked = 0;
-        if order.service == sealdesk_domain::Service::Reissue {
-            if let Some(prev) = order.previous_order {
-                if let Ok(p) = self.store.order(prev).await {
-                    if let Some(old) = p.key.filter(|k| k.serial != key.serial) {
-                        revoked = tx.revoke_seals_on_token(&old.serial).await?;
-                    }
-                }
-            }
+        if order.service == sealdesk_domain::Service::Reissue
+            && let Some(prev) = order.previous_order
+            && let Ok(p) = self.store.order(prev).await
+            && let Some(old) = p.key.filter(|k| k.serial != key.serial)
+        {
+            revoked = tx.revoke_seals_on_token(&old.serial).await?;
         }
         let detail = serde_json::json!({"seals": records.len(), "revoked_on_old_key": revoked, "requested_by": who.principal.audit_name()});
         self.apply(
@@ -938,7 +936,7 @@ impl App {
 /// Decodes a base64 or hex signature as clients send it.
 pub fn decode_signature(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return hex::decode(s).ok();
     }
     base64::engine::general_purpose::STANDARD.decode(s).ok()

@@ -336,7 +336,7 @@ async fn story(store: Store) {
     assert_eq!(order.state, OrderState::Made);
     let seals = app.seals(&alice, order.id).await.unwrap();
     assert_eq!(seals.len(), 2);
-    let trust = vec![app.trust_pems()[0].clone()];
+    let trust = [app.trust_pems()[0].clone()];
     for s in &seals {
         let report = sealdesk_ses::verify_seal(
             &s.der,

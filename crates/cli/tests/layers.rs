@@ -49,14 +49,12 @@ fn our_deps(manifest: &str) -> BTreeSet<String> {
             in_deps = t == "[dependencies]";
             continue;
         }
-        if in_deps {
-            if let Some(name) = t.strip_prefix("sealdesk-") {
-                let name: String = name
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                out.insert(name);
-            }
+        if in_deps && let Some(name) = t.strip_prefix("sealdesk-") {
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            out.insert(name);
         }
     }
     out

@@ -64,9 +64,8 @@ impl AuditRecord {
         records: impl IntoIterator<Item = &'a AuditRecord>,
     ) -> Result<u64, (i64, String)> {
         let mut prev = GENESIS_HASH.to_owned();
-        let mut expect_seq = 1;
         let mut n = 0;
-        for r in records {
+        for (expect_seq, r) in (1..).zip(records) {
             if r.seq != expect_seq {
                 return Err((
                     r.seq,
@@ -83,7 +82,6 @@ impl AuditRecord {
                 ));
             }
             prev = r.hash.clone();
-            expect_seq += 1;
             n += 1;
         }
         Ok(n)

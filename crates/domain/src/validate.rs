@@ -127,7 +127,7 @@ pub fn credit_code(input: &str) -> Result<String, String> {
 }
 
 fn is_leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 fn valid_date(y: u32, m: u32, d: u32) -> bool {
