@@ -177,6 +177,26 @@ impl App {
         Ok(())
     }
 
+    /// One state change in its own transaction: read the order afresh, let `prepare` set what the event
+    /// carries, then [`App::apply`].
+    async fn step(
+        &self,
+        who: &Who,
+        id: i64,
+        actor: Actor,
+        event: &Event,
+        detail: serde_json::Value,
+        prepare: impl FnOnce(&mut Order),
+    ) -> Result<Order, AppError> {
+        let mut tx = self.store.begin().await?;
+        let mut order = tx.order(id).await?;
+        prepare(&mut order);
+        self.apply(&mut tx, who, &mut order, actor, event, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
     async fn save_edit(
         &self,
         who: &Who,
@@ -331,37 +351,29 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let mut tx = self.store.begin().await?;
-        let mut order = tx.order(id).await?;
-        self.apply(
-            &mut tx,
+        self.step(
             who,
-            &mut order,
+            id,
             Actor::Applicant,
             &Event::Submit,
             serde_json::json!({}),
+            |_| (),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(order)
+        .await
     }
 
     /// 审核通过.
     pub async fn approve(&self, who: &Who, id: i64) -> Result<Order, AppError> {
         self.operator_order(who, id).await?;
-        let mut tx = self.store.begin().await?;
-        let mut order = tx.order(id).await?;
-        self.apply(
-            &mut tx,
+        self.step(
             who,
-            &mut order,
+            id,
             Actor::Operator,
             &Event::Approve,
             serde_json::json!({}),
+            |_| (),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(order)
+        .await
     }
 
     /// 审核不通过, with the comment the applicant will read.
@@ -377,23 +389,14 @@ impl App {
         if comment.chars().count() > 500 {
             return Err(AppError::field("comment", "审核意见不能超过 500 字"));
         }
-        let mut tx = self.store.begin().await?;
-        let mut order = tx.order(id).await?;
-        order.review_comment = comment.to_owned();
         let event = Event::Reject {
             comment: comment.to_owned(),
         };
-        self.apply(
-            &mut tx,
-            who,
-            &mut order,
-            Actor::Operator,
-            &event,
-            serde_json::json!({"comment": comment}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(order)
+        let detail = serde_json::json!({"comment": comment});
+        self.step(who, id, Actor::Operator, &event, detail, |o| {
+            o.review_comment = comment.to_owned();
+        })
+        .await
     }
 
     /// 取消, by the applicant (before payment) or an operator.
@@ -408,19 +411,15 @@ impl App {
                 Actor::Operator
             }
         };
-        let mut tx = self.store.begin().await?;
-        let mut order = tx.order(id).await?;
-        self.apply(
-            &mut tx,
+        self.step(
             who,
-            &mut order,
+            id,
             actor,
             &Event::Cancel,
             serde_json::json!({}),
+            |_| (),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(order)
+        .await
     }
 
     /// 申请开票: the applicant confirms the invoice details before paying.
