@@ -46,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/pay", post(pay))
         .route("/orders/{id}/authorize", post(authorize))
         .route("/orders/{id}/written", post(written))
+        .route("/orders/{id}/impression-form", get(impression_form))
         .route("/orders/{id}/seals/{seq}", get(seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(seal_picture))
         .route("/uploads/{id}", get(upload_file))
@@ -724,7 +725,10 @@ fn uploads_section(v: &OrderView, csrf: &str, editable: bool) -> String {
     }
     s.push_str("</table>");
     if editable && o.service.needs_impression() {
-        s.push_str("<p class=\"hint\">请先下载印模采集表，签字并将需要办理的印章加盖清晰后，扫描上传。</p>");
+        s.push_str(&format!(
+            "<p class=\"hint\">操作：<a href=\"/orders/{}/impression-form\">下载印模采集表</a>（打印后签字，并将需要办理的印章加盖清晰，扫描上传）。</p>",
+            o.id
+        ));
     }
     s
 }
@@ -1059,6 +1063,45 @@ async fn written(
         s.app.confirm_written(&who, id, &receipts).await
     })
     .await
+}
+
+/// 印模采集表: a printable form, filled in from the order, with one box per seal to stamp.
+async fn impression_form(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, oid(&id)?).await?;
+    let o = &v.order;
+    let boxes: String = o
+        .seal_units()
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, name))| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"height:52mm;width:52mm\"></td></tr>",
+                i + 1,
+                kind.label(),
+                esc(name)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<table><tr><th>订单编号</th><td>{}</td><th>授权单位</th><td>{}</td></tr>\
+         <tr><th>单位名称 / 姓名</th><td>{}</td><th>统一社会信用代码</th><td>{}</td></tr>\
+         <tr><th>经办人</th><td>{}</td><th>手机号</th><td>{}</td></tr></table>\
+         <h2>印模</h2><p class=\"hint\">请在每个方框内加盖对应印章一次，印迹清晰完整、不要压线；印章外不要有其他红色字迹。</p>\
+         <table><tr><th>序号</th><th>印模类型</th><th>印章名称</th><th>盖章处</th></tr>{boxes}</table>\
+         <p style=\"margin-top:2rem\">本单位承诺以上所填信息及印模真实有效，如有虚假愿承担相应法律责任。</p>\
+         <p>经办人签字：________________　　单位盖章：　　　　　　日期：____年__月__日</p>",
+        esc(&o.order_no),
+        esc(&o.authorization.unit),
+        esc(o.holder.display_name()),
+        esc(&o.holder.credit_code),
+        esc(&o.holder.applicant_name),
+        esc(&o.holder.mobile),
+    );
+    Ok(page("印模采集表", None, &body).into_response())
 }
 
 async fn seal_file(
