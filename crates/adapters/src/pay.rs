@@ -195,3 +195,21 @@ mod tests {
         assert_eq!(signing_string(&p), "a=1&b=2");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A gateway callback body is untrusted: any bytes are refused cleanly, never accepted, never a panic.
+        #[test]
+        fn notifications_from_nowhere_are_refused(body in proptest::collection::vec(any::<u8>(), 0..2000),
+                                                 form in "([a-z_]{1,12}=[A-Za-z0-9%+/=.]{0,20}&){0,8}") {
+            let v = SandboxGateway::new(KeyPair::generate().unwrap()).verifier();
+            prop_assert!(v.verify(&body).is_err());
+            prop_assert!(v.verify(form.as_bytes()).is_err());
+        }
+    }
+}

@@ -276,3 +276,19 @@ mod tests {
         assert!(sniff(b"").is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes, including ones that start like a JPEG, PNG or PDF, get an answer and never a panic.
+        #[test]
+        fn sniff_never_panics(prefix in prop_oneof![Just(vec![0xFFu8, 0xD8, 0xFF]), Just(b"\x89PNG\r\n\x1a\n".to_vec()), Just(b"%PDF-".to_vec()), Just(vec![])],
+                              rest in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut b = prefix;
+            b.extend(rest);
+            let _ = super::super::sniff(&b);
+        }
+    }
+}

@@ -468,3 +468,32 @@ mod tests {
         assert_eq!(errs[0].message, "请填写企业名称");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// What people type never panics a validator, and what a validator accepts it accepts again unchanged.
+        #[test]
+        fn validators_never_panic_and_are_idempotent(s in "\\PC{0,40}") {
+            for f in [credit_code, mobile, landline, taxpayer_id] {
+                if let Ok(v) = f(&s) {
+                    prop_assert_eq!(f(&v), Ok(v.clone()));
+                }
+            }
+            if let Ok(v) = id_number(&s, 20261127) {
+                prop_assert_eq!(id_number(&v, 20261127), Ok(v.clone()));
+            }
+            let _ = crate::Timestamp::parse_rfc3339(&s);
+            let _ = crate::Fen::parse_yuan(&s);
+        }
+
+        #[test]
+        fn digit_strings_of_the_right_length_never_panic(s in "[0-9X]{15,20}") {
+            let _ = id_number(&s, 20261127);
+            let _ = taxpayer_id(&s);
+        }
+    }
+}
