@@ -63,6 +63,10 @@ const CODE_RESEND_AFTER: i64 = 60;
 const CODE_MAX_TRIES: i32 = 5;
 const APPLICANT_SESSION: i64 = 12 * 3600;
 const OPERATOR_SESSION: i64 = 8 * 3600;
+/// Wrong operator passwords in a row before the name is locked.
+pub const OPERATOR_MAX_FAILURES: u32 = 5;
+/// How long a locked operator name stays locked, seconds.
+pub const OPERATOR_LOCKOUT: i64 = 15 * 60;
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, AppError> {
@@ -143,9 +147,17 @@ impl App {
         .await
     }
 
-    /// Signs an operator in.
+    /// Signs an operator in. After [`OPERATOR_MAX_FAILURES`] wrong passwords in a row the name is refused for
+    /// [`OPERATOR_LOCKOUT`] seconds (per instance), whatever password comes next.
     pub async fn sign_in_operator(&self, name: &str, password: &str) -> Result<SignedIn, AppError> {
         let bad = || AppError::BadCredentials("用户名或密码不正确".into());
+        let key = name.trim().to_owned();
+        if let Some(wait) = self.operator_locked(&key) {
+            return Err(AppError::RateLimited(format!(
+                "密码错误次数过多，请 {} 分钟后再试",
+                (wait + 59) / 60
+            )));
+        }
         let op = match self.store.operator_by_name(name.trim()).await {
             Ok(op) => Some(op),
             Err(StoreError::NotFound) => None,
@@ -164,6 +176,7 @@ impl App {
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
+        self.record_operator_attempt(&key, ok);
         match op {
             Some(op) if ok => {
                 let p = Principal::Operator {
@@ -175,6 +188,33 @@ impl App {
                     .await
             }
             _ => Err(bad()),
+        }
+    }
+
+    fn operator_locked(&self, name: &str) -> Option<i64> {
+        let guard = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let &(failures, last) = guard.get(name)?;
+        let wait = last + OPERATOR_LOCKOUT - now();
+        (failures >= OPERATOR_MAX_FAILURES && wait > 0).then_some(wait)
+    }
+
+    fn record_operator_attempt(&self, name: &str, ok: bool) {
+        let mut guard = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if ok {
+            guard.remove(name);
+        } else {
+            let e = guard.entry(name.to_owned()).or_insert((0, 0));
+            // A lock-out that has run out starts the count afresh.
+            if e.0 >= OPERATOR_MAX_FAILURES {
+                *e = (0, 0);
+            }
+            *e = (e.0 + 1, now());
         }
     }
 

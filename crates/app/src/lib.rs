@@ -21,7 +21,7 @@ use sealdesk_adapters::keys::Identity;
 use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
 use sealdesk_store::Store;
 
-pub use auth::hash_password;
+pub use auth::{OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES, hash_password};
 pub use auth::{Principal, SignedIn};
 pub use error::AppError;
 pub use orders::{MadeSeal, OrderView, WriteReceipt, decode_signature};
@@ -73,6 +73,8 @@ pub struct App {
     pub(crate) trust: Arc<Vec<sealdesk_pki::Cert>>,
     pub(crate) sandbox: Arc<SandboxGateway>,
     pub(crate) sandbox_verifier: SandboxVerifier,
+    /// Operator name → (wrong passwords in a row, when the last one came).
+    pub(crate) login_failures: Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, i64)>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -103,6 +105,7 @@ impl App {
             trust: Arc::new(trust),
             sandbox: Arc::new(sandbox),
             sandbox_verifier,
+            login_failures: Arc::default(),
         }
     }
 
