@@ -134,7 +134,11 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<UploadOutcome, AppError> {
         let order = self.own_order(who, order_id).await?;
-        if !order.state.editable() {
+        // After 授权 the one thing that may still be replaced is the stamped form, when 制章 could not cut the
+        // seals out of it: the order is paid for, so it must not be stuck on a bad scan.
+        let replacing_form = kind == UploadKind::ImpressionForm
+            && order.state == sealdesk_domain::OrderState::Authorized;
+        if !order.state.editable() && !replacing_form {
             return Err(AppError::Conflict(format!(
                 "订单状态为「{}」，不能再修改资料",
                 order.state.label()
@@ -208,7 +212,9 @@ impl App {
         });
         match tokio::time::timeout(std::time::Duration::from_secs(20), job).await {
             Ok(Ok(Ok(found))) => Ok(found.len()),
-            Ok(Ok(Err(sealdesk_artwork::Error::NoImpression))) => Ok(0),
+            Ok(Ok(Err(
+                sealdesk_artwork::Error::NoImpression | sealdesk_artwork::Error::EmptyPage,
+            ))) => Ok(0),
             Ok(Ok(Err(e))) => Err(e.to_string()),
             Ok(Err(e)) => Err(format!("internal: {e}")),
             Err(_) => Err("识别超时".into()),

@@ -449,3 +449,138 @@ async fn new_order_from_application_to_seal_on_the_key_postgres() {
     store.close().await;
     drop_db.await;
 }
+
+/// A stamped form without a readable seal passes review by mistake: after 授权 the order is paid for, so the
+/// applicant may replace just that form and retry 制章, and nothing else.
+#[tokio::test]
+async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let group = store.create_group("A组").await.unwrap();
+    store
+        .create_project(
+            "testCSQY",
+            "南昌市城建档案馆",
+            DEFAULT_PRICE_FEN_PER_SEAL_YEAR,
+            Some(group.id),
+        )
+        .await
+        .unwrap();
+    app.ensure_operator("reviewer", "correct horse", false)
+        .await
+        .unwrap();
+    store
+        .add_to_group(
+            group.id,
+            store.operator_by_name("reviewer").await.unwrap().id,
+        )
+        .await
+        .unwrap();
+    let alice = sign_in(app, "13800138000").await;
+    let reviewer = who(app
+        .sign_in_operator("reviewer", "correct horse")
+        .await
+        .unwrap()
+        .principal);
+
+    let order = app.create_order(&alice, "testCSQY", &form()).await.unwrap();
+    let stamped =
+        sealdesk_artwork::testkit::generate(0x5ea2, sealdesk_artwork::testkit::FormSpec::A4_150);
+    for kind in [UploadKind::IdFront, UploadKind::IdBack, UploadKind::Licence] {
+        app.add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
+            .await
+            .unwrap();
+    }
+    // A page with no ink at all: a valid scan, but no seal on it.
+    let white = white_jpeg(&stamped.jpeg);
+    let up = app
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::ImpressionForm,
+            "form.jpg",
+            white,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        up.impressions.unwrap(),
+        Ok(0),
+        "the pre-check warns: no seal on the form"
+    );
+    app.submit(&alice, order.id).await.unwrap();
+    app.approve(&reviewer, order.id).await.unwrap();
+    let invoice = InvoiceInfo {
+        kind: InvoiceKind::Personal,
+        title: "李四".into(),
+        taxpayer_id: String::new(),
+        mobile: "13800138000".into(),
+        email: String::new(),
+    };
+    app.confirm_invoice(&alice, order.id, &invoice)
+        .await
+        .unwrap();
+    let (payment, _) = app
+        .start_payment(&alice, order.id, "sandbox")
+        .await
+        .unwrap();
+    app.sandbox_pay(payment.id, "-").await.unwrap();
+    let token = SoftToken::open(&e.token_dir).unwrap();
+    let err = app
+        .authorize(&alice, order.id, token.cert().der(), token.serial())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Conflict(ref m) if m.contains("印模采集表")),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.order(order.id).await.unwrap().state,
+        OrderState::Authorized
+    );
+    assert!(
+        store.seals(order.id).await.unwrap().is_empty(),
+        "no half-made seals"
+    );
+
+    // Only the stamped form may be replaced now.
+    assert!(
+        app.add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "x.jpg",
+            stamped.jpeg.clone()
+        )
+        .await
+        .is_err()
+    );
+    app.add_upload(
+        &alice,
+        order.id,
+        UploadKind::ImpressionForm,
+        "form2.jpg",
+        stamped.jpeg.clone(),
+    )
+    .await
+    .unwrap();
+    let order = app.make_seals(&alice, order.id).await.unwrap();
+    assert_eq!(order.state, OrderState::Made);
+    assert_eq!(store.seals(order.id).await.unwrap().len(), 2);
+}
+
+/// The same scan with every pixel turned white: a readable JPEG of the same size with no ink.
+fn white_jpeg(jpeg: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(jpeg).unwrap();
+    let white = image::RgbImage::from_pixel(img.width(), img.height(), image::Rgb([250, 250, 250]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    white.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}

@@ -46,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/pay", post(pay))
         .route("/orders/{id}/authorize", post(authorize))
         .route("/orders/{id}/written", post(written))
+        .route("/orders/{id}/make", post(remake))
         .route("/orders/{id}/impression-form", get(impression_form))
         .route("/orders/{id}/seals/{seq}", get(seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(seal_picture))
@@ -767,9 +768,7 @@ async fn order_page(
             .push_str("<p>资料已提交，我们会在 1-2 个工作日内进行审核，审核结果将短信通知您。</p>"),
         OrderState::PendingPayment => body.push_str(&payment_section(o, csrf)),
         OrderState::Paid => body.push_str(&authorize_section(o, csrf)),
-        OrderState::Authorized => {
-            body.push_str("<p>已授权，正在制章。如长时间未完成，请联系客服。</p>")
-        }
+        OrderState::Authorized => body.push_str(&remake_section(o, csrf)),
         OrderState::Made | OrderState::Completed => body.push_str(&seals_section(&v, csrf)),
         OrderState::Cancelled => body.push_str("<p>订单已取消。</p>"),
     }
@@ -844,6 +843,18 @@ fn authorize_section(o: &Order, csrf: &str) -> String {
         esc(&o.authorization.kind),
         o.authorization.months,
         id = o.id
+    )
+}
+
+/// 已授权 but not 已制章: 制章 could not use the stamped form. Let the applicant replace it and try again.
+fn remake_section(o: &Order, csrf: &str) -> String {
+    format!(
+        "<div class=\"flash err\">已授权，但未能从印模采集表中取出印章。请重新上传清晰加盖印章的印模采集表，然后点击「重新制章」。</div>\
+         <form method=\"post\" action=\"/orders/{id}/uploads\" enctype=\"multipart/form-data\">{c}<input type=\"hidden\" name=\"kind\" value=\"impression_form\"><label for=\"file_impression_form_again\">印模采集表：</label><input type=\"file\" name=\"file\" id=\"file_impression_form_again\" accept=\".jpg,.jpeg,.png,.pdf\"> <button>上传</button></form>\
+         <p>{}</p>",
+        post_button(&format!("/orders/{}/make", o.id), csrf, "重新制章", ""),
+        id = o.id,
+        c = csrf_input(csrf)
     )
 }
 
@@ -928,6 +939,7 @@ where
     let id = oid(id)?;
     match f(id).await {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
+        // Problems the applicant can fix are shown on the order page, next to what to do about them.
         Err(AppError::Invalid(e)) => {
             let msg: Vec<String> = e.iter().map(|x| x.message.clone()).collect();
             Ok(redirect(&format!(
@@ -935,6 +947,10 @@ where
                 form_urlencoded::byte_serialize(msg.join("；").as_bytes()).collect::<String>()
             )))
         }
+        Err(AppError::Conflict(m)) => Ok(redirect(&format!(
+            "/orders/{id}?err={}",
+            form_urlencoded::byte_serialize(m.as_bytes()).collect::<String>()
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -992,6 +1008,19 @@ async fn confirm_invoice(
     let who = c.who.clone();
     simple_post(&c, &id, &body, |id| async move {
         s.app.confirm_invoice(&who, id, &info).await
+    })
+    .await
+}
+
+async fn remake(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let who = c.who.clone();
+    simple_post(&c, &id, &body, |id| async move {
+        s.app.make_seals(&who, id).await
     })
     .await
 }
