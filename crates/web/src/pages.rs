@@ -37,8 +37,14 @@ pub(crate) fn routes() -> Router<AppState> {
                 crate::UPLOAD_BODY_LIMIT,
             )),
         )
-        .route("/orders/{id}/submit", post(submit))
-        .route("/orders/{id}/cancel", post(cancel))
+        .route(
+            "/orders/{id}/submit",
+            post(|s, c, p, b| step(s, c, p, b, Step::Submit)),
+        )
+        .route(
+            "/orders/{id}/cancel",
+            post(|s, c, p, b| step(s, c, p, b, Step::Cancel)),
+        )
         .route(
             "/orders/{id}/invoice",
             post(confirm_invoice).get(invoice_page),
@@ -46,7 +52,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/pay", post(pay))
         .route("/orders/{id}/authorize", post(authorize))
         .route("/orders/{id}/written", post(written))
-        .route("/orders/{id}/make", post(remake))
+        .route(
+            "/orders/{id}/make",
+            post(|s, c, p, b| step(s, c, p, b, Step::Make)),
+        )
         .route("/orders/{id}/impression-form", get(impression_form))
         .route("/orders/{id}/seals/{seq}", get(seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(seal_picture))
@@ -955,35 +964,29 @@ where
     }
 }
 
-async fn submit(
-    State(s): State<AppState>,
-    c: PageCaller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> PageResult {
-    let who = c.who.clone();
-    simple_post(
-        &c,
-        &id,
-        &body,
-        |id| async move { s.app.submit(&who, id).await },
-    )
-    .await
+/// The order buttons that carry nothing but the CSRF token.
+#[derive(Clone, Copy)]
+enum Step {
+    Submit,
+    Cancel,
+    Make,
 }
 
-async fn cancel(
+async fn step(
     State(s): State<AppState>,
     c: PageCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
+    which: Step,
 ) -> PageResult {
     let who = c.who.clone();
-    simple_post(
-        &c,
-        &id,
-        &body,
-        |id| async move { s.app.cancel(&who, id).await },
-    )
+    simple_post(&c, &id, &body, |id| async move {
+        match which {
+            Step::Submit => s.app.submit(&who, id).await,
+            Step::Cancel => s.app.cancel(&who, id).await,
+            Step::Make => s.app.make_seals(&who, id).await,
+        }
+    })
     .await
 }
 
@@ -1008,19 +1011,6 @@ async fn confirm_invoice(
     let who = c.who.clone();
     simple_post(&c, &id, &body, |id| async move {
         s.app.confirm_invoice(&who, id, &info).await
-    })
-    .await
-}
-
-async fn remake(
-    State(s): State<AppState>,
-    c: PageCaller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> PageResult {
-    let who = c.who.clone();
-    simple_post(&c, &id, &body, |id| async move {
-        s.app.make_seals(&who, id).await
     })
     .await
 }
