@@ -71,16 +71,6 @@ fn to_made(s: SealRecord) -> MadeSeal {
     }
 }
 
-fn form_of(o: &Order) -> OrderForm {
-    OrderForm {
-        service: Some(o.service),
-        holder: o.holder.clone(),
-        seals: o.seals.clone(),
-        months: o.authorization.months,
-        previous_order: o.previous_order,
-    }
-}
-
 impl App {
     fn applicant_id(who: &Who) -> Result<i64, AppError> {
         match who.principal {
@@ -331,7 +321,7 @@ impl App {
     /// 提交: the form must be complete and every required file uploaded.
     pub async fn submit(&self, who: &Who, id: i64) -> Result<Order, AppError> {
         let order = self.own_order(who, id).await?;
-        let mut errors = match form_of(&order).validate(Self::today(), false) {
+        let mut errors = match order.form().validate(Self::today(), false) {
             Ok(_) => Vec::new(),
             Err(e) => e,
         };

@@ -562,6 +562,14 @@ impl OrderForm {
 impl Order {
     /// The uploads still missing before the order can be submitted.
     pub fn missing_uploads(&self, have: &[UploadKind]) -> Vec<UploadKind> {
+        let mut need = self.required_uploads();
+        need.retain(|k| !have.contains(k));
+        need
+    }
+
+    /// The documents this order needs: ID both sides, the licence for an enterprise, and the stamped form
+    /// unless the service keeps the seals' pictures.
+    pub fn required_uploads(&self) -> Vec<UploadKind> {
         let mut need = vec![UploadKind::IdFront, UploadKind::IdBack];
         if self.holder.kind == Some(HolderKind::Enterprise) {
             need.push(UploadKind::Licence);
@@ -569,8 +577,18 @@ impl Order {
         if self.service.needs_impression() {
             need.push(UploadKind::ImpressionForm);
         }
-        need.retain(|k| !have.contains(k));
         need
+    }
+
+    /// The order's form as the applicant filled it, for editing or re-checking.
+    pub fn form(&self) -> OrderForm {
+        OrderForm {
+            service: Some(self.service),
+            holder: self.holder.clone(),
+            seals: self.seals.clone(),
+            months: self.authorization.months,
+            previous_order: self.previous_order,
+        }
     }
 
     /// The seals of the order, one per unit requested, in form order: (kind, name).

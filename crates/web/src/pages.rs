@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use sealdesk_app::{AppError, OrderView, Principal, Who};
 use sealdesk_domain::{
     FieldError, Holder, HolderKind, InvoiceInfo, InvoiceKind, Order, OrderForm, OrderState,
-    SealKind, SealLine, Service, UploadKind,
+    SealKind, SealLine, Service,
 };
 use sealdesk_store::OrderFilter;
 
@@ -216,17 +216,22 @@ async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
         .sign_in_with_code(f.get("mobile"), f.get("code"))
         .await
     {
-        Ok(si) => (
-            [(header::SET_COOKIE, session_cookie(&si, s.secure_cookies))],
-            Redirect::to("/orders"),
-        )
-            .into_response(),
+        Ok(si) => signed_in(&si, s.secure_cookies, "/orders"),
         Err(e) => (
             crate::error::status(&e),
             login_form(f.get("mobile"), &e.to_string(), false, s.app.config().demo),
         )
             .into_response(),
     }
+}
+
+/// Starts the session in the browser and goes on to `to`.
+fn signed_in(si: &sealdesk_app::SignedIn, secure: bool, to: &str) -> Response {
+    (
+        [(header::SET_COOKIE, session_cookie(si, secure))],
+        Redirect::to(to),
+    )
+        .into_response()
 }
 
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -256,11 +261,7 @@ async fn admin_login(State(s): State<AppState>, body: axum::body::Bytes) -> Resp
         .sign_in_operator(f.get("name"), f.get("password"))
         .await
     {
-        Ok(si) => (
-            [(header::SET_COOKIE, session_cookie(&si, s.secure_cookies))],
-            Redirect::to("/admin/orders"),
-        )
-            .into_response(),
+        Ok(si) => signed_in(&si, s.secure_cookies, "/admin/orders"),
         Err(e) => (
             crate::error::status(&e),
             admin_login_form(f.get("name"), &e.to_string()),
@@ -571,16 +572,6 @@ async fn new_order(
     }
 }
 
-fn form_of(o: &Order) -> OrderForm {
-    OrderForm {
-        service: Some(o.service),
-        holder: o.holder.clone(),
-        seals: o.seals.clone(),
-        months: o.authorization.months,
-        previous_order: o.previous_order,
-    }
-}
-
 async fn edit_page(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
     let v = s.app.order_view(&c.who, oid(&id)?).await?;
     let body = format!(
@@ -589,7 +580,7 @@ async fn edit_page(State(s): State<AppState>, c: PageCaller, Path(id): Path<Stri
         order_form(
             &format!("/orders/{}/edit", v.order.id),
             &c.csrf,
-            &form_of(&v.order),
+            &v.order.form(),
             &v.project.code,
             &[],
             &[],
@@ -691,17 +682,10 @@ fn mask_id(id: &str) -> String {
 
 fn uploads_section(v: &OrderView, csrf: &str, editable: bool) -> String {
     let o = &v.order;
-    let mut need = vec![UploadKind::IdFront, UploadKind::IdBack];
-    if o.holder.kind == Some(HolderKind::Enterprise) {
-        need.push(UploadKind::Licence);
-    }
-    if o.service.needs_impression() {
-        need.push(UploadKind::ImpressionForm);
-    }
     let mut s = String::from(
         "<h2>资料上传 <span class=\"hint\">身份证件复印件（人像面+国徽面）、统一社会信用代码证复印件，加盖红色单位公章，支持格式有JPG、PNG，文件大小需小于5M；印模采集表另支持PDF。</span></h2><table>",
     );
-    for k in need {
+    for k in o.required_uploads() {
         let have = v.uploads.iter().find(|u| u.kind == k);
         let cell = match have {
             Some(u) => format!(
