@@ -27,4 +27,16 @@ fi
 pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 export SEALDESK_TEST_PG_URL="${SEALDESK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
-cargo test --workspace --locked "$@"
+# --no-fail-fast: a failing crate must not hide the others. The last line sums every test binary's result.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i; if ($(i+1) ~ /^ignored;?$/) s += $i } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+if [ "$status" -ne 0 ]; then
+  grep -E '^error: (test failed|[0-9]+ targets? failed)|^    -p ' "$log" || true
+fi
+exit "$status"

@@ -160,14 +160,14 @@ mod tests {
         }
     }
 
-    /// The vectors of `shared/vectors/standards/rmb_output.txt`, parsed from the file itself.
+    /// The vectors of `testdata/standards/rmb_output.txt`, parsed from the file itself.
     #[test]
     fn capitals_match_the_reference_vectors() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/standards/rmb_output.txt"
+            "/../../testdata/standards/rmb_output.txt"
         );
-        let text = std::fs::read_to_string(path).expect("shared vectors beside the checkout");
+        let text = std::fs::read_to_string(path).expect("testdata/standards/rmb_output.txt in the repository");
         let mut n = 0;
         for line in text.lines() {
             let parts: Vec<&str> = line.split_whitespace().collect();

@@ -312,7 +312,7 @@ mod tests {
 
     fn vectors(name: &str) -> String {
         let path = format!(
-            "{}/../../../shared/vectors/standards/{name}",
+            "{}/../../testdata/standards/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -34,7 +34,7 @@ fn seal(args: &[&str]) -> (i32, String, String) {
 
 fn vector(path: &str) -> String {
     format!(
-        "{}/../../../shared/vectors/ses/{path}",
+        "{}/../../testdata/ses/{path}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

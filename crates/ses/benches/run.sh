@@ -6,7 +6,7 @@
 # shared with other work only the `-elapsed` figures are comparable, so both are printed.
 set -e
 cd "$(dirname "$0")/../../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-ses}"
+# Uses the workspace target directory (or CARGO_TARGET_DIR when the caller sets one).
 lscpu | grep -E '^(Model name|CPU\(s\))'
 openssl version
 uptime

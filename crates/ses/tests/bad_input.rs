@@ -210,7 +210,7 @@ fn broken_ofd_packages_are_unreadable_not_panics() {
     // a truncated real package
     let ofd = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/ses/ofdrw_ofdrw/1.ofd"
+        "/../../testdata/ses/ofdrw_ofdrw/1.ofd"
     ))
     .unwrap();
     for n in (0..ofd.len()).step_by(997) {

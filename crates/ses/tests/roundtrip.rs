@@ -82,7 +82,7 @@ fn v5_with_timestamp_and_digest_list_round_trip() {
 fn canonical_vendor_seal_reemits_identically_and_lenient_one_does_not() {
     let base = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/ses/ofdrw_ofdrw/"
+        "/../../testdata/ses/ofdrw_ofdrw/"
     );
     let v4 = std::fs::read(format!("{base}UserV4.esl")).unwrap();
     assert_eq!(
@@ -128,7 +128,7 @@ fn tampering_any_signed_byte_fails() {
 fn tampering_vector_signed_parts_fails() {
     let base = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/ses/ofdrw_ofdrw/"
+        "/../../testdata/ses/ofdrw_ofdrw/"
     );
     // V1: maker certificate and algorithm are signed too, so every byte of the seal before signData counts.
     let v1 = std::fs::read(format!("{base}UserV1.esl")).unwrap();

@@ -1,11 +1,11 @@
-//! Every file under `shared/vectors/ses/` gives the verdicts `SOURCES.md` records for it, each for the right reason.
+//! Every file under `testdata/ses/` gives the verdicts `SOURCES.md` records for it, each for the right reason.
 
 use sealdesk_ses::{
     Parsed, Report, VerifyOptions, Version, is_ofd, parse, verify_ofd, verify_seal,
 };
 
 fn vector(path: &str) -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/ses");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ses");
     std::fs::read(format!("{dir}/{path}")).unwrap_or_else(|e| panic!("vector {path}: {e}"))
 }
 
@@ -253,7 +253,7 @@ fn non_ses_ofds_are_reported_not_checked() {
 
 #[test]
 fn every_vector_is_read_without_error() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/ses");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ses");
     let mut stack = vec![std::path::PathBuf::from(dir)];
     let mut n = 0;
     while let Some(p) = stack.pop() {
