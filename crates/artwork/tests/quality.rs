@@ -129,6 +129,7 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
             let opts = ExtractOptions {
                 size_mm: Some(seal.size_mm),
                 dpi: 300,
+                ..ExtractOptions::default()
             };
             let found = extract(&form.jpeg, &opts).expect("extracts");
             let imp = at_seal(&found, seal);
