@@ -103,6 +103,7 @@ fn main() {
                 )
                 .expect("dump truth");
             }
+            let mut im_line = String::new();
             if have_im {
                 let out = dir.join(format!("c{c}-{k}.im.png"));
                 let [r, g, b] = cond.ink.rgb();
@@ -128,9 +129,10 @@ fn main() {
                     })
                     .fold(0.0f64, f64::max);
                 row.im.push(best);
+                im_line = format!(", ImageMagick IoU {best:.4}");
             }
             eprintln!(
-                "{name} #{k}: IoU {ours:.4} (colour guessed {guessed:.4}), {found}/{} stamps, {:.0} ms, q{}",
+                "{name} #{k}: IoU {ours:.4} (colour guessed {guessed:.4}), {found}/{} stamps, {:.0} ms, q{}{im_line}",
                 shot.stamps,
                 times[REPEATS / 2].as_secs_f64() * 1000.0,
                 shot.quality
