@@ -28,6 +28,17 @@ pub fn sm3_hex(data: &[u8]) -> String {
 /// Writes a file atomically: to a temporary name beside it, then renamed over, so a crash leaves the old file or
 /// the new one, never half of one.
 pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// [`write_atomic`] for secrets: the file is created readable by its owner only (0600) from its first byte, never
+/// written wider and narrowed afterwards.
+pub fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o600)
+}
+
+fn write_atomic_mode(path: &std::path::Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
@@ -35,7 +46,23 @@ pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> 
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
         hex::encode(random_bytes::<6>())
     ));
-    std::fs::write(&tmp, data)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(data)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
