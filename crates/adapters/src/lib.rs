@@ -1,5 +1,6 @@
 //! SealDesk's adapters to the outside world that are not the database: the blob store for uploads (a local
-//! directory or an S3-compatible bucket), the platform's keys and demo CA on disk, payment gateways, and the soft UKey token.
+//! directory or an S3-compatible bucket), the platform's keys and demo CA on disk, payment gateways, and the
+//! soft UKey token.
 //!
 //! Each module is a small trait or type with a real implementation; nothing here knows about orders' workflow
 //! (that is `sealdesk-app`) or SQL (that is `sealdesk-store`).
@@ -30,6 +31,16 @@ pub fn sm3_hex(data: &[u8]) -> String {
 /// fsynced. A crash leaves the old file or the new one, never half of one; and once this returns, the file
 /// survives a power cut, so a database row naming it may commit (uploads rely on that order).
 pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// [`write_atomic`] for secrets: the file is created readable by its owner only (0600) from its first byte, never
+/// written wider and narrowed afterwards.
+pub fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o600)
+}
+
+fn write_atomic_mode(path: &std::path::Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     // Directories made here (uploads/<order>/) must themselves be durable entries of their parents.
@@ -50,13 +61,24 @@ pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> 
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
         hex::encode(random_bytes::<6>())
     ));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let written = opts.open(&tmp).and_then(|mut f| {
         f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
+        f.sync_all()
+    });
     if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }

@@ -146,6 +146,30 @@ enum TokenCmd {
         /// The holder's name, put in the certificate.
         #[arg(long, default_value = "演示企业有限公司")]
         name: String,
+        /// The holder's ID number (a person) or credit code (an enterprise), put in the certificate's subject.
+        #[arg(long)]
+        id_number: Option<String>,
+        /// Issue the certificate from this CA (PEM) instead of the data directory's demo CA; needs --ca-key.
+        #[arg(long, requires = "ca_key")]
+        ca_cert: Option<PathBuf>,
+        /// The issuing CA's private key (PEM, as `openssl` writes it).
+        #[arg(long, requires = "ca_cert")]
+        ca_key: Option<PathBuf>,
+    },
+    /// Sign a 授权 challenge with the token's key (the PIN is required) and print the signature in base64.
+    Sign {
+        /// The token directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The token's PIN.
+        #[arg(long)]
+        pin: String,
+        /// The challenge text, as the order page shows it.
+        #[arg(long, conflicts_with = "challenge_file")]
+        challenge: Option<String>,
+        /// A file holding the challenge text.
+        #[arg(long)]
+        challenge_file: Option<PathBuf>,
     },
     /// Write downloaded seal files (.esl) onto a token and print the write receipt the order page asks for.
     Write {
@@ -169,10 +193,13 @@ enum TokenCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the SM3 hash chain of the whole audit log.
+    /// Check the hash chain of the whole audit log, in one consistent snapshot.
     Verify {
         #[command(flatten)]
         data: DataArgs,
+        /// The audit key file the server runs with (a keyed chain verifies only with its key).
+        #[arg(long, env = "SEALDESK_AUDIT_KEY_FILE")]
+        audit_key_file: Option<PathBuf>,
     },
 }
 
@@ -281,18 +308,29 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     data_dir,
                     holder,
                     name,
+                    id_number,
+                    ca_cert,
+                    ca_key,
                 },
         } => {
-            let ca = sealdesk_adapters::keys::demo_ca(&data_dir).context("demo CA")?;
-            let t = sealdesk_adapters::token::SoftToken::init(&dir, &pin, &ca, &holder, &name)?;
+            let ca = match (&ca_key, &ca_cert) {
+                (Some(k), Some(c)) => {
+                    sealdesk_adapters::keys::identity_from_files(k, c).context("issuing CA")?
+                }
+                _ => sealdesk_adapters::keys::demo_ca(&data_dir).context("demo CA")?,
+            };
+            let t = sealdesk_adapters::token::SoftToken::init_with_id(
+                &dir,
+                &pin,
+                &ca,
+                &holder,
+                &name,
+                id_number.as_deref(),
+            )?;
             println!("soft token created in {}", dir.display());
             println!("  密钥序列号 (serial): {}", t.serial());
             println!("  certificate: {}", t.cert().subject());
-            println!(
-                "  issued by:   {} (the demo CA of {})",
-                t.cert().issuer(),
-                data_dir.display()
-            );
+            println!("  issued by:   {}", t.cert().issuer());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token {
@@ -319,6 +357,27 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token {
+            cmd:
+                TokenCmd::Sign {
+                    dir,
+                    pin,
+                    challenge,
+                    challenge_file,
+                },
+        } => {
+            use base64::Engine;
+            let text = match (challenge, challenge_file) {
+                (Some(t), _) => t,
+                (None, Some(p)) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("read {}", p.display()))?,
+                (None, None) => anyhow::bail!("give --challenge TEXT or --challenge-file FILE"),
+            };
+            let mut t = sealdesk_adapters::token::SoftToken::open(&dir)?;
+            let sig = t.sign_challenge(&pin, text.trim_end_matches(['\r', '\n']).as_bytes())?;
+            println!("{}", base64::engine::general_purpose::STANDARD.encode(sig));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token {
             cmd: TokenCmd::Show { dir },
         } => {
             let t = sealdesk_adapters::token::SoftToken::open(&dir)?;
@@ -338,11 +397,18 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit {
-            cmd: AuditCmd::Verify { data },
+            cmd:
+                AuditCmd::Verify {
+                    data,
+                    audit_key_file,
+                },
         } => {
-            let store = sealdesk_store::Store::connect(&data.url(), 0)
+            let mut store = sealdesk_store::Store::connect(&data.url(), 0)
                 .await
                 .context("open the database")?;
+            if let Some(p) = &audit_key_file {
+                store = store.with_audit_key(serve::read_audit_key(p)?)?;
+            }
             match store.verify_audit().await? {
                 Ok(n) => {
                     println!("audit chain intact: {n} entries");
