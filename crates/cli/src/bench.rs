@@ -469,7 +469,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let gateway = sealdesk_adapters::keys::sandbox_gateway_key(&a.data.data_dir).context("sandbox gateway key")?;
     let gateway = Arc::new(sealdesk_adapters::pay::SandboxGateway::new(gateway));
     let data_dir = a.data.data_dir.to_string_lossy().into_owned();
-    let mut serve_args = vec!["serve", "--data-dir", data_dir.as_str(), "--instance", "9"];
+    let mut serve_args = vec!["serve", "--demo", "--data-dir", data_dir.as_str(), "--instance", "9"];
     if let Some(u) = &a.data.database_url {
         serve_args.extend_from_slice(&["--database-url", u.as_str()]);
     }
