@@ -37,6 +37,7 @@ mod extract;
 mod font;
 mod raster;
 mod render;
+mod sniff;
 mod signature;
 mod template;
 #[cfg(feature = "testkit")]
@@ -46,6 +47,7 @@ pub use decode::{MAX_INPUT_BYTES, MAX_PIXELS};
 pub use error::Error;
 pub use extract::{ExtractOptions, Impression, InkLook, SealInk, Warning, extract};
 pub use render::{RenderRequest, Style, render, render_with};
+pub use sniff::{FileKind, file_kind, image_size};
 pub use signature::{
     MAX_POINTS, MAX_STROKES, PadStroke, PaperSignatureOptions, PenInk, SIGNATURE_PAD_JS,
     SignatureArt, SignatureOptions, SignaturePad, extract_signature, render_signature,

@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// operator_search, submission, payment_notify).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// The scan the submission scenario uploads (padded to 500 KB); the binary carries no form generator.
+    #[arg(long, default_value = "crates/artwork/tests/forms/form-1.jpg")]
+    scan: std::path::PathBuf,
 }
 
 /// `sealdesk bench-bare`: the ceiling, an axum endpoint that does nothing.
@@ -74,10 +77,7 @@ pub async fn bare(a: BareArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    sealdesk_domain::Clock::now(&sealdesk_domain::SystemClock).0
 }
 
 fn project_code(p: usize) -> String {
@@ -398,11 +398,12 @@ async fn check(resp: Result<reqwest::Response, reqwest::Error>) -> Result<reqwes
     }
 }
 
-/// A JPEG of exactly `UPLOAD_BYTES`: a generated scan, padded after its end marker like a scanner's metadata.
-fn scan_500k() -> Vec<u8> {
-    let mut jpeg = sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+/// A JPEG of at least `UPLOAD_BYTES`: the given scan, padded after its end marker like a scanner's metadata.
+fn scan_500k(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut jpeg =
+        std::fs::read(path).with_context(|| format!("reading the scan {}", path.display()))?;
     jpeg.resize(UPLOAD_BYTES.max(jpeg.len()), 0);
-    jpeg
+    Ok(jpeg)
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -560,7 +561,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if want("submission") {
         let (h, b, ap) = (http.clone(), base.clone(), applicants.clone());
-        let scan = Arc::new(scan_500k());
+        let scan = Arc::new(scan_500k(&a.scan)?);
         results.push(
             phase("submission: create + 3 × 500 KB uploads + submit", wconns, secs, call(move |c, n| {
                 let (h, b, t, scan) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone(), scan.clone());

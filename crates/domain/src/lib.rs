@@ -39,5 +39,5 @@ pub use order::{
     SealKind, SealLine, Service, UploadKind,
 };
 pub use state::{Actor, Event, OrderState, TransitionError};
-pub use time::Timestamp;
+pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validate::{FieldError, Validation};

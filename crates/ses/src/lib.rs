@@ -39,7 +39,7 @@ pub use seal::{
     SesSignature, Version, parse,
 };
 pub use sm::{DIST_ID, SM2_SM3};
-pub use time::Time;
+pub use crate::time::Time;
 pub use verify::{
     Check, Kind, Report, SignatureReport, VerifyOptions, verify_maker_signature, verify_seal,
 };
