@@ -1,6 +1,8 @@
 //! `sealdesk`: the one binary. Runs the platform, manages soft tokens, projects and operators, checks the audit
 //! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
 
+mod bench;
+mod ops;
 mod serve;
 mod smoke;
 
@@ -12,6 +14,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "sealdesk", version, about = "电子印章在线办理平台 SealDesk")]
 struct Cli {
+    /// Log lines as text, or as JSON objects (one a line, with the request id of each request's lines) for a
+    /// log collector.
+    #[arg(long, global = true, default_value = "text", env = "SEALDESK_LOG_FORMAT", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -33,6 +39,39 @@ impl DataArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sealdesk.db").display()))
+    }
+}
+
+/// Where uploaded files live; shared by `serve`, `backup` and `restore`.
+#[derive(clap::Args, Clone)]
+pub struct BlobArgs {
+    /// The blob store: a directory, or `s3://BUCKET[/PREFIX]` (credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION). Default: `blobs` in the data directory.
+    #[arg(long, env = "SEALDESK_BLOBS")]
+    pub blobs: Option<String>,
+    /// The endpoint of an S3-compatible server (MinIO, Ceph RGW, …), e.g. `http://127.0.0.1:9000`; addressed
+    /// path-style. Without it, `s3://` means AWS S3.
+    #[arg(long, env = "SEALDESK_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+}
+
+impl BlobArgs {
+    /// The `--blobs` value in force.
+    pub fn spec(&self, data_dir: &std::path::Path) -> String {
+        self.blobs
+            .clone()
+            .unwrap_or_else(|| data_dir.join("blobs").display().to_string())
+    }
+
+    /// Opens the blob store in force.
+    pub fn open(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<dyn sealdesk_adapters::blobs::BlobStore>> {
+        Ok(sealdesk_adapters::blobs::open(
+            &self.spec(data_dir),
+            self.s3_endpoint.as_deref(),
+        )?)
     }
 }
 
@@ -62,6 +101,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: OperatorCmd,
     },
+    /// The blob store (uploaded files).
+    Blobs {
+        #[command(subcommand)]
+        cmd: ops::BlobsCmd,
+    },
+    /// Fill a database with synthetic orders and measure the HTTP API under load (see docs/benchmarks.md).
+    Bench(bench::BenchArgs),
+    /// The bench's ceiling: a bare axum endpoint (used by `bench`).
+    #[command(hide = true)]
+    BenchBare(bench::BareArgs),
+    /// Back up the database, the blobs and the platform's keys into a directory, consistently, while running.
+    Backup(ops::BackupArgs),
+    /// Restore a backup into a new database and data directory.
+    Restore(ops::RestoreArgs),
     /// Inspect, verify and make GB/T 38540 / GM/T 0031 seal files.
     Seal {
         #[command(subcommand)]
@@ -199,13 +252,16 @@ fn main() -> ExitCode {
         Cmd::Artwork { cmd } => return exit(sealdesk_artwork_cli::run(cmd)),
         _ => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().with_current_span(true).with_span_list(true).init();
+    } else {
+        logs.init();
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -239,6 +295,11 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
         Cmd::Smoke(args) => smoke::run(args).await,
+        Cmd::Blobs { cmd } => ops::blobs(cmd).await,
+        Cmd::Backup(args) => ops::backup(args).await,
+        Cmd::Bench(args) => bench::run(args).await,
+        Cmd::BenchBare(args) => bench::bare(args).await,
+        Cmd::Restore(args) => ops::restore(args).await,
         Cmd::Token {
             cmd:
                 TokenCmd::Init {

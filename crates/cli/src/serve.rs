@@ -1,14 +1,13 @@
 //! `sealdesk serve`: wires the store, blob store, keys and gateways into the web server.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftToken};
+use sealdesk_adapters::{keys, pay::SandboxGateway, token::SoftToken};
 use sealdesk_app::{App, AppConfig};
 use sealdesk_store::Store;
 
-use crate::DataArgs;
+use crate::{BlobArgs, DataArgs};
 
 /// The demo operator's password: demo mode only, printed at start.
 const DEMO_PASSWORD: &str = "sealdesk-demo";
@@ -27,6 +26,11 @@ pub struct ServeArgs {
     listen: String,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    blobs: BlobArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate listener, not exposed through the proxy).
+    #[arg(long, env = "SEALDESK_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// This instance's number (0-1023); several instances on one database need different numbers.
     #[arg(long, default_value_t = 0, env = "SEALDESK_INSTANCE")]
     instance: u16,
@@ -149,6 +153,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let mut store = Store::connect(&url, a.instance)
         .await
         .with_context(|| format!("open the database {}", sealdesk_store::redact_url(&url)))?;
+    let blobs = a.blobs.open(&data_dir).context("blob store")?;
     if let Some(p) = &a.audit_key_file {
         store = store
             .with_audit_key(read_audit_key(p)?)
@@ -205,7 +210,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     };
     let app = App::new(
         store.clone(),
-        Arc::new(LocalDir::new(data_dir.join("blobs"))),
+        blobs,
         cfg,
         maker,
         trust,
@@ -216,6 +221,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     println!("  listening on   {public_url}");
     println!("  database       {}", sealdesk_store::redact_url(&url));
     println!("  data directory {}", data_dir.display());
+    println!("  blob store     {}", a.blobs.spec(&data_dir));
     if a.demo {
         let token_dir = match &ca {
             Some(ca) => demo_setup(&app, &store, &data_dir, ca).await?,
@@ -248,6 +254,19 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         "  audit chain    {}",
         if store.audit_keyed() { "keyed (HMAC-SM3)" } else { "unkeyed (demo)" }
     );
+    if let Some(m) = &a.metrics_listen {
+        let ml = tokio::net::TcpListener::bind(m)
+            .await
+            .with_context(|| format!("listen on {m} (metrics)"))?;
+        println!("  metrics        http://{}/metrics", ml.local_addr()?);
+        sealdesk_web::metrics::install();
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sealdesk_web::metrics::serve(ml, app, shutdown()).await {
+                tracing::error!(error = %e, "metrics listener");
+            }
+        });
+    }
 
     let purge = store.clone();
     tokio::spawn(async move {

@@ -2,59 +2,12 @@
 //! seals it writes checked with OpenSSL (SM2, ID 1234567812345678, over DER(SES_SealInfo)) and with our own
 //! `sealdesk seal verify`.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealdesk");
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, extra: &[&str]) -> (Server, String) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let url = format!("http://{listen}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, url)
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use common::{BIN, run, start, start_with_env};
 
 /// The raw TLV elements of a DER SEQUENCE's content (definite lengths only, as DER requires).
 fn children(der: &[u8]) -> Vec<&[u8]> {
@@ -386,6 +339,73 @@ fn smoke_passes_against_a_server_on_postgresql() {
     assert_eq!(unkeyed.status.code(), Some(1), "a keyed chain does not verify without its key");
     assert!(String::from_utf8_lossy(&unkeyed.stdout).contains("BROKEN at entry 1"));
     rt.block_on(drop_db);
+}
+
+#[test]
+fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
+    use sealdesk_adapters::blobs::BlobStore;
+    use sealdesk_adapters::s3::{S3Blobs, testing};
+    let Some(s3) = testing::S3Server::start() else {
+        return;
+    };
+    s3.create_bucket("sealdesk-smoke");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", testing::KEYS.0),
+        ("AWS_SECRET_ACCESS_KEY", testing::KEYS.1),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let spec = "s3://sealdesk-smoke/prod";
+    let (server, url) = start_with_env(
+        data,
+        &["--demo", "--blobs", spec, "--s3-endpoint", &s3.endpoint],
+        &env,
+    );
+    smoke_and_check(data, &url, &data.join("demo-ukey"));
+    drop(server);
+    assert!(
+        !data.join("blobs").exists(),
+        "no upload went to the local directory"
+    );
+    let bucket = S3Blobs::with_keys("sealdesk-smoke/prod", Some(&s3.endpoint), Some(testing::KEYS)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keys = rt.block_on(bucket.list()).unwrap();
+    assert!(
+        keys.len() >= 2 && keys.iter().all(|k| k.starts_with("uploads/")),
+        "the smoke's scans are in the bucket: {keys:?}"
+    );
+
+    let dir = data.join("moved");
+    let copy = Command::new(BIN)
+        .args(["blobs", "copy", spec, dir.to_str().unwrap(), "--s3-endpoint", &s3.endpoint])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&copy.stdout).split(' ').nth(1),
+        Some(keys.len().to_string().as_str()),
+        "{}",
+        String::from_utf8_lossy(&copy.stdout)
+    );
+    for k in &keys {
+        assert_eq!(
+            std::fs::read(dir.join(k)).unwrap(),
+            rt.block_on(bucket.get(k)).unwrap()
+        );
+    }
+    // Missing credentials are a clear error at start, not a hang on a metadata service.
+    let no_keys = Command::new(BIN)
+        .args(["blobs", "copy", spec, dir.to_str().unwrap(), "--s3-endpoint", &s3.endpoint])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .output()
+        .unwrap();
+    assert!(!no_keys.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_keys.stderr).contains("set AWS_ACCESS_KEY_ID"),
+        "{}",
+        String::from_utf8_lossy(&no_keys.stderr)
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@
 )]
 
 mod limits;
+mod ops;
 mod records;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,6 +31,7 @@ use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+pub use ops::{PlanArg, Stats, database_is_blank};
 pub use records::*;
 
 /// What went wrong, in terms a caller can act on.
@@ -143,6 +145,10 @@ impl Store {
         let pool = match backend {
             // One writer at a time is SQLite's model; a small pool keeps readers concurrent under WAL and
             // transactions start IMMEDIATE (see `begin`) so writers queue instead of failing on upgrade.
+            // `synchronous = FULL`: every commit fsyncs the WAL before it returns, so an order or a payment
+            // acknowledged to a client survives a power cut as well as a killed process. NORMAL (fsync only at
+            // checkpoints) survives a killed process but may lose the last commits on power loss, which a
+            // payment platform cannot accept; FULL costs one fsync per commit (docs/deployment.md).
             Backend::Sqlite => opts
                 .max_connections(4)
                 .after_connect(|conn, _| {
@@ -151,7 +157,7 @@ impl Store {
                             "PRAGMA journal_mode = WAL",
                             "PRAGMA busy_timeout = 10000",
                             "PRAGMA foreign_keys = ON",
-                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA synchronous = FULL",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -485,6 +491,28 @@ impl Store {
 
     /// A page of orders, newest first, and how many match in all.
     pub async fn list_orders(&self, f: &OrderFilter) -> Result<(Vec<Order>, i64)> {
+        let Some((count_sql, sql, args)) = self.list_sql(f) else {
+            return Ok((Vec::new(), 0));
+        };
+        let mut q = sqlx::query(AssertSqlSafe(count_sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok((
+            rows.iter().map(order_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    /// The count and page queries [`Store::list_orders`] runs for `f`, with their arguments; `None` when
+    /// nothing can match.
+    fn list_sql(&self, f: &OrderFilter) -> Option<(String, String, Vec<Arg>)> {
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         if let Some(a) = f.applicant_id {
@@ -493,7 +521,7 @@ impl Store {
         }
         if let Some(ids) = &f.project_ids {
             if ids.is_empty() {
-                return Ok((Vec::new(), 0));
+                return None;
             }
             let mut ph = Vec::new();
             for id in ids {
@@ -510,9 +538,26 @@ impl Store {
             }
             conds.push(format!("state IN ({})", ph.join(", ")));
         }
-        if let Some(q) = f.order_no_prefix.as_deref().filter(|q| !q.is_empty()) {
-            args.push(Arg::S(format!("{}%", q.replace(['%', '_'], ""))));
-            conds.push(format!("order_no LIKE ${}", args.len()));
+        if let Some(q) = f.order_no_prefix.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // Order numbers are ASCII (`KG-<code>-<digits>`): a prefix search is the byte range
+            // [q, q with its last byte + 1), which the order_no index serves on both databases (LIKE would
+            // not: SQLite's is case-insensitive and PostgreSQL's needs the C collation).
+            if !q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return None;
+            }
+            let mut hi = q.as_bytes().to_vec();
+            if let Some(last) = hi.last_mut() {
+                *last += 1;
+            }
+            let hi = String::from_utf8(hi).ok()?;
+            let col = match self.backend {
+                Backend::Sqlite => "order_no",
+                Backend::Postgres => "(order_no COLLATE \"C\")",
+            };
+            args.push(Arg::S(q.to_owned()));
+            conds.push(format!("{col} >= ${}", args.len()));
+            args.push(Arg::S(hi));
+            conds.push(format!("{col} < ${}", args.len()));
         }
         let where_ = if conds.is_empty() {
             String::new()
@@ -520,26 +565,31 @@ impl Store {
             format!("WHERE {}", conds.join(" AND "))
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
-        let mut q = sqlx::query(AssertSqlSafe(count_sql));
-        for a in &args {
-            q = a.bind(q);
-        }
-        let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
         let order = if f.oldest_first { "ASC" } else { "DESC" };
         let sql = format!(
             "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY id {order} LIMIT {} OFFSET {}",
             f.limit.clamp(1, 500),
             f.offset.max(0)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for a in &args {
-            q = a.bind(q);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        Ok((
-            rows.iter().map(order_from_row).collect::<Result<_>>()?,
-            total,
-        ))
+        Some((count_sql, sql, args))
+    }
+
+    /// The query plans of the count and page queries [`Store::list_orders`] runs for `f` (see
+    /// [`Store::explain`]); empty when nothing can match.
+    pub async fn explain_list(&self, f: &OrderFilter) -> Result<Vec<String>> {
+        let Some((count_sql, sql, args)) = self.list_sql(f) else {
+            return Ok(Vec::new());
+        };
+        let args: Vec<PlanArg> = args
+            .iter()
+            .map(|a| match a {
+                Arg::I(i) => PlanArg::Int(*i),
+                Arg::S(s) => PlanArg::Text(s.clone()),
+            })
+            .collect();
+        let mut plan = self.explain(&count_sql, &args).await?;
+        plan.extend(self.explain(&sql, &args).await?);
+        Ok(plan)
     }
 
     // ---- uploads ----

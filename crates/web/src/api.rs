@@ -202,6 +202,8 @@ async fn projects(State(s): State<AppState>, ApiCaller(who): ApiCaller) -> ApiRe
 #[derive(Deserialize)]
 struct ListQuery {
     state: Option<String>,
+    /// Order number, or its beginning.
+    q: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
 }
@@ -226,6 +228,7 @@ async fn list_orders(
             &who,
             OrderFilter {
                 states,
+                order_no_prefix: q.q,
                 limit: per_page,
                 offset: (page - 1) * per_page,
                 ..Default::default()

@@ -9,6 +9,7 @@
 mod api;
 mod error;
 mod html;
+pub mod metrics;
 mod openapi;
 mod pages;
 mod session;
@@ -93,6 +94,7 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
             HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
