@@ -242,6 +242,7 @@ async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyho
                     gateway_txn: None,
                     created_at: o.created_at.clone(),
                     paid_at: None,
+                    refund_due: false,
                 });
             }
             orders.push(o);

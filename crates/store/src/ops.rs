@@ -235,6 +235,7 @@ impl Store {
                     gateway_txn: None,
                     created_at: r.try_get(4)?,
                     paid_at: None,
+                    refund_due: false,
                 })
             })
             .collect()
