@@ -361,7 +361,7 @@ fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
         &["--demo", "--blobs", spec, "--s3-endpoint", &s3.endpoint],
         &env,
     );
-    smoke_and_check(data, &url, &data.join("demo-ukey"));
+    smoke_and_check(data, &url, &data.join("demo-ukey"), &data.join("pki/demo-ca.pem"));
     drop(server);
     assert!(
         !data.join("blobs").exists(),
