@@ -330,7 +330,7 @@ where
     Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     use futures_util::FutureExt;
-    call(move |c, n| f(c, n).boxed())
+    Arc::new(move |c, n| f(c, n).boxed())
 }
 
 async fn phase(name: &'static str, conns: usize, secs: u64, call: Call) -> Outcome {
