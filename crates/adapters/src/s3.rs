@@ -50,7 +50,7 @@ impl S3Blobs {
         }
         // reqwest is built without a bundled TLS provider; ring is the one this binary uses for https. A second
         // call finds it installed already, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
         if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {

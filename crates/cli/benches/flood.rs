@@ -82,7 +82,7 @@ where
     let workers: Vec<_> = (0..CLIENTS)
         .map(|i| tokio::spawn(load(i, stop.clone(), done.clone())))
         .collect();
-    let http = reqwest::Client::new();
+    let http = { sealdesk_adapters::install_tls_provider(); reqwest::Client::new() };
     let mut lat = Vec::new();
     let mut rss_max = 0;
     let start = Instant::now();
@@ -148,7 +148,7 @@ async fn main() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let http = reqwest::Client::new();
+    let http = { sealdesk_adapters::install_tls_provider(); reqwest::Client::new() };
 
     // 64 applicants, each behind the trusted proxy with its own address, each with a draft order.
     let pdf = Arc::new(scan_pdf());
@@ -208,7 +208,7 @@ async fn main() {
     let b = base.clone();
     results.push(
         phase("operator sign-in flood", &base, pid, move |i, stop, done| {
-            let (b, http) = (b.clone(), reqwest::Client::new());
+            let (b, http) = (b.clone(), { sealdesk_adapters::install_tls_provider(); reqwest::Client::new() });
             async move {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -232,7 +232,7 @@ async fn main() {
     results.push(
         phase("2 MB PDF upload flood", &base, pid, move |i, stop, done| {
             let (b, http, pdf, sessions) =
-                (b.clone(), reqwest::Client::new(), pdf.clone(), sessions.clone());
+                (b.clone(), { sealdesk_adapters::install_tls_provider(); reqwest::Client::new() }, pdf.clone(), sessions.clone());
             async move {
                 let (token, order, ip) = &sessions[i];
                 while !stop.load(Ordering::Relaxed) {

@@ -246,6 +246,7 @@ enum OperatorCmd {
 }
 
 fn main() -> ExitCode {
+    sealdesk_adapters::install_tls_provider();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Seal { cmd } => return exit(sealdesk_ses_cli::run(cmd)),

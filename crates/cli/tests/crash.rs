@@ -149,6 +149,7 @@ fn crash_rounds(data: &Path, extra: &[&str]) {
     let scan = Arc::new(
         sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg,
     );
+    sealdesk_adapters::install_tls_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

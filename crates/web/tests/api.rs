@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let (mallory, _) = common::applicant(&http, &s.url, "13900139000").await;
     let r = http
@@ -147,7 +147,7 @@ async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() 
 #[tokio::test]
 async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let order: Value = http
         .post(format!("{}/api/v1/orders", s.url))
@@ -248,7 +248,7 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
 #[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (token, csrf) = common::applicant(&http, &s.url, "13800138000").await;
     let cookie = format!("sd_session={token}");
     let url = format!("{}/api/v1/orders", s.url);
@@ -335,7 +335,7 @@ async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused()
 #[tokio::test]
 async fn sign_in_refuses_wrong_codes_and_limits_tries() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let post = |path: &str, body: Value| {
         http.post(format!("{}/api/v1{path}", s.url))
             .json(&body)
@@ -403,7 +403,7 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
 #[tokio::test]
 async fn health_headers_maker_certificate_and_openapi() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let r = http.get(format!("{}/healthz", s.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
@@ -462,7 +462,7 @@ async fn health_headers_maker_certificate_and_openapi() {
 #[tokio::test]
 async fn pages_speak_chinese_and_show_field_errors() {
     let s = common::start().await;
-    let http = reqwest::Client::builder()
+    let http = common::http_builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -523,7 +523,7 @@ async fn pages_speak_chinese_and_show_field_errors() {
 #[tokio::test]
 async fn production_mode_mounts_no_sandbox_and_no_outbox() {
     let s = common::start_with(false, Vec::new()).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     for path in [
         "/sandbox/cashier/1",
         "/demo/outbox",
@@ -593,7 +593,7 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
 #[tokio::test]
 async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
     let s = common::start().await;
-    let http = reqwest::Client::builder()
+    let http = common::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -665,7 +665,7 @@ async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
 async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
     for (trusted, want) in [(vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"), (vec![], "127.0.0.1")] {
         let s = common::start_with(true, trusted).await;
-        let http = reqwest::Client::new();
+        let http = common::http();
         let r = http
             .post(format!("{}/api/v1/auth/operator", s.url))
             .header("x-forwarded-for", "198.51.100.23")
