@@ -259,7 +259,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if cli.log_format == "json" {
-        logs.json().with_current_span(true).with_span_list(true).init();
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         logs.init();
     }
@@ -369,8 +372,9 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             use base64::Engine;
             let text = match (challenge, challenge_file) {
                 (Some(t), _) => t,
-                (None, Some(p)) => std::fs::read_to_string(&p)
-                    .with_context(|| format!("read {}", p.display()))?,
+                (None, Some(p)) => {
+                    std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?
+                }
                 (None, None) => anyhow::bail!("give --challenge TEXT or --challenge-file FILE"),
             };
             let mut t = sealdesk_adapters::token::SoftToken::open(&dir)?;

@@ -14,7 +14,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("payments", &["domain", "pki"]),
     (
         "app",
-        &["domain", "pki", "ses", "artwork", "store", "adapters", "payments"],
+        &[
+            "domain", "pki", "ses", "artwork", "store", "adapters", "payments",
+        ],
     ),
     ("web", &["app", "domain", "store"]),
     ("ses-cli", &["ses"]),

@@ -68,7 +68,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/invoice", post(confirm_invoice).get(invoice))
         .route("/orders/{id}/payments", post(start_payment))
         .route("/payments/{channel}/notify", post(payment_notify))
-        .route("/orders/{id}/authorize/challenge", post(authorize_challenge))
+        .route(
+            "/orders/{id}/authorize/challenge",
+            post(authorize_challenge),
+        )
         .route("/orders/{id}/authorize", post(authorize))
         .route("/finance/refunds", get(refunds))
         .route("/orders/{id}/make", post(make))

@@ -47,7 +47,9 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, body: &str) -> Html<String> {
             esc(name),
             logout_form(csrf)
         ),
-        None => "<a href=\"/login\">申请人登录</a><a href=\"/admin/login\">管理员登录</a>".to_owned(),
+        None => {
+            "<a href=\"/login\">申请人登录</a><a href=\"/admin/login\">管理员登录</a>".to_owned()
+        }
     };
     Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} - 电子印章在线办理</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header><a class=\"brand\" href=\"/\">电子印章在线办理</a><nav>{links}</nav></header><main><h1>{t}</h1>{body}</main><footer>客服咨询电话：400-6776-800　服务时间：周一至周五 (8:00—20:00)</footer></body></html>",

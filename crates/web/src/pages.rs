@@ -612,12 +612,7 @@ async fn edit_page(State(s): State<AppState>, c: PageCaller, Path(id): Path<Stri
             true
         )
     );
-    Ok(page(
-        &format!("修改订单 {}", v.order.order_no),
-        nav(&c),
-        &body,
-    )
-    .into_response())
+    Ok(page(&format!("修改订单 {}", v.order.order_no), nav(&c), &body).into_response())
 }
 
 async fn edit(
@@ -1079,8 +1074,9 @@ async fn authorize(
     let signature = f.get("signature").to_owned();
     simple_post(&c, &id, &body, |id| async move {
         let der = sealdesk_app::cert_der_from_pem(&pem)?;
-        let sig = sealdesk_app::decode_signature(&signature)
-            .ok_or_else(|| AppError::field("signature", "请粘贴证书锁对授权挑战的签名（base64）"))?;
+        let sig = sealdesk_app::decode_signature(&signature).ok_or_else(|| {
+            AppError::field("signature", "请粘贴证书锁对授权挑战的签名（base64）")
+        })?;
         s.app.authorize(&who, id, &der, &nonce, &sig).await
     })
     .await

@@ -365,7 +365,11 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
     );
     // A code that is surely wrong: the real one, with its first digit changed.
     let real = common::sms_code(&http, &s.url, "13800138000").await;
-    let wrong = format!("{}{}", if real.starts_with('1') { '2' } else { '1' }, &real[1..]);
+    let wrong = format!(
+        "{}{}",
+        if real.starts_with('1') { '2' } else { '1' },
+        &real[1..]
+    );
     for _ in 0..5 {
         let r = post(
             "/auth/applicant",
@@ -532,7 +536,10 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
     ] {
         for m in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             let r = http
-                .request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), format!("{}{path}", s.url))
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    format!("{}{path}", s.url),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -545,7 +552,11 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no sandbox verifier either");
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no sandbox verifier either"
+    );
 
     // An order awaiting payment: the page offers no channel and says payment is not open.
     let applicant = s.app.send_login_code("13800138000", "127.0.0.1").await;
@@ -556,11 +567,15 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .sign_in_with_code("13800138000", &code, "127.0.0.1")
         .await
         .unwrap();
-    let alice = sealdesk_app::Who { principal: si.principal.clone(), ip: "-".into() };
+    let alice = sealdesk_app::Who {
+        principal: si.principal.clone(),
+        ip: "-".into(),
+    };
     let form: sealdesk_domain::OrderForm =
         serde_json::from_value(common::order_body("13800138000")).unwrap();
     let order = s.app.create_order(&alice, "testCSQY", &form).await.unwrap();
-    let stamped = sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
+    let stamped =
+        sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
     for kind in sealdesk_domain::UploadKind::ALL {
         s.app
             .add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
@@ -573,7 +588,10 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
         .await
         .unwrap();
-    let admin = sealdesk_app::Who { principal: op.principal, ip: "-".into() };
+    let admin = sealdesk_app::Who {
+        principal: op.principal,
+        ip: "-".into(),
+    };
     s.app.approve(&admin, order.id).await.unwrap();
     let page = http
         .get(format!("{}/orders/{}", s.url, order.id))
@@ -649,7 +667,12 @@ async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     let r = http
         .get(format!("{}/api/v1/orders", s.url))
         .header("cookie", &token)
@@ -663,7 +686,10 @@ async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
 /// from anyone else the header is ignored.
 #[tokio::test]
 async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
-    for (trusted, want) in [(vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"), (vec![], "127.0.0.1")] {
+    for (trusted, want) in [
+        (vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"),
+        (vec![], "127.0.0.1"),
+    ] {
         let s = common::start_with(true, trusted).await;
         let http = common::http();
         let r = http

@@ -58,7 +58,11 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
     let url = format!("http://{}", listener.local_addr().unwrap());
     let cfg = AppConfig {
         demo,
-        payment_channels: if demo { vec!["sandbox".into()] } else { Vec::new() },
+        payment_channels: if demo {
+            vec!["sandbox".into()]
+        } else {
+            Vec::new()
+        },
         data_dir: tmp.path().into(),
         public_url: url.clone(),
         ..Default::default()
