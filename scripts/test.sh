@@ -14,7 +14,8 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # The print test rasterises the PDF Chromium prints with poppler.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
-# The artwork capture set prints its forms through poppler (pdftoppm).
+# Poppler (pdftoppm, pdftotext, pdffonts): the artwork capture set prints its forms through it, and the invoice
+# PDF test reads its text back and rasterises it.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -12,6 +12,13 @@ pub mod pay;
 pub mod s3;
 pub mod token;
 
+/// Installs ring as the process's TLS provider. reqwest is built without a bundled provider (feature
+/// unification makes every reqwest client in the workspace need one), so each process that makes HTTP clients
+/// calls this first; a second call finds it installed, which is fine.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Fills a buffer from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];

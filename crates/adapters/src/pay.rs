@@ -205,7 +205,11 @@ mod tests {
         let gw_key = KeyPair::from_pkcs8_pem(&gw.key.to_pkcs8_pem().unwrap()).unwrap();
         let elsewhere = SandboxGateway::for_app(gw_key, "someone-else");
         assert_eq!(
-            v.verify(elsewhere.notify_body(42, Fen(16_000), "SBX1", "t").as_bytes()),
+            v.verify(
+                elsewhere
+                    .notify_body(42, Fen(16_000), "SBX1", "t")
+                    .as_bytes()
+            ),
             Err(PayError::WrongApp("someone-else".into()))
         );
         let dup = format!("{body}&trade_status=TRADE_SUCCESS");

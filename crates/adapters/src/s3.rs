@@ -50,9 +50,10 @@ impl S3Blobs {
         }
         // reqwest is built without a bundled TLS provider; ring is the one this binary uses for https. A second
         // call finds it installed already, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             b = b.with_region("us-east-1");
         }
@@ -207,7 +208,9 @@ pub mod testing {
                     panic!("moto_server (pip install 'moto[server]') is needed under CI: {e}")
                 }
                 Err(e) => {
-                    eprintln!("SKIPPED: moto_server not available ({e}); scripts/test.sh installs it");
+                    eprintln!(
+                        "SKIPPED: moto_server not available ({e}); scripts/test.sh installs it"
+                    );
                     return None;
                 }
             };
@@ -245,8 +248,12 @@ mod tests {
 
     #[test]
     fn bucket_and_prefix_are_checked() {
-        let ok = S3Blobs::with_keys("sealdesk-prod/tenant-1/", Some("http://127.0.0.1:9"), Some(("k", "s")))
-            .unwrap();
+        let ok = S3Blobs::with_keys(
+            "sealdesk-prod/tenant-1/",
+            Some("http://127.0.0.1:9"),
+            Some(("k", "s")),
+        )
+        .unwrap();
         assert_eq!(ok.to_string(), "s3://sealdesk-prod/tenant-1");
         assert_eq!(
             ok.path("uploads/1/2").unwrap().as_ref(),

@@ -288,7 +288,11 @@ mod tests {
         }
         let mut signer = SoftToken::open(&dir).unwrap();
         let sig = signer.sign_challenge("12345678", b"challenge").unwrap();
-        assert!(sealdesk_pki::verify(&t.cert().public_key().unwrap(), b"challenge", &sig));
+        assert!(sealdesk_pki::verify(
+            &t.cert().public_key().unwrap(),
+            b"challenge",
+            &sig
+        ));
         let person = SoftToken::init_with_id(
             &data.path().join("p"),
             "12345678",
@@ -299,7 +303,10 @@ mod tests {
         )
         .unwrap();
         let values = person.cert().subject_values();
-        assert!(values.contains(&"张三".to_owned()) && values.contains(&"11010519491231002X".to_owned()));
+        assert!(
+            values.contains(&"张三".to_owned())
+                && values.contains(&"11010519491231002X".to_owned())
+        );
         let mut t = SoftToken::open(&dir).unwrap();
         let sig = t.write_seal("12345678", "ES-1", b"seal").unwrap();
         assert!(sealdesk_pki::verify(

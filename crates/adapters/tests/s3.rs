@@ -11,8 +11,10 @@ async fn s3_blobs_put_get_list_delete_on_a_real_s3_server() {
         return;
     };
     server.create_bucket("sealdesk-test");
-    let a = S3Blobs::with_keys("sealdesk-test/tenant-a", Some(&server.endpoint), Some(KEYS)).unwrap();
-    let b = S3Blobs::with_keys("sealdesk-test/tenant-b", Some(&server.endpoint), Some(KEYS)).unwrap();
+    let a =
+        S3Blobs::with_keys("sealdesk-test/tenant-a", Some(&server.endpoint), Some(KEYS)).unwrap();
+    let b =
+        S3Blobs::with_keys("sealdesk-test/tenant-b", Some(&server.endpoint), Some(KEYS)).unwrap();
     let whole = S3Blobs::with_keys("sealdesk-test", Some(&server.endpoint), Some(KEYS)).unwrap();
 
     // A 500 KB scan-sized blob and a small one, through the trait object as the app holds it.
@@ -20,11 +22,16 @@ async fn s3_blobs_put_get_list_delete_on_a_real_s3_server() {
     let store: &dyn BlobStore = &a;
     store.put("uploads/1/10", big.clone()).await.unwrap();
     store.put("uploads/1/11", b"small".to_vec()).await.unwrap();
-    b.put("uploads/1/10", b"other tenant".to_vec()).await.unwrap();
+    b.put("uploads/1/10", b"other tenant".to_vec())
+        .await
+        .unwrap();
 
     assert_eq!(store.get("uploads/1/10").await.unwrap(), big);
     assert_eq!(b.get("uploads/1/10").await.unwrap(), b"other tenant");
-    assert_eq!(store.list().await.unwrap(), ["uploads/1/10", "uploads/1/11"]);
+    assert_eq!(
+        store.list().await.unwrap(),
+        ["uploads/1/10", "uploads/1/11"]
+    );
     assert_eq!(
         whole.list().await.unwrap(),
         [
@@ -58,7 +65,10 @@ async fn copy_all_moves_a_directory_into_a_bucket_and_resumes_without_rewriting(
     server.create_bucket("copy-target");
     let dir = tempfile::tempdir().unwrap();
     let local = LocalDir::new(dir.path());
-    for (k, v) in [("uploads/5/1", b"one".to_vec()), ("uploads/6/2", vec![0u8; 70_000])] {
+    for (k, v) in [
+        ("uploads/5/1", b"one".to_vec()),
+        ("uploads/6/2", vec![0u8; 70_000]),
+    ] {
         local.put(k, v).await.unwrap();
     }
     let s3 = S3Blobs::with_keys("copy-target", Some(&server.endpoint), Some(KEYS)).unwrap();

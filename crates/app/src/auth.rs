@@ -132,7 +132,12 @@ impl App {
                 "获取验证码过于频繁，请 {next_hour_min} 分钟后再试"
             )));
         }
-        if self.store.bump_counter("code_mobile_hour", &mobile, hour).await? > CODES_PER_HOUR {
+        if self
+            .store
+            .bump_counter("code_mobile_hour", &mobile, hour)
+            .await?
+            > CODES_PER_HOUR
+        {
             return Err(AppError::RateLimited(format!(
                 "该手机号获取验证码次数过多，请 {next_hour_min} 分钟后再试"
             )));
@@ -180,7 +185,8 @@ impl App {
         let day = beijing_day(self.now());
         let tomorrow = || {
             AppError::RateLimited(
-                "验证码错误次数过多，今日已不能用此手机号登录，请明天（北京时间 0 点后）再试".into(),
+                "验证码错误次数过多，今日已不能用此手机号登录，请明天（北京时间 0 点后）再试"
+                    .into(),
             )
         };
         if self.store.counter("wrong_mobile_day", &mobile, day).await? >= WRONG_CODES_PER_DAY
@@ -204,13 +210,26 @@ impl App {
         }
         let given = code_hash(&mobile, code.trim());
         if !bool::from(given.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
-            let wrong = self.store.bump_counter("wrong_mobile_day", &mobile, day).await?;
+            let wrong = self
+                .store
+                .bump_counter("wrong_mobile_day", &mobile, day)
+                .await?;
             self.store.bump_counter("wrong_ip_day", ip, day).await?;
             let actor = format!("mobile:{}", masked(&mobile));
-            self.audit_event(&actor, ip, "sign_in_failed", serde_json::json!({"wrong_today": wrong}))
+            self.audit_event(
+                &actor,
+                ip,
+                "sign_in_failed",
+                serde_json::json!({"wrong_today": wrong}),
+            )
                 .await?;
             if wrong >= WRONG_CODES_PER_DAY {
-                self.audit_event(&actor, ip, "locked_out", serde_json::json!({"until": "next day"}))
+                self.audit_event(
+                    &actor,
+                    ip,
+                    "locked_out",
+                    serde_json::json!({"until": "next day"}),
+                )
                     .await?;
                 return Err(tomorrow());
             }
@@ -219,9 +238,15 @@ impl App {
         self.store.delete_sms_code(&mobile).await?;
         let id = self.store.applicant_for_mobile(&mobile).await?;
         let p = Principal::Applicant { id };
-        self.audit_event(&p.audit_name(), ip, "sign_in", serde_json::json!({"mobile": masked(&mobile)}))
+        self.audit_event(
+            &p.audit_name(),
+            ip,
+            "sign_in",
+            serde_json::json!({"mobile": masked(&mobile)}),
+        )
             .await?;
-        self.new_session("applicant", id, p, APPLICANT_SESSION).await
+        self.new_session("applicant", id, p, APPLICANT_SESSION)
+            .await
     }
 
     /// Signs an operator in. Each attempt is counted in the database per name *and* client address before its
@@ -274,12 +299,18 @@ impl App {
                     name: op.name.clone(),
                     is_admin: op.is_admin,
                 };
-                self.audit_event(&actor, ip, "sign_in", serde_json::json!({})).await?;
+                self.audit_event(&actor, ip, "sign_in", serde_json::json!({}))
+                    .await?;
                 self.new_session("operator", op.id, p, OPERATOR_SESSION)
                     .await
             }
             _ => {
-                self.audit_event(&actor, ip, "sign_in_failed", serde_json::json!({"failures": n}))
+                self.audit_event(
+                    &actor,
+                    ip,
+                    "sign_in_failed",
+                    serde_json::json!({"failures": n}),
+                )
                     .await?;
                 if n == max {
                     self.audit_event(

@@ -37,7 +37,8 @@ fn same_holder(a: &sealdesk_domain::Holder, b: &sealdesk_domain::Holder) -> bool
     match (a.kind, b.kind) {
         (Some(HolderKind::Enterprise), Some(HolderKind::Enterprise)) => {
             if a.credit_code.trim().is_empty() || b.credit_code.trim().is_empty() {
-                !a.enterprise_name.trim().is_empty() && a.enterprise_name.trim() == b.enterprise_name.trim()
+                !a.enterprise_name.trim().is_empty()
+                    && a.enterprise_name.trim() == b.enterprise_name.trim()
             } else {
                 norm(&a.credit_code) == norm(&b.credit_code)
             }
@@ -51,7 +52,10 @@ fn same_holder(a: &sealdesk_domain::Holder, b: &sealdesk_domain::Holder) -> bool
 
 /// Whether a UKey certificate names the order's holder: an enterprise by its credit code or its name in the
 /// subject, a person by name and ID number. The error names what does not match.
-fn cert_names_holder(cert: &sealdesk_pki::Cert, h: &sealdesk_domain::Holder) -> Result<(), AppError> {
+fn cert_names_holder(
+    cert: &sealdesk_pki::Cert,
+    h: &sealdesk_domain::Holder,
+) -> Result<(), AppError> {
     let values = cert.subject_values();
     let has = |want: &str| {
         let want = want.trim().to_uppercase();
@@ -76,7 +80,10 @@ fn cert_names_holder(cert: &sealdesk_pki::Cert, h: &sealdesk_domain::Holder) -> 
             if !contains(&h.id_number) {
                 return Err(AppError::field(
                     "cert",
-                    format!("证书持有人与订单不符：证书中没有「{}」的身份证号码", h.applicant_name),
+                    format!(
+                        "证书持有人与订单不符：证书中没有「{}」的身份证号码",
+                        h.applicant_name
+                    ),
                 ));
             }
             Ok(())
@@ -579,11 +586,13 @@ impl App {
             return Err(AppError::field("invoice", "请先确认发票信息"));
         }
         if !self.cfg.payment_channels.iter().any(|c| c == channel) {
-            return Err(AppError::BadInput(if self.cfg.payment_channels.is_empty() {
+            return Err(AppError::BadInput(
+                if self.cfg.payment_channels.is_empty() {
                 "支付尚未开通，请稍后再来付款".into()
             } else {
                 "不支持的支付方式".into()
-            }));
+                },
+            ));
         }
         let p = self
             .store
@@ -628,7 +637,9 @@ impl App {
     /// Administrators only.
     pub async fn refunds_due(&self, who: &Who) -> Result<Vec<Payment>, AppError> {
         match who.principal {
-            Principal::Operator { is_admin: true, .. } => Ok(self.store.payments_due_refund().await?),
+            Principal::Operator { is_admin: true, .. } => {
+                Ok(self.store.payments_due_refund().await?)
+            }
             _ => Err(AppError::Forbidden("只有管理员可以查看待退款记录".into())),
         }
     }
@@ -681,7 +692,11 @@ impl App {
             })
             .await?;
             tx.commit().await?;
-            tracing::warn!(order = order.id, payment = payment.id, "payment for an order that cannot take it: flagged for refund");
+            tracing::warn!(
+                order = order.id,
+                payment = payment.id,
+                "payment for an order that cannot take it: flagged for refund"
+            );
             return Ok(order);
         }
         self.apply(
@@ -757,7 +772,10 @@ impl App {
             ));
         }
         if cert.is_ca() {
-            return Err(AppError::field("cert", "这是 CA 证书，不是证书锁的签名证书"));
+            return Err(AppError::field(
+                "cert",
+                "这是 CA 证书，不是证书锁的签名证书",
+            ));
         }
         if !cert.allows_digital_signature() {
             return Err(AppError::field(

@@ -64,7 +64,10 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
 /// before a PDF library sees it, so that a small file cannot expand into gigabytes), and it parses as a PDF
 /// document with at least one page — an executable or a web page behind a `%PDF-` header does not.
 fn check_pdf(bytes: &[u8]) -> Result<(), String> {
-    let bad = || "此文件不是有效的 PDF 文档（无法读取页面），请重新导出 PDF 或改为上传 JPG、PNG 图片".to_owned();
+    let bad = || {
+        "此文件不是有效的 PDF 文档（无法读取页面），请重新导出 PDF 或改为上传 JPG、PNG 图片"
+            .to_owned()
+    };
     let mut inflated: u64 = 0;
     let mut rest = bytes;
     while let Some(at) = find(rest, b"stream") {
@@ -74,14 +77,18 @@ fn check_pdf(bytes: &[u8]) -> Result<(), String> {
             rest = body;
             continue;
         }
-        body = body.strip_prefix(b"\r\n").or_else(|| body.strip_prefix(b"\n")).unwrap_or(body);
+        body = body
+            .strip_prefix(b"\r\n")
+            .or_else(|| body.strip_prefix(b"\n"))
+            .unwrap_or(body);
         let end = find(body, b"endstream").unwrap_or(body.len());
         let data = &body[..end];
         // Inflate what is zlib (FlateDecode); anything else is counted as it is.
         let mut z = flate2::read::ZlibDecoder::new(data);
         let mut sink = std::io::sink();
         let left = PDF_INFLATE_LIMIT.saturating_sub(inflated) + 1;
-        let n = std::io::copy(&mut std::io::Read::take(&mut z, left), &mut sink).unwrap_or(data.len() as u64);
+        let n = std::io::copy(&mut std::io::Read::take(&mut z, left), &mut sink)
+            .unwrap_or(data.len() as u64);
         inflated += n.max(data.len() as u64);
         if inflated > PDF_INFLATE_LIMIT {
             return Err("PDF 解压后内容过大，请降低扫描分辨率后重新导出".into());
@@ -150,9 +157,15 @@ impl App {
         }
         let field = format!("uploads.{}", kind.code());
         if bytes.len() >= MAX_UPLOAD_BYTES {
-            return Err(AppError::field(&field, sniff(&bytes).err().unwrap_or_default()));
+            return Err(AppError::field(
+                &field,
+                sniff(&bytes).err().unwrap_or_default(),
+            ));
         }
-        let used = self.store.upload_bytes_of_order(order_id, kind.code()).await?;
+        let used = self
+            .store
+            .upload_bytes_of_order(order_id, kind.code())
+            .await?;
         if used + bytes.len() as i64 > ORDER_QUOTA_BYTES {
             return Err(AppError::field(
                 &field,
@@ -256,7 +269,14 @@ impl App {
         &self,
         kind: UploadKind,
         bytes: Vec<u8>,
-    ) -> Result<(Result<Sniffed, String>, Option<Result<usize, String>>, Vec<u8>), AppError> {
+    ) -> Result<
+        (
+            Result<Sniffed, String>,
+            Option<Result<usize, String>>,
+            Vec<u8>,
+        ),
+        AppError,
+    > {
         let busy = || AppError::RateLimited("系统正在处理较多文件，请稍后再上传".into());
         let deadline = tokio::time::Instant::now() + PROCESSING_DEADLINE;
         let permit = tokio::time::timeout_at(deadline, self.image_work.clone().acquire_owned())
@@ -267,9 +287,15 @@ impl App {
             let sniffed = sniff(&bytes);
             let impressions = match (&sniffed, kind) {
                 (Ok(_), UploadKind::ImpressionForm) => Some(
-                    match sealdesk_artwork::extract(&bytes, &sealdesk_artwork::ExtractOptions::default()) {
+                    match sealdesk_artwork::extract(
+                        &bytes,
+                        &sealdesk_artwork::ExtractOptions::default(),
+                    ) {
                         Ok(found) => Ok(found.len()),
-                        Err(sealdesk_artwork::Error::NoImpression | sealdesk_artwork::Error::EmptyPage) => Ok(0),
+                        Err(
+                            sealdesk_artwork::Error::NoImpression
+                            | sealdesk_artwork::Error::EmptyPage,
+                        ) => Ok(0),
                         Err(e) => Err(e.to_string()),
                     },
                 ),
@@ -339,7 +365,8 @@ mod tests {
         // (A real PDF with a page is accepted: tests/security.rs.)
         assert!(sniff(b"%PDF-1.4\n...").is_err(), "truncated PDF");
         // An executable or a web page wrapped in a PDF header and trailer is not a PDF.
-        let mut exe = b"%PDF-1.4\nMZ\x90\0\x03\0\0\0This program cannot be run in DOS mode".to_vec();
+        let mut exe =
+            b"%PDF-1.4\nMZ\x90\0\x03\0\0\0This program cannot be run in DOS mode".to_vec();
         exe.extend_from_slice(b"\n%%EOF\n");
         assert!(sniff(&exe).unwrap_err().contains("不是有效的 PDF"));
         assert!(sniff(b"%PDF-1.7\n<html><script>alert(1)</script></html>\n%%EOF").is_err());

@@ -89,7 +89,13 @@ async fn story(store: Store) {
         Err(AppError::Invalid(_))
     ));
     let err = app
-        .add_upload(&alice, order.id, UploadKind::IdFront, "x.pdf", one_page_pdf())
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "x.pdf",
+            one_page_pdf(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -187,7 +193,10 @@ async fn story(store: Store) {
     let order = app.approve(&reviewer, order.id).await.unwrap();
     assert_eq!(order.state, OrderState::PendingPayment);
     assert!(
-        matches!(app.approve(&reviewer, order.id).await, Err(AppError::Conflict(_))),
+        matches!(
+            app.approve(&reviewer, order.id).await,
+            Err(AppError::Conflict(_))
+        ),
         "approving twice is refused"
     );
     assert_eq!(
@@ -252,7 +261,10 @@ async fn story(store: Store) {
         .authorize(&alice, order.id, foreign.der(), &ch.nonce, &[0; 64])
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "cert", "不是受信任的 CA 签发的"), "{err:?}");
+    assert!(
+        invalid_field(&err, "cert", "不是受信任的 CA 签发的"),
+        "{err:?}"
+    );
     let order = authorize_with(app, &alice, order.id, &mut token)
         .await
         .unwrap();
@@ -301,7 +313,9 @@ async fn story(store: Store) {
         })
         .collect();
     assert!(invalid_field(
-        &app.confirm_written(&alice, order.id, &bad).await.unwrap_err(),
+        &app.confirm_written(&alice, order.id, &bad)
+            .await
+            .unwrap_err(),
         "receipts",
         "未确认写入到授权的证书锁"
     ));

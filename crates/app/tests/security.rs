@@ -43,11 +43,18 @@ async fn sign_in_limits(store: Store) {
             .filter(char::is_ascii_digit)
             .take(6)
             .collect();
-        let wrong = if last_code == "000000" { "111111" } else { "000000" };
+        let wrong = if last_code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
         for i in 0..5 {
             let r = app.sign_in_with_code(other, wrong, "10.0.0.3").await;
             if round == 1 && i == 4 {
-                assert!(rate_limited(r, "请明天（北京时间 0 点后）再试"), "the 10th wrong code ends the day");
+                assert!(
+                    rate_limited(r, "请明天（北京时间 0 点后）再试"),
+                    "the 10th wrong code ends the day"
+                );
             } else {
                 assert!(bad_credentials(r, "验证码不正确"));
             }
@@ -62,7 +69,10 @@ async fn sign_in_limits(store: Store) {
     let count = |a: &str| log.iter().filter(|r| r.action == a).count();
     assert_eq!(count("sign_in_failed"), 10);
     assert_eq!(count("locked_out"), 1);
-    assert!(log.iter().all(|r| !r.actor.contains(other)), "numbers are masked in the log");
+    assert!(
+        log.iter().all(|r| !r.actor.contains(other)),
+        "numbers are masked in the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,14 +97,17 @@ async fn operator_lockout(store: Store) {
     for t in tries {
         match t.await.unwrap() {
             Err(AppError::BadCredentials(m)) if m == "用户名或密码不正确" => bad += 1,
-            Err(AppError::RateLimited(m)) if m.starts_with("密码错误次数过多") => limited += 1,
+            Err(AppError::RateLimited(m)) if m.starts_with("密码错误次数过多") => {
+                limited += 1
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!((bad, limited), (OPERATOR_MAX_FAILURES as usize, 15));
     // The right password from the locked address waits too …
     assert!(rate_limited(
-        app.sign_in_operator("admin", "right password", "203.0.113.5").await,
+        app.sign_in_operator("admin", "right password", "203.0.113.5")
+            .await,
         "请 15 分钟后再试"
     ));
     // … but the stranger has not locked admin out from anywhere else.
@@ -134,7 +147,8 @@ async fn binding(store: Store) {
 
     // A certificate from the trusted CA, for somebody else: refused, naming the mismatch.
     let foreign_dir = e.tmp.path().join("foreign");
-    let mut foreign = SoftToken::init(&foreign_dir, "12345678", &e.ca, "enterprise", "别的公司").unwrap();
+    let mut foreign =
+        SoftToken::init(&foreign_dir, "12345678", &e.ca, "enterprise", "别的公司").unwrap();
     let err = authorize_with(app, &alice, order.id, &mut foreign)
         .await
         .unwrap_err();
@@ -147,18 +161,28 @@ async fn binding(store: Store) {
     // The holder's certificate without its key: a signature by another key is refused, and the challenge is
     // used up (answering it again, even rightly, is refused).
     let ch = app.authorize_challenge(&alice, order.id).await.unwrap();
-    let wrong_sig = foreign.sign_challenge("12345678", ch.text.as_bytes()).unwrap();
+    let wrong_sig = foreign
+        .sign_challenge("12345678", ch.text.as_bytes())
+        .unwrap();
     let err = app
         .authorize(&alice, order.id, token.cert().der(), &ch.nonce, &wrong_sig)
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "signature", "证书锁签名验证失败"), "{err:?}");
-    let right = token.sign_challenge("12345678", ch.text.as_bytes()).unwrap();
+    assert!(
+        invalid_field(&err, "signature", "证书锁签名验证失败"),
+        "{err:?}"
+    );
+    let right = token
+        .sign_challenge("12345678", ch.text.as_bytes())
+        .unwrap();
     let err = app
         .authorize(&alice, order.id, token.cert().der(), &ch.nonce, &right)
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "signature", "授权挑战已失效"), "{err:?}");
+    assert!(
+        invalid_field(&err, "signature", "授权挑战已失效"),
+        "{err:?}"
+    );
     assert_still_paid(&store, order.id).await;
 
     // A CA certificate is not a UKey's, and an expired one is refused.
@@ -183,7 +207,13 @@ async fn binding(store: Store) {
     )
     .unwrap();
     let err = app
-        .authorize(&alice, order.id, expired.der(), &ch.nonce, &old_key.sign(ch.text.as_bytes()))
+        .authorize(
+            &alice,
+            order.id,
+            expired.der(),
+            &ch.nonce,
+            &old_key.sign(ch.text.as_bytes()),
+        )
         .await
         .unwrap_err();
     assert!(invalid_field(&err, "cert", "证书不在有效期内"), "{err:?}");
@@ -195,9 +225,14 @@ async fn binding(store: Store) {
     assert_still_paid(&store, order.id).await;
 
     // The holder's own key signing the fresh challenge binds, with the serial from its certificate.
-    let made = authorize_with(app, &alice, order.id, &mut token).await.unwrap();
+    let made = authorize_with(app, &alice, order.id, &mut token)
+        .await
+        .unwrap();
     assert_eq!(made.state, OrderState::Made);
-    assert_eq!(made.key.unwrap().serial, token.cert().serial_hex().to_uppercase());
+    assert_eq!(
+        made.key.unwrap().serial,
+        token.cert().serial_hex().to_uppercase()
+    );
 
     // 续期/补办/变更 name only an earlier order of the same holder; anyone else's is "not found".
     let mut renewal = form();
@@ -207,13 +242,19 @@ async fn binding(store: Store) {
         .create_order(&mallory, "testCSQY", &renewal)
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "previous_order", "未找到该原订单"), "{err:?}");
+    assert!(
+        invalid_field(&err, "previous_order", "未找到该原订单"),
+        "{err:?}"
+    );
     renewal.previous_order = Some(order.id + 1);
     let err = app
         .create_order(&alice, "testCSQY", &renewal)
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "previous_order", "未找到该原订单"), "{err:?}");
+    assert!(
+        invalid_field(&err, "previous_order", "未找到该原订单"),
+        "{err:?}"
+    );
     let mut other_holder = renewal.clone();
     other_holder.previous_order = Some(order.id);
     other_holder.holder.credit_code = "91350100M000100Y43".into();
@@ -222,9 +263,15 @@ async fn binding(store: Store) {
         .create_order(&alice, "testCSQY", &other_holder)
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "previous_order", "持有人与本订单不同"), "{err:?}");
+    assert!(
+        invalid_field(&err, "previous_order", "持有人与本订单不同"),
+        "{err:?}"
+    );
     renewal.previous_order = Some(order.id);
-    let r = app.create_order(&alice, "testCSQY", &renewal).await.unwrap();
+    let r = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap();
     assert_eq!(r.previous_order, Some(order.id));
 }
 
@@ -240,11 +287,21 @@ async fn payments(store: Store) {
     let alice = sign_in(app, "13800138000").await;
     let mallory = sign_in(app, "13900139000").await;
     let order = approved_order(app, &alice, &reviewer, &form()).await;
-    let (p1, _) = app.start_payment(&alice, order.id, "sandbox").await.unwrap();
-    let (p2, _) = app.start_payment(&alice, order.id, "sandbox").await.unwrap();
+    let (p1, _) = app
+        .start_payment(&alice, order.id, "sandbox")
+        .await
+        .unwrap();
+    let (p2, _) = app
+        .start_payment(&alice, order.id, "sandbox")
+        .await
+        .unwrap();
     assert_eq!(p1.id, p2.id, "a second 去付款 reuses the open payment");
     // Not derived from the clock: far from any id the store would make now.
-    assert!((p1.id - store.next_id()).unsigned_abs() > 1 << 48, "{}", p1.id);
+    assert!(
+        (p1.id - store.next_id()).unsigned_abs() > 1 << 48,
+        "{}",
+        p1.id
+    );
     // The cashier and its pay button are the owner's only.
     assert!(matches!(
         app.sandbox_payment(&mallory, p1.id).await,
@@ -282,15 +339,20 @@ async fn payments_cannot_be_guessed_reused_wrongly_or_lost() {
 #[tokio::test]
 async fn without_a_channel_payment_is_not_open_and_the_sandbox_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 1)
-        .await
-        .unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
     let demo = env(store.clone()).await;
     let ca = sealdesk_adapters::keys::demo_ca(dir.path()).unwrap();
     let maker = sealdesk_adapters::keys::seal_maker(dir.path(), &ca).unwrap();
     let app = App::new(
         store.clone(),
-        std::sync::Arc::new(sealdesk_adapters::blobs::LocalDir::new(dir.path().join("b"))),
+        std::sync::Arc::new(sealdesk_adapters::blobs::LocalDir::new(
+            dir.path().join("b"),
+        )),
         AppConfig::default(),
         maker,
         vec![ca.cert.clone()],
@@ -304,10 +366,18 @@ async fn without_a_channel_payment_is_not_open_and_the_sandbox_does_not_exist() 
         app.start_payment(&alice, order.id, "sandbox").await,
         Err(AppError::BadInput(m)) if m == "支付尚未开通，请稍后再来付款"
     ));
-    let (p, _) = demo.app.start_payment(&alice, order.id, "sandbox").await.unwrap();
-    assert!(matches!(app.sandbox_pay(&alice, p.id).await, Err(AppError::NotFound)));
+    let (p, _) = demo
+        .app
+        .start_payment(&alice, order.id, "sandbox")
+        .await
+        .unwrap();
     assert!(matches!(
-        app.payment_notified("sandbox", b"out_trade_no=1", "-").await,
+        app.sandbox_pay(&alice, p.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert!(matches!(
+        app.payment_notified("sandbox", b"out_trade_no=1", "-")
+            .await,
         Err(AppError::NotFound)
     ));
     assert_eq!(
@@ -328,9 +398,12 @@ fn padded_jpeg(len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn uploads_are_what_they_claim_replaced_files_go_and_an_order_has_a_quota() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 1)
-        .await
-        .unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
     let e = env(store.clone()).await;
     let app = &e.app;
     project_and_reviewer(app, &store).await;
@@ -340,27 +413,57 @@ async fn uploads_are_what_they_claim_replaced_files_go_and_an_order_has_a_quota(
     let mut exe = b"%PDF-1.4\nMZ\x90\x00\x03 This program cannot be run in DOS mode".to_vec();
     exe.extend_from_slice(b"\n%%EOF\n");
     let err = app
-        .add_upload(&alice, order.id, UploadKind::ImpressionForm, "form.pdf", exe)
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::ImpressionForm,
+            "form.pdf",
+            exe,
+        )
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "uploads.impression_form", "不是有效的 PDF"), "{err:?}");
+    assert!(
+        invalid_field(&err, "uploads.impression_form", "不是有效的 PDF"),
+        "{err:?}"
+    );
     assert!(store.uploads(order.id).await.unwrap().is_empty());
     // A real PDF with a page is.
-    app.add_upload(&alice, order.id, UploadKind::ImpressionForm, "form.pdf", one_page_pdf())
-        .await
-        .unwrap();
+    app.add_upload(
+        &alice,
+        order.id,
+        UploadKind::ImpressionForm,
+        "form.pdf",
+        one_page_pdf(),
+    )
+    .await
+    .unwrap();
     // A replaced file's bytes are deleted.
     let blob_path = |key: &str| e.tmp.path().join("blobs").join(key);
     let first = app
-        .add_upload(&alice, order.id, UploadKind::IdFront, "a.jpg", padded_jpeg(1000))
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "a.jpg",
+            padded_jpeg(1000),
+        )
         .await
         .unwrap();
     assert!(blob_path(&first.meta.blob_key).exists());
     let second = app
-        .add_upload(&alice, order.id, UploadKind::IdFront, "b.jpg", padded_jpeg(2000))
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::IdFront,
+            "b.jpg",
+            padded_jpeg(2000),
+        )
         .await
         .unwrap();
-    assert!(!blob_path(&first.meta.blob_key).exists(), "the replaced file is gone");
+    assert!(
+        !blob_path(&first.meta.blob_key).exists(),
+        "the replaced file is gone"
+    );
     assert!(blob_path(&second.meta.blob_key).exists());
     // The order's quota: three near-limit files fit, a fourth does not, and nothing of it is kept.
     let big = MAX_UPLOAD_BYTES - 100_000;
@@ -371,10 +474,19 @@ async fn uploads_are_what_they_claim_replaced_files_go_and_an_order_has_a_quota(
     }
     let before = store.uploads(order.id).await.unwrap();
     let err = app
-        .add_upload(&alice, order.id, UploadKind::ImpressionForm, "big.jpg", padded_jpeg(big))
+        .add_upload(
+            &alice,
+            order.id,
+            UploadKind::ImpressionForm,
+            "big.jpg",
+            padded_jpeg(big),
+        )
         .await
         .unwrap_err();
-    assert!(invalid_field(&err, "uploads.impression_form", "MB 的上限"), "{err:?}");
+    assert!(
+        invalid_field(&err, "uploads.impression_form", "MB 的上限"),
+        "{err:?}"
+    );
     assert_eq!(store.uploads(order.id).await.unwrap(), before);
     let _ = ORDER_QUOTA_BYTES;
 }

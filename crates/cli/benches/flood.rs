@@ -36,7 +36,8 @@ fn proc_kb(pid: u32, field: &str) -> u64 {
 /// A 2 MB-class PDF: one A4 page holding a 300-dpi stamped-form scan as a JPEG image, like a scanner writes.
 fn scan_pdf() -> Vec<u8> {
     use lopdf::{Document, Object, Stream, dictionary};
-    let form = sealdesk_artwork::testkit::generate(0x0F10_0D, sealdesk_artwork::testkit::FormSpec::A4_300);
+    let form =
+        sealdesk_artwork::testkit::generate(0x0F10_0D, sealdesk_artwork::testkit::FormSpec::A4_300);
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let img = doc.add_object(Stream::new(
@@ -44,14 +45,19 @@ fn scan_pdf() -> Vec<u8> {
                      "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "Filter" => "DCTDecode"},
         form.jpeg.clone(),
     ));
-    let content = doc.add_object(Stream::new(dictionary! {}, b"q 595 0 0 842 0 0 cm /Im0 Do Q".to_vec()));
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 595 0 0 842 0 0 cm /Im0 Do Q".to_vec(),
+    ));
     let page = doc.add_object(dictionary! {
         "Type" => "Page", "Parent" => pages_id, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
         "Contents" => content, "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img}},
     });
     doc.objects.insert(
         pages_id,
-        Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1}),
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+        ),
     );
     let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
     doc.trailer.set("Root", catalog);
@@ -82,7 +88,10 @@ where
     let workers: Vec<_> = (0..CLIENTS)
         .map(|i| tokio::spawn(load(i, stop.clone(), done.clone())))
         .collect();
-    let http = reqwest::Client::new();
+    let http = {
+        sealdesk_adapters::install_tls_provider();
+        reqwest::Client::new()
+    };
     let mut lat = Vec::new();
     let mut rss_max = 0;
     let start = Instant::now();
@@ -132,7 +141,14 @@ async fn main() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(BIN)
-        .args(["serve", "--demo", "--listen", &listen, "--trusted-proxy", "127.0.0.1"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &listen,
+            "--trusted-proxy",
+            "127.0.0.1",
+        ])
         .arg("--data-dir")
         .arg(tmp.path())
         .env("RUST_LOG", "warn")
@@ -148,7 +164,10 @@ async fn main() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let http = reqwest::Client::new();
+    let http = {
+        sealdesk_adapters::install_tls_provider();
+        reqwest::Client::new()
+    };
 
     // 64 applicants, each behind the trusted proxy with its own address, each with a draft order.
     let pdf = Arc::new(scan_pdf());
@@ -186,14 +205,20 @@ async fn main() {
                        "enterprise_name": "北筑设计研究院有限公司", "enterprise_phone": "0791-82221588",
                        "credit_code": "91110108551385082Q", "address": "北京市西城区南礼士路62号"},
             "seals": [{"kind": "official_seal", "count": 1}], "months": 12}))).await;
-        sessions.push((token, order["id"].as_str().expect("order id").to_owned(), ip));
+        sessions.push((
+            token,
+            order["id"].as_str().expect("order id").to_owned(),
+            ip,
+        ));
     }
     let sessions = Arc::new(sessions);
     println!(
         "sealdesk flood bench: {CLIENTS} clients, {} s per phase, PDF {:.2} MB, {} cores",
         PHASE.as_secs(),
         pdf.len() as f64 / 1_048_576.0,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
 
     let mut results = Vec::new();
@@ -208,7 +233,7 @@ async fn main() {
     let b = base.clone();
     results.push(
         phase("operator sign-in flood", &base, pid, move |i, stop, done| {
-            let (b, http) = (b.clone(), reqwest::Client::new());
+            let (b, http) = (b.clone(), { sealdesk_adapters::install_tls_provider(); reqwest::Client::new() });
             async move {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -231,8 +256,15 @@ async fn main() {
     let b = base.clone();
     results.push(
         phase("2 MB PDF upload flood", &base, pid, move |i, stop, done| {
-            let (b, http, pdf, sessions) =
-                (b.clone(), reqwest::Client::new(), pdf.clone(), sessions.clone());
+            let (b, http, pdf, sessions) = (
+                b.clone(),
+                {
+                    sealdesk_adapters::install_tls_provider();
+                    reqwest::Client::new()
+                },
+                pdf.clone(),
+                sessions.clone(),
+            );
             async move {
                 let (token, order, ip) = &sessions[i];
                 while !stop.load(Ordering::Relaxed) {
@@ -254,7 +286,9 @@ async fn main() {
         })
         .await,
     );
-    println!("| phase | requests | /healthz p50 ms | /healthz p99 ms | RSS peak MB (VmHWM) | RSS max sampled MB |");
+    println!(
+        "| phase | requests | /healthz p50 ms | /healthz p99 ms | RSS peak MB (VmHWM) | RSS max sampled MB |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     for p in &results {
         println!(
@@ -270,7 +304,11 @@ async fn main() {
             p.p99_ms / anchor.p99_ms.max(0.1),
             p.rss_peak_mb / anchor.rss_peak_mb.max(1.0),
             if p.p99_ms < 50.0 { "met" } else { "NOT met" },
-            if p.rss_peak_mb < 300.0 { "met" } else { "NOT met" },
+            if p.rss_peak_mb < 300.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
         );
     }
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sealdesk_domain::{
-    Authorization, Fen, Holder, HolderKind, Order, OrderNo, OrderState, SealKind, SealLine, Service,
-    Timestamp,
+    Authorization, Fen, Holder, HolderKind, Order, OrderNo, OrderState, SealKind, SealLine,
+    Service, Timestamp,
 };
 use sealdesk_store::{OrderFilter, Payment, Session, Store};
 use serde_json::json;
@@ -182,7 +182,12 @@ async fn ensure_setup(store: &Store) -> anyhow::Result<(Vec<(i64, String)>, i64)
             Ok(x) => x,
             Err(_) => {
                 store
-                    .create_project(&code, &format!("压测授权单位{p:02}"), Fen(8_000), groups.get(p % GROUPS).copied())
+                    .create_project(
+                        &code,
+                        &format!("压测授权单位{p:02}"),
+                        Fen(8_000),
+                        groups.get(p % GROUPS).copied(),
+                    )
                     .await?
             }
         };
@@ -192,7 +197,11 @@ async fn ensure_setup(store: &Store) -> anyhow::Result<(Vec<(i64, String)>, i64)
         Ok(o) => o,
         Err(_) => {
             let o = store
-                .create_operator("bench-op", &sealdesk_app::hash_password("bench-operator-pw")?, false)
+                .create_operator(
+                    "bench-op",
+                    &sealdesk_app::hash_password("bench-operator-pw")?,
+                    false,
+                )
                 .await?;
             store.add_to_group(groups[0], o.id).await?;
             o
@@ -215,7 +224,9 @@ async fn count_bench_orders(store: &Store, projects: &[(i64, String)]) -> anyhow
 async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyhow::Result<usize> {
     let have = count_bench_orders(store, projects).await?;
     if have % FILL_STEP != 0 {
-        bail!("the database holds {have} bench orders, not a multiple of {FILL_STEP}: use a fresh database");
+        bail!(
+            "the database holds {have} bench orders, not a multiple of {FILL_STEP}: use a fresh database"
+        );
     }
     let started = Instant::now();
     let mut n = have;
@@ -231,7 +242,13 @@ async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyho
         let mut payments = Vec::new();
         for i in n..n + FILL_STEP {
             let (pid, code) = &projects[(i / 3) % projects.len()];
-            let o = synthetic_order(i, store.next_id(), *pid, code, ids[(i - n) / ORDERS_PER_APPLICANT]);
+            let o = synthetic_order(
+                i,
+                store.next_id(),
+                *pid,
+                code,
+                ids[(i - n) / ORDERS_PER_APPLICANT],
+            );
             if o.state == OrderState::PendingPayment {
                 payments.push(Payment {
                     id: store.next_id(),
@@ -242,6 +259,7 @@ async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyho
                     gateway_txn: None,
                     created_at: o.created_at.clone(),
                     paid_at: None,
+                    refund_due: false,
                 });
             }
             orders.push(o);
@@ -249,7 +267,10 @@ async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyho
         store.bulk_load(&applicants, &orders, &payments).await?;
         n += FILL_STEP;
         if n % 100_000 == 0 {
-            eprintln!("  filled {n} orders ({:.0} s)", started.elapsed().as_secs_f64());
+            eprintln!(
+                "  filled {n} orders ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     if n > have {
@@ -272,7 +293,9 @@ impl Drop for Proc {
 }
 
 fn spawn(args: &[&str]) -> anyhow::Result<(Proc, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let mut all: Vec<&str> = args.to_vec();
     all.extend_from_slice(&["--listen", &listen]);
@@ -320,7 +343,11 @@ struct Outcome {
     p99_ms: f64,
 }
 
-type Call = Arc<dyn Fn(usize, u64) -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+type Call = Arc<
+    dyn Fn(usize, u64) -> futures_util::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync,
+>;
 
 /// A scenario's request: `f(connection, n)` makes the n-th request of a connection.
 fn call<F, Fut>(f: F) -> Call
@@ -329,7 +356,7 @@ where
     Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     use futures_util::FutureExt;
-    call(move |c, n| f(c, n).boxed())
+    Arc::new(move |c, n| f(c, n).boxed())
 }
 
 async fn phase(name: &'static str, conns: usize, secs: u64, call: Call) -> Outcome {
@@ -388,7 +415,9 @@ async fn phase(name: &'static str, conns: usize, secs: u64, call: Call) -> Outco
     }
 }
 
-async fn check(resp: Result<reqwest::Response, reqwest::Error>) -> Result<reqwest::Response, String> {
+async fn check(
+    resp: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, String> {
     let r = resp.map_err(|e| e.to_string())?;
     if r.status().is_success() {
         Ok(r)
@@ -413,7 +442,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let (projects, operator_id) = ensure_setup(&store).await?;
     let total = fill(&store, &projects, a.orders).await?;
     if a.fill_only {
-        println!("{total} bench orders in {}", sealdesk_store::redact_url(&url));
+        println!(
+            "{total} bench orders in {}",
+            sealdesk_store::redact_url(&url)
+        );
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -421,7 +453,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let expires = now_secs() + 3_600;
     let mut applicants = Vec::new();
     for s in 0..SESSIONS {
-        let idx = (s * (total / ORDERS_PER_APPLICANT) / SESSIONS).min(total / ORDERS_PER_APPLICANT - 1);
+        let idx =
+            (s * (total / ORDERS_PER_APPLICANT) / SESSIONS).min(total / ORDERS_PER_APPLICANT - 1);
         let id = store.applicant_for_mobile(&mobile(idx)).await?;
         let (orders, _) = store
             .list_orders(&OrderFilter {
@@ -455,22 +488,38 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let search_prefixes: Vec<String> = {
         let (some, _) = store
             .list_orders(&OrderFilter {
-                project_ids: Some(projects.iter().take(PROJECTS / GROUPS).map(|p| p.0).collect()),
+                project_ids: Some(
+                    projects
+                        .iter()
+                        .take(PROJECTS / GROUPS)
+                        .map(|p| p.0)
+                        .collect(),
+                ),
                 limit: 200,
                 offset: 1_000.min(total as i64 / 4),
                 ..Default::default()
             })
             .await?;
         // A prefix that leaves a handful of matches, as a typed partial order number does.
-        some.iter().map(|o| o.order_no[..o.order_no.len() - 4].to_owned()).collect()
+        some.iter()
+            .map(|o| o.order_no[..o.order_no.len() - 4].to_owned())
+            .collect()
     };
     let payments = Arc::new(store.pending_payments(200_000).await?);
     store.close().await;
 
-    let gateway = sealdesk_adapters::keys::sandbox_gateway_key(&a.data.data_dir).context("sandbox gateway key")?;
+    let gateway = sealdesk_adapters::keys::sandbox_gateway_key(&a.data.data_dir)
+        .context("sandbox gateway key")?;
     let gateway = Arc::new(sealdesk_adapters::pay::SandboxGateway::new(gateway));
     let data_dir = a.data.data_dir.to_string_lossy().into_owned();
-    let mut serve_args = vec!["serve", "--demo", "--data-dir", data_dir.as_str(), "--instance", "9"];
+    let mut serve_args = vec![
+        "serve",
+        "--demo",
+        "--data-dir",
+        data_dir.as_str(),
+        "--instance",
+        "9",
+    ];
     if let Some(u) = &a.data.database_url {
         serve_args.extend_from_slice(&["--database-url", u.as_str()]);
     }
@@ -488,52 +537,95 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if want("bare") {
         let (h, b) = (http.clone(), bare_base.clone());
         results.push(
-            phase("bare axum (ceiling)", conns, secs, call(move |_, _| {
+            phase(
+                "bare axum (ceiling)",
+                conns,
+                secs,
+                call(move |_, _| {
                 let (h, b) = (h.clone(), b.clone());
-                (async move { check(h.get(format!("{b}/bare")).send().await).await.map(|_| ()) })
-            }))
+                    (async move {
+                        check(h.get(format!("{b}/bare")).send().await)
+                            .await
+                            .map(|_| ())
+                    })
+                }),
+            )
             .await,
         );
     }
     if want("applicant_list") {
         let (h, b, ap) = (http.clone(), base.clone(), applicants.clone());
         results.push(
-            phase("applicant order list", conns, secs, call(move |c, _| {
+            phase(
+                "applicant order list",
+                conns,
+                secs,
+                call(move |c, _| {
                 let (h, b, t) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone());
                 (async move {
-                    check(h.get(format!("{b}/api/v1/orders")).bearer_auth(t).send().await).await.map(|_| ())
+                        check(
+                            h.get(format!("{b}/api/v1/orders"))
+                                .bearer_auth(t)
+                                .send()
+                                .await,
+                        )
+                        .await
+                        .map(|_| ())
                 })
-            }))
+                }),
+            )
             .await,
         );
     }
     if want("order_detail") {
         let (h, b, ap) = (http.clone(), base.clone(), applicants.clone());
         results.push(
-            phase("order detail", conns, secs, call(move |c, n| {
+            phase(
+                "order detail",
+                conns,
+                secs,
+                call(move |c, n| {
                 let (t, ids) = &ap[c % ap.len()];
                 let id = ids.get(n as usize % ids.len().max(1)).copied().unwrap_or(0);
                 let (h, b, t) = (h.clone(), b.clone(), t.clone());
                 (async move {
-                    check(h.get(format!("{b}/api/v1/orders/{id}")).bearer_auth(t).send().await).await.map(|_| ())
+                        check(
+                            h.get(format!("{b}/api/v1/orders/{id}"))
+                                .bearer_auth(t)
+                                .send()
+                                .await,
+                        )
+                        .await
+                        .map(|_| ())
                 })
-            }))
+                }),
+            )
             .await,
         );
     }
     if want("operator_list") {
         let (h, b, t) = (http.clone(), base.clone(), op_token.clone());
         results.push(
-            phase("operator list, state filter, pages 1-5", conns, secs, call(move |c, n| {
+            phase(
+                "operator list, state filter, pages 1-5",
+                conns,
+                secs,
+                call(move |c, n| {
                 let state = ["pending_review", "pending_payment", "paid"][c % 3];
                 let page = 1 + n % 5;
                 let (h, b, t) = (h.clone(), b.clone(), t.clone());
                 (async move {
-                    check(h.get(format!("{b}/api/v1/orders?state={state}&page={page}")).bearer_auth(t).send().await)
+                        check(
+                            h.get(format!("{b}/api/v1/orders?state={state}&page={page}"))
+                                .bearer_auth(t)
+                                .send()
+                                .await,
+                        )
                         .await
                         .map(|_| ())
                 })
-            }))
+                }),
+            )
             .await,
         );
     }
@@ -541,21 +633,32 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         let (h, b, t) = (http.clone(), base.clone(), op_token.clone());
         let prefixes = Arc::new(search_prefixes);
         results.push(
-            phase("operator search by order number", conns, secs, call(move |c, n| {
+            phase(
+                "operator search by order number",
+                conns,
+                secs,
+                call(move |c, n| {
                 let q = prefixes
                     .get((c * 7 + n as usize) % prefixes.len().max(1))
                     .cloned()
                     .unwrap_or_default();
                 let (h, b, t) = (h.clone(), b.clone(), t.clone());
                 (async move {
-                    let r = check(h.get(format!("{b}/api/v1/orders?q={q}")).bearer_auth(t).send().await).await?;
+                        let r = check(
+                            h.get(format!("{b}/api/v1/orders?q={q}"))
+                                .bearer_auth(t)
+                                .send()
+                                .await,
+                        )
+                        .await?;
                     let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
                     if v["total"].as_i64().unwrap_or(0) == 0 {
                         return Err(format!("search {q} found nothing"));
                     }
                     Ok(())
                 })
-            }))
+                }),
+            )
             .await,
         );
     }
@@ -563,25 +666,51 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         let (h, b, ap) = (http.clone(), base.clone(), applicants.clone());
         let scan = Arc::new(scan_500k(&a.scan)?);
         results.push(
-            phase("submission: create + 3 × 500 KB uploads + submit", wconns, secs, call(move |c, n| {
-                let (h, b, t, scan) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone(), scan.clone());
+            phase(
+                "submission: create + 3 × 500 KB uploads + submit",
+                wconns,
+                secs,
+                call(move |c, n| {
+                    let (h, b, t, scan) = (
+                        h.clone(),
+                        b.clone(),
+                        ap[c % ap.len()].0.clone(),
+                        scan.clone(),
+                    );
                 (async move { submission(&h, &b, &t, c, n, &scan).await })
-            }))
+                }),
+            )
             .await,
         );
     }
     if want("payment_notify") {
-        let (h, b, g, pays) = (http.clone(), base.clone(), gateway.clone(), payments.clone());
+        let (h, b, g, pays) = (
+            http.clone(),
+            base.clone(),
+            gateway.clone(),
+            payments.clone(),
+        );
         let next = Arc::new(AtomicUsize::new(0));
         results.push(
-            phase("payment notification (signed, → 已支付)", wconns, secs, call(move |_, _| {
+            phase(
+                "payment notification (signed, → 已支付)",
+                wconns,
+                secs,
+                call(move |_, _| {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let (h, b) = (h.clone(), b.clone());
                 let body = pays.get(i).map(|p| {
-                    g.notify_body(p.id, p.amount, &format!("BENCH{}", p.id), &Timestamp(now_secs()).beijing())
+                        g.notify_body(
+                            p.id,
+                            p.amount,
+                            &format!("BENCH{}", p.id),
+                            &Timestamp(now_secs()).beijing(),
+                        )
                 });
                 (async move {
-                    let Some(body) = body else { return Err("exhausted".into()) };
+                        let Some(body) = body else {
+                            return Err("exhausted".into());
+                        };
                     let r = h
                         .post(format!("{b}/api/v1/payments/sandbox/notify"))
                         .header("content-type", "application/x-www-form-urlencoded")
@@ -590,14 +719,19 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         .await;
                     check(r).await.map(|_| ())
                 })
-            }))
+                }),
+            )
             .await,
         );
     }
     let (peak, rss) = memory_mb(server.0.id());
     drop(server);
 
-    let backend = if url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
+    let backend = if url.starts_with("sqlite:") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
     println!("| backend | scenario | connections | requests | errors | req/s | p50 ms | p99 ms |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &results {
@@ -647,7 +781,13 @@ async fn submission(
         "seals": [{"kind": "official_seal", "count": 1}],
         "months": 12
     });
-    let o: serde_json::Value = check(h.post(format!("{b}/api/v1/orders")).bearer_auth(t).json(&body).send().await)
+    let o: serde_json::Value = check(
+        h.post(format!("{b}/api/v1/orders"))
+            .bearer_auth(t)
+            .json(&body)
+            .send()
+            .await,
+    )
         .await?
         .json()
         .await
@@ -658,9 +798,25 @@ async fn submission(
             .file_name(format!("{kind}.jpg"))
             .mime_str("image/jpeg")
             .map_err(|e| e.to_string())?;
-        let form = reqwest::multipart::Form::new().text("kind", kind).part("file", part);
-        check(h.post(format!("{b}/api/v1/orders/{id}/uploads")).bearer_auth(t).multipart(form).send().await).await?;
+        let form = reqwest::multipart::Form::new()
+            .text("kind", kind)
+            .part("file", part);
+        check(
+            h.post(format!("{b}/api/v1/orders/{id}/uploads"))
+                .bearer_auth(t)
+                .multipart(form)
+                .send()
+                .await,
+        )
+        .await?;
     }
-    check(h.post(format!("{b}/api/v1/orders/{id}/submit")).bearer_auth(t).json(&json!({})).send().await).await?;
+    check(
+        h.post(format!("{b}/api/v1/orders/{id}/submit"))
+            .bearer_auth(t)
+            .json(&json!({}))
+            .send()
+            .await,
+    )
+    .await?;
     Ok(())
 }

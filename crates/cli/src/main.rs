@@ -246,6 +246,7 @@ enum OperatorCmd {
 }
 
 fn main() -> ExitCode {
+    sealdesk_adapters::install_tls_provider();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Seal { cmd } => return exit(sealdesk_ses_cli::run(cmd)),
@@ -258,7 +259,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if cli.log_format == "json" {
-        logs.json().with_current_span(true).with_span_list(true).init();
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         logs.init();
     }
@@ -368,8 +372,9 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             use base64::Engine;
             let text = match (challenge, challenge_file) {
                 (Some(t), _) => t,
-                (None, Some(p)) => std::fs::read_to_string(&p)
-                    .with_context(|| format!("read {}", p.display()))?,
+                (None, Some(p)) => {
+                    std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?
+                }
                 (None, None) => anyhow::bail!("give --challenge TEXT or --challenge-file FILE"),
             };
             let mut t = sealdesk_adapters::token::SoftToken::open(&dir)?;

@@ -160,10 +160,7 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(p)?;
         }
         std::fs::copy(pki.join(&rel), &to).with_context(|| format!("copy {}", rel.display()))?;
-        files.insert(
-            format!("pki/{}", rel.display()),
-            sm3_file(&to)?.into(),
-        );
+        files.insert(format!("pki/{}", rel.display()), sm3_file(&to)?.into());
     }
     let manifest = serde_json::json!({
         "format": 1,
@@ -195,10 +192,15 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
 pub async fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
     let from = &a.from;
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(from.join(MANIFEST)).with_context(|| format!("read {}/{MANIFEST}", from.display()))?,
+        &std::fs::read(from.join(MANIFEST))
+            .with_context(|| format!("read {}/{MANIFEST}", from.display()))?,
     )
     .context("manifest")?;
-    anyhow::ensure!(manifest["format"] == 1, "unknown backup format {}", manifest["format"]);
+    anyhow::ensure!(
+        manifest["format"] == 1,
+        "unknown backup format {}",
+        manifest["format"]
+    );
     let files = manifest["files"]
         .as_object()
         .context("manifest has no file list")?;

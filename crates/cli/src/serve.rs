@@ -102,7 +102,9 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 fn production_gaps(a: &ServeArgs) -> Vec<&'static str> {
     let mut gaps = Vec::new();
     if a.maker_key.is_none() || a.maker_cert.is_none() {
-        gaps.push("--maker-key KEY.pem --maker-cert CERT.pem (the seal maker's own key and certificate)");
+        gaps.push(
+            "--maker-key KEY.pem --maker-cert CERT.pem (the seal maker's own key and certificate)",
+        );
     }
     if a.trust.is_empty() {
         gaps.push("--trust CA.pem (the CA whose UKey certificates are accepted at 授权)");
@@ -114,7 +116,11 @@ fn production_gaps(a: &ServeArgs) -> Vec<&'static str> {
 }
 
 pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
-    let gaps = if a.demo { Vec::new() } else { production_gaps(&a) };
+    let gaps = if a.demo {
+        Vec::new()
+    } else {
+        production_gaps(&a)
+    };
     anyhow::ensure!(
         gaps.is_empty(),
         "refusing to start without --demo: production mode needs\n  {}\n(or add --demo for a demonstration with the demo CA, the sandbox cashier and the readable SMS outbox)",
@@ -123,7 +129,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let channels: Vec<String> = if a.payments.is_empty() && a.demo {
         vec!["sandbox".into()]
     } else {
-        a.payments.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect()
+        a.payments
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
     };
     for c in &channels {
         match c.as_str() {
@@ -171,7 +181,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("--maker-key and --maker-cert are required without --demo"),
     };
     anyhow::ensure!(
-        maker.cert.public_key().map(|p| p.to_sec1_bytes()).ok() == Some(maker.key.public().to_sec1_bytes()),
+        maker.cert.public_key().map(|p| p.to_sec1_bytes()).ok()
+            == Some(maker.key.public().to_sec1_bytes()),
         "the seal maker's certificate does not belong to its key (--maker-cert is not for --maker-key)"
     );
     let mut trust = Vec::new();
@@ -208,14 +219,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         ..Default::default()
     };
-    let app = App::new(
-        store.clone(),
-        blobs,
-        cfg,
-        maker,
-        trust,
-        gateway,
-    );
+    let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway);
 
     println!("SealDesk 电子印章在线办理平台");
     println!("  listening on   {public_url}");
@@ -245,14 +249,20 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     println!("  seal-maker certificate: {public_url}/api/v1/maker-certificate");
     if channels.is_empty() {
-        println!("  payment        not open: no payment channel is configured (--payments); applicants are told so");
+        println!(
+            "  payment        not open: no payment channel is configured (--payments); applicants are told so"
+        );
         tracing::warn!("no payment channel configured: applicants cannot pay yet");
     } else {
         println!("  payment        {}", channels.join(", "));
     }
     println!(
         "  audit chain    {}",
-        if store.audit_keyed() { "keyed (HMAC-SM3)" } else { "unkeyed (demo)" }
+        if store.audit_keyed() {
+            "keyed (HMAC-SM3)"
+        } else {
+            "unkeyed (demo)"
+        }
     );
     if let Some(m) = &a.metrics_listen {
         let ml = tokio::net::TcpListener::bind(m)

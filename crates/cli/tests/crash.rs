@@ -35,7 +35,10 @@ struct Worker {
 /// A request that failed because the server was killed under it (connection cut) is expected; the server
 /// refusing a well-formed request is a bug the test must show.
 fn cut(e: String) {
-    assert!(!e.starts_with("HTTP 4"), "the server refused a valid request: {e}");
+    assert!(
+        !e.starts_with("HTTP 4"),
+        "the server refused a valid request: {e}"
+    );
 }
 
 /// One applicant's loop until the server goes away: create, two uploads, and every other order cancelled.
@@ -56,8 +59,7 @@ async fn drive(
             order_body(&mobile, n),
         )
         .await
-        .map_err(cut)
-        else {
+        .map_err(cut) else {
             return;
         };
         let id = o["id"].as_str().unwrap().to_owned();
@@ -98,7 +100,12 @@ async fn drive(
 }
 
 /// Everything acknowledged so far is there and consistent.
-async fn check(http: &reqwest::Client, base: &str, workers: &[Arc<Mutex<Worker>>], scan: &[u8]) -> usize {
+async fn check(
+    http: &reqwest::Client,
+    base: &str,
+    workers: &[Arc<Mutex<Worker>>],
+    scan: &[u8],
+) -> usize {
     let mut checked = 0;
     for w in workers {
         let (token, orders, files_checked) = {
@@ -108,14 +115,27 @@ async fn check(http: &reqwest::Client, base: &str, workers: &[Arc<Mutex<Worker>>
         let total = orders.len();
         for (i, a) in orders.into_iter().enumerate() {
             let resp = get(http, format!("{base}/api/v1/orders/{}", a.order_id), &token).await;
-            assert_eq!(resp.status(), 200, "acknowledged order {} is gone", a.order_id);
+            assert_eq!(
+                resp.status(),
+                200,
+                "acknowledged order {} is gone",
+                a.order_id
+            );
             let o: Value = resp.json().await.unwrap();
             let state = o["state"].as_str().unwrap();
             if a.cancelled {
-                assert_eq!(state, "cancelled", "order {}: acknowledged cancel lost", a.order_id);
+                assert_eq!(
+                    state, "cancelled",
+                    "order {}: acknowledged cancel lost",
+                    a.order_id
+                );
             } else {
                 // A cancel in flight at the kill may or may not have committed; nothing else may have happened.
-                assert!(matches!(state, "draft" | "cancelled"), "order {}: state {state}", a.order_id);
+                assert!(
+                    matches!(state, "draft" | "cancelled"),
+                    "order {}: state {state}",
+                    a.order_id
+                );
             }
             let listed: Vec<&str> = o["uploads"]
                 .as_array()
@@ -131,7 +151,11 @@ async fn check(http: &reqwest::Client, base: &str, workers: &[Arc<Mutex<Worker>>
             for u in listed.into_iter().filter(|_| i >= files_checked) {
                 let r = get(http, format!("{base}/api/v1/uploads/{u}"), &token).await;
                 assert_eq!(r.status(), 200, "upload {u} has a row but no file");
-                assert_eq!(r.bytes().await.unwrap().as_ref(), scan, "upload {u} differs");
+                assert_eq!(
+                    r.bytes().await.unwrap().as_ref(),
+                    scan,
+                    "upload {u} differs"
+                );
             }
             checked += 1;
         }
@@ -149,6 +173,7 @@ fn crash_rounds(data: &Path, extra: &[&str]) {
     let scan = Arc::new(
         sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg,
     );
+    sealdesk_adapters::install_tls_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -156,7 +181,9 @@ fn crash_rounds(data: &Path, extra: &[&str]) {
     let mut args = vec!["--demo"];
     args.extend_from_slice(extra);
     let (mut server, mut base) = start(data, &args);
-    let mobiles: Vec<String> = (0..WORKERS).map(|i| format!("1390000{:04}", 1000 + i)).collect();
+    let mobiles: Vec<String> = (0..WORKERS)
+        .map(|i| format!("1390000{:04}", 1000 + i))
+        .collect();
     let workers: Vec<Arc<Mutex<Worker>>> = mobiles
         .iter()
         .map(|m| {
@@ -193,7 +220,10 @@ fn crash_rounds(data: &Path, extra: &[&str]) {
         }
         (server, base) = start(data, &args);
         let n = rt.block_on(check(&http, &base, &workers, &scan));
-        assert!(n > before, "round {round}: no order was acknowledged before the kill");
+        assert!(
+            n > before,
+            "round {round}: no order was acknowledged before the kill"
+        );
         eprintln!("round {round}: {n} acknowledged orders intact after SIGKILL");
         before = n;
     }
@@ -204,7 +234,11 @@ fn audit_ok(args: &[&str]) {
     let mut v = vec!["audit", "verify"];
     v.extend_from_slice(args);
     let out = run(&v);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("audit chain intact"));
 }
 

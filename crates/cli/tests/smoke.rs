@@ -88,20 +88,56 @@ fn openssl_pki(dir: &Path) -> [std::path::PathBuf; 5] {
     let distid = "distid:1234567812345678";
     let ok = |args: &[&str]| {
         let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let s = |x: &Path| x.to_str().unwrap().to_owned();
     for key in ["ca.key", "maker.key"] {
-        ok(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", &s(&p(key))]);
+        ok(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:SM2",
+            "-out",
+            &s(&p(key)),
+        ]);
     }
     ok(&[
-        "req", "-x509", "-new", "-key", &s(&p("ca.key")), "-sm3", "-sigopt", distid, "-subj",
-        "/C=CN/O=Test/CN=Test SM2 CA", "-days", "3650", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", &s(&p("ca.pem")),
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        &s(&p("ca.key")),
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-subj",
+        "/C=CN/O=Test/CN=Test SM2 CA",
+        "-days",
+        "3650",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        &s(&p("ca.pem")),
     ]);
     ok(&[
-        "req", "-new", "-key", &s(&p("maker.key")), "-sm3", "-sigopt", distid, "-subj",
-        "/C=CN/O=SealDesk/CN=SealDesk Test Maker", "-out", &s(&p("maker.csr")),
+        "req",
+        "-new",
+        "-key",
+        &s(&p("maker.key")),
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-subj",
+        "/C=CN/O=SealDesk/CN=SealDesk Test Maker",
+        "-out",
+        &s(&p("maker.csr")),
     ]);
     std::fs::write(
         p("ee.ext"),
@@ -109,13 +145,39 @@ fn openssl_pki(dir: &Path) -> [std::path::PathBuf; 5] {
     )
     .unwrap();
     ok(&[
-        "x509", "-req", "-in", &s(&p("maker.csr")), "-CA", &s(&p("ca.pem")), "-CAkey", &s(&p("ca.key")),
-        "-CAcreateserial", "-sm3", "-sigopt", distid, "-vfyopt", distid, "-days", "365", "-extfile",
-        &s(&p("ee.ext")), "-out", &s(&p("maker.pem")),
+        "x509",
+        "-req",
+        "-in",
+        &s(&p("maker.csr")),
+        "-CA",
+        &s(&p("ca.pem")),
+        "-CAkey",
+        &s(&p("ca.key")),
+        "-CAcreateserial",
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-vfyopt",
+        distid,
+        "-days",
+        "365",
+        "-extfile",
+        &s(&p("ee.ext")),
+        "-out",
+        &s(&p("maker.pem")),
     ]);
-    let key = Command::new("openssl").args(["rand", "-hex", "32"]).output().unwrap();
+    let key = Command::new("openssl")
+        .args(["rand", "-hex", "32"])
+        .output()
+        .unwrap();
     std::fs::write(p("audit.key"), key.stdout).unwrap();
-    [p("ca.pem"), p("ca.key"), p("maker.pem"), p("maker.key"), p("audit.key")]
+    [
+        p("ca.pem"),
+        p("ca.key"),
+        p("maker.pem"),
+        p("maker.key"),
+        p("audit.key"),
+    ]
 }
 
 /// The status code of a bodyless request, by hand over TCP.
@@ -203,7 +265,12 @@ fn smoke_passes_against_serve_demo_on_sqlite_and_seals_verify_with_openssl() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
     let (server, url) = start(data, &["--demo"]);
-    smoke_and_check(data, &url, &data.join("demo-ukey"), &data.join("pki/demo-ca.pem"));
+    smoke_and_check(
+        data,
+        &url,
+        &data.join("demo-ukey"),
+        &data.join("pki/demo-ca.pem"),
+    );
     drop(server);
     let audit = run(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
     assert!(
@@ -338,7 +405,11 @@ fn smoke_passes_against_a_server_on_postgresql() {
         String::from_utf8_lossy(&audit.stdout)
     );
     let unkeyed = verify(None);
-    assert_eq!(unkeyed.status.code(), Some(1), "a keyed chain does not verify without its key");
+    assert_eq!(
+        unkeyed.status.code(),
+        Some(1),
+        "a keyed chain does not verify without its key"
+    );
     assert!(String::from_utf8_lossy(&unkeyed.stdout).contains("BROKEN at entry 1"));
     rt.block_on(drop_db);
 }
@@ -363,13 +434,23 @@ fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
         &["--demo", "--blobs", spec, "--s3-endpoint", &s3.endpoint],
         &env,
     );
-    smoke_and_check(data, &url, &data.join("demo-ukey"));
+    smoke_and_check(
+        data,
+        &url,
+        &data.join("demo-ukey"),
+        &data.join("pki/demo-ca.pem"),
+    );
     drop(server);
     assert!(
         !data.join("blobs").exists(),
         "no upload went to the local directory"
     );
-    let bucket = S3Blobs::with_keys("sealdesk-smoke/prod", Some(&s3.endpoint), Some(testing::KEYS)).unwrap();
+    let bucket = S3Blobs::with_keys(
+        "sealdesk-smoke/prod",
+        Some(&s3.endpoint),
+        Some(testing::KEYS),
+    )
+    .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let keys = rt.block_on(bucket.list()).unwrap();
     assert!(
@@ -379,11 +460,22 @@ fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
 
     let dir = data.join("moved");
     let copy = Command::new(BIN)
-        .args(["blobs", "copy", spec, dir.to_str().unwrap(), "--s3-endpoint", &s3.endpoint])
+        .args([
+            "blobs",
+            "copy",
+            spec,
+            dir.to_str().unwrap(),
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
         .envs(env)
         .output()
         .unwrap();
-    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&copy.stdout).split(' ').nth(1),
         Some(keys.len().to_string().as_str()),
@@ -398,7 +490,14 @@ fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
     }
     // Missing credentials are a clear error at start, not a hang on a metadata service.
     let no_keys = Command::new(BIN)
-        .args(["blobs", "copy", spec, dir.to_str().unwrap(), "--s3-endpoint", &s3.endpoint])
+        .args([
+            "blobs",
+            "copy",
+            spec,
+            dir.to_str().unwrap(),
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
         .env_remove("AWS_ACCESS_KEY_ID")
         .output()
         .unwrap();
@@ -415,7 +514,13 @@ fn serve_without_demo_refuses_to_start_without_its_production_flags() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
     let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
         .env_remove("SEALDESK_MAKER_KEY")
         .env_remove("SEALDESK_TRUST")
         .env_remove("SEALDESK_AUDIT_KEY_FILE")
@@ -423,7 +528,13 @@ fn serve_without_demo_refuses_to_start_without_its_production_flags() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    for flag in ["refusing to start without --demo", "--maker-key", "--maker-cert", "--trust", "--audit-key-file"] {
+    for flag in [
+        "refusing to start without --demo",
+        "--maker-key",
+        "--maker-cert",
+        "--trust",
+        "--audit-key-file",
+    ] {
         assert!(err.contains(flag), "the message names {flag}: {err}");
     }
     assert!(!data.join("pki/demo-ca.pem").exists(), "no demo CA is made");
@@ -440,7 +551,15 @@ fn serve_without_demo_refuses_to_start_without_its_production_flags() {
         audit_key.to_str().unwrap(),
     ];
     let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--payments", "sandbox"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--payments",
+            "sandbox",
+        ])
         .args(flags)
         .output()
         .unwrap();
@@ -448,9 +567,25 @@ fn serve_without_demo_refuses_to_start_without_its_production_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--payments sandbox needs --demo"));
     // A maker certificate that is not the maker key's is refused.
     let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
-        .args(["--maker-key", maker_key.to_str().unwrap(), "--maker-cert", ca_pem.to_str().unwrap()])
-        .args(["--trust", ca_pem.to_str().unwrap(), "--audit-key-file", audit_key.to_str().unwrap()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .args([
+            "--maker-key",
+            maker_key.to_str().unwrap(),
+            "--maker-cert",
+            ca_pem.to_str().unwrap(),
+        ])
+        .args([
+            "--trust",
+            ca_pem.to_str().unwrap(),
+            "--audit-key-file",
+            audit_key.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

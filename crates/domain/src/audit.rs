@@ -176,7 +176,11 @@ mod tests {
             prev = r.hash.clone();
         }
         assert_eq!(AuditRecord::verify_chain_keyed(&c, Some(key)), Ok(4));
-        assert_ne!(c[0].hash, c[0].compute_hash(), "keyed differs from plain SM3");
+        assert_ne!(
+            c[0].hash,
+            c[0].compute_hash(),
+            "keyed differs from plain SM3"
+        );
         // Someone with database access edits entry 2 and re-hashes the rest with plain SM3: caught at 1, because
         // the whole chain must carry the key's MACs.
         let mut forged = c.clone();
@@ -187,10 +191,17 @@ mod tests {
             r.hash = r.compute_hash();
             prev = r.hash.clone();
         }
-        assert_eq!(AuditRecord::verify_chain_keyed(&forged, Some(key)).unwrap_err().0, 1);
+        assert_eq!(
+            AuditRecord::verify_chain_keyed(&forged, Some(key))
+                .unwrap_err()
+                .0,
+            1
+        );
         // A wrong key fails from the first entry.
         assert_eq!(
-            AuditRecord::verify_chain_keyed(&c, Some(b"another key of the same length!!")).unwrap_err().0,
+            AuditRecord::verify_chain_keyed(&c, Some(b"another key of the same length!!"))
+                .unwrap_err()
+                .0,
             1
         );
         assert_eq!(AuditRecord::verify_chain(&c).unwrap_err().0, 1);

@@ -32,7 +32,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use der::{Decode, Encode, EncodePem, pem::LineEnding};
-use zeroize::{Zeroize, Zeroizing};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use signature::{Keypair, Signer, Verifier};
 use sm2::dsa::{DerSignature, Signature, SigningKey, VerifyingKey};
@@ -50,6 +49,7 @@ use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The SM2 distinguishing identifier every SealDesk signature uses (GM/T 0009 default).
 pub const DIST_ID: &str = "1234567812345678";
@@ -133,7 +133,8 @@ impl KeyPair {
         }
         // OpenSSL 3 labels SEC1 SM2 keys `SM2 PRIVATE KEY`; the content is the same as `EC PRIVATE KEY`.
         let sec1 = pem_block(pem, "EC PRIVATE KEY").or_else(|| {
-            pem_block(pem, "SM2 PRIVATE KEY").map(|b| Zeroizing::new(b.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY")))
+            pem_block(pem, "SM2 PRIVATE KEY")
+                .map(|b| Zeroizing::new(b.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY")))
         });
         let Some(block) = sec1 else {
             return Err(Error::Key(
@@ -141,7 +142,8 @@ impl KeyPair {
                     .into(),
             ));
         };
-        let secret = sm2::SecretKey::from_sec1_pem(&block).map_err(|e| Error::Key(e.to_string()))?;
+        let secret =
+            sm2::SecretKey::from_sec1_pem(&block).map_err(|e| Error::Key(e.to_string()))?;
         Self::from_secret(&secret)
     }
 
@@ -618,7 +620,10 @@ mod tests {
         assert!(ca_cert.is_ca() && !ee_cert.is_ca());
         assert!(ee_cert.allows_digital_signature() && !ca_cert.allows_digital_signature());
         let values = ee_cert.subject_values();
-        assert!(values.contains(&"北筑设计研究院有限公司".to_owned()) && values.contains(&"李四".to_owned()));
+        assert!(
+            values.contains(&"北筑设计研究院有限公司".to_owned())
+                && values.contains(&"李四".to_owned())
+        );
         std::fs::write(d.join("ca.pem"), ca_cert.to_pem()).unwrap();
         std::fs::write(d.join("ee.pem"), ee_cert.to_pem()).unwrap();
         let out = openssl(&[
@@ -734,15 +739,28 @@ mod tests {
         // SM2 PRIVATE KEY: both must load, as the same key.
         let both = d.join("both.pem");
         assert!(
-            openssl(&["ecparam", "-name", "SM2", "-genkey", "-out", both.to_str().unwrap()])
-                .status
-                .success()
+            openssl(&[
+                "ecparam",
+                "-name",
+                "SM2",
+                "-genkey",
+                "-out",
+                both.to_str().unwrap()
+            ])
+            .status
+            .success()
         );
         let sec1 = d.join("sec1.pem");
         assert!(
-            openssl(&["ec", "-in", both.to_str().unwrap(), "-out", sec1.to_str().unwrap()])
-                .status
-                .success()
+            openssl(&[
+                "ec",
+                "-in",
+                both.to_str().unwrap(),
+                "-out",
+                sec1.to_str().unwrap()
+            ])
+            .status
+            .success()
         );
         let a = KeyPair::from_pem(&std::fs::read_to_string(&both).unwrap()).unwrap();
         let b = KeyPair::from_pem(&std::fs::read_to_string(&sec1).unwrap()).unwrap();

@@ -33,10 +33,7 @@ fn seal(args: &[&str]) -> (i32, String, String) {
 }
 
 fn vector(path: &str) -> String {
-    format!(
-        "{}/../../testdata/ses/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../../testdata/ses/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn fixture(name: &str) -> String {

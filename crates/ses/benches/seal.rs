@@ -82,7 +82,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sm2_sign_crate", |b| {
         use sm2::dsa::signature::Signer;
         b.iter(|| {
-            let s: sm2::dsa::Signature = key.sign(std::hint::black_box(b"0123456789abcdef0123456789abcdef"));
+            let s: sm2::dsa::Signature =
+                key.sign(std::hint::black_box(b"0123456789abcdef0123456789abcdef"));
             s
         })
     });

@@ -819,12 +819,22 @@ mod tests {
             assert!(!agree(sk.verifying_key(), &bad, &sig));
             // r and s at the ends of [1, n-1]: valid encodings, never valid signatures here.
             let n1 = sub_be(&n, &small(1));
-            for (r, s) in [(small(1), small(1)), (n1, n1), (small(1), n1), (n1, small(1))] {
+            for (r, s) in [
+                (small(1), small(1)),
+                (n1, n1),
+                (small(1), n1),
+                (n1, small(1)),
+            ] {
                 let edge = sm2::dsa::Signature::from_scalars(r, s).unwrap();
                 assert!(!agree(sk.verifying_key(), &e, &edge));
             }
             // r or s of 0 or n is not a signature at all.
-            for (r, s) in [([0; 32], small(1)), (small(1), [0; 32]), (n, small(1)), (small(1), n)] {
+            for (r, s) in [
+                ([0; 32], small(1)),
+                (small(1), [0; 32]),
+                (n, small(1)),
+                (small(1), n),
+            ] {
                 assert!(sm2::dsa::Signature::from_scalars(r, s).is_err());
             }
         }
@@ -842,7 +852,10 @@ mod tests {
         // The x1 ≥ n branch: c + n is another candidate only while it stays below p.
         assert_eq!(add_n_below_p(&[0; 32]), Some(n));
         let gap = sub_be(&p, &n);
-        assert_eq!(add_n_below_p(&sub_be(&gap, &small(1))), Some(sub_be(&p, &small(1))));
+        assert_eq!(
+            add_n_below_p(&sub_be(&gap, &small(1))),
+            Some(sub_be(&p, &small(1)))
+        );
         assert_eq!(add_n_below_p(&gap), None);
         assert_eq!(add_n_below_p(&sub_be(&n, &small(1))), None);
     }

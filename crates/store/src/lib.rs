@@ -534,7 +534,12 @@ impl Store {
             }
             conds.push(format!("state IN ({})", ph.join(", ")));
         }
-        if let Some(q) = f.order_no_prefix.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Some(q) = f
+            .order_no_prefix
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
             // Order numbers are ASCII (`KG-<code>-<digits>`): a prefix search is the byte range
             // [q, q with its last byte + 1), which the order_no index serves on both databases (LIKE would
             // not: SQLite's is case-insensitive and PostgreSQL's needs the C collation).
@@ -947,7 +952,10 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.rollback().await?;
-        let entries = rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
+        let entries = rows
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let key = self.audit_key.as_deref().map(|k| k.as_slice());
         Ok(match AuditRecord::verify_chain_keyed(&entries, key) {
             Ok(n) if n as i64 != head_seq => Err((
@@ -1329,7 +1337,9 @@ pub mod testing {
             format!("GRANT CONNECT ON DATABASE {db} TO {role}"),
             format!("GRANT USAGE ON SCHEMA public TO {role}"),
             format!("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
-            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+            ),
             format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}"),
         ] {
             sqlx::query(AssertSqlSafe(sql))

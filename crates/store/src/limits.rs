@@ -73,11 +73,12 @@ impl Store {
         max: i64,
         window: i64,
     ) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT failures, last_at FROM login_failures WHERE name = $1 AND ip = $2")
-            .bind(name)
-            .bind(ip)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT failures, last_at FROM login_failures WHERE name = $1 AND ip = $2")
+                .bind(name)
+                .bind(ip)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let (failures, last_at): (i64, i64) = (row.try_get("failures")?, row.try_get("last_at")?);
         Ok((failures >= max).then_some(last_at + window))

@@ -164,7 +164,11 @@ impl Store {
         let mut tx = self.begin().await?;
         let now = crate::now_text();
         for chunk in applicants.chunks(BULK_ROWS) {
-            let sql = values_sql("INSERT INTO applicants (id, mobile, created_at) VALUES ", 3, chunk.len());
+            let sql = values_sql(
+                "INSERT INTO applicants (id, mobile, created_at) VALUES ",
+                3,
+                chunk.len(),
+            );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (id, mobile) in chunk {
                 q = q.bind(*id).bind(mobile.as_str()).bind(now.as_str());
@@ -179,7 +183,8 @@ impl Store {
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for o in chunk {
-                let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+                let body =
+                    serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
                 q = q
                     .bind(o.id)
                     .bind(o.order_no.as_str())
@@ -235,6 +240,7 @@ impl Store {
                     gateway_txn: None,
                     created_at: r.try_get(4)?,
                     paid_at: None,
+                    refund_due: false,
                 })
             })
             .collect()

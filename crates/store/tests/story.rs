@@ -393,53 +393,117 @@ async fn sign_in_limits_are_shared_and_atomic() {
         // Counters: one atomic upsert per event, seen by every instance (here: every clone of the pool).
         let other = store.clone();
         let bumps = (0..20).map(|i| {
-            let s = if i % 2 == 0 { store.clone() } else { other.clone() };
-            async move { s.bump_counter("code_mobile_hour", "13800138000", 7).await.unwrap() }
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            async move {
+                s.bump_counter("code_mobile_hour", "13800138000", 7)
+                    .await
+                    .unwrap()
+            }
         });
         let mut seen: Vec<i64> = futures_join(bumps).await;
         seen.sort_unstable();
-        assert_eq!(seen, (1..=20).collect::<Vec<_>>(), "no count is lost or repeated");
-        assert_eq!(store.counter("code_mobile_hour", "13800138000", 7).await.unwrap(), 20);
-        assert_eq!(store.counter("code_mobile_hour", "13800138000", 8).await.unwrap(), 0);
+        assert_eq!(
+            seen,
+            (1..=20).collect::<Vec<_>>(),
+            "no count is lost or repeated"
+        );
+        assert_eq!(
+            store
+                .counter("code_mobile_hour", "13800138000", 7)
+                .await
+                .unwrap(),
+            20
+        );
+        assert_eq!(
+            store
+                .counter("code_mobile_hour", "13800138000", 8)
+                .await
+                .unwrap(),
+            0
+        );
 
         // Operator attempts: 20 at once from one address get the numbers 1..20, so that only the first five
         // may be evaluated; another address is not affected.
         let now = 1_800_000_000;
         let tries = (0..20).map(|_| {
             let s = store.clone();
-            async move { s.reserve_login_attempt("admin", "10.0.0.9", now, 5, 900).await.unwrap() }
+            async move {
+                s.reserve_login_attempt("admin", "10.0.0.9", now, 5, 900)
+                    .await
+                    .unwrap()
+            }
         });
         let mut n: Vec<i64> = futures_join(tries).await;
         n.sort_unstable();
         assert_eq!(n, (1..=20).collect::<Vec<_>>());
         assert_eq!(
-            store.login_locked_until("admin", "10.0.0.9", 5, 900).await.unwrap(),
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
             Some(now + 900)
         );
-        assert_eq!(store.login_locked_until("admin", "10.0.0.1", 5, 900).await.unwrap(), None);
         assert_eq!(
-            store.reserve_login_attempt("admin", "10.0.0.1", now, 5, 900).await.unwrap(),
+            store
+                .login_locked_until("admin", "10.0.0.1", 5, 900)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .reserve_login_attempt("admin", "10.0.0.1", now, 5, 900)
+                .await
+                .unwrap(),
             1
         );
         // Attempts while locked do not move the end of the lock-out; after it the run starts again.
-        store.reserve_login_attempt("admin", "10.0.0.9", now + 300, 5, 900).await.unwrap();
+        store
+            .reserve_login_attempt("admin", "10.0.0.9", now + 300, 5, 900)
+            .await
+            .unwrap();
         assert_eq!(
-            store.login_locked_until("admin", "10.0.0.9", 5, 900).await.unwrap(),
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
             Some(now + 900)
         );
         assert_eq!(
-            store.reserve_login_attempt("admin", "10.0.0.9", now + 901, 5, 900).await.unwrap(),
+            store
+                .reserve_login_attempt("admin", "10.0.0.9", now + 901, 5, 900)
+                .await
+                .unwrap(),
             1
         );
-        store.clear_login_failures("admin", "10.0.0.9").await.unwrap();
-        assert_eq!(store.login_locked_until("admin", "10.0.0.9", 5, 900).await.unwrap(), None);
+        store
+            .clear_login_failures("admin", "10.0.0.9")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
+            None
+        );
 
         // Challenges: answered once, and only with the nonce issued.
         store.put_challenge(42, "n1", now + 300).await.unwrap();
         store.put_challenge(42, "n2", now + 300).await.unwrap();
-        assert!(matches!(store.take_challenge(42, "n1").await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.take_challenge(42, "n1").await,
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(store.take_challenge(42, "n2").await.unwrap(), now + 300);
-        assert!(matches!(store.take_challenge(42, "n2").await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.take_challenge(42, "n2").await,
+            Err(StoreError::NotFound)
+        ));
     })
     .await;
 }
@@ -461,7 +525,9 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
     with_each_backend("auditloop", |store| async move {
-        let store = store.with_audit_key(b"an audit key of thirty-two bytes".to_vec()).unwrap();
+        let store = store
+            .with_audit_key(b"an audit key of thirty-two bytes".to_vec())
+            .unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers: Vec<_> = (0..3)
             .map(|w| {
@@ -488,9 +554,11 @@ async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
             .collect();
         let mut last = 0;
         for _ in 0..40 {
-            let n = store.verify_audit().await.unwrap().unwrap_or_else(|(seq, why)| {
-                panic!("false alarm at {seq}: {why}")
-            });
+            let n = store
+                .verify_audit()
+                .await
+                .unwrap()
+                .unwrap_or_else(|(seq, why)| panic!("false alarm at {seq}: {why}"));
             assert!(n >= last, "the log never shrinks");
             last = n;
         }
@@ -499,7 +567,10 @@ async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
         for w in writers {
             written += w.await.unwrap();
         }
-        assert!(written > 0 && last > 0, "the writers wrote while verify ran");
+        assert!(
+            written > 0 && last > 0,
+            "the writers wrote while verify ran"
+        );
         assert!(store.verify_audit().await.unwrap().unwrap() >= last);
     })
     .await;
@@ -537,7 +608,9 @@ async fn the_server_role_cannot_rewrite_the_audit_log() {
         "ALTER TABLE audit_log DISABLE TRIGGER ALL",
         "CREATE TABLE t (x INT)",
     ] {
-        let err = sealdesk_store::testing::try_sql(&app, sql).await.unwrap_err();
+        let err = sealdesk_store::testing::try_sql(&app, sql)
+            .await
+            .unwrap_err();
         assert!(
             err.contains("permission denied") || err.contains("must be owner"),
             "{sql}: {err}"
@@ -598,7 +671,14 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
         let probe = &orders[12_345];
         let prefix = &probe.order_no[..probe.order_no.len() - 2];
         let filters = [
-            ("applicant list", OrderFilter { applicant_id: Some(applicants[777].0), limit: 20, ..Default::default() }),
+            (
+                "applicant list",
+                OrderFilter {
+                    applicant_id: Some(applicants[777].0),
+                    limit: 20,
+                    ..Default::default()
+                },
+            ),
             (
                 "operator review queue",
                 OrderFilter {
@@ -635,15 +715,28 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
         }
         // The search finds what LIKE 'prefix%' would, and no more.
         let (found, n) = store.list_orders(&filters[2].1).await.unwrap();
-        let expected = orders.iter().filter(|o| o.order_no.starts_with(prefix)).count();
+        let expected = orders
+            .iter()
+            .filter(|o| o.order_no.starts_with(prefix))
+            .count();
         assert_eq!(n as usize, expected);
         assert!(found.iter().any(|o| o.id == probe.id));
-        let none = OrderFilter { order_no_prefix: Some("KG-中".into()), limit: 20, ..Default::default() };
+        let none = OrderFilter {
+            order_no_prefix: Some("KG-中".into()),
+            limit: 20,
+            ..Default::default()
+        };
         assert_eq!(store.list_orders(&none).await.unwrap().1, 0);
         let s = store.stats().await.unwrap();
-        assert_eq!(s.orders_by_state.iter().map(|(_, n)| n).sum::<i64>(), 20_000);
         assert_eq!(
-            s.orders_by_state.iter().find(|(st, _)| st == "completed").map(|x| x.1),
+            s.orders_by_state.iter().map(|(_, n)| n).sum::<i64>(),
+            20_000
+        );
+        assert_eq!(
+            s.orders_by_state
+                .iter()
+                .find(|(st, _)| st == "completed")
+                .map(|x| x.1),
             Some(10_000)
         );
     })

@@ -62,7 +62,9 @@ impl Cidr {
             v4 => v4,
         };
         let (a, b, width) = match (ip, self.net) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+            }
             (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
             _ => return false,
         };
@@ -277,7 +279,10 @@ mod tests {
         h.insert("x-forwarded-for", "1.1.1.1, 203.0.113.9".parse().unwrap());
         assert_eq!(client_ip_of(&h, proxy, &trusted), "203.0.113.9");
         assert_eq!(client_ip_of(&HeaderMap::new(), proxy, &trusted), "10.9.9.9");
-        assert_eq!(client_ip_of(&h, Some("::1".parse().unwrap()), &trusted), "203.0.113.9");
+        assert_eq!(
+            client_ip_of(&h, Some("::1".parse().unwrap()), &trusted),
+            "203.0.113.9"
+        );
         assert!("10.0.0.0/33".parse::<Cidr>().is_err() && "x".parse::<Cidr>().is_err());
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("8.8.8.8".parse().unwrap()));

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let (mallory, _) = common::applicant(&http, &s.url, "13900139000").await;
     let r = http
@@ -148,7 +148,7 @@ async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() 
 #[tokio::test]
 async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let order: Value = http
         .post(format!("{}/api/v1/orders", s.url))
@@ -249,7 +249,7 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
 #[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (token, csrf) = common::applicant(&http, &s.url, "13800138000").await;
     let cookie = format!("sd_session={token}");
     let url = format!("{}/api/v1/orders", s.url);
@@ -336,7 +336,7 @@ async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused()
 #[tokio::test]
 async fn sign_in_refuses_wrong_codes_and_limits_tries() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let post = |path: &str, body: Value| {
         http.post(format!("{}/api/v1{path}", s.url))
             .json(&body)
@@ -366,7 +366,11 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
     );
     // A code that is surely wrong: the real one, with its first digit changed.
     let real = common::sms_code(&http, &s.url, "13800138000").await;
-    let wrong = format!("{}{}", if real.starts_with('1') { '2' } else { '1' }, &real[1..]);
+    let wrong = format!(
+        "{}{}",
+        if real.starts_with('1') { '2' } else { '1' },
+        &real[1..]
+    );
     for _ in 0..5 {
         let r = post(
             "/auth/applicant",
@@ -404,7 +408,7 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
 #[tokio::test]
 async fn health_headers_maker_certificate_and_openapi() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let r = http.get(format!("{}/healthz", s.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
@@ -463,7 +467,7 @@ async fn health_headers_maker_certificate_and_openapi() {
 #[tokio::test]
 async fn pages_speak_chinese_and_show_field_errors() {
     let s = common::start().await;
-    let http = reqwest::Client::builder()
+    let http = common::http_builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -933,7 +937,7 @@ async fn pages_use_hashed_static_files_and_no_inline_code() {
 #[tokio::test]
 async fn production_mode_mounts_no_sandbox_and_no_outbox() {
     let s = common::start_with(false, Vec::new()).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     for path in [
         "/sandbox/cashier/1",
         "/demo/outbox",
@@ -942,7 +946,10 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
     ] {
         for m in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             let r = http
-                .request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), format!("{}{path}", s.url))
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    format!("{}{path}", s.url),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -955,7 +962,11 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no sandbox verifier either");
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no sandbox verifier either"
+    );
 
     // An order awaiting payment: the page offers no channel and says payment is not open.
     let applicant = s.app.send_login_code("13800138000", "127.0.0.1").await;
@@ -966,11 +977,15 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .sign_in_with_code("13800138000", &code, "127.0.0.1")
         .await
         .unwrap();
-    let alice = sealdesk_app::Who { principal: si.principal.clone(), ip: "-".into() };
+    let alice = sealdesk_app::Who {
+        principal: si.principal.clone(),
+        ip: "-".into(),
+    };
     let form: sealdesk_domain::OrderForm =
         serde_json::from_value(common::order_body("13800138000")).unwrap();
     let order = s.app.create_order(&alice, "testCSQY", &form).await.unwrap();
-    let stamped = sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
+    let stamped =
+        sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
     for kind in sealdesk_domain::UploadKind::ALL {
         s.app
             .add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
@@ -983,7 +998,10 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
         .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
         .await
         .unwrap();
-    let admin = sealdesk_app::Who { principal: op.principal, ip: "-".into() };
+    let admin = sealdesk_app::Who {
+        principal: op.principal,
+        ip: "-".into(),
+    };
     s.app.approve(&admin, order.id).await.unwrap();
     let page = http
         .get(format!("{}/orders/{}", s.url, order.id))
@@ -1003,7 +1021,7 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
 #[tokio::test]
 async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
     let s = common::start().await;
-    let http = reqwest::Client::builder()
+    let http = common::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -1059,7 +1077,12 @@ async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     let r = http
         .get(format!("{}/api/v1/orders", s.url))
         .header("cookie", &token)
@@ -1073,9 +1096,12 @@ async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
 /// from anyone else the header is ignored.
 #[tokio::test]
 async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
-    for (trusted, want) in [(vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"), (vec![], "127.0.0.1")] {
+    for (trusted, want) in [
+        (vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"),
+        (vec![], "127.0.0.1"),
+    ] {
         let s = common::start_with(true, trusted).await;
-        let http = reqwest::Client::new();
+        let http = common::http();
         let r = http
             .post(format!("{}/api/v1/auth/operator", s.url))
             .header("x-forwarded-for", "198.51.100.23")

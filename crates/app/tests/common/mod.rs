@@ -73,7 +73,9 @@ pub async fn authorize_with(
     token: &mut SoftToken,
 ) -> Result<Order, AppError> {
     let ch = app.authorize_challenge(who, id).await?;
-    let sig = token.sign_challenge("12345678", ch.text.as_bytes()).unwrap();
+    let sig = token
+        .sign_challenge("12345678", ch.text.as_bytes())
+        .unwrap();
     app.authorize(who, id, token.cert().der(), &ch.nonce, &sig)
         .await
 }
@@ -151,7 +153,9 @@ pub fn one_page_pdf() -> Vec<u8> {
     });
     doc.objects.insert(
         pages_id,
-        Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1}),
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
+        ),
     );
     let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
     doc.trailer.set("Root", catalog);
@@ -159,7 +163,6 @@ pub fn one_page_pdf() -> Vec<u8> {
     doc.save_to(&mut out).unwrap();
     out
 }
-
 
 /// A store on each backend in turn: a SQLite file, then a fresh PostgreSQL database.
 pub async fn on_each_backend<F, Fut>(tag: &str, f: F)

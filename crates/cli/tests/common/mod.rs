@@ -64,7 +64,12 @@ pub fn run(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-pub async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Result<Value, String> {
+pub async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> Result<Value, String> {
     let mut r = http.post(url).json(&body);
     if let Some(t) = token {
         r = r.bearer_auth(t);
@@ -83,9 +88,14 @@ pub async fn get(http: &reqwest::Client, url: String, token: &str) -> reqwest::R
 }
 
 pub async fn sign_in(http: &reqwest::Client, base: &str, mobile: &str) -> String {
-    post(http, format!("{base}/api/v1/auth/sms-code"), None, json!({"mobile": mobile}))
-        .await
-        .unwrap();
+    post(
+        http,
+        format!("{base}/api/v1/auth/sms-code"),
+        None,
+        json!({"mobile": mobile}),
+    )
+    .await
+    .unwrap();
     let outbox: Value = http
         .get(format!("{base}/api/v1/demo/outbox?mobile={mobile}"))
         .send()
@@ -132,7 +142,6 @@ pub fn order_body(mobile: &str, n: usize) -> Value {
         "months": 12
     })
 }
-
 
 /// Uploads `bytes` as the order's document `kind` (a JPEG); the reply's JSON on success.
 pub async fn upload(

@@ -7,6 +7,17 @@ use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftT
 use sealdesk_app::{App, AppConfig};
 use sealdesk_store::Store;
 
+/// An HTTP client for the tests (after installing the TLS provider every reqwest client here needs).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("http client")
+}
+
+/// A client builder, after installing the TLS provider.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    sealdesk_adapters::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 pub struct TestServer {
     pub url: String,
     pub app: App,
@@ -47,7 +58,11 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
     let url = format!("http://{}", listener.local_addr().unwrap());
     let cfg = AppConfig {
         demo,
-        payment_channels: if demo { vec!["sandbox".into()] } else { Vec::new() },
+        payment_channels: if demo {
+            vec!["sandbox".into()]
+        } else {
+            Vec::new()
+        },
         data_dir: tmp.path().into(),
         public_url: url.clone(),
         ..Default::default()

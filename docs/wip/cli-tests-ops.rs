@@ -33,6 +33,7 @@ async fn one_order(http: &reqwest::Client, base: &str, mobile: &str, scan: &[u8]
 
 fn backup_and_restore(extra_from: &[&str], extra_to: &[&str]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    sealdesk_adapters::install_tls_provider();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let scan = sealdesk_artwork::testkit::generate(3, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
     let tmp = tempfile::tempdir().unwrap();
