@@ -222,7 +222,7 @@ impl App {
                 "sign_in_failed",
                 serde_json::json!({"wrong_today": wrong}),
             )
-                .await?;
+            .await?;
             if wrong >= WRONG_CODES_PER_DAY {
                 self.audit_event(
                     &actor,
@@ -230,7 +230,7 @@ impl App {
                     "locked_out",
                     serde_json::json!({"until": "next day"}),
                 )
-                    .await?;
+                .await?;
                 return Err(tomorrow());
             }
             return Err(AppError::BadCredentials("验证码不正确".into()));
@@ -244,7 +244,7 @@ impl App {
             "sign_in",
             serde_json::json!({"mobile": masked(&mobile)}),
         )
-            .await?;
+        .await?;
         self.new_session("applicant", id, p, APPLICANT_SESSION)
             .await
     }
@@ -311,7 +311,7 @@ impl App {
                     "sign_in_failed",
                     serde_json::json!({"failures": n}),
                 )
-                    .await?;
+                .await?;
                 if n == max {
                     self.audit_event(
                         &actor,
@@ -399,7 +399,11 @@ impl App {
         if token.is_empty() || token.len() > 100 {
             return Err(AppError::Unauthenticated);
         }
-        let s = match self.store.session(&sm3_hex(token.as_bytes()), self.now()).await {
+        let s = match self
+            .store
+            .session(&sm3_hex(token.as_bytes()), self.now())
+            .await
+        {
             Err(StoreError::NotFound) => return Err(AppError::Unauthenticated),
             other => other?,
         };

@@ -186,7 +186,6 @@ pub fn channel_label(channel: &str) -> &'static str {
     }
 }
 
-
 /// The DER of the first certificate in a PEM text, with a Chinese error for the form.
 pub fn cert_der_from_pem(pem: &str) -> Result<Vec<u8>, AppError> {
     sealdesk_pki::Cert::from_pem(pem)

@@ -588,9 +588,9 @@ impl App {
         if !self.cfg.payment_channels.iter().any(|c| c == channel) {
             return Err(AppError::BadInput(
                 if self.cfg.payment_channels.is_empty() {
-                "支付尚未开通，请稍后再来付款".into()
-            } else {
-                "不支持的支付方式".into()
+                    "支付尚未开通，请稍后再来付款".into()
+                } else {
+                    "不支持的支付方式".into()
                 },
             ));
         }
@@ -630,7 +630,8 @@ impl App {
         let gw = self.sandbox.as_ref().ok_or(AppError::NotFound)?;
         let txn = format!("SBX{}", self.store.next_id());
         let body = gw.notify_body(p.id, p.amount, &txn, &Timestamp(self.now()).beijing());
-        self.payment_notified("sandbox", body.as_bytes(), &who.ip).await
+        self.payment_notified("sandbox", body.as_bytes(), &who.ip)
+            .await
     }
 
     /// Payments whose money came after their order was cancelled (or paid twice): what finance must refund.

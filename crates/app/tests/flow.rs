@@ -576,14 +576,19 @@ async fn the_clock_a_test_sets_decides_expiry_and_timestamps() {
     let o = app.create_order(&me, "testCSQY", &form()).await.unwrap();
     assert_eq!(o.created_at, "2027-01-15T08:05:00Z");
     // Sessions: the one just made is good until 12 hours later.
-    app.send_login_code("13900139000", "127.0.0.1").await.unwrap();
+    app.send_login_code("13900139000", "127.0.0.1")
+        .await
+        .unwrap();
     let code: String = app.demo_outbox(Some("13900139000")).await.unwrap()[0]
         .text
         .chars()
         .filter(char::is_ascii_digit)
         .take(6)
         .collect();
-    let si = app.sign_in_with_code("13900139000", &code, "127.0.0.1").await.unwrap();
+    let si = app
+        .sign_in_with_code("13900139000", &code, "127.0.0.1")
+        .await
+        .unwrap();
     assert_eq!(si.expires_at, start.0 + 300 + 12 * 3600);
     clock.advance(12 * 3600 - 1);
     assert!(app.session(&si.token).await.is_ok());

@@ -542,12 +542,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 conns,
                 secs,
                 call(move |_, _| {
-                let (h, b) = (h.clone(), b.clone());
-                    (async move {
+                    let (h, b) = (h.clone(), b.clone());
+                    async move {
                         check(h.get(format!("{b}/bare")).send().await)
                             .await
                             .map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,
@@ -561,8 +561,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 conns,
                 secs,
                 call(move |c, _| {
-                let (h, b, t) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone());
-                (async move {
+                    let (h, b, t) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone());
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders"))
                                 .bearer_auth(t)
@@ -571,7 +571,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                })
+                    }
                 }),
             )
             .await,
@@ -585,10 +585,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 conns,
                 secs,
                 call(move |c, n| {
-                let (t, ids) = &ap[c % ap.len()];
-                let id = ids.get(n as usize % ids.len().max(1)).copied().unwrap_or(0);
-                let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                (async move {
+                    let (t, ids) = &ap[c % ap.len()];
+                    let id = ids.get(n as usize % ids.len().max(1)).copied().unwrap_or(0);
+                    let (h, b, t) = (h.clone(), b.clone(), t.clone());
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders/{id}"))
                                 .bearer_auth(t)
@@ -597,7 +597,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                })
+                    }
                 }),
             )
             .await,
@@ -611,10 +611,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 conns,
                 secs,
                 call(move |c, n| {
-                let state = ["pending_review", "pending_payment", "paid"][c % 3];
-                let page = 1 + n % 5;
-                let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                (async move {
+                    let state = ["pending_review", "pending_payment", "paid"][c % 3];
+                    let page = 1 + n % 5;
+                    let (h, b, t) = (h.clone(), b.clone(), t.clone());
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders?state={state}&page={page}"))
                                 .bearer_auth(t)
@@ -623,7 +623,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                })
+                    }
                 }),
             )
             .await,
@@ -638,12 +638,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 conns,
                 secs,
                 call(move |c, n| {
-                let q = prefixes
-                    .get((c * 7 + n as usize) % prefixes.len().max(1))
-                    .cloned()
-                    .unwrap_or_default();
-                let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                (async move {
+                    let q = prefixes
+                        .get((c * 7 + n as usize) % prefixes.len().max(1))
+                        .cloned()
+                        .unwrap_or_default();
+                    let (h, b, t) = (h.clone(), b.clone(), t.clone());
+                    async move {
                         let r = check(
                             h.get(format!("{b}/api/v1/orders?q={q}"))
                                 .bearer_auth(t)
@@ -651,12 +651,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                                 .await,
                         )
                         .await?;
-                    let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
-                    if v["total"].as_i64().unwrap_or(0) == 0 {
-                        return Err(format!("search {q} found nothing"));
+                        let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+                        if v["total"].as_i64().unwrap_or(0) == 0 {
+                            return Err(format!("search {q} found nothing"));
+                        }
+                        Ok(())
                     }
-                    Ok(())
-                })
                 }),
             )
             .await,
@@ -677,7 +677,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         ap[c % ap.len()].0.clone(),
                         scan.clone(),
                     );
-                (async move { submission(&h, &b, &t, c, n, &scan).await })
+                    async move { submission(&h, &b, &t, c, n, &scan).await }
                 }),
             )
             .await,
@@ -697,28 +697,28 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 wconns,
                 secs,
                 call(move |_, _| {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let (h, b) = (h.clone(), b.clone());
-                let body = pays.get(i).map(|p| {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let (h, b) = (h.clone(), b.clone());
+                    let body = pays.get(i).map(|p| {
                         g.notify_body(
                             p.id,
                             p.amount,
                             &format!("BENCH{}", p.id),
                             &Timestamp(now_secs()).beijing(),
                         )
-                });
-                (async move {
+                    });
+                    async move {
                         let Some(body) = body else {
                             return Err("exhausted".into());
                         };
-                    let r = h
-                        .post(format!("{b}/api/v1/payments/sandbox/notify"))
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(body)
-                        .send()
-                        .await;
-                    check(r).await.map(|_| ())
-                })
+                        let r = h
+                            .post(format!("{b}/api/v1/payments/sandbox/notify"))
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(body)
+                            .send()
+                            .await;
+                        check(r).await.map(|_| ())
+                    }
                 }),
             )
             .await,
@@ -788,10 +788,10 @@ async fn submission(
             .send()
             .await,
     )
-        .await?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    .await?
+    .json()
+    .await
+    .map_err(|e| e.to_string())?;
     let id = o["id"].as_str().ok_or("no id")?.to_owned();
     for kind in ["id_front", "id_back", "licence"] {
         let part = reqwest::multipart::Part::bytes(scan.to_vec())

@@ -157,7 +157,10 @@ async fn sign_in_applicant(
     ApiJson(r): ApiJson<CodeReq>,
 ) -> ApiResult<Session> {
     Ok(Json(
-        s.app.sign_in_with_code(&r.mobile, &r.code, &ip).await?.into(),
+        s.app
+            .sign_in_with_code(&r.mobile, &r.code, &ip)
+            .await?
+            .into(),
     ))
 }
 
@@ -179,7 +182,10 @@ async fn sign_in_operator(
     ApiJson(r): ApiJson<OperatorReq>,
 ) -> ApiResult<Session> {
     Ok(Json(
-        s.app.sign_in_operator(&r.name, &r.password, &ip).await?.into(),
+        s.app
+            .sign_in_operator(&r.name, &r.password, &ip)
+            .await?
+            .into(),
     ))
 }
 

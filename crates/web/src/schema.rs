@@ -237,8 +237,9 @@ pub struct OrderDetail {
     pub uploads: Vec<UploadEntry>,
     /// Uploads still needed before it can be submitted.
     pub missing_uploads: Vec<UploadKind>,
-    /// Seals made.
-    pub seals: Vec<SealRef>,
+    /// Seals made (the requested ones are `seals`, from the order itself; one key for both made a draft's
+    /// detail lose its seal lines).
+    pub made_seals: Vec<SealRef>,
     /// The electronic invoice's number, once issued.
     pub invoice_number: Option<String>,
 }
@@ -264,7 +265,7 @@ impl From<OrderView> for OrderDetail {
                 })
                 .collect(),
             missing_uploads: v.missing_uploads,
-            seals: v
+            made_seals: v
                 .seals
                 .iter()
                 .map(|m| SealRef {

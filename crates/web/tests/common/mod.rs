@@ -46,12 +46,14 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
     let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
     let gw = SandboxGateway::new(keys::sandbox_gateway_key(tmp.path()).unwrap());
     let token_dir = tmp.path().join("ukey");
-    SoftToken::init(
+    // An enterprise's UKey certificate carries its unified social credit code, which is what 授权 binds to.
+    SoftToken::init_with_id(
         &token_dir,
         "12345678",
         &ca,
         "enterprise",
         "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -240,7 +242,10 @@ pub fn receipts(token: &mut SoftToken, seals: &serde_json::Value) -> Vec<serde_j
 pub fn challenge_answer(token: &mut SoftToken, challenge: &serde_json::Value) -> serde_json::Value {
     use base64::Engine;
     let sig = token
-        .sign_challenge("12345678", challenge["challenge"].as_str().unwrap().as_bytes())
+        .sign_challenge(
+            "12345678",
+            challenge["challenge"].as_str().unwrap().as_bytes(),
+        )
         .unwrap();
     serde_json::json!({
         "cert_pem": token.cert().to_pem(),
