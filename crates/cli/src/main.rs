@@ -2,6 +2,7 @@
 //! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
 
 mod bench;
+mod calendar;
 mod ops;
 mod serve;
 mod smoke;
@@ -105,6 +106,11 @@ enum Cmd {
     Blobs {
         #[command(subcommand)]
         cmd: ops::BlobsCmd,
+    },
+    /// 工作日: the working-day calendar (public holidays and 调休) that review due dates are counted in.
+    Calendar {
+        #[command(subcommand)]
+        cmd: calendar::CalendarCmd,
     },
     /// Fill a database with synthetic orders and measure the HTTP API under load (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
@@ -401,6 +407,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Calendar { cmd } => calendar::run(cmd),
         Cmd::Audit {
             cmd:
                 AuditCmd::Verify {

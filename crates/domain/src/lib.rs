@@ -30,6 +30,7 @@ pub mod order;
 pub mod state;
 pub mod time;
 pub mod validate;
+pub mod workdays;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use audit::{AuditRecord, GENESIS_HASH};
@@ -41,3 +42,4 @@ pub use order::{
 };
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};
+pub use workdays::{CalendarError, WorkCalendar};
