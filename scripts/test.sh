@@ -13,6 +13,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -551,6 +551,27 @@ impl Store {
         rows.iter().map(seal_from_row).collect()
     }
 
+    /// A seal's standing by esID (any seal this platform made).
+    pub async fn seal_standing(&self, es_id: &str) -> Result<Option<SealStanding>> {
+        let row = sqlx::query(
+            "SELECT es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason FROM seals WHERE es_id = $1",
+        )
+        .bind(es_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(standing_from_row).transpose()
+    }
+
+    /// Every revoked seal, oldest revocation first (the maker's revocation list).
+    pub async fn revoked_seals(&self) -> Result<Vec<SealStanding>> {
+        let rows = sqlx::query(
+            "SELECT es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason FROM seals WHERE revoked = 1 ORDER BY revoked_at, es_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(standing_from_row).collect()
+    }
+
     // ---- payments, invoices ----
 
     /// One payment.
@@ -941,11 +962,52 @@ impl StoreTx {
 
     /// Revokes every live seal bound to a key (补办: the key was lost). Returns how many.
     pub async fn revoke_seals_on_token(&mut self, token_serial: &str) -> Result<u64> {
-        let r = sqlx::query("UPDATE seals SET revoked = 1 WHERE token_serial = $1 AND revoked = 0")
-            .bind(token_serial)
+        Ok(self.revoke_token_seals(token_serial, "补办").await?.len() as u64)
+    }
+
+    /// Revokes every live seal bound to a key, recording when and why. Returns their esIDs.
+    pub async fn revoke_token_seals(
+        &mut self,
+        token_serial: &str,
+        reason: &str,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT es_id FROM seals WHERE token_serial = $1 AND revoked = 0 ORDER BY id",
+        )
+        .bind(token_serial)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        self.revoke_rows(&rows, reason).await
+    }
+
+    /// Revokes the live seals an order made (the order a 补办 or 变更 replaces), recording when and why.
+    /// Returns their esIDs.
+    pub async fn revoke_order_seals(&mut self, order_id: i64, reason: &str) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT es_id FROM seals WHERE order_id = $1 AND revoked = 0 ORDER BY id")
+                .bind(order_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        self.revoke_rows(&rows, reason).await
+    }
+
+    async fn revoke_rows(&mut self, rows: &[AnyRow], reason: &str) -> Result<Vec<String>> {
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("es_id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let at = now_text();
+        for id in &ids {
+            sqlx::query(
+                "UPDATE seals SET revoked = 1, revoked_at = $1, revoke_reason = $2 WHERE es_id = $3 AND revoked = 0",
+            )
+            .bind(&at)
+            .bind(reason)
+            .bind(id)
             .execute(&mut *self.tx)
             .await?;
-        Ok(r.rows_affected())
+        }
+        Ok(ids)
     }
 
     /// Marks a pending payment paid. `false` if it was not pending (a repeated notification): nothing changes.

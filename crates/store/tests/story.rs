@@ -369,8 +369,34 @@ async fn sessions_codes_outbox_payments_and_seals() {
         tx.commit().await.unwrap();
         assert_eq!(store.seals(o.id).await.unwrap()[1].der, der);
         assert_eq!(store.seals_on_token("TOKEN-1").await.unwrap().len(), 2);
+        let first = format!("ES1-{}", o.id);
+        let live = store.seal_standing(&first).await.unwrap().unwrap();
+        assert_eq!((live.revoked, live.revoked_at), (false, None));
+        assert_eq!(store.seal_standing("ES-NONE").await.unwrap(), None);
+        // 变更 revokes the seals of the order it replaces, with when and why; a second time finds none.
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.revoke_seals_on_token("TOKEN-1").await.unwrap(), 2);
+        assert_eq!(
+            tx.revoke_order_seals(o.id, "变更").await.unwrap(),
+            vec![first.clone(), format!("ES2-{}", o.id)]
+        );
+        assert!(
+            tx.revoke_order_seals(o.id, "变更")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        tx.commit().await.unwrap();
+        let gone = store.seal_standing(&first).await.unwrap().unwrap();
+        assert!(gone.revoked);
+        assert_eq!(gone.revoke_reason.as_deref(), Some("变更"));
+        assert!(gone.revoked_at.is_some());
+        assert_eq!(store.revoked_seals().await.unwrap().len(), 2);
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            tx.revoke_seals_on_token("TOKEN-1").await.unwrap(),
+            0,
+            "already revoked"
+        );
         tx.commit().await.unwrap();
         assert!(store.seals_on_token("TOKEN-1").await.unwrap().is_empty());
     })
