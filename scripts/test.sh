@@ -12,6 +12,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+# Poppler (pdftoppm, pdftotext, pdffonts): the artwork capture set prints its forms through it, and the invoice
+# PDF test reads its text back and rasterises it.
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 if [ "${#need[@]}" -gt 0 ]; then
@@ -19,6 +22,15 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# A real S3-protocol server for the object-storage tests: moto's server, from PyPI (installs in seconds; the
+# tests fail under CI=true without it).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing: moto[server] (PyPI)"
+  python3 -m pip install -q 'moto[server]>=5,<6'
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not on PATH after installing moto[server]" >&2; exit 1; }
 
 # PostgreSQL: the production path is tested for real; start the local cluster if it is down.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

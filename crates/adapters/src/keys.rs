@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use sealdesk_pki::{Cert, CertSpec, KeyPair, Usage, issue, self_signed};
+use zeroize::Zeroizing;
 
 /// Errors reading or creating key material.
 #[derive(Debug, thiserror::Error)]
@@ -24,29 +25,20 @@ pub enum KeyError {
     Pki(#[from] sealdesk_pki::Error),
 }
 
-fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-        path: path.into(),
-        source,
-    })
+fn read(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .map_err(|source| KeyError::Io {
+            path: path.into(),
+            source,
+        })
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), KeyError> {
-    crate::write_atomic(path, text.as_bytes()).map_err(|source| KeyError::Io {
+    crate::write_private(path, text.as_bytes()).map_err(|source| KeyError::Io {
         path: path.into(),
         source,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| KeyError::Io {
-                path: path.into(),
-                source,
-            },
-        )?;
-    }
-    Ok(())
+    })
 }
 
 fn now() -> i64 {
@@ -77,7 +69,7 @@ fn load_or_create(
     );
     if kp.exists() && cp.exists() {
         return Ok(Identity {
-            key: KeyPair::from_pkcs8_pem(&read(&kp)?)?,
+            key: KeyPair::from_pem(&read(&kp)?)?,
             cert: Cert::from_pem(&read(&cp)?)?,
         });
     }
@@ -121,7 +113,7 @@ pub fn seal_maker(data_dir: &Path, ca: &Identity) -> Result<Identity, KeyError> 
 /// Loads a key and certificate from explicit paths (production configuration).
 pub fn identity_from_files(key_path: &Path, cert_path: &Path) -> Result<Identity, KeyError> {
     Ok(Identity {
-        key: KeyPair::from_pkcs8_pem(&read(key_path)?)?,
+        key: KeyPair::from_pem(&read(key_path)?)?,
         cert: Cert::from_pem(&read(cert_path)?)?,
     })
 }
@@ -130,7 +122,7 @@ pub fn identity_from_files(key_path: &Path, cert_path: &Path) -> Result<Identity
 pub fn sandbox_gateway_key(data_dir: &Path) -> Result<KeyPair, KeyError> {
     let path = data_dir.join("pki").join("sandbox-gateway.key.pem");
     if path.exists() {
-        return Ok(KeyPair::from_pkcs8_pem(&read(&path)?)?);
+        return Ok(KeyPair::from_pem(&read(&path)?)?);
     }
     let key = KeyPair::generate()?;
     write_private(&path, &key.to_pkcs8_pem()?)?;
@@ -160,11 +152,20 @@ mod tests {
                 .unwrap()
                 .permissions()
                 .mode();
-            assert_eq!(
-                mode & 0o077,
-                0,
-                "private keys are readable by their owner only"
-            );
+            for f in ["demo-ca.key.pem", "seal-maker.key.pem"] {
+                let mode = std::fs::metadata(dir.path().join("pki").join(f))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{f} is readable by its owner only");
+            }
+            assert_eq!(mode & 0o777, 0o600);
+            sandbox_gateway_key(dir.path()).unwrap();
+            let mode = std::fs::metadata(dir.path().join("pki/sandbox-gateway.key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
         }
     }
 }

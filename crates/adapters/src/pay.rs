@@ -31,7 +31,13 @@ pub enum PayError {
     /// The notification reports something other than success.
     #[error("trade status {0}")]
     NotSuccess(String),
+    /// The notification is for another merchant application than ours.
+    #[error("app_id {0} is not ours")]
+    WrongApp(String),
 }
+
+/// The sandbox merchant's application id, as a real gateway assigns one per merchant app.
+pub const SANDBOX_APP_ID: &str = "sealdesk-sandbox";
 
 /// The string both sides sign: parameters other than `sign`/`sign_type`, with values, sorted by key, as
 /// `k=v` joined by `&`, values not URL-encoded (Alipay's rule).
@@ -50,18 +56,31 @@ pub fn signing_string(params: &[(String, String)]) -> String {
 /// The sandbox gateway's side: it signs notifications.
 pub struct SandboxGateway {
     key: KeyPair,
+    app_id: String,
 }
 
 impl SandboxGateway {
-    /// The gateway with its private key.
+    /// The gateway with its private key, notifying for [`SANDBOX_APP_ID`].
     pub fn new(key: KeyPair) -> Self {
-        SandboxGateway { key }
+        SandboxGateway {
+            key,
+            app_id: SANDBOX_APP_ID.into(),
+        }
     }
 
-    /// The verifier the platform configures for this gateway (public key only).
+    /// The same gateway notifying for another merchant application (a test of the app id check).
+    pub fn for_app(key: KeyPair, app_id: &str) -> Self {
+        SandboxGateway {
+            key,
+            app_id: app_id.into(),
+        }
+    }
+
+    /// The verifier the platform configures for this gateway (public key only), expecting [`SANDBOX_APP_ID`].
     pub fn verifier(&self) -> SandboxVerifier {
         SandboxVerifier {
             gateway_key: self.key.public().clone(),
+            app_id: SANDBOX_APP_ID.into(),
         }
     }
 
@@ -79,7 +98,7 @@ impl SandboxGateway {
             ("total_amount".to_owned(), amount.yuan_string()),
             ("trade_status".to_owned(), "TRADE_SUCCESS".to_owned()),
             ("notify_time".to_owned(), notify_time.to_owned()),
-            ("app_id".to_owned(), "sealdesk-sandbox".to_owned()),
+            ("app_id".to_owned(), self.app_id.clone()),
         ];
         let sig = self.key.sign(signing_string(&params).as_bytes());
         params.push(("sign_type".into(), "SM2".into()));
@@ -97,6 +116,7 @@ impl SandboxGateway {
 #[derive(Debug, Clone)]
 pub struct SandboxVerifier {
     gateway_key: VerifyingKey,
+    app_id: String,
 }
 
 impl SandboxVerifier {
@@ -129,6 +149,10 @@ impl SandboxVerifier {
             .map_err(|_| PayError::Malformed("sign is not base64".into()))?;
         if !sealdesk_pki::verify(&self.gateway_key, signing_string(&params).as_bytes(), &sig) {
             return Err(PayError::BadSignature);
+        }
+        let app = get("app_id")?;
+        if app != self.app_id {
+            return Err(PayError::WrongApp(app.into()));
         }
         let status = get("trade_status")?;
         if status != "TRADE_SUCCESS" {
@@ -177,6 +201,17 @@ mod tests {
             v.verify(&[0xff, 0xfe, b'=']),
             Err(PayError::Malformed(_))
         ));
+        // Signed by the right key, but for another merchant application: refused.
+        let gw_key = KeyPair::from_pkcs8_pem(&gw.key.to_pkcs8_pem().unwrap()).unwrap();
+        let elsewhere = SandboxGateway::for_app(gw_key, "someone-else");
+        assert_eq!(
+            v.verify(
+                elsewhere
+                    .notify_body(42, Fen(16_000), "SBX1", "t")
+                    .as_bytes()
+            ),
+            Err(PayError::WrongApp("someone-else".into()))
+        );
         let dup = format!("{body}&trade_status=TRADE_SUCCESS");
         assert!(matches!(
             v.verify(dup.as_bytes()),

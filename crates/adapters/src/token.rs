@@ -80,6 +80,19 @@ impl SoftToken {
         holder: &str,
         name: &str,
     ) -> Result<SoftToken, TokenError> {
+        Self::init_with_id(dir, pin, ca, holder, name, None)
+    }
+
+    /// [`SoftToken::init`] with the holder's ID number in the certificate's subject (serialNumber, as a
+    /// person's UKey certificate carries it; an enterprise's carries its unified social credit code there).
+    pub fn init_with_id(
+        dir: &Path,
+        pin: &str,
+        ca: &Identity,
+        holder: &str,
+        name: &str,
+        id_number: Option<&str>,
+    ) -> Result<SoftToken, TokenError> {
         check_pin(pin)?;
         if dir.join("token.json").exists() {
             return Err(TokenError::Io(format!(
@@ -93,9 +106,13 @@ impl SoftToken {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let id = id_number
+            .filter(|i| !i.is_empty())
+            .map(|i| format!(",2.5.4.5={i}"))
+            .unwrap_or_default();
         let subject = match holder {
-            "person" => format!("C=CN,OU=个人,CN={name}"),
-            _ => format!("C=CN,O={name},CN={name}"),
+            "person" => format!("C=CN,OU=个人,CN={name}{id}"),
+            _ => format!("C=CN,O={name},CN={name}{id}"),
         };
         let mut spec = CertSpec::new(&subject, Usage::Signing, now - 3600, 2 * 365 * 86_400);
         spec.serial = hex::decode(format!("10{serial}")).ok();
@@ -104,7 +121,9 @@ impl SoftToken {
         let w = |f: &str, b: &[u8]| {
             crate::write_atomic(&dir.join(f), b).map_err(|e| io(&dir.join(f), e))
         };
-        w("key.pem", key.to_encrypted_pem(pin)?.as_bytes())?;
+        // Encrypted under the PIN, and still nobody else's to read.
+        crate::write_private(&dir.join("key.pem"), key.to_encrypted_pem(pin)?.as_bytes())
+            .map_err(|e| io(&dir.join("key.pem"), e))?;
         w("cert.pem", cert.to_pem().as_bytes())?;
         let meta = Meta {
             serial,
@@ -263,6 +282,12 @@ impl SoftToken {
         Ok(key.sign(der))
     }
 
+    /// Signs a challenge with the key (the PIN is required, as on a real key): what 授权 asks of the key to prove
+    /// that whoever presents its certificate holds it. SM2 with SM3 and the default ID; DER signature.
+    pub fn sign_challenge(&mut self, pin: &str, challenge: &[u8]) -> Result<Vec<u8>, TokenError> {
+        Ok(self.unlock(pin)?.sign(challenge))
+    }
+
     /// The seals on the token: (file name, DER).
     pub fn seals(&self) -> Result<Vec<(String, Vec<u8>)>, TokenError> {
         let d = self.dir.join("seals");
@@ -355,6 +380,36 @@ mod tests {
         assert!(
             SoftToken::init(&dir, "12345678", &ca, "enterprise", "x").is_err(),
             "no overwrite"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the key file is the owner's only");
+        }
+        let mut signer = SoftToken::open(&dir).unwrap();
+        let sig = signer.sign_challenge("12345678", b"challenge").unwrap();
+        assert!(sealdesk_pki::verify(
+            &t.cert().public_key().unwrap(),
+            b"challenge",
+            &sig
+        ));
+        let person = SoftToken::init_with_id(
+            &data.path().join("p"),
+            "12345678",
+            &ca,
+            "person",
+            "张三",
+            Some("11010519491231002X"),
+        )
+        .unwrap();
+        let values = person.cert().subject_values();
+        assert!(
+            values.contains(&"张三".to_owned())
+                && values.contains(&"11010519491231002X".to_owned())
         );
         let mut t = SoftToken::open(&dir).unwrap();
         let sig = t.write_seal("12345678", "ES-1", b"seal").unwrap();

@@ -63,7 +63,7 @@ async fn start() -> Running {
         cert: t.cert().clone(),
         platform,
         token_dir,
-        client: reqwest::Client::new(),
+        client: http_client(),
         _stop: tx,
     }
 }
@@ -493,7 +493,7 @@ fn the_binary_serves_a_softhsm_token_to_the_portal() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
-            let c = reqwest::Client::new();
+            let c = http_client();
             let session: Value = c
                 .post(format!("{base}/v1/pair"))
                 .header("Origin", PORTAL)

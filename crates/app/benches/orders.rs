@@ -56,7 +56,7 @@ async fn run(name: &str, store: Store) {
         AppConfig::default(),
         maker,
         vec![ca.cert],
-        gw,
+        Some(gw),
     );
     let g = store.create_group("A").await.unwrap();
     store

@@ -63,10 +63,40 @@ const CODE_RESEND_AFTER: i64 = 60;
 const CODE_MAX_TRIES: i32 = 5;
 const APPLICANT_SESSION: i64 = 12 * 3600;
 const OPERATOR_SESSION: i64 = 8 * 3600;
-/// Wrong operator passwords in a row before the name is locked.
+/// Wrong operator passwords in a row, per name and client address, before that pair is locked.
 pub const OPERATOR_MAX_FAILURES: u32 = 5;
-/// How long a locked operator name stays locked, seconds.
+/// How long a locked operator name stays locked for that address, seconds.
 pub const OPERATOR_LOCKOUT: i64 = 15 * 60;
+/// Sign-in codes one mobile number may ask for in an hour.
+pub const CODES_PER_HOUR: i64 = 5;
+/// Sign-in codes one mobile number may ask for in a (Beijing) day.
+pub const CODES_PER_DAY: i64 = 10;
+/// Sign-in codes one client address may ask for in an hour (for any numbers).
+pub const CODES_PER_ADDRESS_HOUR: i64 = 30;
+/// Wrong codes, across codes, that end a number's sign-in until the next (Beijing) day.
+pub const WRONG_CODES_PER_DAY: i64 = 10;
+/// Wrong codes one client address may send in a (Beijing) day.
+pub const WRONG_CODES_PER_ADDRESS_DAY: i64 = 50;
+/// Password hashes computed at once: argon2 takes 19 MiB and a core each, so a flood of sign-ins waits here
+/// instead of taking the server's memory and CPU.
+pub(crate) const HASHING_AT_ONCE: usize = 2;
+/// How long a sign-in waits for a hashing slot before it is told to come back later.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Beijing calendar day of `t`, as days since the epoch (limits count per day as applicants live it).
+fn beijing_day(t: i64) -> i64 {
+    (t + 8 * 3600).div_euclid(86_400)
+}
+
+/// A mobile number as the audit log shows it: enough to find it, not enough to read it off the log.
+fn masked(mobile: &str) -> String {
+    let n = mobile.chars().count();
+    mobile
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i >= 3 && i + 4 < n { '*' } else { c })
+        .collect()
+}
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, AppError> {
@@ -82,8 +112,9 @@ fn code_hash(mobile: &str, code: &str) -> String {
 }
 
 impl App {
-    /// Sends a 6-digit sign-in code to `mobile` (through the SMS outbox).
-    pub async fn send_login_code(&self, mobile: &str) -> Result<(), AppError> {
+    /// Sends a 6-digit sign-in code to `mobile` (through the SMS outbox), within the limits per number and per
+    /// client address (counted in the database, across codes and instances).
+    pub async fn send_login_code(&self, mobile: &str, ip: &str) -> Result<(), AppError> {
         let mobile = validate::mobile(mobile).map_err(|m| AppError::field("mobile", m))?;
         let now = now();
         if let Some(sent) = self.store.sms_code_sent_at(&mobile).await? {
@@ -93,6 +124,33 @@ impl App {
                     "验证码已发送，请 {wait} 秒后再试"
                 )));
             }
+        }
+        let hour = now.div_euclid(3600);
+        let next_hour_min = (3600 - now.rem_euclid(3600) + 59) / 60;
+        if self.store.bump_counter("code_ip_hour", ip, hour).await? > CODES_PER_ADDRESS_HOUR {
+            return Err(AppError::RateLimited(format!(
+                "获取验证码过于频繁，请 {next_hour_min} 分钟后再试"
+            )));
+        }
+        if self
+            .store
+            .bump_counter("code_mobile_hour", &mobile, hour)
+            .await?
+            > CODES_PER_HOUR
+        {
+            return Err(AppError::RateLimited(format!(
+                "该手机号获取验证码次数过多，请 {next_hour_min} 分钟后再试"
+            )));
+        }
+        if self
+            .store
+            .bump_counter("code_mobile_day", &mobile, beijing_day(now))
+            .await?
+            > CODES_PER_DAY
+        {
+            return Err(AppError::RateLimited(
+                "该手机号今日获取验证码次数已达上限，请明天（北京时间 0 点后）再试".into(),
+            ));
         }
         let n = u32::from_be_bytes(random_bytes::<4>()) % 1_000_000;
         let code = format!("{n:06}");
@@ -115,9 +173,27 @@ impl App {
         Ok(())
     }
 
-    /// Signs an applicant in with the code sent to `mobile`.
-    pub async fn sign_in_with_code(&self, mobile: &str, code: &str) -> Result<SignedIn, AppError> {
+    /// Signs an applicant in with the code sent to `mobile`. Wrong codes count per number and per client
+    /// address across codes: a new code does not reset them.
+    pub async fn sign_in_with_code(
+        &self,
+        mobile: &str,
+        code: &str,
+        ip: &str,
+    ) -> Result<SignedIn, AppError> {
         let mobile = validate::mobile(mobile).map_err(|m| AppError::field("mobile", m))?;
+        let day = beijing_day(now());
+        let tomorrow = || {
+            AppError::RateLimited(
+                "验证码错误次数过多，今日已不能用此手机号登录，请明天（北京时间 0 点后）再试"
+                    .into(),
+            )
+        };
+        if self.store.counter("wrong_mobile_day", &mobile, day).await? >= WRONG_CODES_PER_DAY
+            || self.store.counter("wrong_ip_day", ip, day).await? >= WRONG_CODES_PER_ADDRESS_DAY
+        {
+            return Err(tomorrow());
+        }
         let rec = match self.store.take_sms_attempt(&mobile).await {
             Err(StoreError::NotFound) => {
                 return Err(AppError::BadCredentials("请先获取短信验证码".into()));
@@ -134,31 +210,77 @@ impl App {
         }
         let given = code_hash(&mobile, code.trim());
         if !bool::from(given.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
+            let wrong = self
+                .store
+                .bump_counter("wrong_mobile_day", &mobile, day)
+                .await?;
+            self.store.bump_counter("wrong_ip_day", ip, day).await?;
+            let actor = format!("mobile:{}", masked(&mobile));
+            self.audit_event(
+                &actor,
+                ip,
+                "sign_in_failed",
+                serde_json::json!({"wrong_today": wrong}),
+            )
+            .await?;
+            if wrong >= WRONG_CODES_PER_DAY {
+                self.audit_event(
+                    &actor,
+                    ip,
+                    "locked_out",
+                    serde_json::json!({"until": "next day"}),
+                )
+                .await?;
+                return Err(tomorrow());
+            }
             return Err(AppError::BadCredentials("验证码不正确".into()));
         }
         self.store.delete_sms_code(&mobile).await?;
         let id = self.store.applicant_for_mobile(&mobile).await?;
-        self.new_session(
-            "applicant",
-            id,
-            Principal::Applicant { id },
-            APPLICANT_SESSION,
+        let p = Principal::Applicant { id };
+        self.audit_event(
+            &p.audit_name(),
+            ip,
+            "sign_in",
+            serde_json::json!({"mobile": masked(&mobile)}),
         )
-        .await
+        .await?;
+        self.new_session("applicant", id, p, APPLICANT_SESSION)
+            .await
     }
 
-    /// Signs an operator in. After [`OPERATOR_MAX_FAILURES`] wrong passwords in a row the name is refused for
-    /// [`OPERATOR_LOCKOUT`] seconds (per instance), whatever password comes next.
-    pub async fn sign_in_operator(&self, name: &str, password: &str) -> Result<SignedIn, AppError> {
+    /// Signs an operator in. Each attempt is counted in the database per name *and* client address before its
+    /// password is checked, so parallel guesses beyond [`OPERATOR_MAX_FAILURES`] are refused unevaluated, and a
+    /// stranger elsewhere cannot lock `admin` out; a locked pair is refused for [`OPERATOR_LOCKOUT`] seconds.
+    pub async fn sign_in_operator(
+        &self,
+        name: &str,
+        password: &str,
+        ip: &str,
+    ) -> Result<SignedIn, AppError> {
         let bad = || AppError::BadCredentials("用户名或密码不正确".into());
-        let key = name.trim().to_owned();
-        if let Some(wait) = self.operator_locked(&key) {
-            return Err(AppError::RateLimited(format!(
+        let key: String = name.trim().chars().take(64).collect();
+        let actor = format!("operator:{key}");
+        let locked = |until: i64| {
+            AppError::RateLimited(format!(
                 "密码错误次数过多，请 {} 分钟后再试",
-                (wait + 59) / 60
-            )));
+                (until - now() + 59).max(60) / 60
+            ))
+        };
+        let max = i64::from(OPERATOR_MAX_FAILURES);
+        let n = self
+            .store
+            .reserve_login_attempt(&key, ip, now(), max, OPERATOR_LOCKOUT)
+            .await?;
+        if n > max {
+            let until = self
+                .store
+                .login_locked_until(&key, ip, max, OPERATOR_LOCKOUT)
+                .await?
+                .unwrap_or(now() + OPERATOR_LOCKOUT);
+            return Err(locked(until));
         }
-        let op = match self.store.operator_by_name(name.trim()).await {
+        let op = match self.store.operator_by_name(&key).await {
             Ok(op) => Some(op),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
@@ -168,54 +290,81 @@ impl App {
             Some(o) => o.password_hash.clone(),
             None => dummy_hash()?,
         };
-        let pw = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(pw.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-        self.record_operator_attempt(&key, ok);
+        let ok = self.check_password(password, hash).await?;
         match op {
             Some(op) if ok => {
+                self.store.clear_login_failures(&key, ip).await?;
                 let p = Principal::Operator {
                     id: op.id,
                     name: op.name.clone(),
                     is_admin: op.is_admin,
                 };
+                self.audit_event(&actor, ip, "sign_in", serde_json::json!({}))
+                    .await?;
                 self.new_session("operator", op.id, p, OPERATOR_SESSION)
                     .await
             }
-            _ => Err(bad()),
-        }
-    }
-
-    fn operator_locked(&self, name: &str) -> Option<i64> {
-        let guard = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let &(failures, last) = guard.get(name)?;
-        let wait = last + OPERATOR_LOCKOUT - now();
-        (failures >= OPERATOR_MAX_FAILURES && wait > 0).then_some(wait)
-    }
-
-    fn record_operator_attempt(&self, name: &str, ok: bool) {
-        let mut guard = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if ok {
-            guard.remove(name);
-        } else {
-            let e = guard.entry(name.to_owned()).or_insert((0, 0));
-            // A lock-out that has run out starts the count afresh.
-            if e.0 >= OPERATOR_MAX_FAILURES {
-                *e = (0, 0);
+            _ => {
+                self.audit_event(
+                    &actor,
+                    ip,
+                    "sign_in_failed",
+                    serde_json::json!({"failures": n}),
+                )
+                .await?;
+                if n == max {
+                    self.audit_event(
+                        &actor,
+                        ip,
+                        "locked_out",
+                        serde_json::json!({"minutes": OPERATOR_LOCKOUT / 60}),
+                    )
+                    .await?;
+                }
+                Err(bad())
             }
-            *e = (e.0 + 1, now());
         }
+    }
+
+    /// argon2 verification on the blocking pool, at most [`HASHING_AT_ONCE`] at a time. The slot is held by the
+    /// blocking task itself, so a request that gives up (timeout, closed connection) still frees it only when the
+    /// hashing is done: the bound holds.
+    async fn check_password(&self, password: &str, hash: String) -> Result<bool, AppError> {
+        let permit = tokio::time::timeout(HASHING_WAIT, self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::RateLimited("登录请求较多，请稍后再试".into()))?
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let pw = zeroize::Zeroizing::new(password.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let ok = Argon2::default()
+                .verify_password(pw.as_bytes(), hash.as_str())
+                .is_ok();
+            drop(permit);
+            ok
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// One audit entry that belongs to no order (sign-ins, lock-outs), in its own transaction.
+    pub(crate) async fn audit_event(
+        &self,
+        actor: &str,
+        ip: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(sealdesk_store::AuditDraft {
+            actor: actor.into(),
+            ip: ip.into(),
+            action: action.into(),
+            detail: detail.to_string(),
+            ..Default::default()
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn new_session(

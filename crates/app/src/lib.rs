@@ -21,11 +21,17 @@ use sealdesk_adapters::keys::Identity;
 use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
 use sealdesk_store::Store;
 
-pub use auth::{OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES, hash_password};
+pub use auth::{
+    CODES_PER_ADDRESS_HOUR, CODES_PER_DAY, CODES_PER_HOUR, OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES,
+    WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
+};
 pub use auth::{Principal, SignedIn};
 pub use error::AppError;
-pub use orders::{MadeSeal, OrderView, WriteReceipt, decode_signature};
-pub use uploads::{MAX_UPLOAD_BYTES, Sniffed, UploadOutcome, sniff};
+pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
+pub use uploads::{
+    MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
+    UploadOutcome, sniff,
+};
 
 /// Who is calling, and from where.
 #[derive(Debug, Clone)]
@@ -41,6 +47,9 @@ pub struct Who {
 pub struct AppConfig {
     /// Demo mode: the SMS outbox is readable by anyone and the demo accounts exist.
     pub demo: bool,
+    /// The payment channels applicants may choose, in the order offered (`sandbox` only in demo mode). Empty:
+    /// payment is not open yet, and applicants are told so.
+    pub payment_channels: Vec<String>,
     /// The SMS signature, the bracketed name that starts every message (the seed's texts use 金格科技).
     pub sms_signature: String,
     /// What the SMS call the platform, and where it is.
@@ -55,6 +64,7 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             demo: false,
+            payment_channels: Vec::new(),
             sms_signature: "金格科技".into(),
             platform_name: "CA 电子印章自助办理平台".into(),
             public_url: "http://127.0.0.1:8080".into(),
@@ -71,10 +81,15 @@ pub struct App {
     pub(crate) cfg: Arc<AppConfig>,
     pub(crate) maker: Arc<Identity>,
     pub(crate) trust: Arc<Vec<sealdesk_pki::Cert>>,
-    pub(crate) sandbox: Arc<SandboxGateway>,
-    pub(crate) sandbox_verifier: SandboxVerifier,
-    /// Operator name → (wrong passwords in a row, when the last one came).
-    pub(crate) login_failures: Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, i64)>>>,
+    /// The sandbox gateway: demo mode only.
+    pub(crate) sandbox: Option<Arc<SandboxGateway>>,
+    pub(crate) sandbox_verifier: Option<SandboxVerifier>,
+    /// Slots for password hashing (see `auth::HASHING_AT_ONCE`).
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Slots for image and PDF work on uploads (see `uploads::IMAGE_WORK_AT_ONCE`).
+    pub(crate) image_work: Arc<tokio::sync::Semaphore>,
+    /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
+    pub(crate) processing: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -87,25 +102,28 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Wires the application. `trust` holds the CAs whose UKey certificates are accepted at 授权.
+    /// Wires the application. `trust` holds the CAs whose UKey certificates are accepted at 授权; `sandbox` is
+    /// the demo payment gateway (`None` in production, where the sandbox channel does not exist).
     pub fn new(
         store: Store,
         blobs: Arc<dyn BlobStore>,
         cfg: AppConfig,
         maker: Identity,
         trust: Vec<sealdesk_pki::Cert>,
-        sandbox: SandboxGateway,
+        sandbox: Option<SandboxGateway>,
     ) -> App {
-        let sandbox_verifier = sandbox.verifier();
+        let sandbox_verifier = sandbox.as_ref().map(SandboxGateway::verifier);
         App {
             store,
             blobs,
             cfg: Arc::new(cfg),
             maker: Arc::new(maker),
             trust: Arc::new(trust),
-            sandbox: Arc::new(sandbox),
+            sandbox: sandbox.map(Arc::new),
             sandbox_verifier,
-            login_failures: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(auth::HASHING_AT_ONCE)),
+            image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
+            processing: Arc::default(),
         }
     }
 
@@ -129,9 +147,28 @@ impl App {
         self.trust.iter().map(|c| c.to_pem()).collect()
     }
 
+    /// The payment channels offered, with their Chinese names, in order; empty when payment is not open yet.
+    pub fn payment_channels(&self) -> Vec<(String, &'static str)> {
+        self.cfg
+            .payment_channels
+            .iter()
+            .map(|c| (c.clone(), channel_label(c)))
+            .collect()
+    }
+
     /// Checks the audit chain: the number of entries, or the first broken one and why.
     pub async fn verify_audit(&self) -> Result<Result<u64, (i64, String)>, AppError> {
         Ok(self.store.verify_audit().await?)
+    }
+}
+
+/// What the payment page calls a channel.
+pub fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "sandbox" => "沙箱支付（演示）",
+        "alipay" => "支付宝支付",
+        "wechat" => "微信支付",
+        _ => "其他支付方式",
     }
 }
 

@@ -11,6 +11,105 @@ use sealdesk_store::{
 
 use crate::{App, AppError, Principal, Who, now, sms};
 
+/// How long a 授权 challenge may be answered, seconds.
+const CHALLENGE_TTL: i64 = 600;
+
+/// A fresh challenge for 授权: the applicant's key signs [`AuthChallenge::text`] (its UTF-8 bytes), which names
+/// the order and a random nonce, so that a certificate alone — without its private key — binds nothing.
+#[derive(Debug, Clone)]
+pub struct AuthChallenge {
+    /// The nonce, echoed with the answer.
+    pub nonce: String,
+    /// What the key signs.
+    pub text: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+fn challenge_text(order_no: &str, nonce: &str, expires_at: i64) -> String {
+    format!("SealDesk 授权\norder={order_no}\nnonce={nonce}\nexpires={expires_at}")
+}
+
+/// Whether two holders are the same enterprise (by credit code, or name when no code was given) or the same
+/// person (by ID number).
+fn same_holder(a: &sealdesk_domain::Holder, b: &sealdesk_domain::Holder) -> bool {
+    let norm = |s: &str| s.trim().to_uppercase();
+    match (a.kind, b.kind) {
+        (Some(HolderKind::Enterprise), Some(HolderKind::Enterprise)) => {
+            if a.credit_code.trim().is_empty() || b.credit_code.trim().is_empty() {
+                !a.enterprise_name.trim().is_empty()
+                    && a.enterprise_name.trim() == b.enterprise_name.trim()
+            } else {
+                norm(&a.credit_code) == norm(&b.credit_code)
+            }
+        }
+        (Some(HolderKind::Person), Some(HolderKind::Person)) => {
+            !a.id_number.trim().is_empty() && norm(&a.id_number) == norm(&b.id_number)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a UKey certificate names the order's holder: an enterprise by its credit code or its name in the
+/// subject, a person by name and ID number. The error names what does not match.
+fn cert_names_holder(
+    cert: &sealdesk_pki::Cert,
+    h: &sealdesk_domain::Holder,
+) -> Result<(), AppError> {
+    let values = cert.subject_values();
+    let has = |want: &str| {
+        let want = want.trim().to_uppercase();
+        !want.is_empty() && values.iter().any(|v| v.trim().to_uppercase() == want)
+    };
+    let contains = |want: &str| {
+        let want = want.trim().to_uppercase();
+        !want.is_empty() && values.iter().any(|v| v.to_uppercase().contains(&want))
+    };
+    let shown = cert.common_name().unwrap_or_else(|| cert.subject());
+    match h.kind {
+        Some(HolderKind::Person) => {
+            if !has(&h.applicant_name) {
+                return Err(AppError::field(
+                    "cert",
+                    format!(
+                        "证书持有人与订单不符：证书为「{shown}」，订单持有人为「{}」",
+                        h.applicant_name
+                    ),
+                ));
+            }
+            if !contains(&h.id_number) {
+                return Err(AppError::field(
+                    "cert",
+                    format!(
+                        "证书持有人与订单不符：证书中没有「{}」的身份证号码",
+                        h.applicant_name
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        _ => {
+            if has(&h.enterprise_name) || contains(&h.credit_code) {
+                Ok(())
+            } else {
+                Err(AppError::field(
+                    "cert",
+                    format!(
+                        "证书持有人与订单不符：证书为「{shown}」，订单持有人为「{}」（统一社会信用代码 {}）",
+                        h.enterprise_name, h.credit_code
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A payment id nobody can guess from the clock: 62 random bits.
+fn random_payment_id() -> i64 {
+    let b = sealdesk_adapters::random_bytes::<8>();
+    (i64::from_be_bytes(b) & 0x3fff_ffff_ffff_ffff) | 0x0100_0000_0000_0000
+}
+
 /// An order with what belongs to it, as the order page shows it.
 #[derive(Debug, Clone)]
 pub struct OrderView {
@@ -235,6 +334,8 @@ impl App {
         let total = form
             .price(project.price)
             .ok_or_else(|| AppError::field("seals", "数量过大"))?;
+        self.check_previous(applicant, form.previous_order, &form.holder)
+            .await?;
         let mut holder = form.holder.clone();
         if holder.mobile.is_empty() {
             holder.mobile = self.store.applicant_mobile(applicant).await?;
@@ -302,6 +403,8 @@ impl App {
         order.total = form
             .price(project.price)
             .ok_or_else(|| AppError::field("seals", "数量过大"))?;
+        self.check_previous(order.applicant_id, form.previous_order, &form.holder)
+            .await?;
         if let Some(s) = form.service {
             order.service = s;
         }
@@ -316,6 +419,38 @@ impl App {
         let detail = serde_json::json!({"total_fen": order.total.0});
         self.save_edit(who, &mut order, "edit", detail).await?;
         Ok(order)
+    }
+
+    /// 续期, 补办 and 变更 name an earlier order: it must be the caller's own, for the same holder, and have made
+    /// its seals. Anyone else's order is "not found", exactly like one that does not exist.
+    async fn check_previous(
+        &self,
+        applicant: i64,
+        previous: Option<i64>,
+        holder: &sealdesk_domain::Holder,
+    ) -> Result<(), AppError> {
+        let Some(prev) = previous else {
+            return Ok(());
+        };
+        let not_found = || AppError::field("previous_order", "未找到该原订单");
+        let p = match self.store.order(prev).await {
+            Ok(p) if p.applicant_id == applicant => p,
+            Ok(_) | Err(sealdesk_store::StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if !same_holder(&p.holder, holder) {
+            return Err(AppError::field(
+                "previous_order",
+                "原订单的持有人与本订单不同：只能续期、补办或变更同一持有人的印章",
+            ));
+        }
+        if !matches!(p.state, OrderState::Made | OrderState::Completed) {
+            return Err(AppError::field(
+                "previous_order",
+                format!("原订单状态为「{}」，尚未制章", p.state.label()),
+            ));
+        }
+        Ok(())
     }
 
     /// 提交: the form must be complete and every required file uploaded.
@@ -450,42 +585,64 @@ impl App {
         if order.invoice.is_none() {
             return Err(AppError::field("invoice", "请先确认发票信息"));
         }
-        match channel {
-            "sandbox" => {}
-            "alipay" | "wechat" => {
-                return Err(AppError::BadInput(
-                    "支付宝、微信支付尚未开通，请使用沙箱支付".into(),
-                ));
-            }
-            _ => return Err(AppError::BadInput("未知的支付方式".into())),
+        if !self.cfg.payment_channels.iter().any(|c| c == channel) {
+            return Err(AppError::BadInput(
+                if self.cfg.payment_channels.is_empty() {
+                    "支付尚未开通，请稍后再来付款".into()
+                } else {
+                    "不支持的支付方式".into()
+                },
+            ));
         }
         let p = self
             .store
-            .create_payment(order.id, channel, order.total)
+            .open_payment(random_payment_id(), order.id, channel, order.total)
             .await?;
-        let url = format!("/sandbox/cashier/{}", p.id);
+        let url = match channel {
+            "sandbox" => format!("/sandbox/cashier/{}", p.id),
+            _ => format!("/orders/{}", order.id),
+        };
         Ok((p, url))
     }
 
-    /// The sandbox cashier's view of a payment: the amount and the order number.
-    pub async fn sandbox_payment(&self, payment_id: i64) -> Result<(Payment, String), AppError> {
+    /// The sandbox cashier's view of a payment, for the owner of its order only: the amount and the order
+    /// number.
+    pub async fn sandbox_payment(
+        &self,
+        who: &Who,
+        payment_id: i64,
+    ) -> Result<(Payment, String), AppError> {
+        if self.sandbox.is_none() {
+            return Err(AppError::NotFound);
+        }
         let p = self.store.payment(payment_id).await?;
         if p.channel != "sandbox" {
             return Err(AppError::NotFound);
         }
-        let o = self.store.order(p.order_id).await?;
+        let o = self.own_order(who, p.order_id).await?;
         Ok((p, o.order_no))
     }
 
     /// The sandbox gateway takes the money and notifies the platform, signed, through the same path a real
-    /// gateway's notification takes.
-    pub async fn sandbox_pay(&self, payment_id: i64, ip: &str) -> Result<Order, AppError> {
-        let (p, _) = self.sandbox_payment(payment_id).await?;
+    /// gateway's notification takes. Demo mode only, and only the order's owner pays.
+    pub async fn sandbox_pay(&self, who: &Who, payment_id: i64) -> Result<Order, AppError> {
+        let (p, _) = self.sandbox_payment(who, payment_id).await?;
+        let gw = self.sandbox.as_ref().ok_or(AppError::NotFound)?;
         let txn = format!("SBX{}", self.store.next_id());
-        let body = self
-            .sandbox
-            .notify_body(p.id, p.amount, &txn, &Timestamp(now()).beijing());
-        self.payment_notified("sandbox", body.as_bytes(), ip).await
+        let body = gw.notify_body(p.id, p.amount, &txn, &Timestamp(now()).beijing());
+        self.payment_notified("sandbox", body.as_bytes(), &who.ip)
+            .await
+    }
+
+    /// Payments whose money came after their order was cancelled (or paid twice): what finance must refund.
+    /// Administrators only.
+    pub async fn refunds_due(&self, who: &Who) -> Result<Vec<Payment>, AppError> {
+        match who.principal {
+            Principal::Operator { is_admin: true, .. } => {
+                Ok(self.store.payments_due_refund().await?)
+            }
+            _ => Err(AppError::Forbidden("只有管理员可以查看待退款记录".into())),
+        }
     }
 
     /// A gateway's payment notification. Only a correctly signed notice for exactly the amount asked moves the
@@ -496,9 +653,8 @@ impl App {
         body: &[u8],
         ip: &str,
     ) -> Result<Order, AppError> {
-        let notice = match channel {
-            "sandbox" => self
-                .sandbox_verifier
+        let notice = match (channel, &self.sandbox_verifier) {
+            ("sandbox", Some(v)) => v
                 .verify(body)
                 .map_err(|e| AppError::BadInput(format!("支付通知无效：{e}")))?,
             _ => return Err(AppError::NotFound),
@@ -513,16 +669,37 @@ impl App {
         };
         let mut tx = self.store.begin().await?;
         let mut order = tx.order(payment.order_id).await?;
+        if order.total != notice.amount {
+            return Err(AppError::BadInput("支付金额与订单金额不符".into()));
+        }
+        // Money that comes for an order that can no longer take it (cancelled meanwhile, or already paid
+        // through another payment) is recorded and flagged for refund, never dropped.
+        let refund_due = order.state != OrderState::PendingPayment;
         if !tx
-            .mark_payment_paid(payment.id, &notice.gateway_txn)
+            .mark_payment_paid(payment.id, &notice.gateway_txn, refund_due)
             .await?
         {
             return Ok(order);
         }
-        if order.total != notice.amount {
-            return Err(AppError::BadInput("支付金额与订单金额不符".into()));
+        let detail = serde_json::json!({"payment_id": payment.id.to_string(), "gateway_txn": notice.gateway_txn, "amount_fen": notice.amount.0});
+        if refund_due {
+            tx.append_audit(AuditDraft {
+                actor: who.principal.audit_name(),
+                ip: who.ip.clone(),
+                order_id: Some(order.id),
+                action: "payment_refund_due".into(),
+                detail: detail.to_string(),
+                ..Default::default()
+            })
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(
+                order = order.id,
+                payment = payment.id,
+                "payment for an order that cannot take it: flagged for refund"
+            );
+            return Ok(order);
         }
-        let detail = serde_json::json!({"payment_id": payment.id, "gateway_txn": notice.gateway_txn, "amount_fen": notice.amount.0});
         self.apply(
             &mut tx,
             &who,
@@ -536,14 +713,37 @@ impl App {
         Ok(order)
     }
 
-    /// 授权: binds the applicant's key (its certificate, read from the UKey) to the paid order, then makes the
-    /// seals. The certificate must come from a trusted CA and be valid now.
+    /// A fresh 授权 challenge for the caller's paid order (replacing any earlier one).
+    pub async fn authorize_challenge(&self, who: &Who, id: i64) -> Result<AuthChallenge, AppError> {
+        let order = self.own_order(who, id).await?;
+        if order.state != OrderState::Paid {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能授权",
+                order.state.label()
+            )));
+        }
+        let nonce = hex::encode(sealdesk_adapters::random_bytes::<16>());
+        let expires_at = now() + CHALLENGE_TTL;
+        self.store.put_challenge(id, &nonce, expires_at).await?;
+        Ok(AuthChallenge {
+            text: challenge_text(&order.order_no, &nonce, expires_at),
+            nonce,
+            expires_at,
+        })
+    }
+
+    /// 授权: binds the applicant's key to the paid order, then makes the seals. The certificate (read from the
+    /// key) must come from a trusted CA, name the order's holder, be a signing end-entity certificate valid now,
+    /// and its key must have signed the order's live challenge ([`App::authorize_challenge`]): `signature` over
+    /// the challenge text, DER or raw r‖s SM2. The key serial bound is the certificate's serial number — what
+    /// the key reports, never a typed field.
     pub async fn authorize(
         &self,
         who: &Who,
         id: i64,
         cert_der: &[u8],
-        key_serial: &str,
+        nonce: &str,
+        signature: &[u8],
     ) -> Result<Order, AppError> {
         let order = self.own_order(who, id).await?;
         if order.state != OrderState::Paid {
@@ -555,7 +755,8 @@ impl App {
         let cert = sealdesk_pki::Cert::from_der(cert_der).map_err(|_| {
             AppError::field("cert", "读取到的证书无法解析，请确认插入的是数字证书 UKey")
         })?;
-        cert.public_key()
+        let public = cert
+            .public_key()
             .map_err(|_| AppError::field("cert", "证书不是 SM2 证书"))?;
         if !self.trust.iter().any(|ca| cert.verify_issued_by(ca)) {
             return Err(AppError::field(
@@ -571,15 +772,43 @@ impl App {
                 "证书不在有效期内，请先办理证书续期",
             ));
         }
-        let serial: String = key_serial
-            .trim()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(64)
-            .collect();
-        if serial.is_empty() {
-            return Err(AppError::field("key_serial", "请读取密钥序列号"));
+        if cert.is_ca() {
+            return Err(AppError::field(
+                "cert",
+                "这是 CA 证书，不是证书锁的签名证书",
+            ));
         }
+        if !cert.allows_digital_signature() {
+            return Err(AppError::field(
+                "cert",
+                "证书的密钥用法不含数字签名（digitalSignature），不能用于电子印章",
+            ));
+        }
+        cert_names_holder(&cert, &order.holder)?;
+        let expires_at = match self.store.take_challenge(id, nonce.trim()).await {
+            Ok(e) => e,
+            Err(sealdesk_store::StoreError::NotFound) => {
+                return Err(AppError::field(
+                    "signature",
+                    "授权挑战已失效，请刷新页面后用证书锁重新签名",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if expires_at < t {
+            return Err(AppError::field(
+                "signature",
+                "授权挑战已过期，请刷新页面后用证书锁重新签名",
+            ));
+        }
+        let text = challenge_text(&order.order_no, nonce.trim(), expires_at);
+        if !sealdesk_pki::verify(&public, text.as_bytes(), signature) {
+            return Err(AppError::field(
+                "signature",
+                "证书锁签名验证失败：签名不是该证书的私钥对本次授权挑战的签名",
+            ));
+        }
+        let serial = cert.serial_hex().to_uppercase();
         let mut tx = self.store.begin().await?;
         let mut order = tx.order(id).await?;
         order.key = Some(KeyBinding {
@@ -701,12 +930,17 @@ impl App {
             .await?;
         }
         let mut revoked = 0;
+        // 补办 revokes the seals on the lost key — of this holder only, named by its own earlier order.
         if order.service == sealdesk_domain::Service::Reissue
             && let Some(prev) = order.previous_order
             && let Ok(p) = self.store.order(prev).await
+            && p.applicant_id == order.applicant_id
+            && same_holder(&p.holder, &order.holder)
             && let Some(old) = p.key.filter(|k| k.serial != key.serial)
         {
-            revoked = tx.revoke_seals_on_token(&old.serial).await?;
+            revoked = tx
+                .revoke_seals_on_token(&old.serial, order.applicant_id)
+                .await?;
         }
         let detail = serde_json::json!({"seals": records.len(), "revoked_on_old_key": revoked, "requested_by": who.principal.audit_name()});
         self.apply(

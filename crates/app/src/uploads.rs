@@ -8,6 +8,17 @@ use crate::{App, AppError, Who};
 
 /// The seed's limit: files must be smaller than 5 MB.
 pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
+/// What the current files of one order may take together: four files (ID scans, licence, impression form),
+/// a 300-dpi scan being 1–3 MB. Replaced files are deleted, so this bounds an order's storage for good.
+pub const ORDER_QUOTA_BYTES: i64 = 16 * 1024 * 1024;
+/// Uploads one applicant may have in processing (sniffing, PDF parsing, impression pre-check) at once.
+pub const PROCESSING_PER_APPLICANT: usize = 2;
+/// Image and PDF jobs the whole server runs at once: each decodes up to [`MAX_PIXELS`] pixels.
+pub(crate) const IMAGE_WORK_AT_ONCE: usize = 2;
+/// How long an upload's processing may take before the applicant gets an answer.
+const PROCESSING_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+/// The most bytes a PDF's compressed streams may inflate to (a 300-dpi A4 scan is about 26 MB raw).
+const PDF_INFLATE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// What the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +42,9 @@ impl Sniffed {
     }
 }
 
-/// Largest picture accepted, in pixels (a 300-dpi A3 scan is ~17 MP).
-const MAX_PIXELS: u64 = 50_000_000;
+/// Largest picture accepted, in pixels: 40 MP (a 300-dpi A3 scan is ~17 MP, a 600-dpi A4 one ~35 MP). Decoding
+/// takes 4 bytes a pixel, so this bounds one decode at 160 MB, and [`IMAGE_WORK_AT_ONCE`] bounds them all.
+pub const MAX_PIXELS: u64 = 40_000_000;
 
 fn be16(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?])))
@@ -97,7 +109,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
         if !tail.windows(5).any(|w| w == b"%%EOF") {
             return Err("PDF 文件不完整，请重新导出后上传".into());
         }
-        return Ok(Sniffed::Pdf);
+        return check_pdf(bytes).map(|()| Sniffed::Pdf);
     } else {
         return Err(
             "只支持 JPG、PNG 格式的图片（印模采集表另可为 PDF），此文件不是这几种格式".into(),
@@ -113,6 +125,52 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
     }
 }
 
+/// A PDF is accepted only if it is one: its compressed streams inflate within [`PDF_INFLATE_LIMIT`] (checked
+/// before a PDF library sees it, so that a small file cannot expand into gigabytes), and it parses as a PDF
+/// document with at least one page — an executable or a web page behind a `%PDF-` header does not.
+fn check_pdf(bytes: &[u8]) -> Result<(), String> {
+    let bad = || {
+        "此文件不是有效的 PDF 文档（无法读取页面），请重新导出 PDF 或改为上传 JPG、PNG 图片"
+            .to_owned()
+    };
+    let mut inflated: u64 = 0;
+    let mut rest = bytes;
+    while let Some(at) = find(rest, b"stream") {
+        let mut body = &rest[at + 6..];
+        // `stream` is followed by CRLF or LF; `endstream` would also match `stream`, so skip it.
+        if rest[..at].ends_with(b"end") {
+            rest = body;
+            continue;
+        }
+        body = body
+            .strip_prefix(b"\r\n")
+            .or_else(|| body.strip_prefix(b"\n"))
+            .unwrap_or(body);
+        let end = find(body, b"endstream").unwrap_or(body.len());
+        let data = &body[..end];
+        // Inflate what is zlib (FlateDecode); anything else is counted as it is.
+        let mut z = flate2::read::ZlibDecoder::new(data);
+        let mut sink = std::io::sink();
+        let left = PDF_INFLATE_LIMIT.saturating_sub(inflated) + 1;
+        let n = std::io::copy(&mut std::io::Read::take(&mut z, left), &mut sink)
+            .unwrap_or(data.len() as u64);
+        inflated += n.max(data.len() as u64);
+        if inflated > PDF_INFLATE_LIMIT {
+            return Err("PDF 解压后内容过大，请降低扫描分辨率后重新导出".into());
+        }
+        rest = &body[end..];
+    }
+    let doc = std::panic::catch_unwind(|| lopdf::Document::load_mem(bytes)).map_err(|_| bad())?;
+    match doc {
+        Ok(d) if !d.get_pages().is_empty() => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// What happened to an upload.
 #[derive(Debug, Clone)]
 pub struct UploadOutcome {
@@ -121,6 +179,24 @@ pub struct UploadOutcome {
     /// For a 印模采集表: how many seal impressions the pre-check found (`Some(0)` means none: the form will
     /// not make seals as it is), or why it could not look.
     pub impressions: Option<Result<usize, String>>,
+}
+
+/// A held processing slot of one applicant.
+struct ProcessingSlot {
+    map: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    applicant: i64,
+}
+
+impl Drop for ProcessingSlot {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.applicant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.applicant);
+            }
+        }
+    }
 }
 
 impl App {
@@ -144,19 +220,36 @@ impl App {
                 order.state.label()
             )));
         }
-        let sniffed =
-            sniff(&bytes).map_err(|m| AppError::field(&format!("uploads.{}", kind.code()), m))?;
+        let field = format!("uploads.{}", kind.code());
+        if bytes.len() >= MAX_UPLOAD_BYTES {
+            return Err(AppError::field(
+                &field,
+                sniff(&bytes).err().unwrap_or_default(),
+            ));
+        }
+        let used = self
+            .store
+            .upload_bytes_of_order(order_id, kind.code())
+            .await?;
+        if used + bytes.len() as i64 > ORDER_QUOTA_BYTES {
+            return Err(AppError::field(
+                &field,
+                format!(
+                    "此订单的资料已占用 {:.1} MB，上传后将超过 {} MB 的上限，请压缩后再上传",
+                    used as f64 / 1_048_576.0,
+                    ORDER_QUOTA_BYTES / 1_048_576
+                ),
+            ));
+        }
+        let _slot = self.processing_slot(order.applicant_id)?;
+        let (sniffed, impressions, bytes) = self.process_upload(kind, bytes).await?;
+        let sniffed = sniffed.map_err(|m| AppError::field(&field, m))?;
         if sniffed == Sniffed::Pdf && !kind.accepts_pdf() {
             return Err(AppError::field(
-                &format!("uploads.{}", kind.code()),
+                &field,
                 format!("{}只支持 JPG、PNG 图片", kind.label()),
             ));
         }
-        let impressions = if kind == UploadKind::ImpressionForm {
-            Some(self.precheck_impressions(bytes.clone()).await)
-        } else {
-            None
-        };
         let id = self.store.next_id();
         let blob_key = format!("uploads/{order_id}/{id}");
         let name: String = file_name
@@ -185,39 +278,103 @@ impl App {
             .map_err(|e| AppError::Internal(format!("blob put: {e}")))?;
         let written = async {
             let mut tx = self.store.begin().await?;
-            tx.insert_upload(&meta).await?;
+            let replaced = tx.insert_upload(&meta).await?;
             tx.append_audit(AuditDraft {
                 actor: who.principal.audit_name(),
                 ip: who.ip.clone(),
                 order_id: Some(order_id),
                 action: "upload".into(),
-                detail: serde_json::json!({"kind": kind.code(), "size": meta.size, "sm3": meta.sm3, "type": meta.content_type}).to_string(),
+                detail: serde_json::json!({"kind": kind.code(), "size": meta.size, "sm3": meta.sm3, "type": meta.content_type, "replaced": replaced.len()}).to_string(),
                 ..Default::default()
             })
             .await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, sealdesk_store::StoreError>(replaced)
         }
         .await;
-        if let Err(e) = written {
-            // The row is not there, so the blob must not be either.
-            let _ = self.blobs.delete(&blob_key).await;
-            return Err(e.into());
+        match written {
+            Err(e) => {
+                // The row is not there, so the blob must not be either.
+                let _ = self.blobs.delete(&blob_key).await;
+                Err(e.into())
+            }
+            Ok(replaced) => {
+                // The replaced files are no one's any more: their rows stay (the audit log names them by SM3),
+                // their bytes go.
+                for key in replaced {
+                    if let Err(e) = self.blobs.delete(&key).await {
+                        tracing::warn!(%key, error = %e, "could not delete a replaced upload");
+                    }
+                }
+                Ok(UploadOutcome { meta, impressions })
+            }
         }
-        Ok(UploadOutcome { meta, impressions })
     }
 
-    async fn precheck_impressions(&self, bytes: Vec<u8>) -> Result<usize, String> {
+    /// One of the applicant's [`PROCESSING_PER_APPLICANT`] processing slots, released when dropped.
+    fn processing_slot(&self, applicant: i64) -> Result<ProcessingSlot, AppError> {
+        let mut map = self.processing.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(applicant).or_insert(0);
+        if *n >= PROCESSING_PER_APPLICANT {
+            return Err(AppError::RateLimited(
+                "您有文件正在处理，请等上一个文件上传完成后再上传".into(),
+            ));
+        }
+        *n += 1;
+        Ok(ProcessingSlot {
+            map: self.processing.clone(),
+            applicant,
+        })
+    }
+
+    /// Sniffs (and, for a PDF, parses) the file and pre-checks a 印模采集表, on the blocking pool and at most
+    /// [`IMAGE_WORK_AT_ONCE`] jobs at a time server-wide. The applicant gets an answer by
+    /// [`PROCESSING_DEADLINE`]; a job past it keeps its slot until it ends, so the bound holds.
+    async fn process_upload(
+        &self,
+        kind: UploadKind,
+        bytes: Vec<u8>,
+    ) -> Result<
+        (
+            Result<Sniffed, String>,
+            Option<Result<usize, String>>,
+            Vec<u8>,
+        ),
+        AppError,
+    > {
+        let busy = || AppError::RateLimited("系统正在处理较多文件，请稍后再上传".into());
+        let deadline = tokio::time::Instant::now() + PROCESSING_DEADLINE;
+        let permit = tokio::time::timeout_at(deadline, self.image_work.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let job = tokio::task::spawn_blocking(move || {
-            sealdesk_artwork::extract(&bytes, &sealdesk_artwork::ExtractOptions::default())
+            let sniffed = sniff(&bytes);
+            let impressions = match (&sniffed, kind) {
+                (Ok(_), UploadKind::ImpressionForm) => Some(
+                    match sealdesk_artwork::extract(
+                        &bytes,
+                        &sealdesk_artwork::ExtractOptions::default(),
+                    ) {
+                        Ok(found) => Ok(found.len()),
+                        Err(
+                            sealdesk_artwork::Error::NoImpression
+                            | sealdesk_artwork::Error::EmptyPage,
+                        ) => Ok(0),
+                        Err(e) => Err(e.to_string()),
+                    },
+                ),
+                _ => None,
+            };
+            drop(permit);
+            (sniffed, impressions, bytes)
         });
-        match tokio::time::timeout(std::time::Duration::from_secs(20), job).await {
-            Ok(Ok(Ok(found))) => Ok(found.len()),
-            Ok(Ok(Err(
-                sealdesk_artwork::Error::NoImpression | sealdesk_artwork::Error::EmptyPage,
-            ))) => Ok(0),
-            Ok(Ok(Err(e))) => Err(e.to_string()),
-            Ok(Err(e)) => Err(format!("internal: {e}")),
-            Err(_) => Err("识别超时".into()),
+        match tokio::time::timeout_at(deadline, job).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(AppError::Internal(format!("upload processing: {e}"))),
+            Err(_) => Err(AppError::BadInput(
+                "文件处理超时，请降低扫描分辨率或压缩后重新上传".into(),
+            )),
         }
     }
 
@@ -262,8 +419,30 @@ mod tests {
         huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         huge[20..24].copy_from_slice(&1_000u32.to_be_bytes());
         assert!(sniff(&huge).unwrap_err().contains("像素过大"));
-        assert_eq!(sniff(b"%PDF-1.4\n...\n%%EOF\n"), Ok(Sniffed::Pdf));
+        // (A real PDF with a page is accepted: tests/security.rs.)
         assert!(sniff(b"%PDF-1.4\n...").is_err(), "truncated PDF");
+        // An executable or a web page wrapped in a PDF header and trailer is not a PDF.
+        let mut exe =
+            b"%PDF-1.4\nMZ\x90\0\x03\0\0\0This program cannot be run in DOS mode".to_vec();
+        exe.extend_from_slice(b"\n%%EOF\n");
+        assert!(sniff(&exe).unwrap_err().contains("不是有效的 PDF"));
+        assert!(sniff(b"%PDF-1.7\n<html><script>alert(1)</script></html>\n%%EOF").is_err());
+        // A small stream that inflates past the limit is refused before any PDF library sees it.
+        let bomb = {
+            use std::io::Write;
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..(PDF_INFLATE_LIMIT >> 20) + 2 {
+                z.write_all(&zeros).unwrap();
+            }
+            let data = z.finish().unwrap();
+            let mut b = b"%PDF-1.4\n1 0 obj << /Filter /FlateDecode >>\nstream\n".to_vec();
+            b.extend_from_slice(&data);
+            b.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+            b
+        };
+        assert!(bomb.len() < MAX_UPLOAD_BYTES);
+        assert!(sniff(&bomb).unwrap_err().contains("解压后内容过大"));
         assert!(sniff(b"MZ\x90\0 this is an exe renamed to .jpg").is_err());
         assert!(
             sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 2]).is_err(),

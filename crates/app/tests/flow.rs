@@ -1,103 +1,13 @@
 //! The whole 新办 through the use cases, on SQLite and on PostgreSQL: a real soft token, a generated stamped
 //! 印模采集表, real SM2 seals; and the refusals that keep applicants and operators to their own.
 
-use std::sync::Arc;
+mod common;
 
-use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftToken};
+use common::*;
+use sealdesk_adapters::token::SoftToken;
 use sealdesk_app::*;
 use sealdesk_domain::*;
 use sealdesk_store::{OrderFilter, Store};
-
-struct Env {
-    app: App,
-    token_dir: std::path::PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-async fn env(store: Store) -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let ca = keys::demo_ca(tmp.path()).unwrap();
-    let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
-    let gw = SandboxGateway::new(keys::sandbox_gateway_key(tmp.path()).unwrap());
-    let token_dir = tmp.path().join("ukey");
-    SoftToken::init(
-        &token_dir,
-        "12345678",
-        &ca,
-        "enterprise",
-        "北筑设计研究院有限公司",
-    )
-    .unwrap();
-    let cfg = AppConfig {
-        demo: true,
-        data_dir: tmp.path().into(),
-        ..Default::default()
-    };
-    let app = App::new(
-        store,
-        Arc::new(LocalDir::new(tmp.path().join("blobs"))),
-        cfg,
-        maker,
-        vec![ca.cert],
-        gw,
-    );
-    Env {
-        app,
-        token_dir,
-        _tmp: tmp,
-    }
-}
-
-fn who(p: Principal) -> Who {
-    Who {
-        principal: p,
-        ip: "127.0.0.1".into(),
-    }
-}
-
-async fn sign_in(app: &App, mobile: &str) -> Who {
-    app.send_login_code(mobile).await.unwrap();
-    let sms = app.demo_outbox(Some(mobile)).await.unwrap();
-    let code: String = sms[0]
-        .text
-        .chars()
-        .filter(char::is_ascii_digit)
-        .take(6)
-        .collect();
-    assert!(app.sign_in_with_code(mobile, "000000").await.is_err() || code == "000000");
-    let s = app.sign_in_with_code(mobile, &code).await.unwrap();
-    who(s.principal)
-}
-
-fn form() -> OrderForm {
-    OrderForm {
-        service: Some(Service::New),
-        holder: Holder {
-            kind: Some(HolderKind::Enterprise),
-            applicant_name: "李四".into(),
-            id_number: "11010519491231002X".into(),
-            mobile: "13800138000".into(),
-            enterprise_name: "北筑设计研究院有限公司".into(),
-            enterprise_phone: "0791-82221588".into(),
-            credit_code: "91110108551385082Q".into(),
-            address: "北京市西城区南礼士路62号".into(),
-        },
-        seals: vec![
-            SealLine {
-                kind: SealKind::OfficialSeal,
-                count: 1,
-                name: String::new(),
-            },
-            SealLine {
-                kind: SealKind::QualificationSeal,
-                count: 1,
-                name: "北筑设计研究院有限公司资质专用章".into(),
-            },
-        ],
-        months: 12,
-        previous_order: None,
-    }
-}
 
 async fn story(store: Store) {
     let e = env(store.clone()).await;
@@ -127,15 +37,21 @@ async fn story(store: Store) {
 
     let alice = sign_in(app, "13800138000").await;
     let mallory = sign_in(app, "13900139000").await;
-    assert!(app.sign_in_operator("reviewer", "wrong").await.is_err());
-    assert!(app.sign_in_operator("nobody", "wrong").await.is_err());
+    assert!(bad_credentials(
+        app.sign_in_operator("reviewer", "wrong", "127.0.0.1").await,
+        "用户名或密码不正确"
+    ));
+    assert!(bad_credentials(
+        app.sign_in_operator("nobody", "wrong", "127.0.0.1").await,
+        "用户名或密码不正确"
+    ));
     let reviewer = who(app
-        .sign_in_operator("reviewer", "correct horse")
+        .sign_in_operator("reviewer", "correct horse", "127.0.0.1")
         .await
         .unwrap()
         .principal);
     let outsider = who(app
-        .sign_in_operator("outsider", "battery staple")
+        .sign_in_operator("outsider", "battery staple", "127.0.0.1")
         .await
         .unwrap()
         .principal);
@@ -172,17 +88,19 @@ async fn story(store: Store) {
         .await,
         Err(AppError::Invalid(_))
     ));
-    assert!(
-        app.add_upload(
+    let err = app
+        .add_upload(
             &alice,
             order.id,
             UploadKind::IdFront,
             "x.pdf",
-            b"%PDF-1.4\n%%EOF".to_vec()
+            one_page_pdf(),
         )
         .await
-        .is_err(),
-        "PDF only for the impression form"
+        .unwrap_err();
+    assert!(
+        invalid_field(&err, "uploads.id_front", "只支持 JPG、PNG 图片"),
+        "PDF only for the impression form: {err:?}"
     );
     let up = app
         .add_upload(
@@ -227,7 +145,8 @@ async fn story(store: Store) {
     let order = app.submit(&alice, order.id).await.unwrap();
     assert_eq!(order.state, OrderState::PendingReview);
     assert!(
-        app.update_order(&alice, order.id, &form()).await.is_err(),
+        matches!(app.update_order(&alice, order.id, &form()).await,
+            Err(AppError::Conflict(m)) if m == "订单状态为「待审核」，不能再修改"),
         "no edits while under review"
     );
 
@@ -253,7 +172,11 @@ async fn story(store: Store) {
         app.approve(&alice, order.id).await,
         Err(AppError::Forbidden(_))
     ));
-    assert!(app.reject(&reviewer, order.id, "  ").await.is_err());
+    assert!(invalid_field(
+        &app.reject(&reviewer, order.id, "  ").await.unwrap_err(),
+        "comment",
+        "请填写审核意见"
+    ));
     let order = app
         .reject(&reviewer, order.id, "证件识别企业证件号与填写的不符")
         .await
@@ -270,16 +193,25 @@ async fn story(store: Store) {
     let order = app.approve(&reviewer, order.id).await.unwrap();
     assert_eq!(order.state, OrderState::PendingPayment);
     assert!(
-        app.approve(&reviewer, order.id).await.is_err(),
+        matches!(
+            app.approve(&reviewer, order.id).await,
+            Err(AppError::Conflict(_))
+        ),
         "approving twice is refused"
+    );
+    assert_eq!(
+        store.order(order.id).await.unwrap().state,
+        OrderState::PendingPayment
     );
 
     // 支付: invoice details first; a forged notification moves nothing; the sandbox cashier's signed one does.
-    assert!(
-        app.start_payment(&alice, order.id, "sandbox")
+    assert!(invalid_field(
+        &app.start_payment(&alice, order.id, "sandbox")
             .await
-            .is_err()
-    );
+            .unwrap_err(),
+        "invoice",
+        "请先确认发票信息"
+    ));
     let invoice = InvoiceInfo {
         kind: InvoiceKind::Enterprise,
         title: "北筑设计研究院有限公司".into(),
@@ -300,18 +232,17 @@ async fn story(store: Store) {
         "out_trade_no={}&trade_no=X&total_amount=160.00&trade_status=TRADE_SUCCESS&sign_type=SM2&sign=AAAA",
         payment.id
     );
-    assert!(
-        app.payment_notified("sandbox", forged.as_bytes(), "1.2.3.4")
-            .await
-            .is_err()
-    );
+    assert!(matches!(
+        app.payment_notified("sandbox", forged.as_bytes(), "1.2.3.4").await,
+        Err(AppError::BadInput(m)) if m == "支付通知无效：bad signature"
+    ));
     assert_eq!(
         store.order(order.id).await.unwrap().state,
         OrderState::PendingPayment
     );
-    let order = app.sandbox_pay(payment.id, "127.0.0.1").await.unwrap();
+    let order = app.sandbox_pay(&alice, payment.id).await.unwrap();
     assert_eq!(order.state, OrderState::Paid);
-    let again = app.sandbox_pay(payment.id, "127.0.0.1").await.unwrap();
+    let again = app.sandbox_pay(&alice, payment.id).await.unwrap();
     assert_eq!(
         again.version, order.version,
         "a repeated notification changes nothing"
@@ -325,14 +256,23 @@ async fn story(store: Store) {
         &foreign_ca,
     )
     .unwrap();
-    assert!(matches!(
-        app.authorize(&alice, order.id, foreign.der(), "X").await,
-        Err(AppError::Invalid(_))
-    ));
-    let order = app
-        .authorize(&alice, order.id, token.cert().der(), token.serial())
+    let ch = app.authorize_challenge(&alice, order.id).await.unwrap();
+    let err = app
+        .authorize(&alice, order.id, foreign.der(), &ch.nonce, &[0; 64])
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(&err, "cert", "不是受信任的 CA 签发的"),
+        "{err:?}"
+    );
+    let order = authorize_with(app, &alice, order.id, &mut token)
         .await
         .unwrap();
+    assert_eq!(
+        order.key.as_ref().unwrap().serial,
+        token.cert().serial_hex().to_uppercase(),
+        "the key serial is the certificate's, not typed"
+    );
     assert_eq!(order.state, OrderState::Made);
     let seals = app.seals(&alice, order.id).await.unwrap();
     assert_eq!(seals.len(), 2);
@@ -372,7 +312,13 @@ async fn story(store: Store) {
             signature: other.sign(&s.der),
         })
         .collect();
-    assert!(app.confirm_written(&alice, order.id, &bad).await.is_err());
+    assert!(invalid_field(
+        &app.confirm_written(&alice, order.id, &bad)
+            .await
+            .unwrap_err(),
+        "receipts",
+        "未确认写入到授权的证书锁"
+    ));
     let receipts: Vec<WriteReceipt> = seals
         .iter()
         .map(|s| WriteReceipt {
@@ -485,7 +431,7 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
         .unwrap();
     let alice = sign_in(app, "13800138000").await;
     let reviewer = who(app
-        .sign_in_operator("reviewer", "correct horse")
+        .sign_in_operator("reviewer", "correct horse", "127.0.0.1")
         .await
         .unwrap()
         .principal);
@@ -531,10 +477,9 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
         .start_payment(&alice, order.id, "sandbox")
         .await
         .unwrap();
-    app.sandbox_pay(payment.id, "-").await.unwrap();
-    let token = SoftToken::open(&e.token_dir).unwrap();
-    let err = app
-        .authorize(&alice, order.id, token.cert().der(), token.serial())
+    app.sandbox_pay(&alice, payment.id).await.unwrap();
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let err = authorize_with(app, &alice, order.id, &mut token)
         .await
         .unwrap_err();
     assert!(
@@ -551,7 +496,7 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
     );
 
     // Only the stamped form may be replaced now.
-    assert!(
+    assert!(matches!(
         app.add_upload(
             &alice,
             order.id,
@@ -559,9 +504,9 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
             "x.jpg",
             stamped.jpeg.clone()
         )
-        .await
-        .is_err()
-    );
+        .await,
+        Err(AppError::Conflict(m)) if m == "订单状态为「已授权」，不能再修改资料"
+    ));
     app.add_upload(
         &alice,
         order.id,

@@ -215,3 +215,140 @@ fn render_every_style() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--ink`: the colour to look for and the look of the picture, in one flag or two.
+#[test]
+fn ink_chooses_the_colour_and_the_look() {
+    let dir = tmp_dir("ink");
+    let out = dir.join("natural.png");
+    let code = run_args(&[
+        "extract",
+        "--input",
+        &sample("form-0.jpg"),
+        "--output",
+        out.to_str().expect("utf-8"),
+        "--ink",
+        "red",
+        "--ink",
+        "natural",
+    ]);
+    assert_eq!(code, 0);
+    let img = image::open(&out).expect("PNG").into_rgba8();
+    // The ink's own colours, not one flat red.
+    let colours: std::collections::BTreeSet<[u8; 3]> = img
+        .pixels()
+        .filter(|p| p[3] == 255)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    assert!(colours.len() > 50, "{} distinct ink colours", colours.len());
+    // Flat (the default): one colour.
+    let flat = dir.join("flat.png");
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            &sample("form-0.jpg"),
+            "--output",
+            flat.to_str().expect("utf-8"),
+            "--ink",
+            "red,flat",
+        ]),
+        0
+    );
+    let img = image::open(&flat).expect("PNG").into_rgba8();
+    assert!(
+        img.pixels()
+            .filter(|p| p[3] > 0)
+            .all(|p| [p[0], p[1], p[2]] == [0xE6, 0x00, 0x12])
+    );
+    // The sample form has no blue seal: asked for blue, nothing is found (exit 1).
+    let none = dir.join("none.png");
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            &sample("form-0.jpg"),
+            "--output",
+            none.to_str().expect("utf-8"),
+            "--ink",
+            "blue",
+        ]),
+        1
+    );
+    assert!(!none.exists());
+    // Two colours are refused before anything is read.
+    assert_eq!(
+        run_args(&[
+            "extract",
+            "--input",
+            &sample("form-0.jpg"),
+            "--output",
+            none.to_str().expect("utf-8"),
+            "--ink",
+            "blue,red",
+        ]),
+        1
+    );
+    assert!(
+        Cli::try_parse_from([
+            "artwork", "extract", "--input", "a", "--output", "b", "--ink", "green"
+        ])
+        .is_err()
+    );
+}
+
+/// `signature --pad`: the pad's JSON becomes the 手写签字 picture, PNG and SVG.
+#[test]
+fn signature_from_the_pad_json() {
+    let dir = tmp_dir("signature");
+    let json = dir.join("pad.json");
+    let pts: Vec<String> = (0..80)
+        .map(|k| {
+            format!(
+                "[{},{:.1},{:.2},{}]",
+                40 + k * 6,
+                120.0 + 40.0 * (k as f32 / 7.0).sin(),
+                0.3 + 0.5 * (k as f32 / 25.0).sin().abs(),
+                k * 9
+            )
+        })
+        .collect();
+    std::fs::write(
+        &json,
+        format!(r#"{{"version":1,"width":600,"height":240,"strokes":[{{"pointer":"pen","points":[{}]}}]}}"#, pts.join(",")),
+    )
+    .expect("write json");
+    let (png, svg) = (dir.join("sig.png"), dir.join("sig.svg"));
+    let code = run_args(&[
+        "signature",
+        "--pad",
+        json.to_str().expect("utf-8"),
+        "--size-mm",
+        "30x15",
+        "--output",
+        png.to_str().expect("utf-8"),
+        "--svg",
+        svg.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(png_size(&png), (354, 177));
+    assert!(
+        std::fs::read_to_string(&svg)
+            .expect("svg")
+            .contains("width=\"30mm\" height=\"15mm\"")
+    );
+    // Bad JSON: exit 1, nothing written.
+    std::fs::write(&json, "{}").expect("write");
+    let bad = dir.join("bad.png");
+    assert_eq!(
+        run_args(&[
+            "signature",
+            "--pad",
+            json.to_str().expect("utf-8"),
+            "--output",
+            bad.to_str().expect("utf-8")
+        ]),
+        1
+    );
+    assert!(!bad.exists());
+}

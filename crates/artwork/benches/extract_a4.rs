@@ -9,9 +9,12 @@
 //! median of `IM_REPEATS` runs, wall clock, process start included (a few ms of its ~0.4 s). IoU is the ink
 //! mask in page coordinates against the generator's truth. Prints a Markdown table.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::imagemagick_mask;
 
 use sealdesk_artwork::testkit::{FormSpec, generate, iou, page_mask};
 use sealdesk_artwork::{ExtractOptions, extract};
@@ -141,43 +144,4 @@ fn main() {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// ImageMagick's trimmed output placed back on the page (IM 6 keeps the offset in a `caNv` chunk,
-/// other versions in `oFFs`): 1 where alpha is at least one half.
-fn imagemagick_mask(path: &PathBuf, w: u32, h: u32) -> Vec<u8> {
-    let bytes = std::fs::read(path).expect("ImageMagick output");
-    let (ox, oy) = png_offset(&bytes);
-    let img = image::load_from_memory(&bytes)
-        .expect("ImageMagick PNG")
-        .into_rgba8();
-    let mut mask = vec![0u8; (w * h) as usize];
-    for (x, y, p) in img.enumerate_pixels() {
-        let (px, py) = (x as i64 + ox, y as i64 + oy);
-        if p[3] >= 128 && (0..w as i64).contains(&px) && (0..h as i64).contains(&py) {
-            mask[(py * w as i64 + px) as usize] = 1;
-        }
-    }
-    mask
-}
-
-/// The page offset of a trimmed PNG, from its `caNv` (x, y after width, height) or `oFFs` chunk;
-/// (0, 0) if absent.
-fn png_offset(png: &[u8]) -> (i64, i64) {
-    let int = |at: usize| {
-        png.get(at..at + 4).map_or(0, |b| {
-            i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        })
-    };
-    let mut i = 8;
-    while i + 8 <= png.len() {
-        let len = int(i) as usize;
-        match &png[i + 4..i + 8] {
-            b"caNv" => return (int(i + 16), int(i + 20)),
-            b"oFFs" => return (int(i + 8), int(i + 12)),
-            _ => {}
-        }
-        i += 12 + len;
-    }
-    (0, 0)
 }

@@ -46,6 +46,17 @@ fn jfif_dpi(jpeg: &[u8]) -> Option<f32> {
 
 /// The `pHYs` density of a PNG (pixels per metre), in dpi, searched before the image data.
 fn png_dpi(png: &[u8]) -> Option<f32> {
+    let body = png_chunk_before_data(png, b"pHYs")?.get(..9)?;
+    let per_metre = u32::from_be_bytes(body[0..4].try_into().ok()?) as f32;
+    if body[8] == 1 {
+        believable_dpi(per_metre * 0.0254)
+    } else {
+        None
+    }
+}
+
+/// The body of the first chunk of this kind before the image data of a PNG, if any.
+fn png_chunk_before_data<'a>(png: &'a [u8], wanted: &[u8; 4]) -> Option<&'a [u8]> {
     let mut i = 8;
     while i + 8 <= png.len() {
         let len = u32::from_be_bytes(png[i..i + 4].try_into().ok()?) as usize;
@@ -53,14 +64,8 @@ fn png_dpi(png: &[u8]) -> Option<f32> {
         if kind == b"IDAT" {
             return None;
         }
-        if kind == b"pHYs" {
-            let body = png.get(i + 8..i + 17)?;
-            let per_metre = u32::from_be_bytes(body[0..4].try_into().ok()?) as f32;
-            return if body[8] == 1 {
-                believable_dpi(per_metre * 0.0254)
-            } else {
-                None
-            };
+        if kind == wanted {
+            return png.get(i + 8..(i + 8).checked_add(len)?);
         }
         i = i.checked_add(12 + len)?;
     }
@@ -81,6 +86,9 @@ pub(crate) fn decode_page(input: &[u8]) -> Result<Page, Error> {
     if input.starts_with(&[0xFF, 0xD8, 0xFF]) {
         decode_raster(input, ImageFormat::Jpeg)
     } else if input.starts_with(b"\x89PNG\r\n\x1a\n") {
+        if png_chunk_before_data(input, b"acTL").is_some() {
+            return Err(Error::Animated);
+        }
         decode_raster(input, ImageFormat::Png)
     } else if is_pdf(input) {
         decode_pdf(input)

@@ -8,6 +8,9 @@ pub enum Error {
     /// The bytes are not a JPEG, PNG or PDF.
     #[error("无法识别的文件格式，请上传 JPG、PNG 或 PDF (not a JPEG, PNG or PDF file)")]
     UnsupportedFormat,
+    /// An animated PNG: a scan or photo is one still picture.
+    #[error("这是动画图片，请上传盖章页的扫描件或照片 (an animated PNG is not a scan or photo)")]
+    Animated,
     /// The file claims to be an image or PDF but cannot be read.
     #[error("文件已损坏或无法解码 (corrupt or undecodable file): {0}")]
     Corrupt(String),

@@ -24,7 +24,7 @@
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
 
 use crate::decode::{Page, decode_page};
-use crate::raster::{Plane, encode_png};
+use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
 
 /// How to size the extracted pictures.
@@ -37,6 +37,14 @@ pub struct ExtractOptions {
     pub size_mm: Option<(f32, f32)>,
     /// Output resolution in dots per inch (default 300; 72 to 2400 accepted).
     pub dpi: u32,
+    /// The ink colour the seal must have, when the caller knows it (the platform passes the
+    /// colour the seal kind requires: red for company seals, blue for 执业印章). `None`: red is
+    /// looked for first, then purple, then blue (those two only with a closed rim, since ballpoint
+    /// shares their colour).
+    pub ink: Option<SealInk>,
+    /// How the picture's ink looks: one flat seal colour (default), or the ink's own colour and
+    /// texture as captured.
+    pub look: InkLook,
 }
 
 impl Default for ExtractOptions {
@@ -44,8 +52,32 @@ impl Default for ExtractOptions {
         Self {
             size_mm: None,
             dpi: 300,
+            ink: None,
+            look: InkLook::Flat,
         }
     }
+}
+
+/// The colour family of a seal's ink (印油颜色).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealInk {
+    /// Red (almost every seal).
+    Red,
+    /// Blue (执业印章 of registered professions, practice seals).
+    Blue,
+    /// Purple.
+    Purple,
+}
+
+/// How an extracted picture's ink looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InkLook {
+    /// Uniform seal colour with anti-aliased alpha: clean, what an electronic seal usually shows.
+    #[default]
+    Flat,
+    /// The ink's own colour and texture, unmixed from the paper: alpha is the coverage, colour is
+    /// what the ink looked like there (lit evenly).
+    Natural,
 }
 
 /// One seal impression cut out of the page.
@@ -67,6 +99,40 @@ pub struct Impression {
     pub width_mm: f32,
     /// Physical height, mm.
     pub height_mm: f32,
+    /// The ink family the impression was found in.
+    pub ink: SealInk,
+    /// Doubts about the impression the applicant or operator should see (empty when none).
+    pub warnings: Vec<Warning>,
+}
+
+/// Something about an impression that may make it unfit, though a picture was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// The ink runs into the edge of the picture: the stamp is probably cut off.
+    CutOffAtEdge,
+    /// No paper texture and perfectly even ink: a screenshot or digital copy of a seal, not a
+    /// stamp on paper.
+    MaybeDigitalCopy,
+    /// Larger than any standard seal: probably two stamps pressed over each other, which are
+    /// returned as one picture.
+    MaybeOverlapping,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Warning::CutOffAtEdge => {
+                "印章被图片边缘截断，请重新拍摄完整印章 (the stamp is cut off by the edge of the picture)"
+            }
+            Warning::MaybeDigitalCopy => {
+                "图片没有纸张纹理，可能是印章的电子复制件而非纸面盖章 (no paper texture: this may be a digital copy, not a stamp on paper)"
+            }
+            Warning::MaybeOverlapping => {
+                "印迹大于标准印章，可能是两枚印章重叠，无法分开 (larger than any standard seal: probably two overlapping stamps, which cannot be separated)"
+            }
+        })
+    }
 }
 
 /// Finds every seal impression in a JPEG, PNG or PDF scan, in reading order (rows top to bottom,
@@ -77,9 +143,13 @@ pub struct Impression {
 pub fn extract(input: &[u8], opts: &ExtractOptions) -> Result<Vec<Impression>, Error> {
     check_options(opts)?;
     let page = decode_page(input)?;
-    let found = find(&page)?;
+    let found = find(&page, opts.ink)?;
     let px_per_mm = page_px_per_mm(&page);
-    found.iter().map(|f| finish(f, px_per_mm, opts)).collect()
+    let size = (page.width as usize, page.height as usize);
+    found
+        .iter()
+        .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts))
+        .collect()
 }
 
 fn check_options(opts: &ExtractOptions) -> Result<(), Error> {
@@ -121,10 +191,18 @@ pub(crate) struct Found {
     pub skew_deg: f32,
     /// The ink family, which sets the picture's colour.
     pub ink: Ink,
+    /// No paper texture around the ink and perfectly even ink (see [`Warning::MaybeDigitalCopy`]).
+    pub digital: bool,
+    /// The ink's own colour per pixel, premultiplied by the coverage (red, green, blue planes
+    /// over the same box), for [`InkLook::Natural`].
+    pub colour: [Plane; 3],
 }
 
 /// How far an ink's own colour must stand out (see [`Ink::score`]) to seed an impression.
 const SEED_SCORE: f32 = 0.2;
+/// The same when the caller named the ink: no other family can be mistaken for it, so faded
+/// ink (a dry purple pad stands out by about 0.2) still seeds.
+const SEED_SCORE_GIVEN: f32 = 0.12;
 
 /// The ink families seals are stamped in, tried in this order: red first (almost every seal);
 /// purple and blue only on a page without red, and only for shapes with a closed rim, since blue
@@ -162,8 +240,8 @@ impl Ink {
 
     /// A seed pixel: clearly this ink, and not so dark that it is print.
     #[inline]
-    fn seeds(self, n: &[f32; 3]) -> bool {
-        self.score(n) >= SEED_SCORE && self.pass(n) > if self == Ink::Blue { 0.25 } else { 0.45 }
+    fn seeds(self, n: &[f32; 3], min_score: f32) -> bool {
+        self.score(n) >= min_score && self.pass(n) > if self == Ink::Blue { 0.25 } else { 0.45 }
     }
 
     /// Weights of the channels the ink absorbs, for the coverage estimate.
@@ -186,13 +264,19 @@ impl Ink {
 }
 
 /// Steps 1-4: the impressions on the page, with their coverage planes, in reading order.
-pub(crate) fn find(page: &Page) -> Result<Vec<Found>, Error> {
+pub(crate) fn find(page: &Page, want: Option<SealInk>) -> Result<Vec<Found>, Error> {
     let white = WhiteMap::estimate(page);
     if is_blank(page, &white) {
         return Err(Error::EmptyPage);
     }
-    for ink in Ink::ALL {
-        let found = find_ink(page, &white, ink);
+    let families: &[Ink] = match want {
+        None => &Ink::ALL,
+        Some(SealInk::Red) => &[Ink::Red],
+        Some(SealInk::Blue) => &[Ink::Blue],
+        Some(SealInk::Purple) => &[Ink::Purple],
+    };
+    for &ink in families {
+        let found = find_ink(page, &white, ink, want.is_some());
         if !found.is_empty() {
             return Ok(found);
         }
@@ -218,7 +302,8 @@ fn is_blank(page: &Page, white: &WhiteMap) -> bool {
 }
 
 /// The impressions in one ink family.
-fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
+fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> {
+    let min_score = if given { SEED_SCORE_GIVEN } else { SEED_SCORE };
     let px_per_mm = page_px_per_mm(page);
     // Cells of about 1.3 mm at 300 dpi; at least 4 px so a tiny page still has a grid.
     let cell = ((px_per_mm * 1.3) as usize).max(4);
@@ -231,12 +316,16 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
     for y in (0..h).step_by(2) {
         let row = &page.rgb[y * w * 3..(y + 1) * w * 3];
         let block_row = &white.inv[(y / white.block) * white.gw..][..white.gw];
+        let paper_row = &white.paper[(y / white.block) * white.gw..][..white.gw];
         let seed_row = &mut seeds[(y / cell) * cw..][..cw];
         for (x, px) in row.chunks_exact(6).enumerate() {
             let x = x * 2;
+            if !paper_row[x / white.block] {
+                continue;
+            }
             let inv = block_row[x / white.block];
             let n = normalise(px, &inv);
-            if ink.seeds(&n) {
+            if ink.seeds(&n, min_score) {
                 seed_row[x / cell] += 1;
             }
         }
@@ -272,8 +361,10 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink) -> Vec<Found> {
         let y0 = (b.y0 * cell).saturating_sub(margin);
         let x1 = ((b.x1 + 1) * cell + margin).min(w);
         let y1 = ((b.y1 + 1) * cell + margin).min(h);
-        if let Some(f) = coverage(page, white, ink, x0, y0, x1, y1)
-            && has_closed_rim(&f.alpha, if ink == Ink::Red { 0.67 } else { 0.9 })
+        if let Some(f) = coverage(page, white, ink, min_score, (x0, y0, x1, y1))
+            // A colour the caller asked for is a seal's by definition, so blue and purple need
+            // no more rim than red does.
+            && has_closed_rim(&f.alpha, if ink == Ink::Red || given { 0.67 } else { 0.9 })
         {
             found.push(f);
         }
@@ -297,6 +388,9 @@ struct WhiteMap {
     gw: usize,
     gh: usize,
     inv: Vec<[f32; 3]>,
+    /// Whether the block's bright colour can be paper: roughly neutral and not dark. A desk, a
+    /// wall or a phone around the sheet in a photo is not, and nothing on it is a stamp.
+    paper: Vec<bool>,
 }
 
 impl WhiteMap {
@@ -351,7 +445,20 @@ impl WhiteMap {
             .iter()
             .map(|c| c.map(|v| 1.0 / v.max(24.0)))
             .collect();
-        Self { block, gw, gh, inv }
+        let paper = smooth
+            .iter()
+            .map(|c| {
+                let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+                hi >= 80.0 && lo >= 0.7 * hi
+            })
+            .collect();
+        Self {
+            block,
+            gw,
+            gh,
+            inv,
+            paper,
+        }
     }
 
     /// Reciprocal paper colour for pixels `x0..x0 + out.len()` of row `y`, bilinear between
@@ -572,10 +679,8 @@ fn coverage(
     page: &Page,
     white: &WhiteMap,
     ink_family: Ink,
-    x0: usize,
-    y0: usize,
-    x1: usize,
-    y1: usize,
+    min_score: f32,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
 ) -> Option<Found> {
     let (w, h) = (x1 - x0, y1 - y0);
     let pw = page.width as usize;
@@ -592,7 +697,7 @@ fn coverage(
     let mut reds: Vec<[f32; 3]> = norm
         .iter()
         .copied()
-        .filter(|n| ink_family.seeds(n))
+        .filter(|n| ink_family.seeds(n, min_score))
         .collect();
     if reds.len() < 20 {
         return None;
@@ -677,7 +782,7 @@ fn coverage(
         };
     }
     // Trim to the ink.
-    let (mut bx0, mut by0, mut bx1, mut by1) = (w, h, 0, 0);
+    let (mut bx0, mut by0, mut bx1, mut by1) = (w, h, 0usize, 0usize);
     for y in 0..h {
         for x in 0..w {
             if a.v[y * w + x] > 0.0 {
@@ -691,25 +796,237 @@ fn coverage(
     if bx1 < bx0 || by1 < by0 {
         return None;
     }
+    // The ink's own colour, unmixed from the paper: the colour that, laid at this coverage on
+    // white, gives what the camera saw. Under print the ink cannot be seen, so it gets the ink's
+    // typical colour.
+    let mut colour = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
+    for (i, n) in norm.iter().enumerate() {
+        let al = a.v[i];
+        if al <= 0.0 {
+            continue;
+        }
+        for c in 0..3 {
+            let own = if dark[i] {
+                ink[c]
+            } else {
+                (1.0 - (1.0 - n[c]) / al).clamp(0.0, 1.0)
+            };
+            colour[c].v[i] = own * al;
+        }
+    }
     let (tw, th) = (bx1 - bx0 + 1, by1 - by0 + 1);
-    let mut trimmed = Plane::new(tw, th);
-    for y in 0..th {
-        let src = (by0 + y) * w + bx0;
-        trimmed.v[y * tw..(y + 1) * tw].copy_from_slice(&a.v[src..src + tw]);
+    let trim = |p: &Plane| {
+        let mut t = Plane::new(tw, th);
+        for y in 0..th {
+            let src = (by0 + y) * w + bx0;
+            t.v[y * tw..(y + 1) * tw].copy_from_slice(&p.v[src..src + tw]);
+        }
+        t
+    };
+    let mut trimmed = trim(&a);
+    let digital = looks_digital(&norm, &a.v, &mask, w);
+    let mut colour = [trim(&colour[0]), trim(&colour[1]), trim(&colour[2])];
+    // Round and oval seals end at their rim: whatever lies outside it (the tails of a signature
+    // in the seal's own colour, print the stamp was pressed over) is not the seal.
+    if let Some(outside) = outside_rim(&trimmed) {
+        for (i, out) in outside.iter().enumerate() {
+            if *out {
+                trimmed.v[i] = 0.0;
+                for c in &mut colour {
+                    c.v[i] = 0.0;
+                }
+            }
+        }
+        let (x0, y0, x1, y1) = ink_box(&trimmed)?;
+        let crop = |p: &Plane| {
+            let (cw, chh) = (x1 - x0 + 1, y1 - y0 + 1);
+            let mut t = Plane::new(cw, chh);
+            for y in 0..chh {
+                let src = (y0 + y) * p.w + x0;
+                t.v[y * cw..(y + 1) * cw].copy_from_slice(&p.v[src..src + cw]);
+            }
+            t
+        };
+        trimmed = crop(&trimmed);
+        colour = [crop(&colour[0]), crop(&colour[1]), crop(&colour[2])];
+        bx0 += x0;
+        by0 += y0;
     }
     let skew_deg = estimate_skew(&trimmed);
+    let _ = (bx1, by1);
     Some(Found {
         ink: ink_family,
         x: x0 + bx0,
         y: y0 + by0,
         alpha: trimmed,
         skew_deg,
+        colour,
+        digital,
     })
 }
 
-/// Clears 8-connected parts of the mask smaller than `min_area` pixels (JPEG colour specks),
-/// so they neither show in the picture nor stretch its crop.
-fn drop_specks(mask: &mut [bool], alpha: &mut [f32], w: usize, h: usize, min_area: usize) {
+/// The box of the pixels with any ink, if there are any.
+fn ink_box(p: &Plane) -> Option<(usize, usize, usize, usize)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (p.w, p.h, 0, 0);
+    for y in 0..p.h {
+        for x in 0..p.w {
+            if p.v[y * p.w + x] > 0.0 {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    (x1 >= x0 && y1 >= y0).then_some((x0, y0, x1, y1))
+}
+
+/// For a seal whose outline is an ellipse (round and oval seals, the frame), the pixels outside
+/// its rim; `None` for other outlines (squares), or when no rim can be fitted.
+///
+/// The rim is the first ink met walking in from the box edge on 360 rays. An ellipse (conic) is
+/// fitted to those points by least squares, three times, each time dropping the points far
+/// from the last fit: rays that met a signature's tail before the rim land outside it, rays
+/// through a dry gap in the rim land inside, and both are dropped. If most points lie on the
+/// fitted ellipse within about 1 % of its size, it is the rim.
+fn outside_rim(a: &Plane) -> Option<Vec<bool>> {
+    let (w, h) = (a.w as f64, a.h as f64);
+    if a.w < 24 || a.h < 24 {
+        return None;
+    }
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let s = w.max(h) / 2.0;
+    let reach = (cx * cx + cy * cy).sqrt();
+    let mut pts = Vec::with_capacity(360);
+    for k in 0..360 {
+        let (sn, cs) = (f64::from(k) * std::f64::consts::PI / 180.0).sin_cos();
+        let mut r = reach;
+        while r > 0.0 {
+            let (x, y) = (cx + r * cs, cy + r * sn);
+            if x >= 0.0 && y >= 0.0 && x < w && y < h && a.v[y as usize * a.w + x as usize] >= 0.5 {
+                // Centred and scaled to about ±1 for a well-conditioned fit.
+                pts.push(((x - cx) / s, (y - cy) / s));
+                break;
+            }
+            r -= 1.0;
+        }
+    }
+    if pts.len() < 200 {
+        return None;
+    }
+    let mut inliers = pts.clone();
+    let mut conic = fit_conic(&inliers)?;
+    for _ in 0..3 {
+        let mut dev: Vec<f64> = pts
+            .iter()
+            .map(|&p| (eval_conic(&conic, p) - 1.0).abs())
+            .collect();
+        let mut sorted = dev.clone();
+        sorted.sort_by(f64::total_cmp);
+        let tol = (3.0 * sorted[sorted.len() / 2]).max(0.02);
+        inliers = pts
+            .iter()
+            .zip(dev.iter_mut())
+            .filter(|(_, d)| **d <= tol)
+            .map(|(p, _)| *p)
+            .collect();
+        if inliers.len() < 6 {
+            return None;
+        }
+        conic = fit_conic(&inliers)?;
+    }
+    let [qa, qb, qc, _, _] = conic;
+    let mut dev: Vec<f64> = inliers
+        .iter()
+        .map(|&p| (eval_conic(&conic, p) - 1.0).abs())
+        .collect();
+    dev.sort_by(f64::total_cmp);
+    // An ellipse (not a hyperbola or parabola), most rays on it, and a tight fit: the conic's
+    // value 1 ± 0.02 is the rim ± 1 % of its radius.
+    let is_ellipse = qb * qb - 4.0 * qa * qc < 0.0 && qa > 0.0;
+    if !is_ellipse || inliers.len() * 10 < pts.len() * 7 || dev[dev.len() / 2] > 0.01 {
+        return None;
+    }
+    // Outside: beyond the rim by more than 1.5 px and 1 % (the conic grows about twice as fast
+    // as the radius).
+    let margin = 1.0 + 2.0 * (0.01 + 1.5 / s);
+    let mut out = vec![false; a.w * a.h];
+    for y in 0..a.h {
+        for x in 0..a.w {
+            let p = ((x as f64 + 0.5 - cx) / s, (y as f64 + 0.5 - cy) / s);
+            out[y * a.w + x] = eval_conic(&conic, p) > margin;
+        }
+    }
+    Some(out)
+}
+
+/// `A x² + B xy + C y² + D x + E y` for the conic `[A, B, C, D, E]` (the rim is where it is 1).
+fn eval_conic(q: &[f64; 5], (x, y): (f64, f64)) -> f64 {
+    q[0] * x * x + q[1] * x * y + q[2] * y * y + q[3] * x + q[4] * y
+}
+
+/// Least-squares conic through the points (value 1 on the curve): the 5 × 5 normal equations,
+/// solved by Gaussian elimination with partial pivoting.
+fn fit_conic(pts: &[(f64, f64)]) -> Option<[f64; 5]> {
+    let mut m = [[0f64; 6]; 5];
+    for &(x, y) in pts {
+        let row = [x * x, x * y, y * y, x, y];
+        for i in 0..5 {
+            for j in 0..5 {
+                m[i][j] += row[i] * row[j];
+            }
+            m[i][5] += row[i];
+        }
+    }
+    for col in 0..5 {
+        let pivot = (col..5).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for r in 0..5 {
+            if r != col {
+                let f = m[r][col] / m[col][col];
+                for c in col..6 {
+                    m[r][c] -= f * m[col][c];
+                }
+            }
+        }
+    }
+    Some([0, 1, 2, 3, 4].map(|i| m[i][5] / m[i][i]))
+}
+
+/// A screenshot has paper of one exact colour and ink of one exact colour; a scan or photo has
+/// paper texture, sensor noise and uneven ink. Spread (standard deviation of luma, 0..1) under
+/// half a grey level on the paper and under one level in the solid ink means "not paper".
+fn looks_digital(norm: &[[f32; 3]], alpha: &[f32], mask: &[bool], width: usize) -> bool {
+    let spread = |pick: &dyn Fn(usize) -> bool| {
+        let (mut n, mut s, mut s2) = (0f64, 0f64, 0f64);
+        for (i, c) in norm.iter().enumerate() {
+            if pick(i) {
+                let l = f64::from(c[0] + 2.0 * c[1] + c[2]) / 4.0;
+                n += 1.0;
+                s += l;
+                s2 += l * l;
+            }
+        }
+        if n < 200.0 {
+            return None;
+        }
+        Some(((s2 / n - (s / n) * (s / n)).max(0.0)).sqrt())
+    };
+    // Paper well away from the ink, and ink well inside its strokes: no anti-aliased edges.
+    let (w, h) = (width, norm.len() / width.max(1));
+    let near = dilate(mask, w, h, 2);
+    let solid = morph(mask, w, h, 1, false);
+    let paper = spread(&|i| !near[i]);
+    let ink = spread(&|i| solid[i] && alpha[i] >= 1.0);
+    matches!((paper, ink), (Some(p), Some(k)) if p < 0.5 / 255.0 && k < 1.0 / 255.0)
+}
+
+/// Calls `f` with each 8-connected part of the mask (its pixel indices and its box x0, y0, x1,
+/// y1).
+fn for_each_part(mask: &[bool], w: usize, h: usize, mut f: impl FnMut(&[usize], [usize; 4])) {
     let mut seen = vec![false; w * h];
     let mut part = Vec::new();
     let mut stack = Vec::new();
@@ -720,9 +1037,16 @@ fn drop_specks(mask: &mut [bool], alpha: &mut [f32], w: usize, h: usize, min_are
         part.clear();
         seen[start] = true;
         stack.push(start);
+        let mut bbox = [w, h, 0, 0];
         while let Some(i) = stack.pop() {
             part.push(i);
             let (x, y) = (i % w, i / w);
+            bbox = [
+                bbox[0].min(x),
+                bbox[1].min(y),
+                bbox[2].max(x),
+                bbox[3].max(y),
+            ];
             for ny in y.saturating_sub(1)..(y + 2).min(h) {
                 for nx in x.saturating_sub(1)..(x + 2).min(w) {
                     let j = ny * w + nx;
@@ -733,12 +1057,22 @@ fn drop_specks(mask: &mut [bool], alpha: &mut [f32], w: usize, h: usize, min_are
                 }
             }
         }
+        f(&part, bbox);
+    }
+}
+
+/// Clears 8-connected parts of the mask smaller than `min_area` pixels (JPEG colour specks),
+/// so they neither show in the picture nor stretch its crop.
+fn drop_specks(mask: &mut [bool], alpha: &mut [f32], w: usize, h: usize, min_area: usize) {
+    let mut small = Vec::new();
+    for_each_part(mask, w, h, |part, _| {
         if part.len() < min_area {
-            for &i in &part {
-                mask[i] = false;
-                alpha[i] = 0.0;
-            }
+            small.extend_from_slice(part);
         }
+    });
+    for i in small {
+        mask[i] = false;
+        alpha[i] = 0.0;
     }
 }
 
@@ -1007,7 +1341,13 @@ fn profile_skew(a: &Plane) -> f32 {
 }
 
 /// Step 5: de-skew, crop and scale one impression, and encode it.
-fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impression, Error> {
+fn finish(
+    f: &Found,
+    page: (usize, usize),
+    page_px_per_mm: f32,
+    dpi_known: bool,
+    opts: &ExtractOptions,
+) -> Result<Impression, Error> {
     let a = &f.alpha;
     let (s, c) = f.skew_deg.to_radians().sin_cos();
     let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
@@ -1037,21 +1377,78 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
     // Source pixels per output pixel; shrink first when it is large so bilinear does not alias.
     let (kx, ky) = (src_w / out_w as f32, src_h / out_h as f32);
     let factor = (kx.min(ky).floor() as usize).max(1);
-    let src = a.shrink(factor);
     let inv = 1.0 / factor as f32;
-    let mut out = vec![0u8; out_w * out_h];
-    for v in 0..out_h {
-        for u in 0..out_w {
-            // Output pixel centre → upright coordinates → page (rotated back) → plane.
-            let xr = ux0 + (u as f32 + 0.5) * kx;
-            let yr = uy0 + (v as f32 + 0.5) * ky;
-            let x = xr * c - yr * s + cx;
-            let y = xr * s + yr * c + cy;
-            let val = src.sample(x * inv, y * inv);
-            out[v * out_w + u] = (val * 255.0).round().clamp(0.0, 255.0) as u8;
+    // Output pixel centre → upright coordinates → page (rotated back) → plane.
+    let resample = |plane: &Plane| {
+        let src = plane.shrink(factor);
+        let mut out = vec![0f32; out_w * out_h];
+        for v in 0..out_h {
+            for u in 0..out_w {
+                let xr = ux0 + (u as f32 + 0.5) * kx;
+                let yr = uy0 + (v as f32 + 0.5) * ky;
+                let x = xr * c - yr * s + cx;
+                let y = xr * s + yr * c + cy;
+                out[v * out_w + u] = src.sample(x * inv, y * inv);
+            }
         }
+        out
+    };
+    let to_u8 = |v: f32| (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    let alpha = resample(a);
+    let png = match opts.look {
+        InkLook::Flat => {
+            let out: Vec<u8> = alpha.iter().map(|&v| to_u8(v)).collect();
+            encode_png(&out, out_w as u32, out_h as u32, f.ink.colour(), opts.dpi)?
+        }
+        InkLook::Natural => {
+            let planes = [
+                resample(&f.colour[0]),
+                resample(&f.colour[1]),
+                resample(&f.colour[2]),
+            ];
+            let mut rgba = Vec::with_capacity(out_w * out_h * 4);
+            for (i, &al) in alpha.iter().enumerate() {
+                let a8 = to_u8(al);
+                if a8 == 0 {
+                    rgba.extend_from_slice(&[0, 0, 0, 0]);
+                } else {
+                    // Resampled premultiplied, so edges do not pick up the paper's colour.
+                    let un = |p: &Vec<f32>| to_u8(p[i] / al.max(1e-3));
+                    rgba.extend_from_slice(&[un(&planes[0]), un(&planes[1]), un(&planes[2]), a8]);
+                }
+            }
+            encode_rgba_png(&rgba, out_w as u32, out_h as u32, opts.dpi)?
+        }
+    };
+    let mut warnings = Vec::new();
+    // Ink along a stretch of the picture's edge (over a sixth of the side): the frame cut the
+    // stamp. A rim merely touching the edge, as in a tight crop, meets it over a few pixels.
+    let inked = |i: usize| a.v[i] >= 0.5;
+    // The stretch of the edge the ink meets, first to last inked pixel.
+    let span = |it: &mut dyn Iterator<Item = (usize, usize)>| {
+        let hits: Vec<usize> = it.filter(|&(_, i)| inked(i)).map(|(k, _)| k).collect();
+        hits.last().map_or(0, |l| l - hits[0] + 1)
+    };
+    let column = |x: usize| span(&mut (0..a.h).map(|y| (y, y * a.w + x)));
+    let row = |y: usize| span(&mut (0..a.w).map(|x| (x, y * a.w + x)));
+    let cut = (f.x == 0 && column(0) * 6 > a.h)
+        || (f.x + a.w >= page.0 && column(a.w - 1) * 6 > a.h)
+        || (f.y == 0 && row(0) * 6 > a.w)
+        || (f.y + a.h >= page.1 && row(a.h - 1) * 6 > a.w);
+    if cut {
+        warnings.push(Warning::CutOffAtEdge);
     }
-    let png = encode_png(&out, out_w as u32, out_h as u32, f.ink.colour(), opts.dpi)?;
+    if f.digital {
+        warnings.push(Warning::MaybeDigitalCopy);
+    }
+    // The largest seals in use are 58 mm (some 合同专用章) and the 50 × 36 mm frame; ink wider or
+    // taller than 60 mm on the page is more than one stamp. (Measured on the page, not from the
+    // size the caller gave.)
+    // Only with a recorded resolution: a photo's scale is a guess.
+    let (page_w_mm, page_h_mm) = (src_w / page_px_per_mm, src_h / page_px_per_mm);
+    if dpi_known && page_w_mm.max(page_h_mm) > 60.0 {
+        warnings.push(Warning::MaybeOverlapping);
+    }
     Ok(Impression {
         png,
         x: f.x as u32,
@@ -1060,7 +1457,80 @@ fn finish(f: &Found, page_px_per_mm: f32, opts: &ExtractOptions) -> Result<Impre
         height: a.h as u32,
         width_mm,
         height_mm,
+        ink: match f.ink {
+            Ink::Red => SealInk::Red,
+            Ink::Purple => SealInk::Purple,
+            Ink::Blue => SealInk::Blue,
+        },
+        warnings,
     })
+}
+
+/// Pen ink coverage (0..1) over the whole page, against the local paper white, for
+/// [`crate::extract_signature`]: dark ink, black or blue as asked; seal red is never pen ink.
+pub(crate) fn pen_coverage(
+    page: &Page,
+    ink: crate::PenInk,
+) -> Result<(usize, usize, Vec<f32>), Error> {
+    let white = WhiteMap::estimate(page);
+    if is_blank(page, &white) {
+        return Err(Error::EmptyPage);
+    }
+    let (w, h) = (page.width as usize, page.height as usize);
+    let mut cov = vec![0f32; w * h];
+    let mut row_white = vec![[0f32; 3]; w];
+    for y in 0..h {
+        white.row(y, 0, &mut row_white);
+        for x in 0..w {
+            let i = y * w + x;
+            let n = normalise(&page.rgb[i * 3..i * 3 + 3], &row_white[x]);
+            let blue = n[2] - n[0].max(n[1]);
+            let red = n[0] - n[1].max(n[2]);
+            let wanted = match ink {
+                crate::PenInk::Any => true,
+                crate::PenInk::Black => blue < 0.12,
+                crate::PenInk::Blue => blue >= 0.12,
+            };
+            if red > 0.15 || !wanted {
+                continue;
+            }
+            // Ballpoint absorbs at least the red and green light strongly; what passes least
+            // says how much ink covers the pixel.
+            let dark = 1.0 - n[0].min(n[1]).min(n[2]);
+            cov[i] = ((dark - 0.2) / 0.4).clamp(0.0, 1.0);
+        }
+    }
+    Ok((w, h, cov))
+}
+
+/// Keeps handwriting in a coverage plane: drops specks (under 0.3 mm²) and printed rules (a
+/// component over 25 mm long and under 1.2 mm thick), and paper texture away from the strokes.
+pub(crate) fn handwriting(cov: &[f32], w: usize, h: usize, px_per_mm: f32) -> Vec<f32> {
+    let mut mask: Vec<bool> = cov.iter().map(|&c| c >= 0.5).collect();
+    let min_area = ((0.3 * px_per_mm * px_per_mm) as usize).max(4);
+    let (long, thin) = (25.0 * px_per_mm, 1.2 * px_per_mm);
+    let mut dropped = Vec::new();
+    for_each_part(&mask, w, h, |part, [x0, y0, x1, y1]| {
+        let (bw, bh) = ((x1 - x0 + 1) as f32, (y1 - y0 + 1) as f32);
+        let rule = bw.max(bh) > long && bw.min(bh) < thin;
+        if part.len() < min_area || rule {
+            dropped.extend_from_slice(part);
+        }
+    });
+    for i in dropped {
+        mask[i] = false;
+    }
+    let near = dilate(&mask, w, h, 1);
+    cov.iter()
+        .zip(&near)
+        .map(|(&c, &k)| {
+            if k {
+                ((c - 0.2) / 0.6).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

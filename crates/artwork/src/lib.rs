@@ -37,14 +37,19 @@ mod extract;
 mod font;
 mod raster;
 mod render;
+mod signature;
 mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use decode::{MAX_INPUT_BYTES, MAX_PIXELS};
 pub use error::Error;
-pub use extract::{ExtractOptions, Impression, extract};
+pub use extract::{ExtractOptions, Impression, InkLook, SealInk, Warning, extract};
 pub use render::{RenderRequest, Style, render, render_with};
+pub use signature::{
+    MAX_POINTS, MAX_STROKES, PadStroke, PaperSignatureOptions, PenInk, SIGNATURE_PAD_JS,
+    SignatureArt, SignatureOptions, SignaturePad, extract_signature, render_signature,
+};
 pub use template::{FrameTemplate, OvalTemplate, RoundTemplate, SquareTemplate, Templates};
 
 /// The uniform seal red every extracted impression is painted in (close to `#E60012`).

@@ -26,9 +26,14 @@ pub(crate) fn encode_png(
             rgba.extend_from_slice(&[colour[0], colour[1], colour[2], a]);
         }
     }
+    encode_rgba_png(&rgba, w, h, dpi)
+}
+
+/// Encodes RGBA pixels as a PNG recording `dpi`.
+pub(crate) fn encode_rgba_png(rgba: &[u8], w: u32, h: u32, dpi: u32) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
-        .write_image(&rgba, w, h, image::ExtendedColorType::Rgba8)
+        .write_image(rgba, w, h, image::ExtendedColorType::Rgba8)
         .map_err(|e| Error::Encode(e.to_string()))?;
     Ok(with_phys(out, dpi))
 }

@@ -7,6 +7,8 @@
 //! compression at quality 60-90. The truth is the seal coverage before any degradation: a pixel is
 //! seal ink when its coverage is at least one half.
 
+pub mod capture;
+
 use image::ImageEncoder;
 use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 use tiny_skia::{FillRule, Mask, PathBuilder, Stroke, Transform};
@@ -550,10 +552,18 @@ fn blur3(rgb: &mut [f32], w: usize, h: usize, k: f32) {
 /// The extractor's ink mask in page coordinates (1 where its coverage is at least one half), and
 /// the number of impressions it found: what the quality measure compares with the truth.
 pub fn page_mask(input: &[u8]) -> Result<(u32, u32, Vec<u8>, usize), Error> {
+    page_mask_with(input, &crate::ExtractOptions::default())
+}
+
+/// [`page_mask`] with the options that choose the ink.
+pub fn page_mask_with(
+    input: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<(u32, u32, Vec<u8>, usize), Error> {
     let page = decode_page(input)?;
     let (w, h) = (page.width as usize, page.height as usize);
     let mut mask = vec![0u8; w * h];
-    let found = find(&page)?;
+    let found = find(&page, opts.ink)?;
     for f in &found {
         for y in 0..f.alpha.h {
             for x in 0..f.alpha.w {
@@ -583,7 +593,7 @@ pub fn iou(a: &[u8], b: &[u8]) -> f64 {
 /// The skew the extractor measured for each impression, degrees clockwise, in reading order.
 pub fn skews(input: &[u8]) -> Result<Vec<f32>, Error> {
     let page = decode_page(input)?;
-    Ok(find(&page)?.iter().map(|f| f.skew_deg).collect())
+    Ok(find(&page, None)?.iter().map(|f| f.skew_deg).collect())
 }
 
 /// Checks the font has every character the generator draws.

@@ -218,23 +218,28 @@ fn bad_options_are_refused() {
         ExtractOptions {
             size_mm: None,
             dpi: 0,
+            ..ExtractOptions::default()
         },
         ExtractOptions {
             size_mm: Some((0.0, 40.0)),
             dpi: 300,
+            ..ExtractOptions::default()
         },
         ExtractOptions {
             size_mm: Some((f32::NAN, 40.0)),
             dpi: 300,
+            ..ExtractOptions::default()
         },
         ExtractOptions {
             size_mm: Some((1e9, 40.0)),
             dpi: 300,
+            ..ExtractOptions::default()
         },
         // 150 mm at 2400 dpi: a 200 MP picture, refused rather than allocated.
         ExtractOptions {
             size_mm: Some((150.0, 150.0)),
             dpi: 2400,
+            ..ExtractOptions::default()
         },
     ] {
         assert!(

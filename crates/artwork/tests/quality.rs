@@ -129,6 +129,7 @@ fn extracted_pictures_line_up_with_the_drawn_seal() {
             let opts = ExtractOptions {
                 size_mm: Some(seal.size_mm),
                 dpi: 300,
+                ..ExtractOptions::default()
             };
             let found = extract(&form.jpeg, &opts).expect("extracts");
             let imp = at_seal(&found, seal);
@@ -221,4 +222,15 @@ fn skew_is_measured_to_half_a_degree() {
         }
     }
     println!("worst skew error {worst:.2}°");
+}
+
+/// The A4 150-dpi forms other crates' tests upload (app flow, web pages and API, the smoke run):
+/// every seal is still found, so their flows see the impressions they expect.
+#[test]
+fn forms_used_by_other_crates_still_extract() {
+    for seed in [0x5ea1, 0x5ea2, 11, 7, 0x5ea1_d35c] {
+        let form = generate(seed, FormSpec::A4_150);
+        let found = extract(&form.jpeg, &ExtractOptions::default()).expect("extracts");
+        assert_eq!(found.len(), form.seals.len(), "seed {seed:#x}");
+    }
 }

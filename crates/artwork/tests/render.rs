@@ -149,3 +149,84 @@ fn templates_are_configurable() {
         Err(Error::InvalidRequest(_))
     ));
 }
+
+/// The rules people check an official round seal against (standards §5.2): a five-pointed star in
+/// the centre with one point straight up; the name on an arc centred on the top spanning 200-270°;
+/// the 13-digit code, where used, on the bottom arc within about 60°, and nothing there without it;
+/// and the 专用章 sizes: 合同 42 mm, 财务 38 mm round or 22 mm square, 发票 40 × 30 mm.
+#[test]
+fn official_round_seal_follows_the_rules() {
+    let mut req = request(Style::Round, "南昌市红谷滩新区星辰科技有限公司");
+    req.title = Some("合同专用章".into());
+    req.code = Some("3601020012345".into());
+    let with_code = decode(&render(&req).expect("renders"));
+    req.code = None;
+    let without = decode(&render(&req).expect("renders"));
+    let k = 300.0 / 25.4;
+    // Ink at radius r mm, angle θ degrees clockwise from straight up.
+    let ink = |img: &image::RgbaImage, r: f32, deg: f32| {
+        let (s, c) = deg.to_radians().sin_cos();
+        let (x, y) = (21.0 + r * s, 21.0 - r * c);
+        img.get_pixel((x * k) as u32, (y * k) as u32)[3] >= 128
+    };
+    // Ink anywhere across an annulus at this angle.
+    let ring = |img: &image::RgbaImage, r0: f32, r1: f32, deg: f32| {
+        (0..20).any(|j| ink(img, r0 + (r1 - r0) * j as f32 / 19.0, deg))
+    };
+    // Star: the five points (0°, 72°, …) inked at 5 mm, the gaps between them clear.
+    for p in 0..5 {
+        let at = 72.0 * p as f32;
+        assert!(ink(&without, 5.0, at), "star point at {at}°");
+        assert!(!ink(&without, 5.0, at + 36.0), "star gap at {}°", at + 36.0);
+    }
+    // Name arc (radius 13-16.5 mm): present from -100° to +100° (a span of at least 200°),
+    // absent at the bottom (150-210°), so the arc is centred on the top.
+    let inked_angles: Vec<i32> = (-180..180)
+        .filter(|&d| ring(&without, 13.0, 16.5, d as f32))
+        .collect();
+    assert!(
+        inked_angles.contains(&-100) || inked_angles.iter().any(|&d| (-104..=-96).contains(&d))
+    );
+    assert!(inked_angles.iter().any(|&d| (96..=104).contains(&d)));
+    // (The seal name's outer corners reach this annulus near ±140°, so the check starts at 150°.)
+    assert!(
+        inked_angles.iter().all(|&d| d.abs() < 150),
+        "name arc reaches the bottom"
+    );
+    // Code arc (radius 17.3-19.3 mm, inside the rim): ink within ±35° of the bottom only with a
+    // code, none there without; and none of it beyond ±35°.
+    // (From 130° to 230°: the ends of the name arc reach this radius near ±120°.)
+    let code_angles: Vec<i32> = (130..230)
+        .filter(|&d| ring(&with_code, 17.2, 19.2, d as f32))
+        .collect();
+    assert!(
+        code_angles.iter().any(|&d| (170..=190).contains(&d)),
+        "code at the bottom"
+    );
+    assert!(
+        code_angles.iter().all(|&d| (140..=220).contains(&d)),
+        "code span {code_angles:?}"
+    );
+    assert!(
+        (150..=210).all(|d| !ring(&without, 17.2, 19.2, d as f32)),
+        "no code, no digits"
+    );
+    // The 专用章 sizes.
+    for (style, title, size, px) in [
+        (Style::Round, "合同专用章", Some((42.0, 42.0)), (496, 496)),
+        (Style::Round, "财务专用章", Some((38.0, 38.0)), (449, 449)),
+        (Style::Oval, "发票专用章", None, (472, 354)),
+    ] {
+        let mut r = request(style, "测试有限公司");
+        r.title = Some(title.into());
+        r.size_mm = size;
+        let img = decode(&render(&r).expect("renders"));
+        assert_eq!((img.width(), img.height()), px, "{title}");
+    }
+    let mut square = request(Style::Square, "张三");
+    square.size_mm = Some((22.0, 22.0));
+    assert_eq!(
+        decode(&render(&square).expect("renders")).dimensions(),
+        (260, 260)
+    );
+}

@@ -1,6 +1,8 @@
 //! `sealdesk`: the one binary. Runs the platform, manages soft tokens, projects and operators, checks the audit
 //! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
 
+mod bench;
+mod ops;
 mod serve;
 mod smoke;
 
@@ -12,6 +14,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "sealdesk", version, about = "电子印章在线办理平台 SealDesk")]
 struct Cli {
+    /// Log lines as text, or as JSON objects (one a line, with the request id of each request's lines) for a
+    /// log collector.
+    #[arg(long, global = true, default_value = "text", env = "SEALDESK_LOG_FORMAT", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -33,6 +39,39 @@ impl DataArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sealdesk.db").display()))
+    }
+}
+
+/// Where uploaded files live; shared by `serve`, `backup` and `restore`.
+#[derive(clap::Args, Clone)]
+pub struct BlobArgs {
+    /// The blob store: a directory, or `s3://BUCKET[/PREFIX]` (credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION). Default: `blobs` in the data directory.
+    #[arg(long, env = "SEALDESK_BLOBS")]
+    pub blobs: Option<String>,
+    /// The endpoint of an S3-compatible server (MinIO, Ceph RGW, …), e.g. `http://127.0.0.1:9000`; addressed
+    /// path-style. Without it, `s3://` means AWS S3.
+    #[arg(long, env = "SEALDESK_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+}
+
+impl BlobArgs {
+    /// The `--blobs` value in force.
+    pub fn spec(&self, data_dir: &std::path::Path) -> String {
+        self.blobs
+            .clone()
+            .unwrap_or_else(|| data_dir.join("blobs").display().to_string())
+    }
+
+    /// Opens the blob store in force.
+    pub fn open(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<dyn sealdesk_adapters::blobs::BlobStore>> {
+        Ok(sealdesk_adapters::blobs::open(
+            &self.spec(data_dir),
+            self.s3_endpoint.as_deref(),
+        )?)
     }
 }
 
@@ -62,6 +101,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: OperatorCmd,
     },
+    /// The blob store (uploaded files).
+    Blobs {
+        #[command(subcommand)]
+        cmd: ops::BlobsCmd,
+    },
+    /// Fill a database with synthetic orders and measure the HTTP API under load (see docs/benchmarks.md).
+    Bench(bench::BenchArgs),
+    /// The bench's ceiling: a bare axum endpoint (used by `bench`).
+    #[command(hide = true)]
+    BenchBare(bench::BareArgs),
+    /// Back up the database, the blobs and the platform's keys into a directory, consistently, while running.
+    Backup(ops::BackupArgs),
+    /// Restore a backup into a new database and data directory.
+    Restore(ops::RestoreArgs),
     /// Inspect, verify and make GB/T 38540 / GM/T 0031 seal files.
     Seal {
         #[command(subcommand)]
@@ -93,6 +146,30 @@ enum TokenCmd {
         /// The holder's name, put in the certificate.
         #[arg(long, default_value = "演示企业有限公司")]
         name: String,
+        /// The holder's ID number (a person) or credit code (an enterprise), put in the certificate's subject.
+        #[arg(long)]
+        id_number: Option<String>,
+        /// Issue the certificate from this CA (PEM) instead of the data directory's demo CA; needs --ca-key.
+        #[arg(long, requires = "ca_key")]
+        ca_cert: Option<PathBuf>,
+        /// The issuing CA's private key (PEM, as `openssl` writes it).
+        #[arg(long, requires = "ca_cert")]
+        ca_key: Option<PathBuf>,
+    },
+    /// Sign a 授权 challenge with the token's key (the PIN is required) and print the signature in base64.
+    Sign {
+        /// The token directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The token's PIN.
+        #[arg(long)]
+        pin: String,
+        /// The challenge text, as the order page shows it.
+        #[arg(long, conflicts_with = "challenge_file")]
+        challenge: Option<String>,
+        /// A file holding the challenge text.
+        #[arg(long)]
+        challenge_file: Option<PathBuf>,
     },
     /// Write downloaded seal files (.esl) onto a token and print the write receipt the order page asks for.
     Write {
@@ -116,10 +193,13 @@ enum TokenCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the SM3 hash chain of the whole audit log.
+    /// Check the hash chain of the whole audit log, in one consistent snapshot.
     Verify {
         #[command(flatten)]
         data: DataArgs,
+        /// The audit key file the server runs with (a keyed chain verifies only with its key).
+        #[arg(long, env = "SEALDESK_AUDIT_KEY_FILE")]
+        audit_key_file: Option<PathBuf>,
     },
 }
 
@@ -166,19 +246,26 @@ enum OperatorCmd {
 }
 
 fn main() -> ExitCode {
+    sealdesk_adapters::install_tls_provider();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Seal { cmd } => return exit(sealdesk_ses_cli::run(cmd)),
         Cmd::Artwork { cmd } => return exit(sealdesk_artwork_cli::run(cmd)),
         _ => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
+    } else {
+        logs.init();
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -212,6 +299,11 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
         Cmd::Smoke(args) => smoke::run(args).await,
+        Cmd::Blobs { cmd } => ops::blobs(cmd).await,
+        Cmd::Backup(args) => ops::backup(args).await,
+        Cmd::Bench(args) => bench::run(args).await,
+        Cmd::BenchBare(args) => bench::bare(args).await,
+        Cmd::Restore(args) => ops::restore(args).await,
         Cmd::Token {
             cmd:
                 TokenCmd::Init {
@@ -220,18 +312,29 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     data_dir,
                     holder,
                     name,
+                    id_number,
+                    ca_cert,
+                    ca_key,
                 },
         } => {
-            let ca = sealdesk_adapters::keys::demo_ca(&data_dir).context("demo CA")?;
-            let t = sealdesk_adapters::token::SoftToken::init(&dir, &pin, &ca, &holder, &name)?;
+            let ca = match (&ca_key, &ca_cert) {
+                (Some(k), Some(c)) => {
+                    sealdesk_adapters::keys::identity_from_files(k, c).context("issuing CA")?
+                }
+                _ => sealdesk_adapters::keys::demo_ca(&data_dir).context("demo CA")?,
+            };
+            let t = sealdesk_adapters::token::SoftToken::init_with_id(
+                &dir,
+                &pin,
+                &ca,
+                &holder,
+                &name,
+                id_number.as_deref(),
+            )?;
             println!("soft token created in {}", dir.display());
             println!("  密钥序列号 (serial): {}", t.serial());
             println!("  certificate: {}", t.cert().subject());
-            println!(
-                "  issued by:   {} (the demo CA of {})",
-                t.cert().issuer(),
-                data_dir.display()
-            );
+            println!("  issued by:   {}", t.cert().issuer());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token {
@@ -258,6 +361,28 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token {
+            cmd:
+                TokenCmd::Sign {
+                    dir,
+                    pin,
+                    challenge,
+                    challenge_file,
+                },
+        } => {
+            use base64::Engine;
+            let text = match (challenge, challenge_file) {
+                (Some(t), _) => t,
+                (None, Some(p)) => {
+                    std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?
+                }
+                (None, None) => anyhow::bail!("give --challenge TEXT or --challenge-file FILE"),
+            };
+            let mut t = sealdesk_adapters::token::SoftToken::open(&dir)?;
+            let sig = t.sign_challenge(&pin, text.trim_end_matches(['\r', '\n']).as_bytes())?;
+            println!("{}", base64::engine::general_purpose::STANDARD.encode(sig));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token {
             cmd: TokenCmd::Show { dir },
         } => {
             let t = sealdesk_adapters::token::SoftToken::open(&dir)?;
@@ -277,11 +402,18 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit {
-            cmd: AuditCmd::Verify { data },
+            cmd:
+                AuditCmd::Verify {
+                    data,
+                    audit_key_file,
+                },
         } => {
-            let store = sealdesk_store::Store::connect(&data.url(), 0)
+            let mut store = sealdesk_store::Store::connect(&data.url(), 0)
                 .await
                 .context("open the database")?;
+            if let Some(p) = &audit_key_file {
+                store = store.with_audit_key(serve::read_audit_key(p)?)?;
+            }
             match store.verify_audit().await? {
                 Ok(n) => {
                     println!("audit chain intact: {n} entries");

@@ -1,14 +1,13 @@
 //! `sealdesk serve`: wires the store, blob store, keys and gateways into the web server.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftToken};
+use sealdesk_adapters::{keys, pay::SandboxGateway, token::SoftToken};
 use sealdesk_app::{App, AppConfig};
 use sealdesk_store::Store;
 
-use crate::DataArgs;
+use crate::{BlobArgs, DataArgs};
 
 /// The demo operator's password: demo mode only, printed at start.
 const DEMO_PASSWORD: &str = "sealdesk-demo";
@@ -17,8 +16,9 @@ const DEMO_PIN: &str = "12345678";
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Demo mode: a demo project, the operator admin / sealdesk-demo, a soft token, and the SMS outbox readable
-    /// at /demo/outbox.
+    /// Demo mode: a demo project, the operator admin / sealdesk-demo, a soft token, the demo CA, the sandbox
+    /// payment channel and cashier, and the SMS outbox readable at /demo/outbox. Without it none of these exist
+    /// and the production flags (--maker-key, --maker-cert, --trust, --audit-key-file) are required.
     #[arg(long)]
     demo: bool,
     /// Address to listen on.
@@ -26,39 +26,165 @@ pub struct ServeArgs {
     listen: String,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    blobs: BlobArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate listener, not exposed through the proxy).
+    #[arg(long, env = "SEALDESK_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// This instance's number (0-1023); several instances on one database need different numbers.
     #[arg(long, default_value_t = 0, env = "SEALDESK_INSTANCE")]
     instance: u16,
     /// The platform's public address, used in SMS texts and to decide on secure cookies.
     #[arg(long, env = "SEALDESK_PUBLIC_URL")]
     public_url: Option<String>,
-    /// The seal maker's private key (PKCS#8 PEM); default: one created in the data directory.
-    #[arg(long, requires = "maker_cert")]
+    /// The seal maker's private key (SM2, PEM: PKCS#8 or SEC1 as `openssl` writes them). Required without
+    /// --demo; with --demo the default is one created in the data directory.
+    #[arg(long, requires = "maker_cert", env = "SEALDESK_MAKER_KEY")]
     maker_key: Option<PathBuf>,
     /// The seal maker's certificate (PEM).
-    #[arg(long, requires = "maker_key")]
+    #[arg(long, requires = "maker_key", env = "SEALDESK_MAKER_CERT")]
     maker_cert: Option<PathBuf>,
-    /// A CA certificate (PEM) whose UKey certificates are accepted; repeatable. Default: the data directory's
-    /// demo CA.
-    #[arg(long)]
+    /// A CA certificate (PEM) whose UKey certificates are accepted at 授权; repeatable. Required without --demo;
+    /// with --demo the data directory's demo CA is trusted too.
+    #[arg(long, env = "SEALDESK_TRUST", value_delimiter = ',')]
     trust: Vec<PathBuf>,
+    /// Payment channels offered to applicants, comma-separated, in order. `sandbox` needs --demo (and is the
+    /// default with it); real channels come with their adapters. None: the server starts, logs that payment
+    /// is not open, and tells applicants so.
+    #[arg(long, env = "SEALDESK_PAYMENTS", value_delimiter = ',')]
+    payments: Vec<String>,
+    /// How SMS leave the platform: `outbox` (the default) keeps them in the database's outbox for a sender
+    /// process; only --demo makes the outbox readable at /demo/outbox.
+    #[arg(long, env = "SEALDESK_SMS", default_value = "outbox")]
+    sms: String,
+    /// A file holding the audit chain's HMAC-SM3 key (at least 32 bytes; `openssl rand -hex 32 > FILE`).
+    /// Required without --demo; `sealdesk audit verify` needs the same file.
+    #[arg(long, env = "SEALDESK_AUDIT_KEY_FILE")]
+    audit_key_file: Option<PathBuf>,
+    /// A reverse proxy (address or block, e.g. 10.0.0.0/8) whose X-Forwarded-For names the client; repeatable.
+    #[arg(long, env = "SEALDESK_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<String>,
     /// The SMS signature (the bracketed name that starts each message).
     #[arg(long, default_value = "金格科技", env = "SEALDESK_SMS_SIGNATURE")]
     sms_signature: String,
 }
 
+/// Reads an audit key file: hex (as `openssl rand -hex 32` writes it) or raw bytes, at least 32 bytes.
+pub fn read_audit_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let raw = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("read the audit key {}", path.display()))?,
+    );
+    let text = String::from_utf8_lossy(&raw);
+    let key = match hex_decode(text.trim()) {
+        Some(k) => k,
+        None => raw.to_vec(),
+    };
+    anyhow::ensure!(
+        key.len() >= 32,
+        "the audit key {} is {} bytes: it must be at least 32 (make one with `openssl rand -hex 32`)",
+        path.display(),
+        key.len()
+    );
+    Ok(key)
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What production mode refuses to start without, with the flag that supplies it.
+fn production_gaps(a: &ServeArgs) -> Vec<&'static str> {
+    let mut gaps = Vec::new();
+    if a.maker_key.is_none() || a.maker_cert.is_none() {
+        gaps.push(
+            "--maker-key KEY.pem --maker-cert CERT.pem (the seal maker's own key and certificate)",
+        );
+    }
+    if a.trust.is_empty() {
+        gaps.push("--trust CA.pem (the CA whose UKey certificates are accepted at 授权)");
+    }
+    if a.audit_key_file.is_none() {
+        gaps.push("--audit-key-file FILE (the audit chain's key: `openssl rand -hex 32 > FILE`)");
+    }
+    gaps
+}
+
 pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
+    let gaps = if a.demo {
+        Vec::new()
+    } else {
+        production_gaps(&a)
+    };
+    anyhow::ensure!(
+        gaps.is_empty(),
+        "refusing to start without --demo: production mode needs\n  {}\n(or add --demo for a demonstration with the demo CA, the sandbox cashier and the readable SMS outbox)",
+        gaps.join("\n  ")
+    );
+    let channels: Vec<String> = if a.payments.is_empty() && a.demo {
+        vec!["sandbox".into()]
+    } else {
+        a.payments
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    for c in &channels {
+        match c.as_str() {
+            "sandbox" if a.demo => {}
+            "sandbox" => anyhow::bail!(
+                "--payments sandbox needs --demo: the sandbox cashier marks orders paid without money"
+            ),
+            other => anyhow::bail!(
+                "--payments {other}: this build has no {other} adapter yet (available: sandbox, with --demo)"
+            ),
+        }
+    }
+    anyhow::ensure!(
+        a.sms == "outbox",
+        "--sms {}: unknown SMS sender (available: outbox)",
+        a.sms
+    );
+    let trusted_proxies = a
+        .trusted_proxy
+        .iter()
+        .map(|c| c.parse::<sealdesk_web::Cidr>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--trusted-proxy")?;
     let data_dir = a.data.data_dir.clone();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
     let url = a.data.url();
-    let store = Store::connect(&url, a.instance)
+    let mut store = Store::connect(&url, a.instance)
         .await
         .with_context(|| format!("open the database {}", sealdesk_store::redact_url(&url)))?;
-    let ca = keys::demo_ca(&data_dir).context("demo CA")?;
-    let maker = match (&a.maker_key, &a.maker_cert) {
-        (Some(k), Some(c)) => keys::identity_from_files(k, c).context("seal maker key")?,
-        _ => keys::seal_maker(&data_dir, &ca).context("seal maker")?,
+    let blobs = a.blobs.open(&data_dir).context("blob store")?;
+    if let Some(p) = &a.audit_key_file {
+        store = store
+            .with_audit_key(read_audit_key(p)?)
+            .context("audit key")?;
+    }
+    // The demo CA exists only in demo mode: production never creates or trusts it by itself.
+    let ca = if a.demo {
+        Some(keys::demo_ca(&data_dir).context("demo CA")?)
+    } else {
+        None
     };
+    let maker = match (&a.maker_key, &a.maker_cert, &ca) {
+        (Some(k), Some(c), _) => keys::identity_from_files(k, c).context("seal maker key")?,
+        (_, _, Some(ca)) => keys::seal_maker(&data_dir, ca).context("seal maker")?,
+        _ => anyhow::bail!("--maker-key and --maker-cert are required without --demo"),
+    };
+    anyhow::ensure!(
+        maker.cert.public_key().map(|p| p.to_sec1_bytes()).ok()
+            == Some(maker.key.public().to_sec1_bytes()),
+        "the seal maker's certificate does not belong to its key (--maker-cert is not for --maker-key)"
+    );
     let mut trust = Vec::new();
     for p in &a.trust {
         let pem = std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
@@ -67,11 +193,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("certificate {}", p.display()))?,
         );
     }
-    if trust.is_empty() || a.demo {
+    if let Some(ca) = &ca {
         trust.push(ca.cert.clone());
     }
-    let gateway =
-        SandboxGateway::new(keys::sandbox_gateway_key(&data_dir).context("sandbox gateway key")?);
+    let gateway = if channels.iter().any(|c| c == "sandbox") {
+        Some(SandboxGateway::new(
+            keys::sandbox_gateway_key(&data_dir).context("sandbox gateway key")?,
+        ))
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("listen on {}", a.listen))?;
@@ -82,26 +213,24 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let cfg = AppConfig {
         demo: a.demo,
+        payment_channels: channels.clone(),
         sms_signature: a.sms_signature.clone(),
         public_url: public_url.clone(),
         data_dir: data_dir.clone(),
         ..Default::default()
     };
-    let app = App::new(
-        store.clone(),
-        Arc::new(LocalDir::new(data_dir.join("blobs"))),
-        cfg,
-        maker,
-        trust,
-        gateway,
-    );
+    let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway);
 
     println!("SealDesk 电子印章在线办理平台");
     println!("  listening on   {public_url}");
     println!("  database       {}", sealdesk_store::redact_url(&url));
     println!("  data directory {}", data_dir.display());
+    println!("  blob store     {}", a.blobs.spec(&data_dir));
     if a.demo {
-        let token_dir = demo_setup(&app, &store, &data_dir, &ca).await?;
+        let token_dir = match &ca {
+            Some(ca) => demo_setup(&app, &store, &data_dir, ca).await?,
+            None => anyhow::bail!("demo mode without its CA"),
+        };
         println!();
         println!("Demo mode:");
         println!(
@@ -119,6 +248,35 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         );
     }
     println!("  seal-maker certificate: {public_url}/api/v1/maker-certificate");
+    if channels.is_empty() {
+        println!(
+            "  payment        not open: no payment channel is configured (--payments); applicants are told so"
+        );
+        tracing::warn!("no payment channel configured: applicants cannot pay yet");
+    } else {
+        println!("  payment        {}", channels.join(", "));
+    }
+    println!(
+        "  audit chain    {}",
+        if store.audit_keyed() {
+            "keyed (HMAC-SM3)"
+        } else {
+            "unkeyed (demo)"
+        }
+    );
+    if let Some(m) = &a.metrics_listen {
+        let ml = tokio::net::TcpListener::bind(m)
+            .await
+            .with_context(|| format!("listen on {m} (metrics)"))?;
+        println!("  metrics        http://{}/metrics", ml.local_addr()?);
+        sealdesk_web::metrics::install();
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sealdesk_web::metrics::serve(ml, app, shutdown()).await {
+                tracing::error!(error = %e, "metrics listener");
+            }
+        });
+    }
 
     let purge = store.clone();
     tokio::spawn(async move {
@@ -134,9 +292,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    sealdesk_web::serve(listener, app, shutdown())
-        .await
-        .context("serve")?;
+    sealdesk_web::serve_with(
+        listener,
+        app,
+        sealdesk_web::WebConfig { trusted_proxies },
+        shutdown(),
+    )
+    .await
+    .context("serve")?;
     store.close().await;
     Ok(())
 }

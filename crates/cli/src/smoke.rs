@@ -256,7 +256,7 @@ pub async fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             json!({"channel": "sandbox"}),
         )
         .await?;
-    let o = anon
+    let o = me
         .post(
             &format!("/sandbox/payments/{}/pay", s(&pay, "payment_id")?),
             json!({}),
@@ -265,11 +265,17 @@ pub async fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
     ensure!(o["state"] == "paid", "after payment: {}", o["state"]);
     step("paid at the sandbox cashier (signed notification verified)");
 
-    // 授权 + 制章
+    // 授权 + 制章: the key signs the server's fresh challenge; the key serial comes from its certificate.
+    let ch = me
+        .post(&format!("/orders/{id}/authorize/challenge"), json!({}))
+        .await?;
+    let sig = token
+        .sign_challenge(&a.pin, s(&ch, "challenge")?.as_bytes())
+        .context("the token refused to sign the challenge")?;
     let o = me
         .post(
             &format!("/orders/{id}/authorize"),
-            json!({"cert_pem": cert_pem, "key_serial": token.serial()}),
+            json!({"cert_pem": cert_pem, "nonce": s(&ch, "nonce")?, "signature": base64::engine::general_purpose::STANDARD.encode(sig)}),
         )
         .await?;
     ensure!(o["state"] == "made", "after authorize: {}", o["state"]);

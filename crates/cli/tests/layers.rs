@@ -11,9 +11,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("artwork", &[]),
     ("store", &["domain"]),
     ("adapters", &["domain", "pki"]),
+    ("payments", &["domain", "pki"]),
     (
         "app",
-        &["domain", "pki", "ses", "artwork", "store", "adapters"],
+        &[
+            "domain", "pki", "ses", "artwork", "store", "adapters", "payments",
+        ],
     ),
     ("web", &["app", "domain", "store"]),
     ("ses-cli", &["ses"]),
@@ -32,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ses-cli",
             "artwork",
             "artwork-cli",
+            "payments",
         ],
     ),
 ];

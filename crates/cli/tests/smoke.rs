@@ -2,59 +2,12 @@
 //! seals it writes checked with OpenSSL (SM2, ID 1234567812345678, over DER(SES_SealInfo)) and with our own
 //! `sealdesk seal verify`.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealdesk");
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, extra: &[&str]) -> (Server, String) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let url = format!("http://{listen}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, url)
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use common::{BIN, run, start, start_with_env};
 
 /// The raw TLV elements of a DER SEQUENCE's content (definite lengths only, as DER requires).
 fn children(der: &[u8]) -> Vec<&[u8]> {
@@ -127,7 +80,117 @@ fn openssl_verifies(dir: &Path, seal: &[u8], maker_pem: &Path) -> bool {
     out.status.success()
 }
 
-fn smoke_and_check(data: &Path, url: &str, token: &Path) {
+/// An SM2 CA and a seal-maker key and certificate made by the `openssl` command, as a production deployment
+/// brings them: (ca.pem, ca.key, maker.pem, maker.key), and an audit key file.
+fn openssl_pki(dir: &Path) -> [std::path::PathBuf; 5] {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = |f: &str| dir.join(f);
+    let distid = "distid:1234567812345678";
+    let ok = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let s = |x: &Path| x.to_str().unwrap().to_owned();
+    for key in ["ca.key", "maker.key"] {
+        ok(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:SM2",
+            "-out",
+            &s(&p(key)),
+        ]);
+    }
+    ok(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        &s(&p("ca.key")),
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-subj",
+        "/C=CN/O=Test/CN=Test SM2 CA",
+        "-days",
+        "3650",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        &s(&p("ca.pem")),
+    ]);
+    ok(&[
+        "req",
+        "-new",
+        "-key",
+        &s(&p("maker.key")),
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-subj",
+        "/C=CN/O=SealDesk/CN=SealDesk Test Maker",
+        "-out",
+        &s(&p("maker.csr")),
+    ]);
+    std::fs::write(
+        p("ee.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+    )
+    .unwrap();
+    ok(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&p("maker.csr")),
+        "-CA",
+        &s(&p("ca.pem")),
+        "-CAkey",
+        &s(&p("ca.key")),
+        "-CAcreateserial",
+        "-sm3",
+        "-sigopt",
+        distid,
+        "-vfyopt",
+        distid,
+        "-days",
+        "365",
+        "-extfile",
+        &s(&p("ee.ext")),
+        "-out",
+        &s(&p("maker.pem")),
+    ]);
+    let key = Command::new("openssl")
+        .args(["rand", "-hex", "32"])
+        .output()
+        .unwrap();
+    std::fs::write(p("audit.key"), key.stdout).unwrap();
+    [
+        p("ca.pem"),
+        p("ca.key"),
+        p("maker.pem"),
+        p("maker.key"),
+        p("audit.key"),
+    ]
+}
+
+/// The status code of a bodyless request, by hand over TCP.
+fn status(listen: &str, method: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(listen).unwrap();
+    write!(c, "{method} {path} HTTP/1.1\r\nHost: {listen}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0)
+}
+
+fn smoke_and_check(data: &Path, url: &str, token: &Path, trust: &Path) {
     let out = data.join("out");
     let r = run(&[
         "smoke",
@@ -184,7 +247,7 @@ fn smoke_and_check(data: &Path, url: &str, token: &Path) {
             "verify",
             path.to_str().unwrap(),
             "--trust",
-            data.join("pki/demo-ca.pem").to_str().unwrap(),
+            trust.to_str().unwrap(),
             "--json",
         ]);
         assert!(
@@ -200,7 +263,12 @@ fn smoke_passes_against_serve_demo_on_sqlite_and_seals_verify_with_openssl() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
     let (server, url) = start(data, &["--demo"]);
-    smoke_and_check(data, &url, &data.join("demo-ukey"));
+    smoke_and_check(
+        data,
+        &url,
+        &data.join("demo-ukey"),
+        &data.join("pki/demo-ca.pem"),
+    );
     drop(server);
     let audit = run(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
     assert!(
@@ -218,6 +286,8 @@ fn smoke_passes_against_a_server_on_postgresql() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
     let token = data.join("ukey");
+    // The platform's own maker key and CA, made by openssl; the UKey's certificate from that CA.
+    let [ca_pem, ca_key, maker_pem, maker_key, audit_key] = openssl_pki(&data.join("own-pki"));
     let init = run(&[
         "token",
         "init",
@@ -229,6 +299,10 @@ fn smoke_passes_against_a_server_on_postgresql() {
         data.to_str().unwrap(),
         "--name",
         "北筑设计研究院有限公司",
+        "--ca-cert",
+        ca_pem.to_str().unwrap(),
+        "--ca-key",
+        ca_key.to_str().unwrap(),
     ]);
     assert!(
         init.status.success(),
@@ -279,21 +353,258 @@ fn smoke_passes_against_a_server_on_postgresql() {
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let (server, url) = start(data, &["--demo", "--database-url", &db_url]);
-    smoke_and_check(data, &url, &token);
+    // The smoke reads its SMS code from the demo outbox and pays at the sandbox cashier, so the server runs with
+    // --demo — but with the production flags: its own maker key and certificate, its own trusted CA and a keyed
+    // audit chain.
+    let (server, url) = start(
+        data,
+        &[
+            "--demo",
+            "--database-url",
+            &db_url,
+            "--maker-key",
+            maker_key.to_str().unwrap(),
+            "--maker-cert",
+            maker_pem.to_str().unwrap(),
+            "--trust",
+            ca_pem.to_str().unwrap(),
+            "--audit-key-file",
+            audit_key.to_str().unwrap(),
+        ],
+    );
+    smoke_and_check(data, &url, &token, &ca_pem);
     drop(server);
-    let audit = run(&[
-        "audit",
-        "verify",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--database-url",
-        &db_url,
-    ]);
+    let served = std::fs::read_to_string(data.join("out/maker.pem")).unwrap();
+    assert_eq!(
+        sealdesk_pki::Cert::from_pem(&served).unwrap().der(),
+        sealdesk_pki::Cert::from_pem(&std::fs::read_to_string(&maker_pem).unwrap())
+            .unwrap()
+            .der(),
+        "seals are made by the configured maker"
+    );
+    let verify = |key: Option<&Path>| {
+        let mut args = vec![
+            "audit",
+            "verify",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &db_url,
+        ];
+        if let Some(k) = key {
+            args.extend_from_slice(&["--audit-key-file", k.to_str().unwrap()]);
+        }
+        run(&args)
+    };
+    let audit = verify(Some(&audit_key));
     assert!(
         audit.status.success(),
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
+    let unkeyed = verify(None);
+    assert_eq!(
+        unkeyed.status.code(),
+        Some(1),
+        "a keyed chain does not verify without its key"
+    );
+    assert!(String::from_utf8_lossy(&unkeyed.stdout).contains("BROKEN at entry 1"));
     rt.block_on(drop_db);
+}
+
+#[test]
+fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
+    use sealdesk_adapters::blobs::BlobStore;
+    use sealdesk_adapters::s3::{S3Blobs, testing};
+    let Some(s3) = testing::S3Server::start() else {
+        return;
+    };
+    s3.create_bucket("sealdesk-smoke");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", testing::KEYS.0),
+        ("AWS_SECRET_ACCESS_KEY", testing::KEYS.1),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let spec = "s3://sealdesk-smoke/prod";
+    let (server, url) = start_with_env(
+        data,
+        &["--demo", "--blobs", spec, "--s3-endpoint", &s3.endpoint],
+        &env,
+    );
+    smoke_and_check(
+        data,
+        &url,
+        &data.join("demo-ukey"),
+        &data.join("pki/demo-ca.pem"),
+    );
+    drop(server);
+    assert!(
+        !data.join("blobs").exists(),
+        "no upload went to the local directory"
+    );
+    let bucket = S3Blobs::with_keys(
+        "sealdesk-smoke/prod",
+        Some(&s3.endpoint),
+        Some(testing::KEYS),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keys = rt.block_on(bucket.list()).unwrap();
+    assert!(
+        keys.len() >= 2 && keys.iter().all(|k| k.starts_with("uploads/")),
+        "the smoke's scans are in the bucket: {keys:?}"
+    );
+
+    let dir = data.join("moved");
+    let copy = Command::new(BIN)
+        .args([
+            "blobs",
+            "copy",
+            spec,
+            dir.to_str().unwrap(),
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&copy.stdout).split(' ').nth(1),
+        Some(keys.len().to_string().as_str()),
+        "{}",
+        String::from_utf8_lossy(&copy.stdout)
+    );
+    for k in &keys {
+        assert_eq!(
+            std::fs::read(dir.join(k)).unwrap(),
+            rt.block_on(bucket.get(k)).unwrap()
+        );
+    }
+    // Missing credentials are a clear error at start, not a hang on a metadata service.
+    let no_keys = Command::new(BIN)
+        .args([
+            "blobs",
+            "copy",
+            spec,
+            dir.to_str().unwrap(),
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .output()
+        .unwrap();
+    assert!(!no_keys.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_keys.stderr).contains("set AWS_ACCESS_KEY_ID"),
+        "{}",
+        String::from_utf8_lossy(&no_keys.stderr)
+    );
+}
+
+#[test]
+fn serve_without_demo_refuses_to_start_without_its_production_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .env_remove("SEALDESK_MAKER_KEY")
+        .env_remove("SEALDESK_TRUST")
+        .env_remove("SEALDESK_AUDIT_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for flag in [
+        "refusing to start without --demo",
+        "--maker-key",
+        "--maker-cert",
+        "--trust",
+        "--audit-key-file",
+    ] {
+        assert!(err.contains(flag), "the message names {flag}: {err}");
+    }
+    assert!(!data.join("pki/demo-ca.pem").exists(), "no demo CA is made");
+    // The sandbox channel is refused outright without --demo.
+    let [ca_pem, _, maker_pem, maker_key, audit_key] = openssl_pki(&data.join("own"));
+    let flags = [
+        "--maker-key",
+        maker_key.to_str().unwrap(),
+        "--maker-cert",
+        maker_pem.to_str().unwrap(),
+        "--trust",
+        ca_pem.to_str().unwrap(),
+        "--audit-key-file",
+        audit_key.to_str().unwrap(),
+    ];
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--payments",
+            "sandbox",
+        ])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--payments sandbox needs --demo"));
+    // A maker certificate that is not the maker key's is refused.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .args([
+            "--maker-key",
+            maker_key.to_str().unwrap(),
+            "--maker-cert",
+            ca_pem.to_str().unwrap(),
+        ])
+        .args([
+            "--trust",
+            ca_pem.to_str().unwrap(),
+            "--audit-key-file",
+            audit_key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not belong to its key"));
+
+    // With them it starts, without a single demo route and without making a demo CA.
+    let (server, url) = start(data, &flags);
+    let listen = url.trim_start_matches("http://");
+    assert_eq!(status(listen, "GET", "/healthz"), 200);
+    for (m, path) in [
+        ("GET", "/demo/outbox"),
+        ("POST", "/demo/outbox"),
+        ("GET", "/sandbox/cashier/1"),
+        ("POST", "/sandbox/cashier/1"),
+        ("GET", "/api/v1/demo/outbox"),
+        ("POST", "/api/v1/sandbox/payments/1/pay"),
+        ("DELETE", "/api/v1/sandbox/payments/1/pay"),
+    ] {
+        assert_eq!(status(listen, m, path), 404, "{m} {path}");
+    }
+    assert!(!data.join("pki/demo-ca.pem").exists());
+    assert!(!data.join("pki/sandbox-gateway.key.pem").exists());
+    drop(server);
 }

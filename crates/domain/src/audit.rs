@@ -37,9 +37,30 @@ impl AuditRecord {
     /// by moving bytes from one field to the next.
     pub fn compute_hash(&self) -> String {
         let mut h = Sm3::new();
+        self.feed(|b| h.update(b));
+        hex::encode(h.finalize())
+    }
+
+    /// The hash under an audit key: HMAC-SM3 over the same fields, so that someone who can write to the database
+    /// but does not hold the key cannot rewrite an entry and re-hash the chain after it unseen. Without a key,
+    /// [`AuditRecord::compute_hash`].
+    pub fn compute_hash_keyed(&self, key: Option<&[u8]>) -> String {
+        use hmac::{KeyInit, Mac};
+        let Some(key) = key else {
+            return self.compute_hash();
+        };
+        // HMAC accepts keys of any length, so this cannot fail.
+        let Ok(mut mac) = hmac::Hmac::<Sm3>::new_from_slice(key) else {
+            return String::new();
+        };
+        self.feed(|b| mac.update(b));
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn feed(&self, mut update: impl FnMut(&[u8])) {
         let mut field = |b: &[u8]| {
-            h.update((b.len() as u64).to_be_bytes());
-            h.update(b);
+            update(&(b.len() as u64).to_be_bytes());
+            update(b);
         };
         field(self.prev_hash.as_bytes());
         field(&self.seq.to_be_bytes());
@@ -56,12 +77,19 @@ impl AuditRecord {
         field(self.before_state.as_deref().unwrap_or("").as_bytes());
         field(self.after_state.as_deref().unwrap_or("").as_bytes());
         field(self.detail.as_bytes());
-        hex::encode(h.finalize())
     }
 
     /// Checks a chain read in `seq` order. Returns the `seq` of the first broken entry and why.
     pub fn verify_chain<'a>(
         records: impl IntoIterator<Item = &'a AuditRecord>,
+    ) -> Result<u64, (i64, String)> {
+        Self::verify_chain_keyed(records, None)
+    }
+
+    /// [`AuditRecord::verify_chain`] for a chain written under `key` (see [`AuditRecord::compute_hash_keyed`]).
+    pub fn verify_chain_keyed<'a>(
+        records: impl IntoIterator<Item = &'a AuditRecord>,
+        key: Option<&[u8]>,
     ) -> Result<u64, (i64, String)> {
         let mut prev = GENESIS_HASH.to_owned();
         let mut n = 0;
@@ -75,10 +103,15 @@ impl AuditRecord {
             if r.prev_hash != prev {
                 return Err((r.seq, "prev_hash does not match the entry before".into()));
             }
-            if r.compute_hash() != r.hash {
+            if r.compute_hash_keyed(key) != r.hash {
                 return Err((
                     r.seq,
-                    "hash does not match the entry's contents: it was altered".into(),
+                    if key.is_some() {
+                        "hash does not match the entry's contents under the audit key: it was altered (or the key is wrong)"
+                    } else {
+                        "hash does not match the entry's contents: it was altered"
+                    }
+                    .into(),
                 ));
             }
             prev = r.hash.clone();
@@ -130,5 +163,47 @@ mod tests {
         rehashed[1].detail = "{\"x\":1}".into();
         rehashed[1].hash = rehashed[1].compute_hash();
         assert_eq!(AuditRecord::verify_chain(&rehashed).unwrap_err().0, 3);
+    }
+
+    #[test]
+    fn a_keyed_chain_cannot_be_rewritten_without_the_key() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let mut c = chain(4);
+        let mut prev = GENESIS_HASH.to_owned();
+        for r in &mut c {
+            r.prev_hash = prev.clone();
+            r.hash = r.compute_hash_keyed(Some(key));
+            prev = r.hash.clone();
+        }
+        assert_eq!(AuditRecord::verify_chain_keyed(&c, Some(key)), Ok(4));
+        assert_ne!(
+            c[0].hash,
+            c[0].compute_hash(),
+            "keyed differs from plain SM3"
+        );
+        // Someone with database access edits entry 2 and re-hashes the rest with plain SM3: caught at 1, because
+        // the whole chain must carry the key's MACs.
+        let mut forged = c.clone();
+        forged[1].actor = "operator:mallory".into();
+        let mut prev = GENESIS_HASH.to_owned();
+        for r in &mut forged {
+            r.prev_hash = prev.clone();
+            r.hash = r.compute_hash();
+            prev = r.hash.clone();
+        }
+        assert_eq!(
+            AuditRecord::verify_chain_keyed(&forged, Some(key))
+                .unwrap_err()
+                .0,
+            1
+        );
+        // A wrong key fails from the first entry.
+        assert_eq!(
+            AuditRecord::verify_chain_keyed(&c, Some(b"another key of the same length!!"))
+                .unwrap_err()
+                .0,
+            1
+        );
+        assert_eq!(AuditRecord::verify_chain(&c).unwrap_err().0, 1);
     }
 }

@@ -167,7 +167,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../testdata/standards/rmb_output.txt"
         );
-        let text = std::fs::read_to_string(path).expect("testdata/standards/rmb_output.txt in the repository");
+        let text = std::fs::read_to_string(path)
+            .expect("testdata/standards/rmb_output.txt in the repository");
         let mut n = 0;
         for line in text.lines() {
             let parts: Vec<&str> = line.split_whitespace().collect();

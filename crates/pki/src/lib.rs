@@ -54,6 +54,7 @@ use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The SM2 distinguishing identifier every SealDesk signature uses (GM/T 0009 default).
 pub const DIST_ID: &str = "1234567812345678";
@@ -86,10 +87,30 @@ pub enum Error {
     Cert(String),
 }
 
-/// An SM2 key pair bound to [`DIST_ID`].
+/// An SM2 key pair bound to [`DIST_ID`]. Every private-key operation goes through the RustCrypto `sm2` crate
+/// (RFC 6979 deterministic nonces over SM3); the secret is overwritten when the pair is dropped.
 pub struct KeyPair {
     sk: SigningKey,
 }
+
+impl Drop for KeyPair {
+    fn drop(&mut self) {
+        // `sm2::dsa::SigningKey` does not zeroize itself and offers no `&mut` access to its scalar, so the whole
+        // key is overwritten in place by the public key pair of d = 1; `black_box` keeps the store from being
+        // optimised away as dead.
+        if let Ok(one) = SigningKey::from_slice(DIST_ID, &ONE_BE) {
+            self.sk = one;
+            std::hint::black_box(&self.sk);
+        }
+    }
+}
+
+/// The scalar 1, big-endian: the harmless key a dropped [`KeyPair`] is overwritten with.
+const ONE_BE: [u8; 32] = {
+    let mut b = [0u8; 32];
+    b[31] = 1;
+    b
+};
 
 impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,6 +140,28 @@ impl KeyPair {
         Self::from_secret(&secret)
     }
 
+    /// Reads an unencrypted key in either form the `openssl` command writes: PKCS#8 (`openssl genpkey`) or SEC1
+    /// `EC PRIVATE KEY` (`openssl ecparam -genkey`, possibly after its `EC PARAMETERS` block).
+    pub fn from_pem(pem: &str) -> Result<KeyPair, Error> {
+        if let Some(block) = pem_block(pem, "PRIVATE KEY") {
+            return Self::from_pkcs8_pem(&block);
+        }
+        // OpenSSL 3 labels SEC1 SM2 keys `SM2 PRIVATE KEY`; the content is the same as `EC PRIVATE KEY`.
+        let sec1 = pem_block(pem, "EC PRIVATE KEY").or_else(|| {
+            pem_block(pem, "SM2 PRIVATE KEY")
+                .map(|b| Zeroizing::new(b.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY")))
+        });
+        let Some(block) = sec1 else {
+            return Err(Error::Key(
+                "expected a PRIVATE KEY, EC PRIVATE KEY or SM2 PRIVATE KEY PEM block (an encrypted key needs its PIN)"
+                    .into(),
+            ));
+        };
+        let secret =
+            sm2::SecretKey::from_sec1_pem(&block).map_err(|e| Error::Key(e.to_string()))?;
+        Self::from_secret(&secret)
+    }
+
     /// Reads a PKCS#8 key encrypted under `pin` (`openssl pkcs8 -topk8 -v2 aes-256-cbc` writes these).
     pub fn from_encrypted_pem(pem: &str, pin: &str) -> Result<KeyPair, Error> {
         let secret =
@@ -127,16 +170,17 @@ impl KeyPair {
     }
 
     fn secret(&self) -> Result<sm2::SecretKey, Error> {
-        sm2::SecretKey::from_bytes(&self.sk.to_bytes()).map_err(|e| Error::Key(e.to_string()))
+        let mut bytes: [u8; 32] = self.sk.to_bytes().into();
+        let secret = sm2::SecretKey::from_slice(&bytes).map_err(|e| Error::Key(e.to_string()));
+        bytes.zeroize();
+        secret
     }
 
-    /// The key as unencrypted PKCS#8 PEM.
-    pub fn to_pkcs8_pem(&self) -> Result<String, Error> {
-        Ok(self
-            .secret()?
+    /// The key as unencrypted PKCS#8 PEM (zeroized when dropped).
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
+        self.secret()?
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| Error::Key(e.to_string()))?
-            .to_string())
+            .map_err(|e| Error::Key(e.to_string()))
     }
 
     /// The key as PKCS#8 PEM encrypted under `pin` (PBES2, scrypt + AES-256-CBC).
@@ -163,6 +207,15 @@ impl KeyPair {
         let sig: Signature = self.sk.sign(msg);
         sig.to_der().to_vec()
     }
+}
+
+/// The PEM block labelled exactly `label` (parameter blocks before it are skipped).
+fn pem_block(pem: &str, label: &str) -> Option<Zeroizing<String>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)?;
+    let stop = pem.get(start..)?.find(&end)? + start + end.len();
+    Some(Zeroizing::new(pem.get(start..stop)?.to_owned()))
 }
 
 /// Verifies a DER or raw 64-byte r‖s SM2 signature over `msg`.
@@ -510,6 +563,51 @@ impl Cert {
             .map(|cn| cn.value().into_owned())
     }
 
+    /// Every attribute value of the subject as text (CN, O, OU, serialNumber …), for matching a holder.
+    pub fn subject_values(&self) -> Vec<String> {
+        self.cert
+            .tbs_certificate()
+            .subject()
+            .iter()
+            .filter_map(|atv| {
+                // RFC 4514 text `TYPE=value` with `\` escapes; only the value is wanted.
+                let text = atv.to_string();
+                let (_, value) = text.split_once('=')?;
+                let mut out = String::new();
+                let mut chars = value.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        out.extend(chars.next());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Some(out)
+            })
+            .collect()
+    }
+
+    /// Whether basicConstraints marks a CA.
+    pub fn is_ca(&self) -> bool {
+        self.cert
+            .tbs_certificate()
+            .get_extension::<BasicConstraints>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, bc)| bc.ca)
+    }
+
+    /// Whether the key may make digital signatures: keyUsage present with digitalSignature (a signing key
+    /// without a keyUsage extension is not accepted for seals).
+    pub fn allows_digital_signature(&self) -> bool {
+        self.cert
+            .tbs_certificate()
+            .get_extension::<KeyUsage>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, ku)| ku.digital_signature())
+    }
+
     /// The serial number, lower-case hex.
     pub fn serial_hex(&self) -> String {
         hex::encode(self.cert.tbs_certificate().serial_number().as_bytes())
@@ -681,6 +779,13 @@ mod tests {
         .unwrap();
         assert!(ee_cert.verify_issued_by(&ca_cert));
         assert!(!ca_cert.verify_issued_by(&ee_cert));
+        assert!(ca_cert.is_ca() && !ee_cert.is_ca());
+        assert!(ee_cert.allows_digital_signature() && !ca_cert.allows_digital_signature());
+        let values = ee_cert.subject_values();
+        assert!(
+            values.contains(&"北筑设计研究院有限公司".to_owned())
+                && values.contains(&"李四".to_owned())
+        );
         openssl_verifies_chain(&d, &ca_cert, &ee_cert, now + 60);
 
         // A message signed by us verifies with OpenSSL's SM2, given the same distid.
@@ -858,6 +963,44 @@ mod tests {
         assert!(out.status.success());
         let k = KeyPair::from_pkcs8_pem(&std::fs::read_to_string(&key).unwrap()).unwrap();
         assert!(verify(k.public(), b"seal info", &out.stdout));
+        // `openssl ecparam -genkey` writes PKCS#8 after an SM2 PARAMETERS block, `openssl ec` writes SEC1 labelled
+        // SM2 PRIVATE KEY: both must load, as the same key.
+        let both = d.join("both.pem");
+        assert!(
+            openssl(&[
+                "ecparam",
+                "-name",
+                "SM2",
+                "-genkey",
+                "-out",
+                both.to_str().unwrap()
+            ])
+            .status
+            .success()
+        );
+        let sec1 = d.join("sec1.pem");
+        assert!(
+            openssl(&[
+                "ec",
+                "-in",
+                both.to_str().unwrap(),
+                "-out",
+                sec1.to_str().unwrap()
+            ])
+            .status
+            .success()
+        );
+        let a = KeyPair::from_pem(&std::fs::read_to_string(&both).unwrap()).unwrap();
+        let b = KeyPair::from_pem(&std::fs::read_to_string(&sec1).unwrap()).unwrap();
+        assert_eq!(a.public().to_sec1_bytes(), b.public().to_sec1_bytes());
+        assert!(
+            KeyPair::from_pem(&std::fs::read_to_string(&key).unwrap()).is_ok(),
+            "plain PKCS#8 from genpkey"
+        );
+        assert!(matches!(
+            KeyPair::from_pem("-----BEGIN CERTIFICATE-----"),
+            Err(Error::Key(_))
+        ));
         assert!(!verify(k.public(), b"seal inf0", &out.stdout));
         std::fs::remove_dir_all(d).ok();
     }

@@ -63,18 +63,6 @@ pub(crate) fn int(v: i64) -> Vec<u8> {
     tlv(0x02, bytes.get(start..).unwrap_or_default())
 }
 
-/// INTEGER from big-endian unsigned magnitude (used for SM2 r and s).
-pub(crate) fn uint(magnitude: &[u8]) -> Vec<u8> {
-    let skip = magnitude.iter().take_while(|&&b| b == 0).count();
-    let m = magnitude.get(skip..).unwrap_or_default();
-    let mut content = Vec::with_capacity(m.len() + 1);
-    if m.first().is_none_or(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(m);
-    tlv(0x02, &content)
-}
-
 pub(crate) fn octets(v: &[u8]) -> Vec<u8> {
     tlv(0x04, v)
 }
@@ -121,7 +109,6 @@ mod tests {
         assert_eq!(int(128), [2, 2, 0, 0x80]);
         assert_eq!(int(-1), [2, 1, 0xFF]);
         assert_eq!(int(-129), [2, 2, 0xFF, 0x7F]);
-        assert_eq!(uint(&[0, 0, 0x80]), [2, 2, 0, 0x80]);
         assert_eq!(
             oid("1.2.156.10197.1.501"),
             Some(vec![6, 8, 0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x83, 0x75])

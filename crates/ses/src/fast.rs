@@ -1,12 +1,13 @@
-//! Fast SM2 point arithmetic for signing and verifying: Montgomery field arithmetic specialised to the SM2 prime,
+//! Fast SM2 point arithmetic for verifying: Montgomery field arithmetic specialised to the SM2 prime,
 //! Jacobian coordinates with the a = -3 doubling, a precomputed comb table for the base point G, and a width-5
 //! wNAF for the public key.
 //!
 //! Why: the generic `sm2` crate uses complete projective formulas and no base-point table, which makes a seal
 //! verification slower than OpenSSL's. Scalar arithmetic mod n, key parsing and curve-point validation still come
-//! from the `sm2` crate; this module only multiplies points. Signing is constant time in the nonce (the comb
-//! table is scanned in full and every step is computed, then selected); verification handles public data only
-//! and may branch. Differential tests against the `sm2` crate are at the end of the file.
+//! from the `sm2` crate; this module only multiplies points, and only public ones: it never sees a private key
+//! or a nonce. Signing goes through the `sm2` crate (RFC 6979 nonces) in `sm.rs`, so that secrets are handled
+//! only by audited code; verification handles public data and may branch. Differential tests against the
+//! `sm2` crate are at the end of the file and in `tests/differential.rs`.
 #![allow(clippy::indexing_slicing)] // fixed-size arrays indexed by loop counters and 4-bit digits, never by input lengths
 
 use std::sync::OnceLock;
@@ -111,6 +112,7 @@ fn be_to_limbs(b: &[u8; 32]) -> [u64; 4] {
     l
 }
 
+#[cfg(test)]
 fn limbs_to_be(l: &[u64; 4]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
@@ -270,6 +272,7 @@ impl Fe {
         Fe(be_to_limbs(b)).mul(&Fe(R2))
     }
 
+    #[cfg(test)]
     fn to_be_bytes(self) -> [u8; 32] {
         limbs_to_be(&self.mul(&Fe([1, 0, 0, 0])).0)
     }
@@ -300,16 +303,6 @@ impl Fe {
             }
         }
         acc
-    }
-
-    fn select(a: &Fe, b: &Fe, mask: u64) -> Fe {
-        // mask all-ones picks b
-        Fe([
-            (a.0[0] & !mask) | (b.0[0] & mask),
-            (a.0[1] & !mask) | (b.0[1] & mask),
-            (a.0[2] & !mask) | (b.0[2] & mask),
-            (a.0[3] & !mask) | (b.0[3] & mask),
-        ])
     }
 }
 
@@ -449,6 +442,7 @@ impl Jac {
     }
 
     /// Affine x coordinate as big-endian bytes, or `None` for the identity.
+    #[cfg(test)]
     fn x_bytes(&self) -> Option<[u8; 32]> {
         if self.is_identity() {
             return None;
@@ -509,65 +503,11 @@ fn comb_rows(rows: usize, per_row: usize, bits: u32) -> Vec<Affine> {
     normalize(&jac)
 }
 
-/// Comb table for signing: `TABLE[j][i] = (i+1)·16^j·G`, 64 windows × 15 points (61 KB), scanned in full.
-fn table() -> &'static [[Affine; 15]; 64] {
-    static TABLE: OnceLock<Box<[[Affine; 15]; 64]>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut out = Box::new([[Affine { x: ONE, y: ONE }; 15]; 64]);
-        for (k, a) in comb_rows(64, 15, 4).into_iter().enumerate() {
-            out[k / 15][k % 15] = a;
-        }
-        out
-    })
-}
-
 /// Comb table for verification (public scalars): `(i+1)·256^j·G`, 32 windows × 255 points (522 KB), so that
 /// s·G costs at most 32 additions.
 fn table8() -> &'static [Affine] {
     static TABLE: OnceLock<Vec<Affine>> = OnceLock::new();
     TABLE.get_or_init(|| comb_rows(32, 255, 8))
-}
-
-/// Big-endian scalar bytes as 64 little-endian nibbles.
-fn nibbles(k: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    for (i, byte) in k.iter().rev().enumerate() {
-        out[2 * i] = byte & 0xF;
-        out[2 * i + 1] = byte >> 4;
-    }
-    out
-}
-
-/// k·G in constant time (k secret): every window scans the whole row and always adds, then selects.
-fn mul_g_ct(k: &[u8; 32]) -> Jac {
-    let t = table();
-    let mut acc = Jac::IDENTITY;
-    let mut acc_is_id = u64::MAX;
-    for (j, &d) in nibbles(k).iter().enumerate() {
-        let mut sel = Affine { x: ONE, y: ONE };
-        for (i, p) in t[j].iter().enumerate() {
-            let m = 0u64.wrapping_sub(u64::from(d == (i as u8 + 1)));
-            sel.x = Fe::select(&sel.x, &p.x, m);
-            sel.y = Fe::select(&sel.y, &p.y, m);
-        }
-        let (sum, _, _) = acc.add_affine_unchecked(&sel);
-        let fresh = Jac::from_affine(&sel);
-        // acc was the identity: the sum is just the selected point
-        let next = Jac {
-            x: Fe::select(&sum.x, &fresh.x, acc_is_id),
-            y: Fe::select(&sum.y, &fresh.y, acc_is_id),
-            z: Fe::select(&sum.z, &fresh.z, acc_is_id),
-        };
-        // digit 0: keep acc
-        let zero = 0u64.wrapping_sub(u64::from(d == 0));
-        acc = Jac {
-            x: Fe::select(&next.x, &acc.x, zero),
-            y: Fe::select(&next.y, &acc.y, zero),
-            z: Fe::select(&next.z, &acc.z, zero),
-        };
-        acc_is_id &= zero;
-    }
-    acc
 }
 
 /// k·G for a public k (variable time), one byte per window.
@@ -738,71 +678,6 @@ fn add_n_below_p(c: &[u8; 32]) -> Option<[u8; 32]> {
     (carry == 0 && out < PB).then_some(out)
 }
 
-/// n, the order of G, and its Montgomery constants.
-const N: [u64; 4] = [
-    0x53bbf40939d54123,
-    0x7203df6b21c6052b,
-    0xffffffffffffffff,
-    0xfffffffeffffffff,
-];
-const N0: u64 = 0x327f9e8872350975;
-const R2N: [u64; 4] = [
-    0x901192af7c114f20,
-    0x3464504ade6fa2fa,
-    0x620fc84c3affe0d4,
-    0x1eb5e412a22b3d3b,
-];
-const ONE_N: [u64; 4] = [
-    0xac440bf6c62abedd,
-    0x8dfc2094de39fad4,
-    0x0000000000000000,
-    0x0000000100000000,
-];
-
-/// a^(n-2) mod n with a fixed 4-bit window in Montgomery form: constant time in `a`, and several times faster
-/// than the generic constant-time inversion of the scalar field.
-fn scalar_invert(a: &Scalar) -> Option<Scalar> {
-    if bool::from(a.is_zero()) {
-        return None;
-    }
-    let mut repr = [0u8; 32];
-    repr.copy_from_slice(&a.to_repr());
-    let am = mont_mul(&be_to_limbs(&repr), &R2N, &N, N0);
-    let mut pow = [ONE_N; 16];
-    for i in 1..16 {
-        pow[i] = mont_mul(&pow[i - 1], &am, &N, N0);
-    }
-    let mut e = N;
-    e[0] -= 2;
-    let mut acc = ONE_N;
-    for limb in e.iter().rev() {
-        for shift in (0..16).rev() {
-            for _ in 0..4 {
-                acc = mont_mul(&acc, &acc, &N, N0);
-            }
-            acc = mont_mul(&acc, &pow[((limb >> (shift * 4)) & 0xF) as usize], &N, N0);
-        }
-    }
-    let plain = mont_mul(&acc, &[1, 0, 0, 0], &N, N0);
-    Option::from(Scalar::from_repr(limbs_to_be(&plain).into()))
-}
-
-/// SM2 signature of prehash `e` with secret d and nonce k; `None` when k is unusable (r = 0, r + k = n, s = 0).
-pub(crate) fn sign_prehash(d: &Scalar, k: &Scalar, e: &[u8; 32]) -> Option<(Scalar, Scalar)> {
-    let x = mul_g_ct(&to_scalar_bytes(k)).x_bytes()?;
-    let e = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*e));
-    let r = e + <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(x));
-    if bool::from(r.is_zero()) || bool::from((r + k).is_zero()) {
-        return None;
-    }
-    let inv = scalar_invert(&(Scalar::ONE + d))?;
-    let s = inv * (*k - r * d);
-    if bool::from(s.is_zero()) {
-        return None;
-    }
-    Some((r, s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -822,15 +697,6 @@ mod tests {
         let mut x = [0u8; 32];
         x.copy_from_slice(&enc.as_bytes()[1..33]);
         x
-    }
-
-    #[test]
-    fn scalar_inversion() {
-        for seed in 0..16u64 {
-            let a = scalar(seed + 9);
-            assert_eq!(scalar_invert(&a).unwrap() * a, Scalar::ONE);
-        }
-        assert!(scalar_invert(&Scalar::ZERO).is_none());
     }
 
     #[test]
@@ -873,10 +739,9 @@ mod tests {
             };
             let want = x_of(&(ProjectivePoint::GENERATOR * k));
             let kb = to_scalar_bytes(&k);
-            assert_eq!(mul_g_ct(&kb).x_bytes(), Some(want), "ct {seed}");
             assert_eq!(mul_g_vartime(&kb).x_bytes(), Some(want), "vartime {seed}");
         }
-        assert_eq!(mul_g_ct(&[0; 32]).x_bytes(), None);
+        assert_eq!(mul_g_vartime(&[0; 32]).x_bytes(), None);
     }
 
     #[test]
@@ -895,29 +760,147 @@ mod tests {
         }
     }
 
-    #[test]
-    fn signatures_cross_verify_with_the_sm2_crate() {
-        use sm2::dsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-        for seed in 0..24u64 {
-            let d = scalar(seed + 77);
-            let sk =
-                sm2::dsa::SigningKey::from_slice(crate::sm::DIST_ID, &to_scalar_bytes(&d)).unwrap();
-            let vk = sk.verifying_key();
-            let point = vk.to_sec1_bytes();
-            let e: [u8; 32] = crate::sm::sm3(&seed.to_be_bytes());
-            // ours → theirs
-            let (r, s) = sign_prehash(&d, &scalar(seed + 5000), &e).unwrap();
-            let sig = sm2::dsa::Signature::from_scalars(r.to_repr(), s.to_repr()).unwrap();
-            assert!(vk.verify_prehash(&e, &sig).is_ok());
-            assert!(verify_prehash(&point, &e, &sig));
-            // theirs → ours, and a wrong digest fails in both
-            let theirs: sm2::dsa::Signature = sk.sign_prehash(&e).unwrap();
-            assert!(verify_prehash(&point, &e, &theirs));
-            let mut bad = e;
-            bad[seed as usize % 32] ^= 1;
-            assert!(!verify_prehash(&point, &bad, &theirs));
-            assert!(vk.verify_prehash(&bad, &theirs).is_err());
+    const N_HEX: &str = "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123";
+    const P_HEX: &str = "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF";
+
+    fn be(hex: &str) -> [u8; 32] {
+        hex32(hex)
+    }
+
+    /// a - b for 32-byte big-endian numbers (a ≥ b).
+    fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let mut v = i16::from(a[i]) - i16::from(b[i]) - borrow;
+            borrow = i16::from(v < 0);
+            if v < 0 {
+                v += 256;
+            }
+            out[i] = v as u8;
         }
+        out
+    }
+
+    fn small(v: u8) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        b[31] = v;
+        b
+    }
+
+    /// Our verification and the `sm2` crate's give the same answer.
+    fn agree(vk: &sm2::dsa::VerifyingKey, e: &[u8; 32], sig: &sm2::dsa::Signature) -> bool {
+        use sm2::dsa::signature::hazmat::PrehashVerifier;
+        let ours = verify_prehash(&vk.to_sec1_bytes(), e, sig);
+        let theirs = vk.verify_prehash(e, sig).is_ok();
+        assert_eq!(ours, theirs, "fast.rs and the sm2 crate disagree");
+        ours
+    }
+
+    fn key(d: &[u8; 32]) -> Option<sm2::dsa::SigningKey> {
+        sm2::dsa::SigningKey::from_slice(crate::sm::DIST_ID, d).ok()
+    }
+
+    #[test]
+    fn edge_scalars() {
+        use sm2::dsa::signature::hazmat::PrehashSigner;
+        let n = be(N_HEX);
+        let p = be(P_HEX);
+        // Private keys 0 and n are not keys; 1, 2 and n-2 are, and sign and verify alike in both.
+        assert!(key(&[0; 32]).is_none());
+        assert!(key(&n).is_none());
+        let e: [u8; 32] = crate::sm::sm3(b"edge");
+        for d in [small(1), small(2), sub_be(&n, &small(2))] {
+            let sk = key(&d).unwrap();
+            let sig: sm2::dsa::Signature = sk.sign_prehash(&e).unwrap();
+            assert!(agree(sk.verifying_key(), &e, &sig));
+            let mut bad = e;
+            bad[0] ^= 0x80;
+            assert!(!agree(sk.verifying_key(), &bad, &sig));
+            // r and s at the ends of [1, n-1]: valid encodings, never valid signatures here.
+            let n1 = sub_be(&n, &small(1));
+            for (r, s) in [
+                (small(1), small(1)),
+                (n1, n1),
+                (small(1), n1),
+                (n1, small(1)),
+            ] {
+                let edge = sm2::dsa::Signature::from_scalars(r, s).unwrap();
+                assert!(!agree(sk.verifying_key(), &e, &edge));
+            }
+            // r or s of 0 or n is not a signature at all.
+            for (r, s) in [
+                ([0; 32], small(1)),
+                (small(1), [0; 32]),
+                (n, small(1)),
+                (small(1), n),
+            ] {
+                assert!(sm2::dsa::Signature::from_scalars(r, s).is_err());
+            }
+        }
+        // d = n-1 makes 1 + d = 0 mod n: the crate refuses to sign rather than divide by zero.
+        if let Some(sk) = key(&sub_be(&n, &small(1))) {
+            assert!(sk.sign_prehash(&e).is_err());
+        }
+        // x coordinates of p or above are not field elements: such public keys are refused before fast.rs.
+        let mut point = vec![0x04];
+        point.extend_from_slice(&p);
+        point.extend_from_slice(&G_Y);
+        assert!(crate::sm::verifying_key(&point, crate::sm::DIST_ID).is_err());
+        point[1..33].copy_from_slice(&[0xFF; 32]);
+        assert!(crate::sm::verifying_key(&point, crate::sm::DIST_ID).is_err());
+        // The x1 ≥ n branch: c + n is another candidate only while it stays below p.
+        assert_eq!(add_n_below_p(&[0; 32]), Some(n));
+        let gap = sub_be(&p, &n);
+        assert_eq!(
+            add_n_below_p(&sub_be(&gap, &small(1))),
+            Some(sub_be(&p, &small(1)))
+        );
+        assert_eq!(add_n_below_p(&gap), None);
+        assert_eq!(add_n_below_p(&sub_be(&n, &small(1))), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Random keys and messages: signatures the `sm2` crate makes verify in both, a changed digest or a
+        /// changed s fails in both, and random (r, s) pairs get the same answer from both.
+        #[test]
+        fn verification_agrees_with_the_sm2_crate(d in proptest::array::uniform32(proptest::prelude::any::<u8>()),
+                                                  e in proptest::array::uniform32(proptest::prelude::any::<u8>()),
+                                                  r in proptest::array::uniform32(proptest::prelude::any::<u8>()),
+                                                  s in proptest::array::uniform32(proptest::prelude::any::<u8>()),
+                                                  flip in 0usize..256) {
+            use sm2::dsa::signature::hazmat::PrehashSigner;
+            let Some(sk) = key(&d) else { return Ok(()) };
+            let Ok(sig) = PrehashSigner::<sm2::dsa::Signature>::sign_prehash(&sk, &e) else { return Ok(()) };
+            proptest::prop_assert!(agree(sk.verifying_key(), &e, &sig));
+            let mut bad = e;
+            bad[flip / 8] ^= 1 << (flip % 8);
+            proptest::prop_assert!(!agree(sk.verifying_key(), &bad, &sig));
+            let r0: [u8; 32] = sig.r_bytes().into();
+            let mut s1: [u8; 32] = sig.s_bytes().into();
+            s1[flip / 8] ^= 1 << (flip % 8);
+            if let Ok(changed) = sm2::dsa::Signature::from_scalars(r0, s1) {
+                proptest::prop_assert!(!agree(sk.verifying_key(), &e, &changed));
+            }
+            if let Ok(random) = sm2::dsa::Signature::from_scalars(r, s) {
+                agree(sk.verifying_key(), &e, &random);
+            }
+        }
+    }
+
+    #[test]
+    fn signing_is_the_crates_and_deterministic() {
+        // RFC 6979: the same key and message give the same signature; it verifies in fast.rs and in the crate.
+        let sk = key(&crate::sm::sm3(b"maker")).unwrap();
+        let a = crate::sm::sign_der(&sk, b"seal info").unwrap();
+        let b = crate::sm::sign_der(&sk, b"seal info").unwrap();
+        assert_eq!(a, b);
+        let (sig, _) = crate::sm::decode_signature(&a).unwrap();
+        assert!(crate::sm::verify(sk.verifying_key(), b"seal info", &sig));
+        use sm2::dsa::signature::Verifier;
+        assert!(sk.verifying_key().verify(b"seal info", &sig).is_ok());
+        assert!(!crate::sm::verify(sk.verifying_key(), b"seal inf0", &sig));
     }
 }
 

@@ -120,52 +120,19 @@ pub(crate) fn verify(key: &VerifyingKey, msg: &[u8], sig: &Signature) -> bool {
     }
 }
 
-/// HMAC-SM3 (RFC 2104), used to derive signing nonces deterministically from the key and the digest.
-fn hmac_sm3(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    use sm3::Digest;
-    let mut block = [0u8; 64];
-    for (b, k) in block.iter_mut().zip(key) {
-        *b = *k;
-    }
-    let mut inner = sm3::Sm3::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    parts.iter().for_each(|p| inner.update(p));
-    let mut outer = sm3::Sm3::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
 /// The non-standard "digest mode" some vendors use: the 32-byte hash is signed as e directly (no Z, no message).
 pub(crate) fn verify_digest_mode(key: &VerifyingKey, digest: &[u8], sig: &Signature) -> bool {
     digest.len() == 32 && key.verify_prehash(digest, sig).is_ok()
 }
 
-/// Signs `msg` and returns the DER `SEQUENCE{r,s}` form.
+/// Signs `msg` and returns the DER `SEQUENCE{r,s}` form. The private key is used only through the RustCrypto
+/// `sm2` crate (RFC 6979 deterministic nonce over SM3): no home-made nonce, no hand-written secret arithmetic.
 pub(crate) fn sign_der(key: &SigningKey, msg: &[u8]) -> Result<Vec<u8>, Error> {
-    // The nonce is k = HMAC-SM3(d, e || counter), redrawn when it is not in [1, n-1] or gives an unusable r or s:
-    // deterministic like RFC 6979, so no random source is needed and a nonce never repeats across messages.
-    use sm2::elliptic_curve::ff::PrimeField;
-    let fail = || Error::Key("SM2 signing failed".into());
-    let point = key.verifying_key().to_sec1_bytes();
-    let e = message_digest(key.distid(), &point, msg).ok_or_else(fail)?;
-    let d: sm2::Scalar = **key.as_nonzero_scalar();
-    let d_bytes = d.to_repr();
-    for counter in 0u32..64 {
-        let h = hmac_sm3(&d_bytes, &[&e, &counter.to_be_bytes()]);
-        let Some(k) = Option::<sm2::Scalar>::from(sm2::Scalar::from_repr(h.into())) else {
-            continue;
-        };
-        if bool::from(k.is_zero()) {
-            continue;
-        }
-        if let Some((r, s)) = fast::sign_prehash(&d, &k, &e) {
-            let r = crate::der::uint(&r.to_repr());
-            let s = crate::der::uint(&s.to_repr());
-            return Ok(crate::der::seq(&[&r, &s]));
-        }
-    }
-    Err(fail())
+    use sm2::dsa::signature::Signer;
+    let sig: Signature = key
+        .try_sign(msg)
+        .map_err(|_| Error::Key("SM2 signing failed".into()))?;
+    Ok(sig.to_der().as_bytes().to_vec())
 }
 
 /// SM3 of `data`.

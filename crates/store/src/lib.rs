@@ -21,6 +21,8 @@
     )
 )]
 
+mod limits;
+mod ops;
 mod records;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +31,7 @@ use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+pub use ops::{PlanArg, Stats, database_is_blank};
 pub use records::*;
 
 /// What went wrong, in terms a caller can act on.
@@ -82,7 +85,12 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     ids: std::sync::Arc<OrderIdGen>,
+    /// The key of the audit chain's HMAC-SM3, when configured (production).
+    audit_key: Option<AuditKey>,
 }
+
+/// The audit chain's key, shared and wiped from memory when the last store drops it.
+type AuditKey = std::sync::Arc<zeroize::Zeroizing<Vec<u8>>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,6 +145,10 @@ impl Store {
         let pool = match backend {
             // One writer at a time is SQLite's model; a small pool keeps readers concurrent under WAL and
             // transactions start IMMEDIATE (see `begin`) so writers queue instead of failing on upgrade.
+            // `synchronous = FULL`: every commit fsyncs the WAL before it returns, so an order or a payment
+            // acknowledged to a client survives a power cut as well as a killed process. NORMAL (fsync only at
+            // checkpoints) survives a killed process but may lose the last commits on power loss, which a
+            // payment platform cannot accept; FULL costs one fsync per commit (docs/deployment.md).
             Backend::Sqlite => opts
                 .max_connections(4)
                 .after_connect(|conn, _| {
@@ -145,7 +157,7 @@ impl Store {
                             "PRAGMA journal_mode = WAL",
                             "PRAGMA busy_timeout = 10000",
                             "PRAGMA foreign_keys = ON",
-                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA synchronous = FULL",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -165,15 +177,47 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        // A database already at the newest migration is not touched: the production server runs as a role
+        // without DDL rights (migrations are run once by the owner role), and even `CREATE TABLE IF NOT
+        // EXISTS` needs those.
+        let newest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .ok()
+                .and_then(|r| r.try_get("v").ok());
+        if applied != Some(newest) {
+            migrator
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        }
         Ok(Store {
             pool,
             backend,
             ids: std::sync::Arc::new(OrderIdGen::new(instance)),
+            audit_key: None,
         })
+    }
+
+    /// The store whose audit entries are chained with HMAC-SM3 under `key` (at least 32 bytes), and verified so.
+    /// Someone who can write to the database but does not hold the key cannot rewrite an entry and re-hash the
+    /// chain after it unseen.
+    pub fn with_audit_key(mut self, key: Vec<u8>) -> Result<Store> {
+        let key = zeroize::Zeroizing::new(key);
+        if key.len() < 32 {
+            return Err(StoreError::Other(
+                "the audit key must be at least 32 bytes".into(),
+            ));
+        }
+        self.audit_key = Some(std::sync::Arc::new(key));
+        Ok(self)
+    }
+
+    /// Whether audit entries are keyed.
+    pub fn audit_keyed(&self) -> bool {
+        self.audit_key.is_some()
     }
 
     /// Which database this is.
@@ -201,6 +245,7 @@ impl Store {
         Ok(StoreTx {
             tx,
             backend: self.backend,
+            audit_key: self.audit_key.clone(),
         })
     }
 
@@ -446,6 +491,28 @@ impl Store {
 
     /// A page of orders, newest first, and how many match in all.
     pub async fn list_orders(&self, f: &OrderFilter) -> Result<(Vec<Order>, i64)> {
+        let Some((count_sql, sql, args)) = self.list_sql(f) else {
+            return Ok((Vec::new(), 0));
+        };
+        let mut q = sqlx::query(AssertSqlSafe(count_sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok((
+            rows.iter().map(order_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    /// The count and page queries [`Store::list_orders`] runs for `f`, with their arguments; `None` when
+    /// nothing can match.
+    fn list_sql(&self, f: &OrderFilter) -> Option<(String, String, Vec<Arg>)> {
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         if let Some(a) = f.applicant_id {
@@ -454,7 +521,7 @@ impl Store {
         }
         if let Some(ids) = &f.project_ids {
             if ids.is_empty() {
-                return Ok((Vec::new(), 0));
+                return None;
             }
             let mut ph = Vec::new();
             for id in ids {
@@ -471,9 +538,31 @@ impl Store {
             }
             conds.push(format!("state IN ({})", ph.join(", ")));
         }
-        if let Some(q) = f.order_no_prefix.as_deref().filter(|q| !q.is_empty()) {
-            args.push(Arg::S(format!("{}%", q.replace(['%', '_'], ""))));
-            conds.push(format!("order_no LIKE ${}", args.len()));
+        if let Some(q) = f
+            .order_no_prefix
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            // Order numbers are ASCII (`KG-<code>-<digits>`): a prefix search is the byte range
+            // [q, q with its last byte + 1), which the order_no index serves on both databases (LIKE would
+            // not: SQLite's is case-insensitive and PostgreSQL's needs the C collation).
+            if !q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return None;
+            }
+            let mut hi = q.as_bytes().to_vec();
+            if let Some(last) = hi.last_mut() {
+                *last += 1;
+            }
+            let hi = String::from_utf8(hi).ok()?;
+            let col = match self.backend {
+                Backend::Sqlite => "order_no",
+                Backend::Postgres => "(order_no COLLATE \"C\")",
+            };
+            args.push(Arg::S(q.to_owned()));
+            conds.push(format!("{col} >= ${}", args.len()));
+            args.push(Arg::S(hi));
+            conds.push(format!("{col} < ${}", args.len()));
         }
         let where_ = if conds.is_empty() {
             String::new()
@@ -481,26 +570,31 @@ impl Store {
             format!("WHERE {}", conds.join(" AND "))
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
-        let mut q = sqlx::query(AssertSqlSafe(count_sql));
-        for a in &args {
-            q = a.bind(q);
-        }
-        let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
         let order = if f.oldest_first { "ASC" } else { "DESC" };
         let sql = format!(
             "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY id {order} LIMIT {} OFFSET {}",
             f.limit.clamp(1, 500),
             f.offset.max(0)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for a in &args {
-            q = a.bind(q);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        Ok((
-            rows.iter().map(order_from_row).collect::<Result<_>>()?,
-            total,
-        ))
+        Some((count_sql, sql, args))
+    }
+
+    /// The query plans of the count and page queries [`Store::list_orders`] runs for `f` (see
+    /// [`Store::explain`]); empty when nothing can match.
+    pub async fn explain_list(&self, f: &OrderFilter) -> Result<Vec<String>> {
+        let Some((count_sql, sql, args)) = self.list_sql(f) else {
+            return Ok(Vec::new());
+        };
+        let args: Vec<PlanArg> = args
+            .iter()
+            .map(|a| match a {
+                Arg::I(i) => PlanArg::Int(*i),
+                Arg::S(s) => PlanArg::Text(s.clone()),
+            })
+            .collect();
+        let mut plan = self.explain(&count_sql, &args).await?;
+        plan.extend(self.explain(&sql, &args).await?);
+        Ok(plan)
     }
 
     // ---- uploads ----
@@ -553,9 +647,9 @@ impl Store {
 
     /// A seal's standing by esID (any seal this platform made).
     pub async fn seal_standing(&self, es_id: &str) -> Result<Option<SealStanding>> {
-        let row = sqlx::query(
-            "SELECT es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason FROM seals WHERE es_id = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STANDING_COLS} FROM seals WHERE es_id = $1"
+        )))
         .bind(es_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -564,9 +658,9 @@ impl Store {
 
     /// Every revoked seal, oldest revocation first (the maker's revocation list).
     pub async fn revoked_seals(&self) -> Result<Vec<SealStanding>> {
-        let rows = sqlx::query(
-            "SELECT es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason FROM seals WHERE revoked = 1 ORDER BY revoked_at, es_id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STANDING_COLS} FROM seals WHERE revoked = 1 ORDER BY revoked_at, es_id"
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(standing_from_row).collect()
@@ -576,24 +670,42 @@ impl Store {
 
     /// One payment.
     pub async fn payment(&self, id: i64) -> Result<Payment> {
-        let row = sqlx::query(
-            "SELECT id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at FROM payments WHERE id = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"
+        )))
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
         payment_from_row(&row)
     }
 
-    /// Creates a pending payment.
-    pub async fn create_payment(
+    /// The open (pending) payment of an order on a channel, or a new one with `id` (which the caller makes
+    /// unguessable). A unique index keeps it to one open payment per order and channel even when two requests
+    /// race: the loser reads the winner's.
+    pub async fn open_payment(
         &self,
+        id: i64,
         order_id: i64,
         channel: &str,
         amount: Fen,
     ) -> Result<Payment> {
+        let existing = || async {
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {PAYMENT_COLS} FROM payments WHERE order_id = $1 AND channel = $2 AND state = 'pending'"
+            )))
+            .bind(order_id)
+            .bind(channel)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|r| payment_from_row(&r)).transpose()
+        };
+        if let Some(p) = existing().await?
+            && p.amount == amount
+        {
+            return Ok(p);
+        }
         let p = Payment {
-            id: self.next_id(),
+            id,
             order_id,
             channel: channel.into(),
             amount,
@@ -601,8 +713,16 @@ impl Store {
             gateway_txn: None,
             created_at: now_text(),
             paid_at: None,
+            refund_due: false,
         };
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        // An open payment for another amount (the price changed) is superseded, not reused.
+        sqlx::query("UPDATE payments SET state = 'superseded' WHERE order_id = $1 AND channel = $2 AND state = 'pending'")
+            .bind(order_id)
+            .bind(channel)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
             "INSERT INTO payments (id, order_id, channel, amount_fen, state, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(p.id)
@@ -611,9 +731,31 @@ impl Store {
         .bind(p.amount.0)
         .bind(&p.state)
         .bind(&p.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(p)
+            }
+            Err(e) => match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    drop(tx);
+                    existing().await?.ok_or(StoreError::NotFound)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Payments whose money arrived after their order was cancelled: what finance must refund.
+    pub async fn payments_due_refund(&self) -> Result<Vec<Payment>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE refund_due = 1 ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
         .await?;
-        Ok(p)
+        rows.iter().map(payment_from_row).collect()
     }
 
     /// The invoice of an order, if issued.
@@ -691,7 +833,7 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.purge_limits(now - 2 * 86_400).await
     }
 
     // ---- SMS ----
@@ -811,13 +953,36 @@ impl Store {
     }
 
     /// Checks the whole audit chain: the number of entries, or the first broken one and why.
+    ///
+    /// The head and the entries are read in one snapshot (a read-only repeatable-read transaction on PostgreSQL,
+    /// one read transaction under WAL on SQLite), and only entries up to the head are read, so that entries
+    /// committed meanwhile never look like removed ones.
     pub async fn verify_audit(&self) -> Result<std::result::Result<u64, (i64, String)>> {
-        let entries = self.audit_entries(None).await?;
+        let mut tx = match self.backend {
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+        };
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
         let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-        Ok(match AuditRecord::verify_chain(&entries) {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash FROM audit_log WHERE seq <= $1 ORDER BY seq",
+        )
+        .bind(head_seq)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let entries = rows
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let key = self.audit_key.as_deref().map(|k| k.as_slice());
+        Ok(match AuditRecord::verify_chain_keyed(&entries, key) {
             Ok(n) if n as i64 != head_seq => Err((
                 head_seq,
                 format!(
@@ -841,6 +1006,7 @@ impl Store {
 pub struct StoreTx {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    audit_key: Option<AuditKey>,
 }
 
 impl StoreTx {
@@ -911,13 +1077,19 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Records an upload, marking earlier uploads of the same kind as replaced.
-    pub async fn insert_upload(&mut self, u: &UploadMeta) -> Result<()> {
-        sqlx::query("UPDATE uploads SET current = 0 WHERE order_id = $1 AND kind = $2")
-            .bind(u.order_id)
-            .bind(u.kind.code())
-            .execute(&mut *self.tx)
-            .await?;
+    /// Records an upload, marking earlier uploads of the same kind as replaced; returns the blob keys of the
+    /// uploads it replaced, for the caller to delete once the transaction has committed.
+    pub async fn insert_upload(&mut self, u: &UploadMeta) -> Result<Vec<String>> {
+        let replaced = sqlx::query(
+            "UPDATE uploads SET current = 0 WHERE order_id = $1 AND kind = $2 AND current = 1 RETURNING blob_key",
+        )
+        .bind(u.order_id)
+        .bind(u.kind.code())
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("blob_key"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
         sqlx::query(
             "INSERT INTO uploads (id, order_id, kind, file_name, content_type, size, sm3, blob_key, current, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
@@ -933,7 +1105,7 @@ impl StoreTx {
         .bind(&u.created_at)
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(replaced)
     }
 
     /// Stores a made seal.
@@ -960,21 +1132,33 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Revokes every live seal bound to a key (补办: the key was lost). Returns how many.
-    pub async fn revoke_seals_on_token(&mut self, token_serial: &str) -> Result<u64> {
-        Ok(self.revoke_token_seals(token_serial, "补办").await?.len() as u64)
+    /// Revokes the live seals bound to a key (补办: the key was lost) that belong to orders of `applicant_id`,
+    /// and no one else's. Returns how many.
+    pub async fn revoke_seals_on_token(
+        &mut self,
+        token_serial: &str,
+        applicant_id: i64,
+    ) -> Result<u64> {
+        Ok(self
+            .revoke_token_seals(token_serial, applicant_id, "补办")
+            .await?
+            .len() as u64)
     }
 
-    /// Revokes every live seal bound to a key, recording when and why. Returns their esIDs.
+    /// Revokes the live seals bound to a key that belong to orders of `applicant_id` (another holder may have had
+    /// seals on a key with the same serial), recording when and why. Returns their esIDs.
     pub async fn revoke_token_seals(
         &mut self,
         token_serial: &str,
+        applicant_id: i64,
         reason: &str,
     ) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT es_id FROM seals WHERE token_serial = $1 AND revoked = 0 ORDER BY id",
+            "SELECT es_id FROM seals WHERE token_serial = $1 AND revoked = 0
+             AND order_id IN (SELECT id FROM orders WHERE applicant_id = $2) ORDER BY id",
         )
         .bind(token_serial)
+        .bind(applicant_id)
         .fetch_all(&mut *self.tx)
         .await?;
         self.revoke_rows(&rows, reason).await
@@ -992,29 +1176,38 @@ impl StoreTx {
     }
 
     async fn revoke_rows(&mut self, rows: &[AnyRow], reason: &str) -> Result<Vec<String>> {
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get("es_id"))
-            .collect::<std::result::Result<_, _>>()?;
         let at = now_text();
-        for id in &ids {
-            sqlx::query(
+        let mut revoked = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("es_id")?;
+            // A seal another transaction revoked in between keeps its first time and reason and is not counted.
+            let r = sqlx::query(
                 "UPDATE seals SET revoked = 1, revoked_at = $1, revoke_reason = $2 WHERE es_id = $3 AND revoked = 0",
             )
             .bind(&at)
             .bind(reason)
-            .bind(id)
+            .bind(&id)
             .execute(&mut *self.tx)
             .await?;
+            if r.rows_affected() == 1 {
+                revoked.push(id);
+            }
         }
-        Ok(ids)
+        Ok(revoked)
     }
 
-    /// Marks a pending payment paid. `false` if it was not pending (a repeated notification): nothing changes.
-    pub async fn mark_payment_paid(&mut self, payment_id: i64, gateway_txn: &str) -> Result<bool> {
-        let r = sqlx::query("UPDATE payments SET state = 'paid', gateway_txn = $1, paid_at = $2 WHERE id = $3 AND state = 'pending'")
+    /// Marks a pending (or superseded) payment paid; `refund_due` flags money that came for an order that can no
+    /// longer take it. `false` if it was already paid (a repeated notification): nothing changes.
+    pub async fn mark_payment_paid(
+        &mut self,
+        payment_id: i64,
+        gateway_txn: &str,
+        refund_due: bool,
+    ) -> Result<bool> {
+        let r = sqlx::query("UPDATE payments SET state = 'paid', gateway_txn = $1, paid_at = $2, refund_due = $3 WHERE id = $4 AND state IN ('pending', 'superseded')")
             .bind(gateway_txn)
             .bind(now_text())
+            .bind(i32::from(refund_due))
             .bind(payment_id)
             .execute(&mut *self.tx)
             .await?;
@@ -1080,7 +1273,7 @@ impl StoreTx {
             prev_hash: head.try_get("hash")?,
             hash: String::new(),
         };
-        rec.hash = rec.compute_hash();
+        rec.hash = rec.compute_hash_keyed(self.audit_key.as_deref().map(|k| k.as_slice()));
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -1105,6 +1298,13 @@ impl StoreTx {
         Ok(rec)
     }
 }
+
+/// The columns [`SealStanding`] is read from.
+const STANDING_COLS: &str =
+    "es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason";
+
+const PAYMENT_COLS: &str =
+    "id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at, refund_due";
 
 /// Now, RFC 3339 UTC.
 pub fn now_text() -> String {
@@ -1194,6 +1394,47 @@ pub mod testing {
             admin.close().await;
         };
         (url, drop_db)
+    }
+
+    /// The URL of `db_url`'s database for a new login role that may use the tables but not change the schema,
+    /// and may only read and append the audit log — the role the production server runs as.
+    #[allow(clippy::expect_used)]
+    pub async fn restricted_role_url(db_url: &str, role: &str) -> String {
+        let owner = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(db_url)
+            .await
+            .expect("connect as the owner");
+        let db = db_url.rsplit_once('/').map(|(_, d)| d).unwrap_or_default();
+        for sql in [
+            format!("DROP ROLE IF EXISTS {role}"),
+            format!("CREATE ROLE {role} LOGIN"),
+            format!("GRANT CONNECT ON DATABASE {db} TO {role}"),
+            format!("GRANT USAGE ON SCHEMA public TO {role}"),
+            format!("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+            ),
+            format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}"),
+        ] {
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&owner)
+                .await
+                .expect("grant");
+        }
+        owner.close().await;
+        let (scheme, rest) = db_url.split_once("://").unwrap_or(("postgres", db_url));
+        let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        format!("{scheme}://{role}@{host}")
+    }
+
+    /// Runs `sql` on `store` and returns the database's refusal, if any (for tests of what a role may do).
+    pub async fn try_sql(store: &Store, sql: &'static str) -> std::result::Result<(), String> {
+        sqlx::query(sql)
+            .execute(&store.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// A store on a new, uniquely named PostgreSQL database, and a future that drops it.

@@ -158,6 +158,8 @@ pub struct Payment {
     pub created_at: String,
     /// RFC 3339.
     pub paid_at: Option<String>,
+    /// The money arrived for an order that was cancelled meanwhile: finance must refund it.
+    pub refund_due: bool,
 }
 
 /// An issued electronic invoice.
@@ -335,6 +337,7 @@ pub(crate) fn payment_from_row(r: &AnyRow) -> Result<Payment> {
         gateway_txn: r.try_get("gateway_txn")?,
         created_at: r.try_get("created_at")?,
         paid_at: r.try_get("paid_at")?,
+        refund_due: flag(r, "refund_due")?,
     })
 }
 

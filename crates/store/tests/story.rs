@@ -330,13 +330,18 @@ async fn sessions_codes_outbox_payments_and_seals() {
         tx.insert_order(&o).await.unwrap();
         tx.commit().await.unwrap();
         let pay = store
-            .create_payment(o.id, "sandbox", Fen(8000))
+            .open_payment(store.next_id(), o.id, "sandbox", Fen(8000))
             .await
             .unwrap();
+        let again = store
+            .open_payment(store.next_id(), o.id, "sandbox", Fen(8000))
+            .await
+            .unwrap();
+        assert_eq!(again.id, pay.id, "a second 去付款 reuses the open payment");
         let mut tx = store.begin().await.unwrap();
-        assert!(tx.mark_payment_paid(pay.id, "T1").await.unwrap());
+        assert!(tx.mark_payment_paid(pay.id, "T1", false).await.unwrap());
         assert!(
-            !tx.mark_payment_paid(pay.id, "T2").await.unwrap(),
+            !tx.mark_payment_paid(pay.id, "T2", true).await.unwrap(),
             "a repeated notification changes nothing"
         );
         tx.commit().await.unwrap();
@@ -346,25 +351,24 @@ async fn sessions_codes_outbox_payments_and_seals() {
         );
 
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x00, 0xff];
+        let seal = |seq: i32| SealRecord {
+            id: store.next_id(),
+            order_id: o.id,
+            seq,
+            es_id: format!("ES{seq}-{}", o.id),
+            kind: SealKind::OfficialSeal,
+            name: "公章".into(),
+            der: der.clone(),
+            picture_png: vec![0x89, b'P'],
+            valid_start: now_text(),
+            valid_end: now_text(),
+            token_serial: "TOKEN-1".into(),
+            revoked: false,
+            created_at: now_text(),
+        };
         let mut tx = store.begin().await.unwrap();
         for seq in 1..=2 {
-            tx.insert_seal(&SealRecord {
-                id: store.next_id(),
-                order_id: o.id,
-                seq,
-                es_id: format!("ES{seq}-{}", o.id),
-                kind: SealKind::OfficialSeal,
-                name: "公章".into(),
-                der: der.clone(),
-                picture_png: vec![0x89, b'P'],
-                valid_start: now_text(),
-                valid_end: now_text(),
-                token_serial: "TOKEN-1".into(),
-                revoked: false,
-                created_at: now_text(),
-            })
-            .await
-            .unwrap();
+            tx.insert_seal(&seal(seq)).await.unwrap();
         }
         tx.commit().await.unwrap();
         assert_eq!(store.seals(o.id).await.unwrap()[1].der, der);
@@ -391,16 +395,283 @@ async fn sessions_codes_outbox_payments_and_seals() {
         assert_eq!(gone.revoke_reason.as_deref(), Some("变更"));
         assert!(gone.revoked_at.is_some());
         assert_eq!(store.revoked_seals().await.unwrap().len(), 2);
+
+        // 补办 revokes what is live on the lost key, of this holder only, with when and why.
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_seal(&seal(3)).await.unwrap();
+        tx.commit().await.unwrap();
         let mut tx = store.begin().await.unwrap();
         assert_eq!(
-            tx.revoke_seals_on_token("TOKEN-1").await.unwrap(),
+            tx.revoke_seals_on_token("TOKEN-1", a + 1).await.unwrap(),
             0,
-            "already revoked"
+            "another holder's 补办 revokes nothing here"
         );
+        assert_eq!(
+            tx.revoke_token_seals("TOKEN-1", a, "补办").await.unwrap(),
+            vec![format!("ES3-{}", o.id)],
+            "the seals 变更 revoked are not revoked again"
+        );
+        assert_eq!(tx.revoke_seals_on_token("TOKEN-1", a).await.unwrap(), 0);
         tx.commit().await.unwrap();
+        let third = store
+            .seal_standing(&format!("ES3-{}", o.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (third.revoked, third.revoke_reason.as_deref()),
+            (true, Some("补办"))
+        );
+        assert_eq!(
+            store
+                .seal_standing(&first)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoke_reason
+                .as_deref(),
+            Some("变更"),
+            "a revoked seal keeps its first reason"
+        );
+        assert_eq!(store.revoked_seals().await.unwrap().len(), 3);
         assert!(store.seals_on_token("TOKEN-1").await.unwrap().is_empty());
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_limits_are_shared_and_atomic() {
+    with_each_backend("limits", |store| async move {
+        // Counters: one atomic upsert per event, seen by every instance (here: every clone of the pool).
+        let other = store.clone();
+        let bumps = (0..20).map(|i| {
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            async move {
+                s.bump_counter("code_mobile_hour", "13800138000", 7)
+                    .await
+                    .unwrap()
+            }
+        });
+        let mut seen: Vec<i64> = futures_join(bumps).await;
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (1..=20).collect::<Vec<_>>(),
+            "no count is lost or repeated"
+        );
+        assert_eq!(
+            store
+                .counter("code_mobile_hour", "13800138000", 7)
+                .await
+                .unwrap(),
+            20
+        );
+        assert_eq!(
+            store
+                .counter("code_mobile_hour", "13800138000", 8)
+                .await
+                .unwrap(),
+            0
+        );
+
+        // Operator attempts: 20 at once from one address get the numbers 1..20, so that only the first five
+        // may be evaluated; another address is not affected.
+        let now = 1_800_000_000;
+        let tries = (0..20).map(|_| {
+            let s = store.clone();
+            async move {
+                s.reserve_login_attempt("admin", "10.0.0.9", now, 5, 900)
+                    .await
+                    .unwrap()
+            }
+        });
+        let mut n: Vec<i64> = futures_join(tries).await;
+        n.sort_unstable();
+        assert_eq!(n, (1..=20).collect::<Vec<_>>());
+        assert_eq!(
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
+            Some(now + 900)
+        );
+        assert_eq!(
+            store
+                .login_locked_until("admin", "10.0.0.1", 5, 900)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .reserve_login_attempt("admin", "10.0.0.1", now, 5, 900)
+                .await
+                .unwrap(),
+            1
+        );
+        // Attempts while locked do not move the end of the lock-out; after it the run starts again.
+        store
+            .reserve_login_attempt("admin", "10.0.0.9", now + 300, 5, 900)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
+            Some(now + 900)
+        );
+        assert_eq!(
+            store
+                .reserve_login_attempt("admin", "10.0.0.9", now + 901, 5, 900)
+                .await
+                .unwrap(),
+            1
+        );
+        store
+            .clear_login_failures("admin", "10.0.0.9")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .login_locked_until("admin", "10.0.0.9", 5, 900)
+                .await
+                .unwrap(),
+            None
+        );
+
+        // Challenges: answered once, and only with the nonce issued.
+        store.put_challenge(42, "n1", now + 300).await.unwrap();
+        store.put_challenge(42, "n2", now + 300).await.unwrap();
+        assert!(matches!(
+            store.take_challenge(42, "n1").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.take_challenge(42, "n2").await.unwrap(), now + 300);
+        assert!(matches!(
+            store.take_challenge(42, "n2").await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+/// Runs futures as concurrent tasks and collects their outputs in order.
+async fn futures_join<F>(fs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
+    with_each_backend("auditloop", |store| async move {
+        let store = store
+            .with_audit_key(b"an audit key of thirty-two bytes".to_vec())
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let (s, stop) = (store.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let mut tx = s.begin().await.unwrap();
+                        tx.append_audit(AuditDraft {
+                            actor: format!("writer:{w}"),
+                            ip: "-".into(),
+                            action: "test".into(),
+                            detail: format!("{{\"n\":{n}}}"),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                        tx.commit().await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut last = 0;
+        for _ in 0..40 {
+            let n = store
+                .verify_audit()
+                .await
+                .unwrap()
+                .unwrap_or_else(|(seq, why)| panic!("false alarm at {seq}: {why}"));
+            assert!(n >= last, "the log never shrinks");
+            last = n;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut written = 0;
+        for w in writers {
+            written += w.await.unwrap();
+        }
+        assert!(
+            written > 0 && last > 0,
+            "the writers wrote while verify ran"
+        );
+        assert!(store.verify_audit().await.unwrap().unwrap() >= last);
+    })
+    .await;
+}
+
+/// The production server's PostgreSQL role has no DDL rights and may only append to the audit log: it works
+/// (the store does not try to migrate an up-to-date database), and it cannot edit, delete or un-trigger audit
+/// entries even by hand.
+#[tokio::test]
+async fn the_server_role_cannot_rewrite_the_audit_log() {
+    let (url, drop_db) = sealdesk_store::testing::fresh_postgres_url("role").await;
+    let owner = Store::connect(&url, 1).await.unwrap();
+    let role = format!("sd_app_{}", std::process::id());
+    let app_url = sealdesk_store::testing::restricted_role_url(&url, &role).await;
+    let app = Store::connect(&app_url, 2).await.unwrap();
+    for _ in 0..2 {
+        let mut tx = app.begin().await.unwrap();
+        tx.append_audit(AuditDraft {
+            actor: "platform".into(),
+            ip: "-".into(),
+            action: "test".into(),
+            detail: "{}".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(app.verify_audit().await.unwrap(), Ok(2));
+    for sql in [
+        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "TRUNCATE audit_log",
+        "DROP TRIGGER audit_log_no_update ON audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "CREATE TABLE t (x INT)",
+    ] {
+        let err = sealdesk_store::testing::try_sql(&app, sql)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(owner.verify_audit().await.unwrap(), Ok(2));
+    app.close().await;
+    owner.close().await;
+    drop_db.await;
 }
 
 #[test]
@@ -410,4 +681,116 @@ fn urls_are_redacted() {
         "postgres://u:***@h:5432/db"
     );
     assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+}
+
+#[tokio::test]
+async fn list_queries_and_order_number_search_are_served_by_indexes() {
+    with_each_backend("plans", |store| async move {
+        let g = store.create_group("压测组").await.unwrap();
+        let mut projects = Vec::new();
+        for i in 0..8 {
+            projects.push(
+                store
+                    .create_project(&format!("PL{i}"), "单位", Fen(8000), Some(g.id))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let states = [
+            OrderState::Draft,
+            OrderState::PendingReview,
+            OrderState::PendingPayment,
+            OrderState::Paid,
+            OrderState::Completed,
+            OrderState::Completed,
+            OrderState::Completed,
+            OrderState::Completed,
+        ];
+        // 2 000 applicants × 10 orders over 8 projects: enough rows that a scan would cost more than an index.
+        let (mut applicants, mut orders) = (Vec::new(), Vec::new());
+        for a in 0..2_000usize {
+            let id = store.next_id();
+            applicants.push((id, format!("171{a:08}")));
+            for k in 0..10 {
+                let mut o = order(&store, &projects[(a * 10 + k) % 8], id);
+                o.state = states[(a + k) % 8];
+                orders.push(o);
+            }
+        }
+        store.bulk_load(&applicants, &orders, &[]).await.unwrap();
+        store.analyze().await.unwrap();
+
+        let probe = &orders[12_345];
+        let prefix = &probe.order_no[..probe.order_no.len() - 2];
+        let filters = [
+            (
+                "applicant list",
+                OrderFilter {
+                    applicant_id: Some(applicants[777].0),
+                    limit: 20,
+                    ..Default::default()
+                },
+            ),
+            (
+                "operator review queue",
+                OrderFilter {
+                    project_ids: Some(projects[..3].iter().map(|p| p.id).collect()),
+                    states: vec![OrderState::PendingReview],
+                    oldest_first: true,
+                    limit: 20,
+                    offset: 40,
+                    ..Default::default()
+                },
+            ),
+            (
+                "order number search",
+                OrderFilter {
+                    project_ids: Some(projects.iter().map(|p| p.id).collect()),
+                    order_no_prefix: Some(prefix.to_owned()),
+                    limit: 20,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (what, f) in &filters {
+            let plan = store.explain_list(f).await.unwrap().join("\n");
+            match store.backend() {
+                Backend::Sqlite => assert!(
+                    !plan.lines().any(|l| l.trim() == "SCAN orders"),
+                    "{what} scans the table on SQLite:\n{plan}"
+                ),
+                Backend::Postgres => assert!(
+                    !plan.contains("Seq Scan on orders"),
+                    "{what} scans the table on PostgreSQL:\n{plan}"
+                ),
+            }
+        }
+        // The search finds what LIKE 'prefix%' would, and no more.
+        let (found, n) = store.list_orders(&filters[2].1).await.unwrap();
+        let expected = orders
+            .iter()
+            .filter(|o| o.order_no.starts_with(prefix))
+            .count();
+        assert_eq!(n as usize, expected);
+        assert!(found.iter().any(|o| o.id == probe.id));
+        let none = OrderFilter {
+            order_no_prefix: Some("KG-中".into()),
+            limit: 20,
+            ..Default::default()
+        };
+        assert_eq!(store.list_orders(&none).await.unwrap().1, 0);
+        let s = store.stats().await.unwrap();
+        assert_eq!(
+            s.orders_by_state.iter().map(|(_, n)| n).sum::<i64>(),
+            20_000
+        );
+        assert_eq!(
+            s.orders_by_state
+                .iter()
+                .find(|(st, _)| st == "completed")
+                .map(|x| x.1),
+            Some(10_000)
+        );
+    })
+    .await;
 }

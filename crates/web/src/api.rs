@@ -33,6 +33,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
+/// The demo-only API: the SMS outbox and the sandbox cashier's "pay" button. Mounted only with `--demo`.
+pub(crate) fn demo_routes() -> Router<AppState> {
+    Router::new()
+        .route("/demo/outbox", get(demo_outbox))
+        .route("/sandbox/payments/{id}/pay", post(sandbox_pay))
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -44,7 +51,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/auth/applicant", post(sign_in_applicant))
         .route("/auth/operator", post(sign_in_operator))
         .route("/auth/sign-out", post(sign_out))
-        .route("/demo/outbox", get(demo_outbox))
         .route("/projects", get(projects))
         .route("/orders", get(list_orders).post(create_order))
         .route("/orders/{id}", get(show_order).put(update_order))
@@ -62,8 +68,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/invoice", post(confirm_invoice).get(invoice))
         .route("/orders/{id}/payments", post(start_payment))
         .route("/payments/{channel}/notify", post(payment_notify))
-        .route("/sandbox/payments/{id}/pay", post(sandbox_pay))
+        .route(
+            "/orders/{id}/authorize/challenge",
+            post(authorize_challenge),
+        )
         .route("/orders/{id}/authorize", post(authorize))
+        .route("/finance/refunds", get(refunds))
         .route("/orders/{id}/make", post(make))
         .route("/orders/{id}/seals", get(seals))
         .route("/orders/{id}/written", post(written))
@@ -116,8 +126,12 @@ struct MobileReq {
     mobile: String,
 }
 
-async fn sms_code(State(s): State<AppState>, ApiJson(r): ApiJson<MobileReq>) -> ApiResult {
-    s.app.send_login_code(&r.mobile).await?;
+async fn sms_code(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(r): ApiJson<MobileReq>,
+) -> ApiResult {
+    s.app.send_login_code(&r.mobile, &ip).await?;
     Ok(Json(json!({"sent": true})))
 }
 
@@ -131,9 +145,13 @@ fn signed_in(si: sealdesk_app::SignedIn) -> Json<Value> {
     Json(json!({"token": si.token, "csrf": si.csrf, "expires_at": si.expires_at}))
 }
 
-async fn sign_in_applicant(State(s): State<AppState>, ApiJson(r): ApiJson<CodeReq>) -> ApiResult {
+async fn sign_in_applicant(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(r): ApiJson<CodeReq>,
+) -> ApiResult {
     Ok(signed_in(
-        s.app.sign_in_with_code(&r.mobile, &r.code).await?,
+        s.app.sign_in_with_code(&r.mobile, &r.code, &ip).await?,
     ))
 }
 
@@ -145,10 +163,11 @@ struct OperatorReq {
 
 async fn sign_in_operator(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(r): ApiJson<OperatorReq>,
 ) -> ApiResult {
     Ok(signed_in(
-        s.app.sign_in_operator(&r.name, &r.password).await?,
+        s.app.sign_in_operator(&r.name, &r.password, &ip).await?,
     ))
 }
 
@@ -186,6 +205,8 @@ async fn projects(State(s): State<AppState>, ApiCaller(who): ApiCaller) -> ApiRe
 #[derive(Deserialize)]
 struct ListQuery {
     state: Option<String>,
+    /// Order number, or its beginning.
+    q: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
 }
@@ -210,6 +231,7 @@ async fn list_orders(
             &who,
             OrderFilter {
                 states,
+                order_no_prefix: q.q,
                 limit: per_page,
                 offset: (page - 1) * per_page,
                 ..Default::default()
@@ -489,19 +511,42 @@ async fn payment_notify(
 
 async fn sandbox_pay(
     State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ApiCaller(who): ApiCaller,
     Path(pid): Path<String>,
 ) -> ApiResult {
-    Ok(Json(order_json(&s.app.sandbox_pay(id(&pid)?, &ip).await?)))
+    Ok(Json(order_json(&s.app.sandbox_pay(&who, id(&pid)?).await?)))
 }
 
+async fn refunds(State(s): State<AppState>, ApiCaller(who): ApiCaller) -> ApiResult {
+    let due = s.app.refunds_due(&who).await?;
+    Ok(Json(json!(due.iter().map(|p| json!({"payment_id": p.id.to_string(), "order_id": p.order_id.to_string(), "channel": p.channel, "amount_fen": p.amount.0, "gateway_txn": p.gateway_txn, "paid_at": p.paid_at})).collect::<Vec<_>>())))
+}
+
+/// A fresh challenge for the UKey to sign at 授权.
+async fn authorize_challenge(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+) -> ApiResult {
+    let ch = s.app.authorize_challenge(&who, id(&oid)?).await?;
+    Ok(Json(json!({
+        "nonce": ch.nonce,
+        "challenge": ch.text,
+        "challenge_b64": base64::engine::general_purpose::STANDARD.encode(ch.text.as_bytes()),
+        "expires_at": ch.expires_at,
+    })))
+}
+
+/// The key's answer at 授权: its certificate and its signature over the challenge's bytes.
 #[derive(Deserialize)]
 struct AuthorizeReq {
     #[serde(default)]
     cert_pem: String,
     #[serde(default)]
     cert_der_b64: String,
-    key_serial: String,
+    nonce: String,
+    /// Signature over the challenge bytes (base64 or hex; DER or raw r‖s).
+    signature: String,
 }
 
 async fn authorize(
@@ -517,9 +562,11 @@ async fn authorize(
             .decode(r.cert_der_b64.trim())
             .map_err(|_| AppError::field("cert", "证书内容不是有效的 base64"))?
     };
+    let sig = decode_signature(&r.signature)
+        .ok_or_else(|| AppError::field("signature", "签名不是有效的 base64 或十六进制"))?;
     Ok(Json(order_json(
         &s.app
-            .authorize(&who, id(&oid)?, &der, &r.key_serial)
+            .authorize(&who, id(&oid)?, &der, &r.nonce, &sig)
             .await?,
     )))
 }

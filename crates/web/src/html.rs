@@ -21,21 +21,35 @@ pub fn esc(s: &str) -> String {
 
 /// Who the page is for, for the header's links.
 pub enum Nav<'a> {
-    /// A signed-in applicant.
-    Applicant,
-    /// A signed-in operator.
-    Operator(&'a str),
+    /// A signed-in applicant, with the session's CSRF token (for the logout form).
+    Applicant(&'a str),
+    /// A signed-in operator: name and CSRF token.
+    Operator(&'a str, &'a str),
+}
+
+/// The logout form: a POST carrying the session's CSRF token, so that no other site can sign anyone out.
+fn logout_form(csrf: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"_csrf\" value=\"{}\"><button class=\"secondary\" id=\"logout\">退出</button></form>",
+        esc(csrf)
+    )
 }
 
 /// The page frame.
 pub fn page(title: &str, nav: Option<Nav<'_>>, body: &str) -> Html<String> {
     let links = match nav {
-        Some(Nav::Applicant) => "<a href=\"/orders\">我的订单</a><a href=\"/orders/new?service=new\">新办</a><form method=\"post\" action=\"/logout\"><button class=\"secondary\">退出</button></form>".to_owned(),
-        Some(Nav::Operator(name)) => format!(
-            "<a href=\"/admin/orders\">订单管理</a><a href=\"/admin/projects\">项目与操作员组</a><span>{}</span><form method=\"post\" action=\"/logout\"><button class=\"secondary\">退出</button></form>",
-            esc(name)
+        Some(Nav::Applicant(csrf)) => format!(
+            "<a href=\"/orders\">我的订单</a><a href=\"/orders/new?service=new\">新办</a>{}",
+            logout_form(csrf)
         ),
-        None => "<a href=\"/login\">申请人登录</a><a href=\"/admin/login\">管理员登录</a>".to_owned(),
+        Some(Nav::Operator(name, csrf)) => format!(
+            "<a href=\"/admin/orders\">订单管理</a><a href=\"/admin/projects\">项目与操作员组</a><span>{}</span>{}",
+            esc(name),
+            logout_form(csrf)
+        ),
+        None => {
+            "<a href=\"/login\">申请人登录</a><a href=\"/admin/login\">管理员登录</a>".to_owned()
+        }
     };
     Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} - 电子印章在线办理</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header><a class=\"brand\" href=\"/\">电子印章在线办理</a><nav>{links}</nav></header><main><h1>{t}</h1>{body}</main><footer>客服咨询电话：400-6776-800　服务时间：周一至周五 (8:00—20:00)</footer></body></html>",

@@ -9,6 +9,7 @@
 mod api;
 mod error;
 mod html;
+pub mod metrics;
 mod openapi;
 mod pages;
 mod session;
@@ -26,6 +27,19 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// Largest upload request: a file just under 5 MB plus the multipart framing.
 pub(crate) const UPLOAD_BODY_LIMIT: usize = 5 * 1024 * 1024 + 64 * 1024;
 
+/// How long one request may take before it is answered 503 and its work dropped (uploads included).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub use session::Cidr;
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug, Default)]
+pub struct WebConfig {
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`). From any other peer the
+    /// header is ignored: the client address (for the audit log and sign-in limits) is the peer's.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -33,22 +47,45 @@ pub struct AppState {
     pub app: App,
     /// Whether cookies get the `Secure` flag (the platform is served over https).
     pub secure_cookies: bool,
+    /// Proxies trusted to name the client.
+    pub trusted_proxies: std::sync::Arc<Vec<Cidr>>,
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface, trusting no proxy.
 pub fn router(app: App) -> Router {
+    router_with(app, WebConfig::default())
+}
+
+/// The whole HTTP surface. The demo pages and API (sandbox cashier, SMS outbox) exist only in demo mode: without
+/// it their paths answer 404 to every method.
+pub fn router_with(app: App, web: WebConfig) -> Router {
     let secure_cookies = app.config().public_url.starts_with("https://");
+    let demo = app.config().demo;
     let state = AppState {
         app,
         secure_cookies,
+        trusted_proxies: std::sync::Arc::new(web.trusted_proxies),
     };
+    let mut api = api::routes();
+    let mut pages = pages::routes();
+    if demo {
+        api = api.merge(api::demo_routes());
+        pages = pages.merge(pages::demo_routes());
+    }
     Router::new()
-        .merge(pages::routes())
-        .nest("/api/v1", api::routes())
+        .merge(pages)
+        .nest("/api/v1", api)
         .route("/healthz", axum::routing::get(api::healthz))
         .route("/static/app.css", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/app.css")) }))
         .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A body announced larger than any route takes is refused from its Content-Length, before a byte of it
+        // is read; a chunked one is cut off at the same size.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(UPLOAD_BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
@@ -57,18 +94,29 @@ pub fn router(app: App) -> Router {
             HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves, trusting no proxy.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, WebConfig::default(), shutdown).await
+}
+
+/// Serves `app` on `listener` with `web` settings until `shutdown` resolves.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: App,
+    web: WebConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        router_with(app, web).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

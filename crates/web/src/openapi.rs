@@ -33,7 +33,7 @@ pub(crate) const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     (
         "get",
         "/demo/outbox",
-        "The SMS outbox (demo mode only)",
+        "The SMS outbox (only with --demo; otherwise not routed)",
         false,
     ),
     (
@@ -102,7 +102,7 @@ pub(crate) const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     (
         "post",
         "/orders/{id}/payments",
-        "Start a payment (channel: sandbox, alipay, wechat)",
+        "Start (or reuse the open) payment on a configured channel",
         true,
     ),
     (
@@ -114,13 +114,25 @@ pub(crate) const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     (
         "post",
         "/sandbox/payments/{id}/pay",
-        "The sandbox cashier pays a payment",
-        false,
+        "The sandbox cashier pays the owner's payment (only with --demo; otherwise not routed)",
+        true,
+    ),
+    (
+        "post",
+        "/orders/{id}/authorize/challenge",
+        "A fresh challenge for the UKey to sign at 授权",
+        true,
     ),
     (
         "post",
         "/orders/{id}/authorize",
-        "Bind the UKey certificate and make the seals (授权)",
+        "Bind the UKey (certificate + its signature over the challenge) and make the seals (授权)",
+        true,
+    ),
+    (
+        "get",
+        "/finance/refunds",
+        "Payments to refund: money that came for a cancelled or already paid order (administrators)",
         true,
     ),
     (

@@ -7,7 +7,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use sealdesk_app::{AppError, OrderView, Principal, Who};
+use sealdesk_app::{AppError, OrderView, Principal};
 use sealdesk_domain::{
     FieldError, Holder, HolderKind, InvoiceInfo, InvoiceKind, Order, OrderForm, OrderState,
     SealKind, SealLine, Service,
@@ -20,6 +20,14 @@ use crate::html::{Nav, esc, page, steps};
 use crate::session::{ClientIp, PageCaller, clear_cookie, session_cookie};
 
 type PageResult = Result<Response, PageError>;
+
+/// The demo-only pages: the sandbox cashier and the SMS outbox. Mounted only with `--demo`; without it they do
+/// not exist (404 for every method).
+pub(crate) fn demo_routes() -> Router<AppState> {
+    Router::new()
+        .route("/sandbox/cashier/{id}", get(cashier).post(cashier_pay))
+        .route("/demo/outbox", get(outbox))
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -60,8 +68,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/seals/{seq}", get(seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(seal_picture))
         .route("/uploads/{id}", get(upload_file))
-        .route("/sandbox/cashier/{id}", get(cashier).post(cashier_pay))
-        .route("/demo/outbox", get(outbox))
         .route("/admin/login", get(admin_login_page).post(admin_login))
         .route("/admin/orders", get(admin_orders))
         .route("/admin/orders/{id}", get(admin_order))
@@ -94,10 +100,10 @@ fn redirect(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn nav(who: &Who) -> Option<Nav<'_>> {
-    match &who.principal {
-        Principal::Operator { name, .. } => Some(Nav::Operator(name)),
-        _ => Some(Nav::Applicant),
+fn nav(c: &PageCaller) -> Option<Nav<'_>> {
+    match &c.who.principal {
+        Principal::Operator { name, .. } => Some(Nav::Operator(name, &c.csrf)),
+        _ => Some(Nav::Applicant(&c.csrf)),
     }
 }
 
@@ -189,10 +195,14 @@ async fn login_page(State(s): State<AppState>) -> Html<String> {
     login_form("", "", true, s.app.config().demo)
 }
 
-async fn login_code(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn login_code(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
     let f = Fields::parse(&body);
     let demo = s.app.config().demo;
-    match s.app.send_login_code(f.get("mobile")).await {
+    match s.app.send_login_code(f.get("mobile"), &ip).await {
         Ok(()) => {
             login_form(f.get("mobile"), "验证码已发送，5 分钟内有效", true, demo).into_response()
         }
@@ -209,11 +219,15 @@ async fn login_code(State(s): State<AppState>, body: axum::body::Bytes) -> Respo
     }
 }
 
-async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
     let f = Fields::parse(&body);
     match s
         .app
-        .sign_in_with_code(f.get("mobile"), f.get("code"))
+        .sign_in_with_code(f.get("mobile"), f.get("code"), &ip)
         .await
     {
         Ok(si) => signed_in(&si, s.secure_cookies, "/orders"),
@@ -234,11 +248,18 @@ fn signed_in(si: &sealdesk_app::SignedIn, secure: bool, to: &str) -> Response {
         .into_response()
 }
 
-async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+/// 退出: a POST with the session's CSRF token, so that another site cannot sign anyone out.
+async fn logout(
+    State(s): State<AppState>,
+    c: PageCaller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> PageResult {
+    c.check_csrf(Fields::parse(&body).get("_csrf"))?;
     if let Some(t) = crate::session::token_of(&headers) {
-        let _ = s.app.sign_out(&t).await;
+        s.app.sign_out(&t).await?;
     }
-    ([(header::SET_COOKIE, clear_cookie())], Redirect::to("/")).into_response()
+    Ok(([(header::SET_COOKIE, clear_cookie())], Redirect::to("/")).into_response())
 }
 
 fn admin_login_form(name: &str, msg: &str) -> Html<String> {
@@ -254,11 +275,15 @@ async fn admin_login_page() -> Html<String> {
     admin_login_form("", "")
 }
 
-async fn admin_login(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn admin_login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
     let f = Fields::parse(&body);
     match s
         .app
-        .sign_in_operator(f.get("name"), f.get("password"))
+        .sign_in_operator(f.get("name"), f.get("password"), &ip)
         .await
     {
         Ok(si) => signed_in(&si, s.secure_cookies, "/admin/orders"),
@@ -337,7 +362,7 @@ async fn my_orders(State(s): State<AppState>, c: PageCaller) -> PageResult {
         "<p><a class=\"button\" href=\"/orders/new?service=new\">新办</a> <a class=\"button secondary\" href=\"/orders/new?service=renewal\">续期</a> <a class=\"button secondary\" href=\"/orders/new?service=reissue\">补办</a> <a class=\"button secondary\" href=\"/orders/new?service=change\">变更</a></p>\
          <table><tr><th>序号</th><th>订单号</th><th>锁名称</th><th>锁类型</th><th>业务属性</th><th>印章有效期</th><th>订单金额(元)</th><th>支付状态</th><th>印章办理状态</th><th>操作</th></tr>{rows}</table><p class=\"hint\">共 {total} 条</p>"
     );
-    Ok(page("我的订单", nav(&c.who), &body).into_response())
+    Ok(page("我的订单", nav(&c), &body).into_response())
 }
 
 fn field_errors(errors: &[FieldError]) -> HashMap<String, String> {
@@ -533,7 +558,7 @@ async fn new_order_page(
         steps(0),
         order_form("/orders/new", &c.csrf, &form, &code, &projects, &[], false)
     );
-    Ok(page(&title, nav(&c.who), &body).into_response())
+    Ok(page(&title, nav(&c), &body).into_response())
 }
 
 async fn new_order(
@@ -564,7 +589,7 @@ async fn new_order(
             );
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page("电子印章新办", nav(&c.who), &body),
+                page("电子印章新办", nav(&c), &body),
             )
                 .into_response())
         }
@@ -587,12 +612,7 @@ async fn edit_page(State(s): State<AppState>, c: PageCaller, Path(id): Path<Stri
             true
         )
     );
-    Ok(page(
-        &format!("修改订单 {}", v.order.order_no),
-        nav(&c.who),
-        &body,
-    )
-    .into_response())
+    Ok(page(&format!("修改订单 {}", v.order.order_no), nav(&c), &body).into_response())
 }
 
 async fn edit(
@@ -623,7 +643,7 @@ async fn edit(
             );
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page("修改订单", nav(&c.who), &body),
+                page("修改订单", nav(&c), &body),
             )
                 .into_response())
         }
@@ -759,8 +779,13 @@ async fn order_page(
         }
         OrderState::PendingReview => body
             .push_str("<p>资料已提交，我们会在 1-2 个工作日内进行审核，审核结果将短信通知您。</p>"),
-        OrderState::PendingPayment => body.push_str(&payment_section(o, csrf)),
-        OrderState::Paid => body.push_str(&authorize_section(o, csrf)),
+        OrderState::PendingPayment => {
+            body.push_str(&payment_section(o, csrf, &s.app.payment_channels()))
+        }
+        OrderState::Paid => match s.app.authorize_challenge(&c.who, o.id).await {
+            Ok(ch) => body.push_str(&authorize_section(o, csrf, &ch)),
+            Err(_) => body.push_str("<p>订单已支付，等待申请人用证书锁授权。</p>"),
+        },
         OrderState::Authorized => body.push_str(&remake_section(o, csrf)),
         OrderState::Made | OrderState::Completed => body.push_str(&seals_section(&v, csrf)),
         OrderState::Cancelled => body.push_str("<p>订单已取消。</p>"),
@@ -771,10 +796,10 @@ async fn order_page(
             o.id
         ));
     }
-    Ok(page(&format!("订单 {}", o.order_no), nav(&c.who), &body).into_response())
+    Ok(page(&format!("订单 {}", o.order_no), nav(&c), &body).into_response())
 }
 
-fn payment_section(o: &Order, csrf: &str) -> String {
+fn payment_section(o: &Order, csrf: &str, channels: &[(String, &str)]) -> String {
     let inv = o.invoice.clone().unwrap_or(InvoiceInfo {
         kind: InvoiceKind::Enterprise,
         title: o.holder.enterprise_name.clone(),
@@ -807,10 +832,25 @@ fn payment_section(o: &Order, csrf: &str) -> String {
         id = o.id,
         csrf = csrf_input(csrf)
     );
-    let pay = if o.invoice.is_some() {
+    // Only the channels that are configured are offered; with none, the applicant is told payment is not open.
+    let choices: String = channels
+        .iter()
+        .enumerate()
+        .map(|(i, (code, label))| {
+            format!(
+                "<label><input type=\"radio\" name=\"channel\" value=\"{}\"{}> {}</label> ",
+                esc(code),
+                if i == 0 { " checked" } else { "" },
+                esc(label)
+            )
+        })
+        .collect();
+    let pay = if channels.is_empty() {
+        "<h2>支付</h2><p class=\"flash err\" id=\"payment-closed\">支付尚未开通，请稍后再来付款。</p>".into()
+    } else if o.invoice.is_some() {
         format!(
             "<h2>支付</h2><table><tr><th>清单</th><th>数量</th><th>总价</th></tr><tr><td>技术服务费</td><td>1</td><td>{}</td></tr><tr><th colspan=\"2\">总计</th><td>{} 元</td></tr></table>\
-             <form method=\"post\" action=\"/orders/{}/pay\">{}<p><label><input type=\"radio\" name=\"channel\" value=\"sandbox\" checked> 沙箱支付（演示）</label> <label><input type=\"radio\" name=\"channel\" value=\"alipay\"> 支付宝支付</label> <label><input type=\"radio\" name=\"channel\" value=\"wechat\"> 微信支付</label></p><button id=\"pay\">去付款</button></form>",
+             <form method=\"post\" action=\"/orders/{}/pay\">{}<p>{choices}</p><button id=\"pay\">去付款</button></form>",
             o.total.yuan_string(),
             o.total.yuan_string(),
             o.id,
@@ -822,19 +862,22 @@ fn payment_section(o: &Order, csrf: &str) -> String {
     format!("{invoice_form}{pay}")
 }
 
-fn authorize_section(o: &Order, csrf: &str) -> String {
+fn authorize_section(o: &Order, csrf: &str, ch: &sealdesk_app::AuthChallenge) -> String {
     format!(
-        "<h2>授权</h2><p>插入证书锁，读取密钥序列号和证书。证书锁助手上线前，请粘贴从证书锁导出的证书（PEM）。</p>\
+        "<h2>授权</h2><p>插入证书锁，导出证书，并用证书锁对下面的授权挑战签名（证书锁助手上线前：<code>sealdesk token sign --dir 证书锁目录 --pin PIN --challenge-file 挑战文件</code>）。密钥序列号取自证书，无需填写。</p>\
          <form method=\"post\" action=\"/orders/{id}/authorize\">{}\
          <div class=\"row\"><label>操作类型：</label>注册</div>\
          <div class=\"row\"><label>授权单位：</label>{}</div><div class=\"row\"><label>授权类型：</label>{}</div><div class=\"row\"><label>授权期限（月）：</label>{}</div>\
-         <div class=\"row\"><label class=\"req\" for=\"key_serial\">密钥序列号：</label><input type=\"text\" id=\"key_serial\" name=\"key_serial\"></div>\
+         <div class=\"row\"><label>授权挑战：</label><pre id=\"challenge\">{}</pre></div><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
          <div class=\"row\"><label class=\"req\" for=\"cert_pem\">证书（PEM）：</label><textarea id=\"cert_pem\" name=\"cert_pem\" rows=\"8\" cols=\"70\"></textarea></div>\
+         <div class=\"row\"><label class=\"req\" for=\"signature\">证书锁签名：</label><textarea id=\"signature\" name=\"signature\" rows=\"3\" cols=\"70\"></textarea></div>\
          <button id=\"authorize\">下一步</button></form>",
         csrf_input(csrf),
         esc(&o.authorization.unit),
         esc(&o.authorization.kind),
         o.authorization.months,
+        esc(&ch.text),
+        esc(&ch.nonce),
         id = o.id
     )
 }
@@ -1027,10 +1070,14 @@ async fn authorize(
     let f = Fields::parse(&body);
     let who = c.who.clone();
     let pem = f.get("cert_pem").to_owned();
-    let serial = f.get("key_serial").to_owned();
+    let nonce = f.get("nonce").to_owned();
+    let signature = f.get("signature").to_owned();
     simple_post(&c, &id, &body, |id| async move {
         let der = sealdesk_app::cert_der_from_pem(&pem)?;
-        s.app.authorize(&who, id, &der, &serial).await
+        let sig = sealdesk_app::decode_signature(&signature).ok_or_else(|| {
+            AppError::field("signature", "请粘贴证书锁对授权挑战的签名（base64）")
+        })?;
+        s.app.authorize(&who, id, &der, &nonce, &sig).await
     })
     .await
 }
@@ -1183,13 +1230,13 @@ async fn invoice_page(
         t("/total_capitals"),
         t("/total_yuan")
     );
-    Ok(page("电子发票", nav(&c.who), &body).into_response())
+    Ok(page("电子发票", nav(&c), &body).into_response())
 }
 
 // ---------- the sandbox cashier ----------
 
-async fn cashier(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
-    let (p, order_no) = s.app.sandbox_payment(oid(&id)?).await?;
+async fn cashier(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
+    let (p, order_no) = s.app.sandbox_payment(&c.who, oid(&id)?).await?;
     let body = if p.state == "paid" {
         format!(
             "<p>该笔订单已支付。</p><p><a class=\"button\" href=\"/orders/{}\">返回订单</a></p>",
@@ -1199,10 +1246,11 @@ async fn cashier(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
         format!(
             "<p class=\"hint\">这是演示用的沙箱收银台：不会产生真实扣款。付款后，收银台会像真实支付网关一样向平台发送签名的支付通知。</p>\
              <table><tr><th>订单编号</th><td>{}</td></tr><tr><th>应付金额</th><td><strong>¥{}</strong></td></tr></table>\
-             <form method=\"post\" action=\"/sandbox/cashier/{}\"><p><button id=\"sandbox-pay\">确认付款</button></p></form>",
+             <form method=\"post\" action=\"/sandbox/cashier/{}\">{}<p><button id=\"sandbox-pay\">确认付款</button></p></form>",
             esc(&order_no),
             p.amount.yuan_string(),
-            p.id
+            p.id,
+            csrf_input(&c.csrf)
         )
     };
     Ok(page("沙箱收银台", None, &body).into_response())
@@ -1210,10 +1258,12 @@ async fn cashier(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
 
 async fn cashier_pay(
     State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
+    c: PageCaller,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> PageResult {
-    let o = s.app.sandbox_pay(oid(&id)?, &ip).await?;
+    c.check_csrf(Fields::parse(&body).get("_csrf"))?;
+    let o = s.app.sandbox_pay(&c.who, oid(&id)?).await?;
     Ok(redirect(&format!(
         "/orders/{}?ok={}",
         o.id,
@@ -1298,7 +1348,7 @@ async fn admin_orders(
         esc(state),
         esc(q.q.as_deref().unwrap_or(""))
     );
-    Ok(page(&format!("订单管理 — {}", name), nav(&c.who), &body).into_response())
+    Ok(page(&format!("订单管理 — {}", name), nav(&c), &body).into_response())
 }
 
 async fn admin_order(
@@ -1348,7 +1398,7 @@ async fn admin_order(
         ));
     }
     body.push_str("</table>");
-    Ok(page(&format!("订单 {}", o.order_no), nav(&c.who), &body).into_response())
+    Ok(page(&format!("订单 {}", o.order_no), nav(&c), &body).into_response())
 }
 
 async fn admin_approve(
@@ -1405,5 +1455,5 @@ async fn admin_projects(State(s): State<AppState>, c: PageCaller) -> PageResult 
     let body = format!(
         "<table><tr><th>项目编码</th><th>授权单位</th><th>单价（元/个章/年）</th><th>操作员组</th></tr>{rows}</table>"
     );
-    Ok(page("项目与操作员组", nav(&c.who), &body).into_response())
+    Ok(page("项目与操作员组", nav(&c), &body).into_response())
 }

@@ -1,7 +1,7 @@
 //! Who is calling: sessions from the `sd_session` cookie (pages) or a bearer token (API), CSRF checks, and the
 //! refusal of cross-site writes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -27,12 +27,83 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn client_ip(parts: &Parts) -> String {
-    parts
+/// An address block such as `10.0.0.0/8` or `::1/128` (a bare address is a block of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not an address block such as 10.0.0.0/8 or 127.0.0.1");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let net: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { net, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` is in the block (IPv4-mapped IPv6 addresses count as their IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let (a, b, width) = match (ip, self.net) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let host_bits = u32::from(width - self.prefix);
+        (a ^ b).checked_shr(host_bits).unwrap_or(0) == 0
+    }
+}
+
+/// The client's address: the peer's, or — when the peer is a trusted proxy — the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy. A header from anyone else is ignored, so that no
+/// client can choose the address its sign-in limits and audit entries are counted under.
+pub(crate) fn client_ip_of(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[Cidr]) -> String {
+    let Some(peer) = peer else {
+        return "-".into();
+    };
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|a| !trusted.iter().any(|c| c.contains(**a)))
+        .or(forwarded.first())
+        .unwrap_or(&peer)
+        .to_string()
+}
+
+fn client_ip(parts: &Parts, state: &AppState) -> String {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "-".into())
+        .map(|c| c.0.ip());
+    client_ip_of(&parts.headers, peer, &state.trusted_proxies)
 }
 
 /// The `Set-Cookie` value that starts a session.
@@ -42,8 +113,13 @@ pub fn session_cookie(s: &SignedIn, secure: bool) -> String {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let max_age = (s.expires_at - now).max(0);
+    // An operator's session never rides along on a request another site starts, not even a top-level link.
+    let same_site = match s.principal {
+        Principal::Operator { .. } => "Strict",
+        _ => "Lax",
+    };
     format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{}",
         s.token,
         if secure { "; Secure" } else { "" }
     )
@@ -125,7 +201,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         Ok(ApiCaller(Who {
             principal,
-            ip: client_ip(parts),
+            ip: client_ip(parts, state),
         }))
     }
 }
@@ -171,7 +247,7 @@ impl FromRequestParts<AppState> for PageCaller {
         Ok(PageCaller {
             who: Who {
                 principal,
-                ip: client_ip(parts),
+                ip: client_ip(parts, state),
             },
             csrf,
         })
@@ -181,11 +257,46 @@ impl FromRequestParts<AppState> for PageCaller {
 /// The client address of a request with no session (sign-in, gateway callbacks).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.7, 10.1.2.3".parse().unwrap());
+        let proxy = Some("10.9.9.9".parse().unwrap());
+        assert_eq!(client_ip_of(&h, proxy, &trusted), "203.0.113.7");
+        // A client that sends the header itself, not through the proxy, is counted under its own address.
+        let stranger = Some("198.51.100.1".parse().unwrap());
+        assert_eq!(client_ip_of(&h, stranger, &trusted), "198.51.100.1");
+        // A client cannot hide behind a spoofed first entry: the right-most untrusted address counts.
+        h.insert("x-forwarded-for", "1.1.1.1, 203.0.113.9".parse().unwrap());
+        assert_eq!(client_ip_of(&h, proxy, &trusted), "203.0.113.9");
+        assert_eq!(client_ip_of(&HeaderMap::new(), proxy, &trusted), "10.9.9.9");
+        assert_eq!(
+            client_ip_of(&h, Some("::1".parse().unwrap()), &trusted),
+            "203.0.113.9"
+        );
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err() && "x".parse::<Cidr>().is_err());
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let one: Cidr = "192.168.1.0/24".parse().unwrap();
+        assert!(one.contains("192.168.1.200".parse().unwrap()));
+        assert!(!one.contains("192.168.2.1".parse().unwrap()));
+        assert!(one.contains("::ffff:192.168.1.5".parse().unwrap()));
     }
 }
 

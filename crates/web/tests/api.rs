@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let (mallory, _) = common::applicant(&http, &s.url, "13900139000").await;
     let r = http
@@ -147,7 +147,7 @@ async fn orders_are_scoped_and_illegal_transitions_are_409_and_change_nothing() 
 #[tokio::test]
 async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let order: Value = http
         .post(format!("{}/api/v1/orders", s.url))
@@ -194,11 +194,10 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let mut big = vec![0xFF, 0xD8, 0xFF];
     big.resize(6 * 1024 * 1024, 0);
     let r = send("id_front", "big.jpg", big).await;
-    assert!(
-        r.status() == StatusCode::PAYLOAD_TOO_LARGE
-            || r.status() == StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        r.status()
+    assert_eq!(
+        r.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "refused from its Content-Length, before the body is read"
     );
     let r = send("id_front", "x.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()).await;
     assert_eq!(
@@ -249,7 +248,7 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
 #[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let (token, csrf) = common::applicant(&http, &s.url, "13800138000").await;
     let cookie = format!("sd_session={token}");
     let url = format!("{}/api/v1/orders", s.url);
@@ -336,7 +335,7 @@ async fn cookie_sessions_need_the_csrf_token_and_cross_site_writes_are_refused()
 #[tokio::test]
 async fn sign_in_refuses_wrong_codes_and_limits_tries() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let post = |path: &str, body: Value| {
         http.post(format!("{}/api/v1{path}", s.url))
             .json(&body)
@@ -364,23 +363,34 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
         StatusCode::TOO_MANY_REQUESTS,
         "one code a minute"
     );
+    // A code that is surely wrong: the real one, with its first digit changed.
+    let real = common::sms_code(&http, &s.url, "13800138000").await;
+    let wrong = format!(
+        "{}{}",
+        if real.starts_with('1') { '2' } else { '1' },
+        &real[1..]
+    );
     for _ in 0..5 {
         let r = post(
             "/auth/applicant",
-            json!({"mobile": "13800138000", "code": "000000"}),
+            json!({"mobile": "13800138000", "code": wrong}),
         )
         .await
         .unwrap();
-        // A one-in-a-million real code of 000000 would sign in; the next try would then fail the same way.
-        assert!(r.status() == StatusCode::UNAUTHORIZED || r.status() == 200);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
+    // The sixth try on this code is refused as too many, even with the right code.
     let r = post(
         "/auth/applicant",
-        json!({"mobile": "13800138000", "code": "000000"}),
+        json!({"mobile": "13800138000", "code": real}),
     )
     .await
     .unwrap();
-    assert!(r.status() == StatusCode::TOO_MANY_REQUESTS || r.status() == StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["message"],
+        "验证码错误次数过多，请重新获取"
+    );
     let r = post(
         "/auth/operator",
         json!({"name": "admin", "password": "nope"}),
@@ -397,7 +407,7 @@ async fn sign_in_refuses_wrong_codes_and_limits_tries() {
 #[tokio::test]
 async fn health_headers_maker_certificate_and_openapi() {
     let s = common::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let r = http.get(format!("{}/healthz", s.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
@@ -456,7 +466,7 @@ async fn health_headers_maker_certificate_and_openapi() {
 #[tokio::test]
 async fn pages_speak_chinese_and_show_field_errors() {
     let s = common::start().await;
-    let http = reqwest::Client::builder()
+    let http = common::http_builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -510,4 +520,188 @@ async fn pages_speak_chinese_and_show_field_errors() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.text().await.unwrap().contains("未找到该记录"));
+}
+
+/// Without `--demo` the sandbox cashier, its API and the SMS outbox do not exist: 404 for every method, and
+/// the order page says payment is not open instead of offering channels.
+#[tokio::test]
+async fn production_mode_mounts_no_sandbox_and_no_outbox() {
+    let s = common::start_with(false, Vec::new()).await;
+    let http = common::http();
+    for path in [
+        "/sandbox/cashier/1",
+        "/demo/outbox",
+        "/api/v1/sandbox/payments/1/pay",
+        "/api/v1/demo/outbox",
+    ] {
+        for m in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            let r = http
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    format!("{}{path}", s.url),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{m} {path}");
+        }
+    }
+    let r = http
+        .post(format!("{}/api/v1/payments/sandbox/notify", s.url))
+        .body("out_trade_no=1&trade_status=TRADE_SUCCESS")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no sandbox verifier either"
+    );
+
+    // An order awaiting payment: the page offers no channel and says payment is not open.
+    let applicant = s.app.send_login_code("13800138000", "127.0.0.1").await;
+    applicant.unwrap();
+    let code = common::code_in(&s.store.outbox(Some("13800138000"), 1).await.unwrap()[0].text);
+    let si = s
+        .app
+        .sign_in_with_code("13800138000", &code, "127.0.0.1")
+        .await
+        .unwrap();
+    let alice = sealdesk_app::Who {
+        principal: si.principal.clone(),
+        ip: "-".into(),
+    };
+    let form: sealdesk_domain::OrderForm =
+        serde_json::from_value(common::order_body("13800138000")).unwrap();
+    let order = s.app.create_order(&alice, "testCSQY", &form).await.unwrap();
+    let stamped =
+        sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
+    for kind in sealdesk_domain::UploadKind::ALL {
+        s.app
+            .add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
+            .await
+            .unwrap();
+    }
+    s.app.submit(&alice, order.id).await.unwrap();
+    let op = s
+        .app
+        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
+        .await
+        .unwrap();
+    let admin = sealdesk_app::Who {
+        principal: op.principal,
+        ip: "-".into(),
+    };
+    s.app.approve(&admin, order.id).await.unwrap();
+    let page = http
+        .get(format!("{}/orders/{}", s.url, order.id))
+        .header("cookie", format!("sd_session={}", si.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("支付尚未开通"), "{page}");
+    assert!(!page.contains("name=\"channel\""), "no channel is offered");
+    assert!(!page.contains("尚未开通，请使用"));
+}
+
+/// Operators' cookies are SameSite=Strict; logging out is a POST that needs the session's CSRF token.
+#[tokio::test]
+async fn operator_cookies_are_strict_and_logout_needs_the_csrf_token() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/admin/login", s.url))
+        .form(&[("name", "admin"), ("password", "sealdesk-demo")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let page = http
+        .get(format!("{}/admin/orders", s.url))
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = http
+        .post(format!("{}/logout", s.url))
+        .header("cookie", &token)
+        .form(&[("_csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        http.get(format!("{}/admin/orders", s.url))
+            .header("cookie", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+    let r = http
+        .post(format!("{}/logout", s.url))
+        .header("cookie", &token)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let r = http
+        .get(format!("{}/api/v1/orders", s.url))
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the session is gone");
+}
+
+/// Behind a trusted proxy the client is the one X-Forwarded-For names (for the audit log and the limits);
+/// from anyone else the header is ignored.
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    for (trusted, want) in [
+        (vec!["127.0.0.1/32".parse().unwrap()], "198.51.100.23"),
+        (vec![], "127.0.0.1"),
+    ] {
+        let s = common::start_with(true, trusted).await;
+        let http = common::http();
+        let r = http
+            .post(format!("{}/api/v1/auth/operator", s.url))
+            .header("x-forwarded-for", "198.51.100.23")
+            .json(&json!({"name": "admin", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let log = s.store.audit_entries(None).await.unwrap();
+        let failed = log.iter().find(|e| e.action == "sign_in_failed").unwrap();
+        assert_eq!(failed.ip, want);
+    }
 }

@@ -180,7 +180,7 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     // 审核 by an operator of the project's group.
     let op = s
         .app
-        .sign_in_operator("admin", "sealdesk-demo")
+        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
         .await
         .unwrap();
     s.app
@@ -204,10 +204,25 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     click(&c, "#sandbox-pay").await;
     wait_text(&c, "支付成功").await;
 
-    // 授权 with the UKey's certificate, then the seals are made.
-    let token = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
-    fill(&c, "key_serial", token.serial()).await;
+    // 授权 with the UKey's certificate and its signature over the page's fresh challenge; then the seals are
+    // made.
+    let mut token = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    let challenge = c
+        .find(Locator::Id("challenge"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sig = token
+        .sign_challenge("12345678", challenge.trim_end().as_bytes())
+        .unwrap();
     fill(&c, "cert_pem", &token.cert().to_pem()).await;
+    fill(&c, "signature", &{
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(sig)
+    })
+    .await;
     click(&c, "#authorize").await;
     let page = wait_text(&c, "导入信息").await;
     assert!(page.contains("已制章"), "{page}");
@@ -235,7 +250,6 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     }
 
     // 写入: what `sealdesk token write` prints for the downloaded files, pasted back; then the invoice.
-    let mut token = token;
     let seals = s
         .app
         .seals(

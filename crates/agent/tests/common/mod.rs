@@ -12,6 +12,13 @@ pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub const SO_PIN: &str = "87654321";
 pub const PIN: &str = "12345678";
 
+/// An HTTP client for talking to the agent. Feature unification builds the workspace's reqwest with rustls but no
+/// bundled provider, so the process installs one first, as every SealDesk process that makes clients does.
+pub fn http_client() -> reqwest::Client {
+    sealdesk_adapters::install_tls_provider();
+    reqwest::Client::new()
+}
+
 /// The platform side: CA and maker keys in a temporary data directory.
 pub struct Platform {
     pub dir: tempfile::TempDir,

@@ -7,6 +7,17 @@ use sealdesk_adapters::{blobs::LocalDir, keys, pay::SandboxGateway, token::SoftT
 use sealdesk_app::{App, AppConfig};
 use sealdesk_store::Store;
 
+/// An HTTP client for the tests (after installing the TLS provider every reqwest client here needs).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("http client")
+}
+
+/// A client builder, after installing the TLS provider.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    sealdesk_adapters::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 pub struct TestServer {
     pub url: String,
     pub app: App,
@@ -16,7 +27,14 @@ pub struct TestServer {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A demo-mode server: the sandbox cashier and the readable SMS outbox exist.
 pub async fn start() -> TestServer {
+    start_with(true, Vec::new()).await
+}
+
+/// A server in demo mode or not, trusting the given proxies. Without demo mode there is no sandbox gateway and
+/// no payment channel.
+pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::connect(
         &format!("sqlite://{}", tmp.path().join("t.db").display()),
@@ -39,7 +57,12 @@ pub async fn start() -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let cfg = AppConfig {
-        demo: true,
+        demo,
+        payment_channels: if demo {
+            vec!["sandbox".into()]
+        } else {
+            Vec::new()
+        },
         data_dir: tmp.path().into(),
         public_url: url.clone(),
         ..Default::default()
@@ -50,7 +73,7 @@ pub async fn start() -> TestServer {
         cfg,
         maker,
         vec![ca.cert],
-        gw,
+        demo.then_some(gw),
     );
     let group = store.create_group("A组").await.unwrap();
     store
@@ -73,9 +96,14 @@ pub async fn start() -> TestServer {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = app.clone();
     tokio::spawn(async move {
-        sealdesk_web::serve(listener, served, async {
-            let _ = rx.await;
-        })
+        sealdesk_web::serve_with(
+            listener,
+            served,
+            sealdesk_web::WebConfig { trusted_proxies },
+            async {
+                let _ = rx.await;
+            },
+        )
         .await
         .unwrap();
     });
@@ -98,23 +126,7 @@ pub async fn applicant(http: &reqwest::Client, url: &str, mobile: &str) -> (Stri
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let outbox: serde_json::Value = http
-        .get(format!("{url}/api/v1/demo/outbox?mobile={mobile}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = outbox[0]["text"].as_str().unwrap();
-    let code: String = text
-        .split("验证码为")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .take(6)
-        .collect();
+    let code = sms_code(http, url, mobile).await;
     let s: serde_json::Value = http
         .post(format!("{url}/api/v1/auth/applicant"))
         .json(&serde_json::json!({"mobile": mobile, "code": code}))
@@ -128,6 +140,30 @@ pub async fn applicant(http: &reqwest::Client, url: &str, mobile: &str) -> (Stri
         s["token"].as_str().unwrap().to_owned(),
         s["csrf"].as_str().unwrap().to_owned(),
     )
+}
+
+/// The newest sign-in code sent to `mobile`, read from the demo outbox.
+pub async fn sms_code(http: &reqwest::Client, url: &str, mobile: &str) -> String {
+    let outbox: serde_json::Value = http
+        .get(format!("{url}/api/v1/demo/outbox?mobile={mobile}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    code_in(outbox[0]["text"].as_str().unwrap())
+}
+
+/// The six digits after 验证码为 in an SMS text.
+pub fn code_in(text: &str) -> String {
+    text.split("验证码为")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect()
 }
 
 pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &str) -> String {

@@ -1,0 +1,223 @@
+//! The independent capture set of issue 15: forms printed through poppler (`pdftoppm`) with
+//! textured ink, scanned at 300, 200 and 150 dpi or photographed in simulation (12 MP,
+//! perspective up to 20°, barrel distortion, light gradient, shadow band, motion blur, JPEG
+//! 60-90), for every ink (red, blue, purple; fresh and faded) and crossing (clear, ballpoint
+//! signature, printed text). Prints IoU by condition beside ImageMagick's colour-key pipeline
+//! (`benches/imagemagick.sh`, given the true ink colour) and time per capture, all in one run.
+//!
+//! `cargo bench -p sealdesk-artwork --bench captures [-- REPEATS] [--only TEXT] [--dump DIR] [--no-im]`
+//!
+//! REPEATS (default 2) forms per condition, each with its own seed. Both sides on one core.
+//! Needs Debian `poppler-utils`; ImageMagick (`imagemagick`) is optional.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod support;
+use support::imagemagick_mask;
+
+use sealdesk_artwork::testkit::capture::{self, Condition, InkKind};
+use sealdesk_artwork::testkit::{iou, page_mask_with};
+use sealdesk_artwork::{ExtractOptions, SealInk, extract};
+
+/// Seed of the capture set (capture k of condition c uses `CAPTURE_SEED + 1000 c + k`).
+const CAPTURE_SEED: u64 = 0x5EA1_CA00;
+const REPEATS: usize = 3;
+
+#[derive(Default)]
+struct Row {
+    ours: Vec<f64>,
+    guessed: Vec<f64>,
+    im: Vec<f64>,
+    ms: Vec<f64>,
+    wrong_count: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let repeats: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2);
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let only = opt("--only");
+    let dump = opt("--dump");
+    let dir = std::env::temp_dir().join(format!("sealdesk-captures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/imagemagick.sh");
+    let have_im = !args.iter().any(|a| a == "--no-im")
+        && Path::new(&std::env::var("CONVERT").unwrap_or("/usr/bin/convert-im6.q16".into()))
+            .exists();
+
+    let mut rows: BTreeMap<(String, &str, &str), Row> = BTreeMap::new();
+    for (c, cond) in capture::conditions().into_iter().enumerate() {
+        let key = (
+            cond.capture.label(),
+            cond.ink.label(),
+            cond.crossing.label(),
+        );
+        let name = format!("{} / {} / {}", key.0, key.1, key.2);
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        for k in 0..repeats {
+            let seed = CAPTURE_SEED + 1000 * c as u64 + k as u64;
+            let plan = capture::plan(seed, cond);
+            let layers =
+                capture::rasterise(&plan).expect("pdftoppm (apt-get install poppler-utils)");
+            let shot = capture::shoot(&plan, &layers);
+            let opts = given(&cond);
+            let mut times: Vec<Duration> = (0..REPEATS)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = extract(&shot.jpeg, &opts);
+                    t.elapsed()
+                })
+                .collect();
+            times.sort();
+            let (ours, found) = score(&shot, &opts);
+            let (guessed, _) = score(&shot, &ExtractOptions::default());
+            let row = rows.entry(key.clone()).or_default();
+            row.ours.push(ours);
+            row.guessed.push(guessed);
+            row.ms.push(times[REPEATS / 2].as_secs_f64() * 1000.0);
+            if found != shot.stamps {
+                row.wrong_count += 1;
+            }
+            let path = dir.join(format!("c{c}-{k}.jpg"));
+            std::fs::write(&path, &shot.jpeg).expect("write capture");
+            if let Some(d) = &dump {
+                std::fs::create_dir_all(d).expect("dump dir");
+                std::fs::write(Path::new(d).join(format!("c{c}-{k}.jpg")), &shot.jpeg)
+                    .expect("dump");
+                let t: Vec<u8> = shot.truth.iter().map(|&v| v * 255).collect();
+                image::save_buffer(
+                    Path::new(d).join(format!("c{c}-{k}.truth.png")),
+                    &t,
+                    shot.width,
+                    shot.height,
+                    image::ColorType::L8,
+                )
+                .expect("dump truth");
+            }
+            let mut im_line = String::new();
+            if have_im {
+                let out = dir.join(format!("c{c}-{k}.im.png"));
+                let [r, g, b] = cond.ink.rgb();
+                // The best of two fuzz settings, with the true ink colour: ImageMagick's best case.
+                let best = ["25%", "35%"]
+                    .iter()
+                    .map(|fuzz| {
+                        let ok = Command::new(&script)
+                            .arg(&path)
+                            .arg(&out)
+                            .env("IM_RED", format!("rgb({r},{g},{b})"))
+                            .env("IM_FUZZ_RED", fuzz)
+                            .status()
+                            .is_ok_and(|s| s.success());
+                        if ok {
+                            iou(
+                                &imagemagick_mask(&out, shot.width, shot.height),
+                                &shot.truth,
+                            )
+                        } else {
+                            0.0
+                        }
+                    })
+                    .fold(0.0f64, f64::max);
+                row.im.push(best);
+                im_line = format!(", ImageMagick IoU {best:.4}");
+            }
+            eprintln!(
+                "{name} #{k}: IoU {ours:.4} (colour guessed {guessed:.4}), {found}/{} stamps, {:.0} ms, q{}{im_line}",
+                shot.stamps,
+                times[REPEATS / 2].as_secs_f64() * 1000.0,
+                shot.quality
+            );
+        }
+    }
+    println!(
+        "| capture | ink | crossing | forms | IoU mean | IoU worst | colour guessed: mean | ImageMagick mean | IM worst | right count | ms median |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let worst = |v: &[f64]| v.iter().copied().fold(1.0f64, f64::min);
+    let median = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        s.get(s.len() / 2).copied().unwrap_or(0.0)
+    };
+    let mut by_capture: BTreeMap<String, Row> = BTreeMap::new();
+    for ((cap, ink, cross), r) in &rows {
+        let im = if r.im.is_empty() {
+            ("n/a".to_string(), "n/a".to_string())
+        } else {
+            (
+                format!("{:.4}", mean(&r.im)),
+                format!("{:.4}", worst(&r.im)),
+            )
+        };
+        println!(
+            "| {cap} | {ink} | {cross} | {} | {:.4} | {:.4} | {:.4} | {} | {} | {}/{} | {:.0} |",
+            r.ours.len(),
+            mean(&r.ours),
+            worst(&r.ours),
+            mean(&r.guessed),
+            im.0,
+            im.1,
+            r.ours.len() - r.wrong_count,
+            r.ours.len(),
+            median(&r.ms)
+        );
+        let all = by_capture.entry(cap.clone()).or_default();
+        all.ours.extend(&r.ours);
+        all.guessed.extend(&r.guessed);
+        all.im.extend(&r.im);
+        all.ms.extend(&r.ms);
+        all.wrong_count += r.wrong_count;
+    }
+    println!();
+    println!(
+        "| capture | forms | IoU mean | IoU worst | colour guessed: mean | ImageMagick mean | IM worst | right count | ms median | ms worst |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (cap, r) in &by_capture {
+        println!(
+            "| {cap} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {}/{} | {:.0} | {:.0} |",
+            r.ours.len(),
+            mean(&r.ours),
+            worst(&r.ours),
+            mean(&r.guessed),
+            mean(&r.im),
+            worst(&r.im),
+            r.ours.len() - r.wrong_count,
+            r.ours.len(),
+            median(&r.ms),
+            r.ms.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The options the platform passes: the colour the seal kind requires.
+fn given(cond: &Condition) -> ExtractOptions {
+    ExtractOptions {
+        ink: Some(match cond.ink {
+            InkKind::Red | InkKind::RedFaded => SealInk::Red,
+            InkKind::Blue | InkKind::BlueFaded => SealInk::Blue,
+            InkKind::Purple | InkKind::PurpleFaded => SealInk::Purple,
+        }),
+        ..ExtractOptions::default()
+    }
+}
+
+/// IoU against the truth and the number of impressions (0 when extraction fails).
+fn score(shot: &capture::Shot, opts: &ExtractOptions) -> (f64, usize) {
+    match page_mask_with(&shot.jpeg, opts) {
+        Ok((_, _, mask, found)) => (iou(&mask, &shot.truth), found),
+        Err(_) => (0.0, 0),
+    }
+}
