@@ -177,17 +177,20 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        // A database already at the newest migration is not touched: the production server runs as a role
-        // without DDL rights (migrations are run once by the owner role), and even `CREATE TABLE IF NOT
-        // EXISTS` needs those.
-        let newest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Option<i64> =
-            sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
-                .fetch_one(&pool)
-                .await
-                .ok()
-                .and_then(|r| r.try_get("v").ok());
-        if applied != Some(newest) {
+        // A database that has every migration is not touched: the production server runs as a role without DDL
+        // rights (migrations are run once by the owner role), and even `CREATE TABLE IF NOT EXISTS` needs those.
+        // Every version is looked for, not only the newest: a branch that lands after another may bring a
+        // migration numbered below one a database already has, and it must still run there.
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r.try_get("version").ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if migrator.iter().any(|m| !applied.contains(&m.version)) {
             migrator
                 .run(&pool)
                 .await
