@@ -474,7 +474,7 @@ fn the_binary_serves_a_softhsm_token_to_the_portal() {
             "--allow-origin",
             PORTAL,
             "--pkcs11-module",
-            MODULE,
+            module(),
             "--maker-cert",
             dir.path().join("maker.pem").to_str().unwrap(),
         ])
@@ -546,7 +546,7 @@ fn the_binary_serves_a_softhsm_token_to_the_portal() {
 fn provision_for_the_binary_test() {
     let dir = std::path::PathBuf::from(std::env::var_os("SEALDESK_TEST_DIR").unwrap());
     let platform = Platform::new();
-    let ctx = cryptoki::context::Pkcs11::new(MODULE).unwrap();
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
     ctx.initialize(cryptoki::context::CInitializeArgs::new(
         cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
     ))

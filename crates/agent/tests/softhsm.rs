@@ -22,8 +22,8 @@ struct Rig {
 
 fn rig() -> Rig {
     let platform = Platform::new();
-    let backend = Pkcs11Backend::open(std::path::Path::new(MODULE)).unwrap();
-    let ctx = cryptoki::context::Pkcs11::new(MODULE).unwrap();
+    let backend = Pkcs11Backend::open(std::path::Path::new(module())).unwrap();
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
     // The same module, already initialised by the backend: provisioning shares the process-wide state.
     let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
         cryptoki::context::CInitializeFlags::OS_LOCKING_OK,

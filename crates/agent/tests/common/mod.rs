@@ -8,7 +8,38 @@ use std::process::Command;
 use sealdesk_adapters::keys::{Identity, demo_ca, seal_maker};
 use sealdesk_pki::{Cert, CertSpec, PublicKey, Usage, issue_for};
 
-pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// Where SoftHSM2's PKCS#11 module is installed: Debian and Ubuntu first (`apt-get install softhsm2`, which
+/// `scripts/test.sh` does), then the multiarch, Fedora and Homebrew places.
+const MODULE_PLACES: &[&str] = &[
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+];
+
+/// SoftHSM2's module: `SEALDESK_SOFTHSM2_MODULE` if set, else the first of [`MODULE_PLACES`] that exists. A
+/// missing SoftHSM2 fails the test with the fix named rather than skipping it: these tests are the only proof
+/// that the PKCS#11 backend works.
+pub fn module() -> &'static str {
+    static FOUND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SEALDESK_SOFTHSM2_MODULE") {
+            return p.to_string_lossy().into_owned();
+        }
+        MODULE_PLACES
+            .iter()
+            .find(|p| Path::new(p).exists())
+            .map(|p| (*p).to_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "SoftHSM2 is not installed (none of {MODULE_PLACES:?}): run `apt-get install softhsm2` \
+                     (scripts/test.sh does), or set SEALDESK_SOFTHSM2_MODULE to its libsofthsm2"
+                )
+            })
+    })
+}
 pub const SO_PIN: &str = "87654321";
 pub const PIN: &str = "12345678";
 
