@@ -604,8 +604,17 @@ async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
                 })
             })
             .collect();
+        // At least 40 verifications, and on until the writers' entries show: on a loaded machine 40 verifications
+        // of the empty log can finish before the first commit's fsync does.
+        let started = std::time::Instant::now();
         let mut last = 0;
-        for _ in 0..40 {
+        let mut rounds = 0;
+        while rounds < 40 || last == 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no writer's entry showed within 60 s"
+            );
+            rounds += 1;
             let n = store
                 .verify_audit()
                 .await
