@@ -11,6 +11,8 @@ need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# The print test rasterises the PDF Chromium prints with poppler.
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 # Poppler (pdftoppm, pdftotext, pdffonts): the artwork capture set prints its forms through it, and the invoice
 # PDF test reads its text back and rasterises it.

@@ -42,10 +42,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), KeyError> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    sealdesk_domain::Clock::now(&sealdesk_domain::SystemClock).0
 }
 
 /// A key with its certificate.

@@ -102,10 +102,7 @@ impl SoftToken {
         }
         let serial = hex::encode_upper(crate::random_bytes::<8>());
         let key = KeyPair::generate()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = sealdesk_domain::Clock::now(&sealdesk_domain::SystemClock).0;
         let id = id_number
             .filter(|i| !i.is_empty())
             .map(|i| format!(",2.5.4.5={i}"))

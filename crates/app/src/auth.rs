@@ -8,7 +8,7 @@ use sealdesk_domain::validate;
 use sealdesk_store::{Session, SmsCode, StoreError};
 use subtle::ConstantTimeEq;
 
-use crate::{App, AppError, now, sms};
+use crate::{App, AppError, sms};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl App {
     /// client address (counted in the database, across codes and instances).
     pub async fn send_login_code(&self, mobile: &str, ip: &str) -> Result<(), AppError> {
         let mobile = validate::mobile(mobile).map_err(|m| AppError::field("mobile", m))?;
-        let now = now();
+        let now = self.now();
         if let Some(sent) = self.store.sms_code_sent_at(&mobile).await? {
             let wait = sent + CODE_RESEND_AFTER - now;
             if wait > 0 {
@@ -182,7 +182,7 @@ impl App {
         ip: &str,
     ) -> Result<SignedIn, AppError> {
         let mobile = validate::mobile(mobile).map_err(|m| AppError::field("mobile", m))?;
-        let day = beijing_day(now());
+        let day = beijing_day(self.now());
         let tomorrow = || {
             AppError::RateLimited(
                 "验证码错误次数过多，今日已不能用此手机号登录，请明天（北京时间 0 点后）再试"
@@ -205,7 +205,7 @@ impl App {
                 "验证码错误次数过多，请重新获取".into(),
             ));
         }
-        if rec.expires_at <= now() {
+        if rec.expires_at <= self.now() {
             return Err(AppError::BadCredentials("验证码已过期，请重新获取".into()));
         }
         let given = code_hash(&mobile, code.trim());
@@ -264,20 +264,20 @@ impl App {
         let locked = |until: i64| {
             AppError::RateLimited(format!(
                 "密码错误次数过多，请 {} 分钟后再试",
-                (until - now() + 59).max(60) / 60
+                (until - self.now() + 59).max(60) / 60
             ))
         };
         let max = i64::from(OPERATOR_MAX_FAILURES);
         let n = self
             .store
-            .reserve_login_attempt(&key, ip, now(), max, OPERATOR_LOCKOUT)
+            .reserve_login_attempt(&key, ip, self.now(), max, OPERATOR_LOCKOUT)
             .await?;
         if n > max {
             let until = self
                 .store
                 .login_locked_until(&key, ip, max, OPERATOR_LOCKOUT)
                 .await?
-                .unwrap_or(now() + OPERATOR_LOCKOUT);
+                .unwrap_or(self.now() + OPERATOR_LOCKOUT);
             return Err(locked(until));
         }
         let op = match self.store.operator_by_name(&key).await {
@@ -376,7 +376,7 @@ impl App {
     ) -> Result<SignedIn, AppError> {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let csrf = hex::encode(random_bytes::<16>());
-        let expires_at = now() + ttl;
+        let expires_at = self.now() + ttl;
         self.store
             .create_session(&Session {
                 token_hash: sm3_hex(token.as_bytes()),
@@ -399,7 +399,11 @@ impl App {
         if token.is_empty() || token.len() > 100 {
             return Err(AppError::Unauthenticated);
         }
-        let s = match self.store.session(&sm3_hex(token.as_bytes()), now()).await {
+        let s = match self
+            .store
+            .session(&sm3_hex(token.as_bytes()), self.now())
+            .await
+        {
             Err(StoreError::NotFound) => return Err(AppError::Unauthenticated),
             other => other?,
         };

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use sealdesk_adapters::blobs::BlobStore;
 use sealdesk_adapters::keys::Identity;
 use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
+use sealdesk_domain::{Clock, SystemClock, Timestamp};
 use sealdesk_store::Store;
 
 pub use auth::{
@@ -58,6 +59,8 @@ pub struct AppConfig {
     pub public_url: String,
     /// Where files of the data directory live (tokens' CA, keys).
     pub data_dir: PathBuf,
+    /// Where the application reads the time: the system's, or a `ManualClock` a test moves.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for AppConfig {
@@ -69,6 +72,7 @@ impl Default for AppConfig {
             platform_name: "CA 电子印章自助办理平台".into(),
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -137,6 +141,16 @@ impl App {
         &self.cfg
     }
 
+    /// Now, in Unix seconds, by the configured clock.
+    pub fn now(&self) -> i64 {
+        self.cfg.clock.now().0
+    }
+
+    /// Now as stored: RFC 3339, UTC.
+    pub(crate) fn now_text(&self) -> String {
+        Timestamp(self.now()).rfc3339()
+    }
+
     /// The seal maker's certificate, published for relying parties.
     pub fn maker_certificate_pem(&self) -> String {
         self.maker.cert.to_pem()
@@ -170,14 +184,6 @@ pub fn channel_label(channel: &str) -> &'static str {
         "wechat" => "微信支付",
         _ => "其他支付方式",
     }
-}
-
-/// Current Unix seconds.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// The DER of the first certificate in a PEM text, with a Chinese error for the form.

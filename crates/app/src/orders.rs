@@ -6,10 +6,10 @@ use sealdesk_domain::{
     SealKind, Timestamp, UploadKind,
 };
 use sealdesk_store::{
-    AuditDraft, Invoice, OrderFilter, Payment, Project, SealRecord, StoreTx, UploadMeta, now_text,
+    AuditDraft, Invoice, OrderFilter, Payment, Project, SealRecord, StoreTx, UploadMeta,
 };
 
-use crate::{App, AppError, Principal, Who, now, sms};
+use crate::{App, AppError, Principal, Who, sms};
 
 /// How long a 授权 challenge may be answered, seconds.
 const CHALLENGE_TTL: i64 = 600;
@@ -240,7 +240,7 @@ impl App {
         let after = before.apply(actor, event)?;
         order.state = after;
         order.version += 1;
-        order.updated_at = now_text();
+        order.updated_at = self.now_text();
         tx.update_order(order).await?;
         tx.append_audit(AuditDraft {
             actor: who.principal.audit_name(),
@@ -294,7 +294,7 @@ impl App {
         detail: serde_json::Value,
     ) -> Result<(), AppError> {
         order.version += 1;
-        order.updated_at = now_text();
+        order.updated_at = self.now_text();
         let mut tx = self.store.begin().await?;
         tx.update_order(order).await?;
         tx.append_audit(AuditDraft {
@@ -310,8 +310,8 @@ impl App {
         Ok(())
     }
 
-    fn today() -> u32 {
-        Timestamp(now()).beijing_yyyymmdd()
+    fn today(&self) -> u32 {
+        Timestamp(self.now()).beijing_yyyymmdd()
     }
 
     /// 暂存待办: creates a draft order for the project with `project_code`. The form may be incomplete but not
@@ -329,7 +329,7 @@ impl App {
             .await
             .map_err(|_| AppError::field("project", "请选择授权单位（项目）"))?;
         let form = form
-            .validate(Self::today(), true)
+            .validate(self.today(), true)
             .map_err(AppError::Invalid)?;
         let total = form
             .price(project.price)
@@ -361,8 +361,8 @@ impl App {
             key: None,
             previous_order: form.previous_order,
             version: 1,
-            created_at: now_text(),
-            updated_at: now_text(),
+            created_at: self.now_text(),
+            updated_at: self.now_text(),
         };
         let mut tx = self.store.begin().await?;
         tx.insert_order(&order).await?;
@@ -398,7 +398,7 @@ impl App {
         }
         let project = self.store.project(order.project_id).await?;
         let form = form
-            .validate(Self::today(), true)
+            .validate(self.today(), true)
             .map_err(AppError::Invalid)?;
         order.total = form
             .price(project.price)
@@ -456,7 +456,7 @@ impl App {
     /// 提交: the form must be complete and every required file uploaded.
     pub async fn submit(&self, who: &Who, id: i64) -> Result<Order, AppError> {
         let order = self.own_order(who, id).await?;
-        let mut errors = match order.form().validate(Self::today(), false) {
+        let mut errors = match order.form().validate(self.today(), false) {
             Ok(_) => Vec::new(),
             Err(e) => e,
         };
@@ -629,7 +629,7 @@ impl App {
         let (p, _) = self.sandbox_payment(who, payment_id).await?;
         let gw = self.sandbox.as_ref().ok_or(AppError::NotFound)?;
         let txn = format!("SBX{}", self.store.next_id());
-        let body = gw.notify_body(p.id, p.amount, &txn, &Timestamp(now()).beijing());
+        let body = gw.notify_body(p.id, p.amount, &txn, &Timestamp(self.now()).beijing());
         self.payment_notified("sandbox", body.as_bytes(), &who.ip)
             .await
     }
@@ -723,7 +723,7 @@ impl App {
             )));
         }
         let nonce = hex::encode(sealdesk_adapters::random_bytes::<16>());
-        let expires_at = now() + CHALLENGE_TTL;
+        let expires_at = self.now() + CHALLENGE_TTL;
         self.store.put_challenge(id, &nonce, expires_at).await?;
         Ok(AuthChallenge {
             text: challenge_text(&order.order_no, &nonce, expires_at),
@@ -765,7 +765,7 @@ impl App {
             ));
         }
         let (nb, na) = cert.validity();
-        let t = now();
+        let t = self.now();
         if t < nb || t > na {
             return Err(AppError::field(
                 "cert",
@@ -849,7 +849,7 @@ impl App {
             hex::decode(&key.cert_der_hex).map_err(|e| AppError::Internal(e.to_string()))?;
         let units = order.seal_units();
         let pictures = self.seal_pictures(&order, units.len()).await?;
-        let start = now();
+        let start = self.now();
         let end = Timestamp(start).add_months(order.authorization.months).0;
         let seal_type = order
             .holder
@@ -908,7 +908,7 @@ impl App {
                 valid_end: Timestamp(end).rfc3339(),
                 token_serial: key.serial.clone(),
                 revoked: false,
-                created_at: now_text(),
+                created_at: self.now_text(),
             });
         }
         let platform = Who {
@@ -1074,7 +1074,7 @@ impl App {
             .invoice
             .clone()
             .ok_or_else(|| AppError::Internal("completed order without invoice info".into()))?;
-        let date = Timestamp(now());
+        let date = Timestamp(self.now());
         let number = format!(
             "{}{:012}",
             date.beijing_yyyymmdd(),
@@ -1097,7 +1097,7 @@ impl App {
             order_id: order.id,
             number,
             body: body.to_string(),
-            created_at: now_text(),
+            created_at: self.now_text(),
         })
     }
 

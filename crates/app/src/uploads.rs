@@ -2,7 +2,7 @@
 //! anything else is refused before a byte is kept.
 
 use sealdesk_domain::{AuditRecord, UploadKind};
-use sealdesk_store::{AuditDraft, UploadMeta, now_text};
+use sealdesk_store::{AuditDraft, UploadMeta};
 
 use crate::{App, AppError, Who};
 
@@ -20,66 +20,12 @@ const PROCESSING_DEADLINE: std::time::Duration = std::time::Duration::from_secs(
 /// The most bytes a PDF's compressed streams may inflate to (a 300-dpi A4 scan is about 26 MB raw).
 const PDF_INFLATE_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// What the bytes are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sniffed {
-    /// JPEG.
-    Jpeg,
-    /// PNG.
-    Png,
-    /// PDF.
-    Pdf,
-}
-
-impl Sniffed {
-    /// The MIME type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            Sniffed::Jpeg => "image/jpeg",
-            Sniffed::Png => "image/png",
-            Sniffed::Pdf => "application/pdf",
-        }
-    }
-}
+/// What the bytes are: the artwork crate's sniffer is the one the platform uses.
+pub use sealdesk_artwork::FileKind as Sniffed;
 
 /// Largest picture accepted, in pixels: 40 MP (a 300-dpi A3 scan is ~17 MP, a 600-dpi A4 one ~35 MP). Decoding
 /// takes 4 bytes a pixel, so this bounds one decode at 160 MB, and [`IMAGE_WORK_AT_ONCE`] bounds them all.
 pub const MAX_PIXELS: u64 = 40_000_000;
-
-fn be16(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?])))
-}
-
-fn be32(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from(u32::from_be_bytes([
-        *b.get(i)?,
-        *b.get(i + 1)?,
-        *b.get(i + 2)?,
-        *b.get(i + 3)?,
-    ])))
-}
-
-/// Image dimensions from the header, without decoding.
-fn jpeg_dims(b: &[u8]) -> Option<(u64, u64)> {
-    let mut i = 2;
-    while i + 4 <= b.len() {
-        if *b.get(i)? != 0xFF {
-            return None;
-        }
-        let marker = *b.get(i + 1)?;
-        if marker == 0xFF {
-            i += 1;
-            continue;
-        }
-        let len = be16(b, i + 2)? as usize;
-        // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            return Some((be16(b, i + 7)?, be16(b, i + 5)?));
-        }
-        i += 2 + len;
-    }
-    None
-}
 
 /// Identifies a file by its bytes and checks it is whole enough to use. Errors are in Chinese, for the form.
 pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
@@ -92,36 +38,25 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
             bytes.len() as f64 / 1_048_576.0
         ));
     }
-    let (kind, dims) = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        (Sniffed::Jpeg, jpeg_dims(bytes))
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        let ok = bytes.get(12..16) == Some(b"IHDR");
-        (
-            Sniffed::Png,
-            if ok {
-                be32(bytes, 16).zip(be32(bytes, 20))
-            } else {
-                None
-            },
-        )
-    } else if bytes.starts_with(b"%PDF-") {
-        let tail = &bytes[bytes.len().saturating_sub(1024)..];
-        if !tail.windows(5).any(|w| w == b"%%EOF") {
-            return Err("PDF 文件不完整，请重新导出后上传".into());
-        }
-        return check_pdf(bytes).map(|()| Sniffed::Pdf);
-    } else {
+    let Some(kind) = sealdesk_artwork::file_kind(bytes) else {
         return Err(
             "只支持 JPG、PNG 格式的图片（印模采集表另可为 PDF），此文件不是这几种格式".into(),
         );
     };
-    match dims {
-        None => Err("图片文件已损坏，无法读取尺寸，请重新扫描后上传".into()),
-        Some((w, h)) if w == 0 || h == 0 => Err("图片尺寸为 0".into()),
-        Some((w, h)) if w * h > MAX_PIXELS => {
+    if kind == Sniffed::Pdf {
+        let tail = &bytes[bytes.len().saturating_sub(1024)..];
+        if !tail.windows(5).any(|w| w == b"%%EOF") {
+            return Err("PDF 文件不完整，请重新导出后上传".into());
+        }
+        return check_pdf(bytes).map(|()| kind);
+    }
+    match sealdesk_artwork::image_size(bytes, kind) {
+        Err(_) => Err("图片文件已损坏，无法读取尺寸，请重新扫描后上传".into()),
+        Ok((w, h)) if w == 0 || h == 0 => Err("图片尺寸为 0".into()),
+        Ok((w, h)) if u64::from(w) * u64::from(h) > MAX_PIXELS => {
             Err(format!("图片像素过大（{w}×{h}），请以 300dpi 以下扫描"))
         }
-        Some(_) => Ok(kind),
+        Ok(_) => Ok(kind),
     }
 }
 
@@ -270,7 +205,7 @@ impl App {
             size: bytes.len() as i64,
             sm3: sealdesk_adapters::sm3_hex(&bytes),
             blob_key: blob_key.clone(),
-            created_at: now_text(),
+            created_at: self.now_text(),
         };
         self.blobs
             .put(&blob_key, bytes)
@@ -411,13 +346,21 @@ mod tests {
 
     #[test]
     fn files_are_judged_by_their_bytes() {
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&100u32.to_be_bytes());
-        png.extend_from_slice(&80u32.to_be_bytes());
+        let encode = |w: u32, h: u32, f: image::ImageFormat| {
+            let mut out = Vec::new();
+            image::RgbImage::new(w, h)
+                .write_to(&mut std::io::Cursor::new(&mut out), f)
+                .unwrap();
+            out
+        };
+        let png = encode(100, 80, image::ImageFormat::Png);
         assert_eq!(sniff(&png), Ok(Sniffed::Png));
+        // A header that declares 100 000 × 1 000 pixels is refused before anything is decoded.
         let mut huge = png.clone();
         huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         huge[20..24].copy_from_slice(&1_000u32.to_be_bytes());
+        let crc = crc32(&huge[12..29]);
+        huge[29..33].copy_from_slice(&crc.to_be_bytes());
         assert!(sniff(&huge).unwrap_err().contains("像素过大"));
         // (A real PDF with a page is accepted: tests/security.rs.)
         assert!(sniff(b"%PDF-1.4\n...").is_err(), "truncated PDF");
@@ -448,17 +391,32 @@ mod tests {
             sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 2]).is_err(),
             "JPEG without a frame header"
         );
-        let mut jpeg = vec![
-            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 50, 0, 70, 3,
-        ];
-        jpeg.extend_from_slice(&[0; 8]);
-        assert_eq!(sniff(&jpeg), Ok(Sniffed::Jpeg));
+        assert_eq!(
+            sniff(&encode(50, 70, image::ImageFormat::Jpeg)),
+            Ok(Sniffed::Jpeg)
+        );
         assert!(
             sniff(&vec![0xFF; MAX_UPLOAD_BYTES])
                 .unwrap_err()
                 .contains("小于 5M")
         );
         assert!(sniff(b"").is_err());
+    }
+
+    /// The PNG chunk checksum (CRC-32, ISO 3309), so that a doctored header is still a valid chunk.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
     }
 }
 

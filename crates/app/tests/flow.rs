@@ -529,3 +529,72 @@ fn white_jpeg(jpeg: &[u8]) -> Vec<u8> {
     white.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
+
+/// The application reads one clock, which a test sets: codes expire after 5 minutes, a second code may be asked
+/// for after a minute, sessions end after 12 hours, and what is stored carries the clock's time.
+#[tokio::test]
+async fn the_clock_a_test_sets_decides_expiry_and_timestamps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    store
+        .create_project(
+            "testCSQY",
+            "南昌市城建档案馆",
+            DEFAULT_PRICE_FEN_PER_SEAL_YEAR,
+            None,
+        )
+        .await
+        .unwrap();
+    let start = Timestamp::parse_rfc3339("2027-01-15T08:00:00Z").unwrap();
+    let clock = ManualClock::at(start);
+    let e = env_with_clock(store, std::sync::Arc::new(clock.clone())).await;
+    let app = &e.app;
+    let mobile = "13800138000";
+    app.send_login_code(mobile, "127.0.0.1").await.unwrap();
+    clock.advance(30);
+    assert!(
+        matches!(app.send_login_code(mobile, "127.0.0.1").await, Err(AppError::RateLimited(m)) if m == "验证码已发送，请 30 秒后再试")
+    );
+    let code: String = app.demo_outbox(Some(mobile)).await.unwrap()[0]
+        .text
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    clock.advance(300 - 30);
+    assert!(
+        matches!(app.sign_in_with_code(mobile, &code, "127.0.0.1").await, Err(AppError::BadCredentials(m)) if m == "验证码已过期，请重新获取")
+    );
+    let me = sign_in(app, mobile).await;
+    let s = app.sign_in_with_code(mobile, "x", "127.0.0.1").await;
+    assert!(s.is_err(), "the code was used");
+    let o = app.create_order(&me, "testCSQY", &form()).await.unwrap();
+    assert_eq!(o.created_at, "2027-01-15T08:05:00Z");
+    // Sessions: the one just made is good until 12 hours later.
+    app.send_login_code("13900139000", "127.0.0.1")
+        .await
+        .unwrap();
+    let code: String = app.demo_outbox(Some("13900139000")).await.unwrap()[0]
+        .text
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    let si = app
+        .sign_in_with_code("13900139000", &code, "127.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(si.expires_at, start.0 + 300 + 12 * 3600);
+    clock.advance(12 * 3600 - 1);
+    assert!(app.session(&si.token).await.is_ok());
+    clock.advance(1);
+    assert!(matches!(
+        app.session(&si.token).await,
+        Err(AppError::Unauthenticated)
+    ));
+}

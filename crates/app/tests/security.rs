@@ -388,9 +388,16 @@ async fn without_a_channel_payment_is_not_open_and_the_sandbox_does_not_exist() 
 
 /// A JPEG header with the given size, padded to `len` bytes: what the sniffer reads without decoding.
 fn padded_jpeg(len: usize) -> Vec<u8> {
-    let mut jpeg = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 50, 0, 70, 3,
-    ];
+    // A real 70 × 50 JPEG (uploads are judged by their decoded header), padded after its end marker the way
+    // scanners append metadata, so that the size is what the test asks for.
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_pixel(70, 50, image::Rgb([255, 255, 255]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    assert!(jpeg.len() <= len, "the JPEG alone is {} bytes", jpeg.len());
     jpeg.resize(len, 0);
     jpeg
 }

@@ -6,6 +6,7 @@ use std::io::Cursor;
 use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::Error;
+use crate::sniff::FileKind;
 
 /// The largest image accepted, in pixels (50 megapixels). Anything bigger is refused before decoding,
 /// which bounds memory to a few hundred MB even for a hostile file.
@@ -83,26 +84,17 @@ pub(crate) fn decode_page(input: &[u8]) -> Result<Page, Error> {
             limit: MAX_INPUT_BYTES,
         });
     }
-    if input.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_raster(input, ImageFormat::Jpeg)
-    } else if input.starts_with(b"\x89PNG\r\n\x1a\n") {
-        if png_chunk_before_data(input, b"acTL").is_some() {
-            return Err(Error::Animated);
+    match crate::sniff::file_kind(input) {
+        Some(FileKind::Jpeg) => decode_raster(input, FileKind::Jpeg),
+        Some(FileKind::Png) => {
+            if png_chunk_before_data(input, b"acTL").is_some() {
+                return Err(Error::Animated);
+            }
+            decode_raster(input, FileKind::Png)
         }
-        decode_raster(input, ImageFormat::Png)
-    } else if is_pdf(input) {
-        decode_pdf(input)
-    } else {
-        Err(Error::UnsupportedFormat)
+        Some(FileKind::Pdf) => decode_pdf(input),
+        None => Err(Error::UnsupportedFormat),
     }
-}
-
-/// `%PDF-` may be preceded by a little junk (some scanners prepend a header); readers accept it
-/// within the first kilobyte.
-fn is_pdf(input: &[u8]) -> bool {
-    input[..input.len().min(1024)]
-        .windows(5)
-        .any(|w| w == b"%PDF-")
 }
 
 fn check_dimensions(width: u32, height: u32) -> Result<(), Error> {
@@ -119,11 +111,9 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), Error> {
     Ok(())
 }
 
-fn decode_raster(input: &[u8], format: ImageFormat) -> Result<Page, Error> {
-    let header = ImageReader::with_format(Cursor::new(input), format);
-    let (width, height) = header
-        .into_dimensions()
-        .map_err(|e| Error::Corrupt(e.to_string()))?;
+fn decode_raster(input: &[u8], kind: FileKind) -> Result<Page, Error> {
+    let (width, height) = crate::sniff::image_size(input, kind)?;
+    let format = kind.image_format().ok_or(Error::UnsupportedFormat)?;
     check_dimensions(width, height)?;
 
     let mut reader = ImageReader::with_format(Cursor::new(input), format);
@@ -218,7 +208,7 @@ fn pdf_image_to_page(img: &lopdf::xobject::PdfImage<'_>) -> Result<Page, Error> 
     check_dimensions(width, height)?;
     let filters = img.filters.clone().unwrap_or_default();
     if filters.iter().any(|f| f == "DCTDecode") {
-        return decode_raster(img.content, ImageFormat::Jpeg);
+        return decode_raster(img.content, FileKind::Jpeg);
     }
     let samples: Vec<u8> = if filters.is_empty() {
         img.content.to_vec()

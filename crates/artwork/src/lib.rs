@@ -38,6 +38,7 @@ mod font;
 mod raster;
 mod render;
 mod signature;
+mod sniff;
 mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -50,6 +51,7 @@ pub use signature::{
     MAX_POINTS, MAX_STROKES, PadStroke, PaperSignatureOptions, PenInk, SIGNATURE_PAD_JS,
     SignatureArt, SignatureOptions, SignaturePad, extract_signature, render_signature,
 };
+pub use sniff::{FileKind, file_kind, image_size};
 pub use template::{FrameTemplate, OvalTemplate, RoundTemplate, SquareTemplate, Templates};
 
 /// The uniform seal red every extracted impression is painted in (close to `#E60012`).

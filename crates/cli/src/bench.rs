@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// operator_search, submission, payment_notify).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// The scan the submission scenario uploads (padded to 500 KB); the binary carries no form generator.
+    #[arg(long, default_value = "crates/artwork/tests/forms/form-1.jpg")]
+    scan: std::path::PathBuf,
 }
 
 /// `sealdesk bench-bare`: the ceiling, an axum endpoint that does nothing.
@@ -74,10 +77,7 @@ pub async fn bare(a: BareArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    sealdesk_domain::Clock::now(&sealdesk_domain::SystemClock).0
 }
 
 fn project_code(p: usize) -> String {
@@ -427,12 +427,12 @@ async fn check(
     }
 }
 
-/// A JPEG of exactly `UPLOAD_BYTES`: a generated scan, padded after its end marker like a scanner's metadata.
-fn scan_500k() -> Vec<u8> {
+/// A JPEG of at least `UPLOAD_BYTES`: the given scan, padded after its end marker like a scanner's metadata.
+fn scan_500k(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let mut jpeg =
-        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+        std::fs::read(path).with_context(|| format!("reading the scan {}", path.display()))?;
     jpeg.resize(UPLOAD_BYTES.max(jpeg.len()), 0);
-    jpeg
+    Ok(jpeg)
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -543,11 +543,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 secs,
                 call(move |_, _| {
                     let (h, b) = (h.clone(), b.clone());
-                    (async move {
+                    async move {
                         check(h.get(format!("{b}/bare")).send().await)
                             .await
                             .map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,
@@ -562,7 +562,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 secs,
                 call(move |c, _| {
                     let (h, b, t) = (h.clone(), b.clone(), ap[c % ap.len()].0.clone());
-                    (async move {
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders"))
                                 .bearer_auth(t)
@@ -571,7 +571,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,
@@ -588,7 +588,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                     let (t, ids) = &ap[c % ap.len()];
                     let id = ids.get(n as usize % ids.len().max(1)).copied().unwrap_or(0);
                     let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                    (async move {
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders/{id}"))
                                 .bearer_auth(t)
@@ -597,7 +597,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,
@@ -614,7 +614,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                     let state = ["pending_review", "pending_payment", "paid"][c % 3];
                     let page = 1 + n % 5;
                     let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                    (async move {
+                    async move {
                         check(
                             h.get(format!("{b}/api/v1/orders?state={state}&page={page}"))
                                 .bearer_auth(t)
@@ -623,7 +623,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         )
                         .await
                         .map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,
@@ -643,7 +643,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         .cloned()
                         .unwrap_or_default();
                     let (h, b, t) = (h.clone(), b.clone(), t.clone());
-                    (async move {
+                    async move {
                         let r = check(
                             h.get(format!("{b}/api/v1/orders?q={q}"))
                                 .bearer_auth(t)
@@ -656,7 +656,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                             return Err(format!("search {q} found nothing"));
                         }
                         Ok(())
-                    })
+                    }
                 }),
             )
             .await,
@@ -664,7 +664,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if want("submission") {
         let (h, b, ap) = (http.clone(), base.clone(), applicants.clone());
-        let scan = Arc::new(scan_500k());
+        let scan = Arc::new(scan_500k(&a.scan)?);
         results.push(
             phase(
                 "submission: create + 3 × 500 KB uploads + submit",
@@ -677,7 +677,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                         ap[c % ap.len()].0.clone(),
                         scan.clone(),
                     );
-                    (async move { submission(&h, &b, &t, c, n, &scan).await })
+                    async move { submission(&h, &b, &t, c, n, &scan).await }
                 }),
             )
             .await,
@@ -707,7 +707,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                             &Timestamp(now_secs()).beijing(),
                         )
                     });
-                    (async move {
+                    async move {
                         let Some(body) = body else {
                             return Err("exhausted".into());
                         };
@@ -718,7 +718,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                             .send()
                             .await;
                         check(r).await.map(|_| ())
-                    })
+                    }
                 }),
             )
             .await,

@@ -279,15 +279,12 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
 
     let purge = store.clone();
+    let purge_app = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            if let Err(e) = purge.purge_expired(now).await {
+            if let Err(e) = purge.purge_expired(purge_app.now()).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
         }

@@ -33,6 +33,10 @@ pub struct SmokeArgs {
     /// The applicant's mobile number (default: a fresh test number). Its SMS code is read from the demo outbox.
     #[arg(long)]
     mobile: Option<String>,
+    /// A scan of a stamped 印模采集表 with two seals (JPG, PNG or PDF), uploaded as every document of the order,
+    /// e.g. crates/artwork/tests/forms/form-1.jpg.
+    #[arg(long)]
+    form: PathBuf,
 }
 
 struct Api {
@@ -89,6 +93,13 @@ fn s<'a>(v: &'a Value, k: &str) -> anyhow::Result<&'a str> {
 
 pub async fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
     let base = a.server.trim_end_matches('/').to_owned();
+    let form = std::fs::read(&a.form)
+        .with_context(|| format!("reading the stamped form {}", a.form.display()))?;
+    let form_name = a
+        .form
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "form.jpg".into());
     let http = Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
@@ -123,11 +134,9 @@ pub async fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
 
     // 申请人登录
     let mobile = a.mobile.clone().unwrap_or_else(|| {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        format!("139{:08}", n % 100_000_000)
+        // A fresh number per run: the clock's milliseconds are as good as any.
+        let n = sealdesk_domain::Clock::now_ms(&sealdesk_domain::SystemClock);
+        format!("139{:08}", n.rem_euclid(100_000_000))
     });
     anon.post("/auth/sms-code", json!({"mobile": mobile}))
         .await?;
@@ -194,14 +203,8 @@ pub async fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
         s(&order, "order_no")?
     ));
 
-    let form = sealdesk_artwork::testkit::generate(
-        0x5ea1_d35c,
-        sealdesk_artwork::testkit::FormSpec::A4_150,
-    );
     for kind in ["id_front", "id_back", "licence", "impression_form"] {
-        let part = reqwest::multipart::Part::bytes(form.jpeg.clone())
-            .file_name(format!("{kind}.jpg"))
-            .mime_str("image/jpeg")?;
+        let part = reqwest::multipart::Part::bytes(form.clone()).file_name(form_name.clone());
         let mp = reqwest::multipart::Form::new()
             .text("kind", kind)
             .part("file", part);

@@ -170,8 +170,13 @@ fn crash_rounds(data: &Path, extra: &[&str]) {
         .enable_all()
         .build()
         .unwrap();
+    // The binary carries no form generator (testkit is for tests of the artwork crate): a stored scan.
     let scan = Arc::new(
-        sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg,
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../artwork/tests/forms/form-1.jpg"
+        ))
+        .unwrap(),
     );
     sealdesk_adapters::install_tls_provider();
     let http = reqwest::Client::builder()

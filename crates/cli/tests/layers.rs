@@ -46,23 +46,15 @@ fn crates_dir() -> std::path::PathBuf {
 
 /// The `sealdesk-*` names in a manifest's `[dependencies]` table (not dev- or build-dependencies).
 fn our_deps(manifest: &str) -> BTreeSet<String> {
-    let mut in_deps = false;
-    let mut out = BTreeSet::new();
-    for line in manifest.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            in_deps = t == "[dependencies]";
-            continue;
-        }
-        if in_deps && let Some(name) = t.strip_prefix("sealdesk-") {
-            let name: String = name
-                .chars()
+    dependency_lines(manifest)
+        .into_iter()
+        .filter_map(|t| t.strip_prefix("sealdesk-"))
+        .map(|name| {
+            name.chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
-            out.insert(name);
-        }
-    }
-    out
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -111,4 +103,69 @@ fn every_crate_says_what_it_is_for() {
             root.display()
         );
     }
+}
+
+/// The `[dependencies]` lines of a manifest (not dev- or build-dependencies).
+fn dependency_lines(manifest: &str) -> Vec<&str> {
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in manifest.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_deps = t == "[dependencies]";
+            continue;
+        }
+        if in_deps {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The artwork crate's `testkit` (the stamped-form generator) is for tests and benchmarks: no crate turns it on
+/// for its normal build, and cargo's own resolution of the binary's build agrees, so a release binary does
+/// not carry it.
+#[test]
+fn the_test_generator_stays_out_of_the_release_binary() {
+    for entry in std::fs::read_dir(crates_dir()).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        for line in dependency_lines(&manifest) {
+            assert!(
+                !line.contains("testkit"),
+                "{} enables testkit in [dependencies]: {line}",
+                dir.display()
+            );
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "sealdesk",
+            "-e",
+            "normal",
+            "-f",
+            "{p} [{f}]",
+            "-i",
+            "sealdesk-artwork",
+        ])
+        .current_dir(crates_dir())
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let artwork = tree.lines().next().unwrap_or("");
+    assert!(artwork.starts_with("sealdesk-artwork"), "{tree}");
+    assert!(
+        !artwork.contains("testkit"),
+        "the binary's build enables testkit: {artwork}"
+    );
 }

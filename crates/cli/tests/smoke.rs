@@ -204,6 +204,11 @@ fn smoke_and_check(data: &Path, url: &str, token: &Path, trust: &Path) {
         "admin:sealdesk-demo",
         "--out",
         out.to_str().unwrap(),
+        "--form",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../artwork/tests/forms/form-1.jpg"
+        ),
     ]);
     assert!(
         r.status.success(),

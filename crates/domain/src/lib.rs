@@ -32,6 +32,7 @@ pub mod state;
 pub mod time;
 pub mod validate;
 
+pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use audit::{AuditRecord, GENESIS_HASH};
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
@@ -41,5 +42,4 @@ pub use order::{
 };
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
-pub use time::Timestamp;
 pub use validate::{FieldError, Validation};

@@ -9,6 +9,7 @@ use crate::validate::{self, FieldError, Validation};
 /// 业务属性 — the four services of the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Service {
     /// 新办 — a first seal on a key.
     New,
@@ -63,6 +64,7 @@ impl Service {
 /// 锁类型 — whose key and seals: an enterprise's (企业锁) or a person's (个人锁).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum HolderKind {
     /// 企业.
     Enterprise,
@@ -97,6 +99,7 @@ impl HolderKind {
 /// 印模类型 — the kinds of seal the seed lists, per holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SealKind {
     /// 企业公章.
     OfficialSeal,
@@ -196,6 +199,7 @@ impl SealKind {
 /// 申请人信息 and 企业信息: who the seals are for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Holder {
     /// 锁类型.
     pub kind: Option<HolderKind>,
@@ -227,6 +231,7 @@ impl Holder {
 
 /// One line of the seals requested: a kind, how many, and the text on the seal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SealLine {
     /// 印模类型.
     pub kind: SealKind,
@@ -239,6 +244,7 @@ pub struct SealLine {
 
 /// 授权信息: the project the seals are authorised for, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Authorization {
     /// 授权单位 — the project's display name.
     pub unit: String,
@@ -261,6 +267,7 @@ impl Default for Authorization {
 /// 发票类型.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InvoiceKind {
     /// 企业.
     Enterprise,
@@ -283,6 +290,7 @@ impl InvoiceKind {
 
 /// 申请开票: what the applicant confirmed for the electronic invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceInfo {
     /// 发票类型.
     pub kind: InvoiceKind,
@@ -321,6 +329,7 @@ impl InvoiceInfo {
 /// 资料上传: which document an uploaded file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UploadKind {
     /// 身份证人像面.
     IdFront,
@@ -421,6 +430,7 @@ pub struct Order {
 /// The applicant's form before it becomes (part of) an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderForm {
     /// 业务属性.
     pub service: Option<Service>,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrderState {
     /// 草稿 — saved by the applicant (暂存待办), not yet submitted.
     Draft,

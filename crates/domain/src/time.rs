@@ -1,163 +1,171 @@
 //! Instants as Unix seconds, and the few calendar operations the platform needs (RFC 3339 text, adding months
-//! to an authorisation, Beijing-time display), without a date library.
+//! to an authorisation, Beijing-time display), on the `time` crate; and the one [`Clock`] the platform reads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::{format_description, offset};
+use time::{Month, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// An instant, in seconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
 /// China Standard Time, UTC+8, which every page and SMS shows.
-const CST_OFFSET: i64 = 8 * 3600;
-
-// Howard Hinnant's civil-date algorithms: exact for the whole proleptic Gregorian calendar.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
+const CST: UtcOffset = offset!(+8);
 
 impl Timestamp {
-    /// The instant of a UTC calendar time.
+    /// The instant of a UTC calendar time; out-of-range fields give the Unix epoch.
     pub fn from_utc(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Timestamp {
-        Timestamp(
-            days_from_civil(y, mo, d) * 86_400
-                + i64::from(h) * 3600
-                + i64::from(mi) * 60
-                + i64::from(s),
-        )
+        let dt = (|| {
+            let month = Month::try_from(u8::try_from(mo).ok()?).ok()?;
+            let date = time::Date::from_calendar_date(
+                i32::try_from(y).ok()?,
+                month,
+                u8::try_from(d).ok()?,
+            )
+            .ok()?;
+            let t = time::Time::from_hms(
+                u8::try_from(h).ok()?,
+                u8::try_from(mi).ok()?,
+                u8::try_from(s).ok()?,
+            )
+            .ok()?;
+            Some(PrimitiveDateTime::new(date, t).assume_utc())
+        })();
+        Timestamp(dt.map(OffsetDateTime::unix_timestamp).unwrap_or(0))
     }
 
-    fn parts(self, offset: i64) -> (i64, u32, u32, u32, u32, u32) {
-        let t = self.0 + offset;
-        let (y, m, d) = civil_from_days(t.div_euclid(86_400));
-        let sod = t.rem_euclid(86_400);
-        (
-            y,
-            m,
-            d,
-            (sod / 3600) as u32,
-            (sod % 3600 / 60) as u32,
-            (sod % 60) as u32,
-        )
+    /// The instant at `offset`; `None` beyond the years the `time` crate represents (±9999).
+    fn at(self, offset: UtcOffset) -> Option<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .map(|t| t.to_offset(offset))
+    }
+
+    fn format(
+        self,
+        offset: UtcOffset,
+        f: &[time::format_description::BorrowedFormatItem<'_>],
+    ) -> String {
+        self.at(offset)
+            .and_then(|t| t.format(f).ok())
+            .unwrap_or_default()
     }
 
     /// `2026-11-27T02:00:00Z`.
     pub fn rfc3339(self) -> String {
-        let (y, m, d, h, mi, s) = self.parts(0);
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+        self.format(
+            UtcOffset::UTC,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
+        )
     }
 
     /// `2026-11-27 10:00:00` in Beijing time, as the pages show times.
     pub fn beijing(self) -> String {
-        let (y, m, d, h, mi, s) = self.parts(CST_OFFSET);
-        format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+        self.format(
+            CST,
+            format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        )
     }
 
     /// `2026-11-27`: the Beijing calendar date.
     pub fn beijing_date(self) -> String {
-        let (y, m, d, ..) = self.parts(CST_OFFSET);
-        format!("{y:04}-{m:02}-{d:02}")
+        self.format(CST, format_description!("[year]-[month]-[day]"))
     }
 
     /// The Beijing calendar date as the number `YYYYMMDD`.
     pub fn beijing_yyyymmdd(self) -> u32 {
-        let (y, m, d, ..) = self.parts(CST_OFFSET);
-        (y.clamp(0, 9999) as u32) * 10_000 + m * 100 + d
+        self.at(CST)
+            .map(|t| {
+                let y = u32::try_from(t.year().clamp(0, 9999)).unwrap_or(0);
+                y * 10_000 + u32::from(u8::from(t.month())) * 100 + u32::from(t.day())
+            })
+            .unwrap_or(0)
     }
 
-    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction, which is dropped).
+    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction, which is dropped). A leap second `:60` is read as
+    /// `:59`, and a space may stand for the `T`.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-        let b = s.as_bytes();
-        let num = |r: std::ops::Range<usize>| -> Option<u32> {
-            let t = s.get(r)?;
-            t.bytes()
-                .all(|c| c.is_ascii_digit())
-                .then(|| t.parse().ok())
-                .flatten()
-        };
-        if b.len() < 20
-            || b.get(4) != Some(&b'-')
-            || b.get(7) != Some(&b'-')
-            || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-        {
-            return None;
+        let mut text = s.to_owned();
+        if text.as_bytes().get(10) == Some(&b' ') {
+            text.replace_range(10..11, "T");
         }
-        let (y, mo, d, h, mi, sec) = (
-            num(0..4)?,
-            num(5..7)?,
-            num(8..10)?,
-            num(11..13)?,
-            num(14..16)?,
-            num(17..19)?,
-        );
-        if !(1..=12).contains(&mo)
-            || d == 0
-            || d > days_in_month(i64::from(y), mo)
-            || h > 23
-            || mi > 59
-            || sec > 60
-        {
-            return None;
-        }
-        let mut i = 19;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        let offset = match b.get(i)? {
-            b'Z' | b'z' if i + 1 == b.len() => 0,
-            sign @ (b'+' | b'-') if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
-                let o = i64::from(num(i + 1..i + 3)?) * 3600 + i64::from(num(i + 4..i + 6)?) * 60;
-                if *sign == b'+' { o } else { -o }
-            }
-            _ => return None,
-        };
-        Some(Timestamp(
-            Timestamp::from_utc(i64::from(y), mo, d, h, mi, sec.min(59)).0 - offset,
-        ))
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .ok()
+            .map(|t| Timestamp(t.unix_timestamp()))
     }
 
-    /// The same wall-clock time `months` later, the day clamped to the month's end (Jan 31 + 1 month = Feb 28/29).
+    /// The same wall-clock time `months` later, the day clamped to the month's end (Jan 31 + 1 month = Feb 28/29),
+    /// on the Beijing calendar.
     pub fn add_months(self, months: u32) -> Timestamp {
-        let (y, m, d, h, mi, s) = self.parts(CST_OFFSET);
-        let total = y * 12 + i64::from(m - 1) + i64::from(months);
-        let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
-        let nd = d.min(days_in_month(ny, nm));
-        Timestamp(Timestamp::from_utc(ny, nm, nd, h, mi, s).0 - CST_OFFSET)
+        let Some(t) = self.at(CST) else {
+            return self;
+        };
+        let total =
+            i64::from(t.year()) * 12 + i64::from(u8::from(t.month()) - 1) + i64::from(months);
+        let shifted = (|| {
+            let year = i32::try_from(total.div_euclid(12)).ok()?;
+            let month = Month::try_from(u8::try_from(total.rem_euclid(12) + 1).ok()?).ok()?;
+            let day = t.day().min(time::util::days_in_month(month, year));
+            let date = time::Date::from_calendar_date(year, month, day).ok()?;
+            Some(t.replace_date(date).unix_timestamp())
+        })();
+        shifted.map(Timestamp).unwrap_or(self)
+    }
+}
+
+/// Where the platform reads the time. Production uses [`SystemClock`]; tests hand the application a
+/// [`ManualClock`] and move it, so that expiry, lock-outs and validity periods are tested without waiting.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, in Unix seconds.
+    fn now(&self) -> Timestamp;
+
+    /// Now, in Unix milliseconds (for ids).
+    fn now_ms(&self) -> i64 {
+        self.now().0 * 1000
+    }
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+}
+
+/// A clock that stands still until told otherwise; clones share the same time.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock showing `t`.
+    pub fn at(t: Timestamp) -> ManualClock {
+        ManualClock(Arc::new(AtomicI64::new(t.0)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.0, Ordering::SeqCst);
+    }
+
+    /// Moves the time on by `secs`.
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -170,6 +178,7 @@ mod tests {
         let t = Timestamp(1_764_208_800); // 2025-11-27T02:00:00Z
         assert_eq!(t.rfc3339(), "2025-11-27T02:00:00Z");
         assert_eq!(t.beijing(), "2025-11-27 10:00:00");
+        assert_eq!(Timestamp::from_utc(2025, 11, 27, 2, 0, 0), t);
         assert_eq!(
             Timestamp::parse_rfc3339("2025-11-27T10:00:00+08:00"),
             Some(t)
@@ -178,12 +187,14 @@ mod tests {
             Timestamp::parse_rfc3339("2025-11-27T02:00:00.123Z"),
             Some(t)
         );
+        assert_eq!(Timestamp::parse_rfc3339("2025-11-27 02:00:00Z"), Some(t));
         for bad in [
             "2025-02-30T00:00:00Z",
             "2025-11-27",
             "2025-11-27T02:00:00",
             "2025-11-27T25:00:00Z",
             "x",
+            "",
         ] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
@@ -200,8 +211,26 @@ mod tests {
         let jan31 = Timestamp::parse_rfc3339("2024-01-31T12:00:00+08:00").unwrap();
         assert_eq!(jan31.add_months(1).beijing(), "2024-02-29 12:00:00");
         assert_eq!(jan31.add_months(12).beijing(), "2025-01-31 12:00:00");
+        assert_eq!(jan31.add_months(13).beijing(), "2025-02-28 12:00:00");
         let t = Timestamp::parse_rfc3339("2022-03-14T22:51:28+08:00").unwrap();
         assert_eq!(t.add_months(12).beijing_date(), "2023-03-14");
         assert_eq!(t.beijing_yyyymmdd(), 20220314);
+        // Late on the 31st in Beijing is still the 31st there, though it is the 31st's afternoon in UTC.
+        let late = Timestamp::parse_rfc3339("2024-03-31T23:30:00+08:00").unwrap();
+        assert_eq!(late.add_months(1).beijing(), "2024-04-30 23:30:00");
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let c = ManualClock::at(Timestamp(1_000));
+        let shared = c.clone();
+        c.advance(60);
+        assert_eq!(shared.now(), Timestamp(1_060));
+        shared.set(Timestamp(5));
+        assert_eq!(c.now(), Timestamp(5));
+        assert_eq!(c.now_ms(), 5_000);
+        let sys = SystemClock.now();
+        assert!(sys.0 > 1_700_000_000);
+        assert!((SystemClock.now_ms() / 1000 - sys.0).abs() <= 1);
     }
 }

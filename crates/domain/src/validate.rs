@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// One field's problem, for the form to show next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The form field's name, e.g. `holder.credit_code`.
     pub field: String,

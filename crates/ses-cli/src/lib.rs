@@ -4,7 +4,6 @@
 //! them), prints reports, and turns them into exit codes (0 all checks passed, 1 a check failed, 2 unreadable).
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use sealdesk_ses::{
@@ -144,10 +143,9 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+/// Now, Unix seconds (on the workspace's one date-time library; this tool sits beside the platform, not on it).
 pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Every PEM block labelled `label` in `data`, or `data` itself when it is not PEM (then taken as DER).

@@ -32,6 +32,7 @@ pub mod time;
 mod tlv;
 mod verify;
 
+pub use crate::time::Time;
 pub use cert::{CertInfo, parse_certificate};
 pub use error::Error;
 pub use make::{MakeOptions, SealRequest, encode_seal, make_seal, make_seal_with};
@@ -45,7 +46,6 @@ pub use seal::{
     SesSignature, Version, parse,
 };
 pub use sm::{DIST_ID, SM2_SM3};
-pub use time::Time;
 pub use verify::{
     Check, Kind, Report, SignatureReport, VerifyOptions, verify_maker_signature, verify_seal,
 };

@@ -25,8 +25,6 @@ mod limits;
 mod ops;
 mod records;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -102,10 +100,7 @@ impl std::fmt::Debug for Store {
 
 /// Current Unix milliseconds.
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    sealdesk_domain::Clock::now_ms(&sealdesk_domain::SystemClock)
 }
 
 /// Hides the password of a database URL, for logs and errors.

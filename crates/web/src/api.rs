@@ -1,23 +1,30 @@
 //! The JSON API under `/api/v1`: what the smoke command, the UKey agent and integrators use. Ids are strings
 //! (64-bit ids do not fit a JavaScript number); money is integer fen.
+//!
+//! Every route is registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`,
+//! and every body is a type of [`crate::schema`]: the router and the OpenAPI document are built from the same
+//! declarations.
 
+use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
-use sealdesk_app::{AppError, UploadOutcome, WriteReceipt, decode_signature};
+use sealdesk_app::{AppError, WriteReceipt, decode_signature};
 use sealdesk_domain::{InvoiceInfo, Order, OrderForm, OrderState, UploadKind};
 use sealdesk_store::OrderFilter;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::schema::*;
 use crate::session::{ApiCaller, ClientIp};
 
-type ApiResult = Result<Json<Value>, ApiError>;
+type ApiResult<T> = Result<Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
 /// A JSON body whose rejection is answered in our error format.
 pub struct ApiJson<T>(pub T);
@@ -33,60 +40,62 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
-/// The demo-only API: the SMS outbox and the sandbox cashier's "pay" button. Mounted only with `--demo`.
-pub(crate) fn demo_routes() -> Router<AppState> {
-    Router::new()
-        .route("/demo/outbox", get(demo_outbox))
-        .route("/sandbox/payments/{id}/pay", post(sandbox_pay))
-}
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(|| async { Json(crate::openapi::document()) }),
-        )
-        .route("/maker-certificate", get(maker_certificate))
-        .route("/auth/sms-code", post(sms_code))
-        .route("/auth/applicant", post(sign_in_applicant))
-        .route("/auth/operator", post(sign_in_operator))
-        .route("/auth/sign-out", post(sign_out))
-        .route("/projects", get(projects))
-        .route("/orders", get(list_orders).post(create_order))
-        .route("/orders/{id}", get(show_order).put(update_order))
-        .route(
-            "/orders/{id}/uploads",
-            post(upload).layer(axum::extract::DefaultBodyLimit::max(
-                crate::UPLOAD_BODY_LIMIT,
-            )),
-        )
-        .route("/uploads/{id}", get(download_upload))
-        .route("/orders/{id}/submit", post(submit))
-        .route("/orders/{id}/approve", post(approve))
-        .route("/orders/{id}/reject", post(reject))
-        .route("/orders/{id}/cancel", post(cancel))
-        .route("/orders/{id}/invoice", post(confirm_invoice).get(invoice))
-        .route("/orders/{id}/payments", post(start_payment))
-        .route("/payments/{channel}/notify", post(payment_notify))
-        .route(
-            "/orders/{id}/authorize/challenge",
-            post(authorize_challenge),
-        )
-        .route("/orders/{id}/authorize", post(authorize))
-        .route("/finance/refunds", get(refunds))
-        .route("/orders/{id}/make", post(make))
-        .route("/orders/{id}/seals", get(seals))
-        .route("/orders/{id}/written", post(written))
-        .route("/orders/{id}/audit", get(audit))
+/// The API's routes, each with its OpenAPI operation (paths relative to `/api/v1`).
+///
+/// The demo-only operations (the SMS outbox, the sandbox cashier's "pay") exist only when `demo`.
+pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(maker_certificate))
+        .routes(routes!(sms_code))
+        .routes(routes!(sign_in_applicant))
+        .routes(routes!(sign_in_operator))
+        .routes(routes!(sign_out))
+        .routes(routes!(projects))
+        .routes(routes!(list_orders, create_order))
+        .routes(routes!(show_order, update_order))
+        .routes(routes!(upload).layer(axum::extract::DefaultBodyLimit::max(
+            crate::UPLOAD_BODY_LIMIT,
+        )))
+        .routes(routes!(download_upload))
+        .routes(routes!(submit))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
+        .routes(routes!(confirm_invoice, invoice))
+        .routes(routes!(start_payment))
+        .routes(routes!(payment_notify))
+        .routes(routes!(authorize_challenge))
+        .routes(routes!(authorize))
+        .routes(routes!(refunds))
+        .routes(routes!(make))
+        .routes(routes!(seals))
+        .routes(routes!(written))
+        .routes(routes!(audit));
+    if demo {
+        api.routes(routes!(demo_outbox))
+            .routes(routes!(sandbox_pay))
+    } else {
+        api
+    }
 }
 
 /// `GET /healthz`: the process is up and the database answers.
 pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
     match s.app.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                detail: None,
+            }),
+        )
+            .into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "detail": e.to_string()})),
+            Json(Health {
+                status: "unavailable",
+                detail: Some(e.to_string()),
+            }),
         )
             .into_response(),
     }
@@ -96,23 +105,13 @@ fn id(s: &str) -> Result<i64, ApiError> {
     s.parse().map_err(|_| ApiError(AppError::NotFound))
 }
 
-/// The API's view of an order.
-pub(crate) fn order_json(o: &Order) -> Value {
-    let mut v = serde_json::to_value(o).unwrap_or_default();
-    v["id"] = json!(o.id.to_string());
-    v["project_id"] = json!(o.project_id.to_string());
-    v["applicant_id"] = json!(o.applicant_id.to_string());
-    v["previous_order"] = json!(o.previous_order.map(|p| p.to_string()));
-    v["total_fen"] = json!(o.total.0);
-    v["total_yuan"] = json!(o.total.yuan_string());
-    v["state_label"] = json!(o.state.label());
-    v["service_label"] = json!(o.service.label());
-    if let Some(k) = &o.key {
-        v["key"] = json!({"serial": k.serial, "subject": k.subject});
-    }
-    v
+fn order(o: &Order) -> Json<OrderBody> {
+    Json(OrderBody::from(o))
 }
 
+/// The platform's seal-maker certificate (PEM), for relying parties.
+#[utoipa::path(get, path = "/maker-certificate", tag = "platform",
+    responses((status = 200, description = "PEM", body = String, content_type = "application/x-pem-file")))]
 async fn maker_certificate(State(s): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
@@ -121,61 +120,83 @@ async fn maker_certificate(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct MobileReq {
+/// `POST /auth/sms-code`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct MobileReq {
+    /// 手机号.
     mobile: String,
 }
 
+/// Send a sign-in code to a mobile number.
+#[utoipa::path(post, path = "/auth/sms-code", tag = "auth", request_body = MobileReq,
+    responses((status = 200, body = Sent), (status = "4XX", body = ErrorBody)))]
 async fn sms_code(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(r): ApiJson<MobileReq>,
-) -> ApiResult {
+) -> ApiResult<Sent> {
     s.app.send_login_code(&r.mobile, &ip).await?;
-    Ok(Json(json!({"sent": true})))
+    Ok(Json(Sent { sent: true }))
 }
 
-#[derive(Deserialize)]
-struct CodeReq {
+/// `POST /auth/applicant`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CodeReq {
+    /// 手机号.
     mobile: String,
+    /// 短信验证码.
     code: String,
 }
 
-fn signed_in(si: sealdesk_app::SignedIn) -> Json<Value> {
-    Json(json!({"token": si.token, "csrf": si.csrf, "expires_at": si.expires_at}))
-}
-
+/// Applicant sign-in with mobile and SMS code.
+#[utoipa::path(post, path = "/auth/applicant", tag = "auth", request_body = CodeReq,
+    responses((status = 200, body = Session), (status = "4XX", body = ErrorBody)))]
 async fn sign_in_applicant(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(r): ApiJson<CodeReq>,
-) -> ApiResult {
-    Ok(signed_in(
-        s.app.sign_in_with_code(&r.mobile, &r.code, &ip).await?,
+) -> ApiResult<Session> {
+    Ok(Json(
+        s.app
+            .sign_in_with_code(&r.mobile, &r.code, &ip)
+            .await?
+            .into(),
     ))
 }
 
-#[derive(Deserialize)]
-struct OperatorReq {
+/// `POST /auth/operator`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct OperatorReq {
+    /// 用户名.
     name: String,
+    /// 密码.
     password: String,
 }
 
+/// Operator sign-in with name and password.
+#[utoipa::path(post, path = "/auth/operator", tag = "auth", request_body = OperatorReq,
+    responses((status = 200, body = Session), (status = "4XX", body = ErrorBody)))]
 async fn sign_in_operator(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(r): ApiJson<OperatorReq>,
-) -> ApiResult {
-    Ok(signed_in(
-        s.app.sign_in_operator(&r.name, &r.password, &ip).await?,
+) -> ApiResult<Session> {
+    Ok(Json(
+        s.app
+            .sign_in_operator(&r.name, &r.password, &ip)
+            .await?
+            .into(),
     ))
 }
 
+/// End the session.
+#[utoipa::path(post, path = "/auth/sign-out", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = SignedOut), (status = "4XX", body = ErrorBody)))]
 async fn sign_out(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
-    ApiCaller(_): ApiCaller,
-) -> ApiResult {
+    ApiCaller(_signed_in): ApiCaller,
+) -> ApiResult<SignedOut> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -184,38 +205,75 @@ async fn sign_out(
         .or_else(|| crate::session::token_of(&headers))
         .unwrap_or_default();
     s.app.sign_out(&token).await?;
-    Ok(Json(json!({"signed_out": true})))
+    Ok(Json(SignedOut { signed_out: true }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 struct OutboxQuery {
+    /// Only the messages to this number.
     mobile: Option<String>,
 }
 
-async fn demo_outbox(State(s): State<AppState>, Query(q): Query<OutboxQuery>) -> ApiResult {
+/// The SMS outbox (demo mode only).
+#[utoipa::path(get, path = "/demo/outbox", tag = "platform", params(OutboxQuery),
+    responses((status = 200, body = Vec<OutboxEntry>), (status = "4XX", body = ErrorBody)))]
+async fn demo_outbox(
+    State(s): State<AppState>,
+    Query(q): Query<OutboxQuery>,
+) -> ApiResult<Vec<OutboxEntry>> {
     let msgs = s.app.demo_outbox(q.mobile.as_deref()).await?;
-    Ok(Json(json!(msgs.iter().map(|m| json!({"mobile": m.mobile, "template": m.template, "text": m.text, "created_at": m.created_at})).collect::<Vec<_>>())))
+    Ok(Json(
+        msgs.into_iter()
+            .map(|m| OutboxEntry {
+                mobile: m.mobile,
+                template: m.template,
+                text: m.text,
+                created_at: m.created_at,
+            })
+            .collect(),
+    ))
 }
 
-async fn projects(State(s): State<AppState>, ApiCaller(who): ApiCaller) -> ApiResult {
+/// Projects (authorising units) the caller may use.
+#[utoipa::path(get, path = "/projects", tag = "orders", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<ProjectEntry>), (status = "4XX", body = ErrorBody)))]
+async fn projects(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+) -> ApiResult<Vec<ProjectEntry>> {
     let ps = s.app.projects(&who).await?;
-    Ok(Json(json!(ps.iter().map(|p| json!({"id": p.id.to_string(), "code": p.code, "name": p.name, "price_fen_per_seal_year": p.price.0})).collect::<Vec<_>>())))
+    Ok(Json(
+        ps.into_iter()
+            .map(|p| ProjectEntry {
+                id: p.id.to_string(),
+                code: p.code,
+                name: p.name,
+                price_fen_per_seal_year: p.price.0,
+            })
+            .collect(),
+    ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 struct ListQuery {
+    /// Only orders in this state (`draft`, `pending_review`, …).
     state: Option<String>,
     /// Order number, or its beginning.
     q: Option<String>,
+    /// Page, from 1.
     page: Option<i64>,
+    /// Rows per page, 1-100 (default 20).
     per_page: Option<i64>,
 }
 
+/// Orders the caller may see: an applicant's own, an operator's projects'.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderPage), (status = "4XX", body = ErrorBody)))]
 async fn list_orders(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Query(q): Query<ListQuery>,
-) -> ApiResult {
+) -> ApiResult<OrderPage> {
     let per_page = q.per_page.unwrap_or(20).clamp(1, 100);
     let page = q.page.unwrap_or(1).max(1);
     let states = match q.state.as_deref() {
@@ -238,61 +296,49 @@ async fn list_orders(
             },
         )
         .await?;
-    Ok(Json(
-        json!({"total": total, "page": page, "per_page": per_page, "orders": orders.iter().map(order_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(OrderPage {
+        total,
+        page,
+        per_page,
+        orders: orders.iter().map(OrderBody::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct CreateReq {
-    project: String,
-    #[serde(flatten)]
-    form: OrderForm,
-}
-
+/// Create a draft order (暂存待办).
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = CreateOrder, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn create_order(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
-    ApiJson(r): ApiJson<CreateReq>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(r): ApiJson<CreateOrder>,
+) -> Created<OrderBody> {
     let o = s.app.create_order(&who, &r.project, &r.form).await?;
-    Ok((StatusCode::CREATED, Json(order_json(&o))))
+    Ok((StatusCode::CREATED, order(&o)))
 }
 
+/// One order with uploads, seals and invoice number.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderDetail), (status = "4XX", body = ErrorBody)))]
 async fn show_order(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
-    let v = s.app.order_view(&who, id(&oid)?).await?;
-    let mut j = order_json(&v.order);
-    j["project"] = json!({"code": v.project.code, "name": v.project.name});
-    j["uploads"] = json!(v.uploads.iter().map(|u| json!({"id": u.id.to_string(), "kind": u.kind.code(), "file_name": u.file_name, "content_type": u.content_type, "size": u.size, "sm3": u.sm3})).collect::<Vec<_>>());
-    j["missing_uploads"] = json!(
-        v.missing_uploads
-            .iter()
-            .map(|k| k.code())
-            .collect::<Vec<_>>()
-    );
-    j["seals"] = json!(
-        v.seals
-            .iter()
-            .map(|m| json!({"seq": m.seq, "es_id": m.es_id, "name": m.name, "kind": m.kind.code()}))
-            .collect::<Vec<_>>()
-    );
-    j["invoice_number"] = json!(v.invoice.map(|i| i.number));
-    Ok(Json(j))
+) -> ApiResult<OrderDetail> {
+    Ok(Json(s.app.order_view(&who, id(&oid)?).await?.into()))
 }
 
+/// Edit a draft or rejected order.
+#[utoipa::path(put, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = OrderForm, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn update_order(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
     ApiJson(form): ApiJson<OrderForm>,
-) -> ApiResult {
-    Ok(Json(order_json(
-        &s.app.update_order(&who, id(&oid)?, &form).await?,
-    )))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.update_order(&who, id(&oid)?, &form).await?))
 }
 
 /// Reads `kind` and `file` from a multipart body.
@@ -346,34 +392,22 @@ pub(crate) async fn read_upload_with_csrf(
     Ok((csrf, kind, name, bytes))
 }
 
-fn upload_json(u: &UploadOutcome) -> Value {
-    json!({
-        "id": u.meta.id.to_string(),
-        "kind": u.meta.kind.code(),
-        "content_type": u.meta.content_type,
-        "size": u.meta.size,
-        "sm3": u.meta.sm3,
-        "impressions": match &u.impressions { Some(Ok(n)) => json!(n), _ => Value::Null },
-        "warning": match &u.impressions {
-            Some(Ok(0)) => json!("未在印模采集表中找到红色印章，请确认已清晰加盖印章后重新扫描上传"),
-            Some(Err(e)) => json!(format!("印模识别失败：{e}")),
-            _ => Value::Null,
-        },
-    })
-}
-
+/// Upload a document (multipart: kind, file); JPG/PNG, PDF for the impression form, under 5 MB.
+#[utoipa::path(post, path = "/orders/{id}/uploads", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = UploadResult), (status = "4XX", body = ErrorBody)))]
 async fn upload(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
     mp: Multipart,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Created<UploadResult> {
     let (kind, name, bytes) = read_upload(mp).await?;
     let out = s
         .app
         .add_upload(&who, id(&oid)?, kind, &name, bytes)
         .await?;
-    Ok((StatusCode::CREATED, Json(upload_json(&out))))
+    Ok((StatusCode::CREATED, Json(UploadResult::from(&out))))
 }
 
 /// Serves an upload as an attachment: never rendered inline, never sniffed into something else.
@@ -403,6 +437,11 @@ pub(crate) fn attachment(content_type: &str, file_name: &str, bytes: Vec<u8>) ->
         .into_response()
 }
 
+/// Download an upload.
+#[utoipa::path(get, path = "/uploads/{id}", tag = "orders", params(("id" = String, Path, description = "Upload id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The file, as an attachment", body = Vec<u8>, content_type = "application/octet-stream"),
+              (status = "4XX", body = ErrorBody)))]
 async fn download_upload(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -412,88 +451,112 @@ async fn download_upload(
     Ok(attachment(&meta.content_type, &meta.file_name, bytes))
 }
 
+/// Submit for review (提交).
+#[utoipa::path(post, path = "/orders/{id}/submit", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn submit(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
-    Ok(Json(order_json(&s.app.submit(&who, id(&oid)?).await?)))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.submit(&who, id(&oid)?).await?))
 }
 
+/// Approve (审核通过), operators.
+#[utoipa::path(post, path = "/orders/{id}/approve", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn approve(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
-    Ok(Json(order_json(&s.app.approve(&who, id(&oid)?).await?)))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.approve(&who, id(&oid)?).await?))
 }
 
-#[derive(Deserialize)]
-struct RejectReq {
-    comment: String,
-}
-
+/// Reject with a comment (审核不通过), operators.
+#[utoipa::path(post, path = "/orders/{id}/reject", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = RejectRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn reject(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-    ApiJson(r): ApiJson<RejectReq>,
-) -> ApiResult {
-    Ok(Json(order_json(
-        &s.app.reject(&who, id(&oid)?, &r.comment).await?,
-    )))
+    ApiJson(r): ApiJson<RejectRequest>,
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.reject(&who, id(&oid)?, &r.comment).await?))
 }
 
+/// Cancel before payment.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn cancel(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
-    Ok(Json(order_json(&s.app.cancel(&who, id(&oid)?).await?)))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.cancel(&who, id(&oid)?).await?))
 }
 
+/// Confirm invoice details (申请开票).
+#[utoipa::path(post, path = "/orders/{id}/invoice", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = InvoiceInfo, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn confirm_invoice(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
     ApiJson(info): ApiJson<InvoiceInfo>,
-) -> ApiResult {
-    Ok(Json(order_json(
-        &s.app.confirm_invoice(&who, id(&oid)?, &info).await?,
-    )))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.confirm_invoice(&who, id(&oid)?, &info).await?))
 }
 
+/// The issued electronic invoice.
+#[utoipa::path(get, path = "/orders/{id}/invoice", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = InvoiceDoc), (status = "4XX", body = ErrorBody)))]
 async fn invoice(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
+) -> ApiResult<InvoiceDoc> {
     let v = s.app.order_view(&who, id(&oid)?).await?;
     let inv = v.invoice.ok_or(AppError::NotFound)?;
-    Ok(Json(serde_json::from_str(&inv.body).unwrap_or(Value::Null)))
+    let doc = serde_json::from_str(&inv.body)
+        .map_err(|e| AppError::Internal(format!("stored invoice {}: {e}", inv.number)))?;
+    Ok(Json(doc))
 }
 
-#[derive(Deserialize)]
-struct PayReq {
-    channel: String,
-}
-
+/// Start a payment (channel: sandbox, alipay, wechat).
+#[utoipa::path(post, path = "/orders/{id}/payments", tag = "payments", params(("id" = String, Path, description = "Order id")),
+    request_body = PayRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = PaymentStarted), (status = "4XX", body = ErrorBody)))]
 async fn start_payment(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-    ApiJson(r): ApiJson<PayReq>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(r): ApiJson<PayRequest>,
+) -> Created<PaymentStarted> {
     let (p, url) = s.app.start_payment(&who, id(&oid)?, &r.channel).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"payment_id": p.id.to_string(), "amount_fen": p.amount.0, "channel": p.channel, "cashier_url": url}),
-        ),
+        Json(PaymentStarted {
+            payment_id: p.id.to_string(),
+            amount_fen: p.amount.0,
+            channel: p.channel,
+            cashier_url: url,
+        }),
     ))
 }
 
 /// A gateway's server-to-server notification: answered `success` as Alipay expects, or an error it will retry.
+#[utoipa::path(post, path = "/payments/{channel}/notify", tag = "payments",
+    params(("channel" = String, Path, description = "sandbox, alipay or wechat")),
+    request_body(content = String, description = "The gateway's signed notification, as it sends it", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted", body = String, content_type = "text/plain"),
+              (status = "4XX", description = "Refused; the gateway retries", body = String, content_type = "text/plain")))]
 async fn payment_notify(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -509,52 +572,57 @@ async fn payment_notify(
     }
 }
 
+/// The sandbox cashier pays the owner's payment (demo mode only).
+#[utoipa::path(post, path = "/sandbox/payments/{id}/pay", tag = "payments", params(("id" = String, Path, description = "Payment id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn sandbox_pay(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(pid): Path<String>,
-) -> ApiResult {
-    Ok(Json(order_json(&s.app.sandbox_pay(&who, id(&pid)?).await?)))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.sandbox_pay(&who, id(&pid)?).await?))
 }
 
-async fn refunds(State(s): State<AppState>, ApiCaller(who): ApiCaller) -> ApiResult {
+/// Payments to refund: money that came for a cancelled or already paid order (administrators).
+#[utoipa::path(get, path = "/finance/refunds", tag = "payments", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<RefundDue>), (status = "4XX", body = ErrorBody)))]
+async fn refunds(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+) -> ApiResult<Vec<RefundDue>> {
     let due = s.app.refunds_due(&who).await?;
-    Ok(Json(json!(due.iter().map(|p| json!({"payment_id": p.id.to_string(), "order_id": p.order_id.to_string(), "channel": p.channel, "amount_fen": p.amount.0, "gateway_txn": p.gateway_txn, "paid_at": p.paid_at})).collect::<Vec<_>>())))
+    Ok(Json(due.iter().map(RefundDue::from).collect()))
 }
 
 /// A fresh challenge for the UKey to sign at 授权.
+#[utoipa::path(post, path = "/orders/{id}/authorize/challenge", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Challenge), (status = "4XX", body = ErrorBody)))]
 async fn authorize_challenge(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
+) -> ApiResult<Challenge> {
     let ch = s.app.authorize_challenge(&who, id(&oid)?).await?;
-    Ok(Json(json!({
-        "nonce": ch.nonce,
-        "challenge": ch.text,
-        "challenge_b64": base64::engine::general_purpose::STANDARD.encode(ch.text.as_bytes()),
-        "expires_at": ch.expires_at,
-    })))
+    Ok(Json(Challenge {
+        challenge_b64: base64::engine::general_purpose::STANDARD.encode(ch.text.as_bytes()),
+        nonce: ch.nonce,
+        challenge: ch.text,
+        expires_at: ch.expires_at,
+    }))
 }
 
-/// The key's answer at 授权: its certificate and its signature over the challenge's bytes.
-#[derive(Deserialize)]
-struct AuthorizeReq {
-    #[serde(default)]
-    cert_pem: String,
-    #[serde(default)]
-    cert_der_b64: String,
-    nonce: String,
-    /// Signature over the challenge bytes (base64 or hex; DER or raw r‖s).
-    signature: String,
-}
-
+/// Bind the UKey (certificate + its signature over the challenge) and make the seals (授权).
+#[utoipa::path(post, path = "/orders/{id}/authorize", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = AuthorizeRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn authorize(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-    ApiJson(r): ApiJson<AuthorizeReq>,
-) -> ApiResult {
+    ApiJson(r): ApiJson<AuthorizeRequest>,
+) -> ApiResult<OrderBody> {
     let der = if !r.cert_pem.trim().is_empty() {
         sealdesk_app::cert_der_from_pem(&r.cert_pem)?
     } else {
@@ -564,51 +632,48 @@ async fn authorize(
     };
     let sig = decode_signature(&r.signature)
         .ok_or_else(|| AppError::field("signature", "签名不是有效的 base64 或十六进制"))?;
-    Ok(Json(order_json(
+    Ok(order(
         &s.app
             .authorize(&who, id(&oid)?, &der, &r.nonce, &sig)
             .await?,
-    )))
+    ))
 }
 
+/// Retry making the seals (制章).
+#[utoipa::path(post, path = "/orders/{id}/make", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn make(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
-    Ok(Json(order_json(&s.app.make_seals(&who, id(&oid)?).await?)))
+) -> ApiResult<OrderBody> {
+    Ok(order(&s.app.make_seals(&who, id(&oid)?).await?))
 }
 
+/// The made seals, DER in base64.
+#[utoipa::path(get, path = "/orders/{id}/seals", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<SealFile>), (status = "4XX", body = ErrorBody)))]
 async fn seals(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
+) -> ApiResult<Vec<SealFile>> {
     let seals = s.app.seals(&who, id(&oid)?).await?;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    Ok(Json(json!(seals
-        .iter()
-        .map(|m| json!({"seq": m.seq, "es_id": m.es_id, "name": m.name, "kind": m.kind.code(), "kind_label": m.kind.label(), "valid_start": m.valid_start, "valid_end": m.valid_end, "der_b64": b64(&m.der), "picture_png_b64": b64(&m.picture_png)}))
-        .collect::<Vec<_>>())))
+    Ok(Json(seals.iter().map(SealFile::from).collect()))
 }
 
-#[derive(Deserialize)]
-struct Receipt {
-    es_id: String,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct WrittenReq {
-    receipts: Vec<Receipt>,
-}
-
+/// Confirm the seals are on the key, with the key's signatures.
+#[utoipa::path(post, path = "/orders/{id}/written", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = WrittenRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
 async fn written(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-    ApiJson(r): ApiJson<WrittenReq>,
-) -> ApiResult {
+    ApiJson(r): ApiJson<WrittenRequest>,
+) -> ApiResult<OrderBody> {
     let receipts = r
         .receipts
         .iter()
@@ -620,19 +685,20 @@ async fn written(
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| AppError::field("receipts", "写入回执的签名格式不正确"))?;
-    Ok(Json(order_json(
+    Ok(order(
         &s.app.confirm_written(&who, id(&oid)?, &receipts).await?,
-    )))
+    ))
 }
 
+/// The order's audit trail.
+#[utoipa::path(get, path = "/orders/{id}/audit", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<AuditEntry>), (status = "4XX", body = ErrorBody)))]
 async fn audit(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
-) -> ApiResult {
+) -> ApiResult<Vec<AuditEntry>> {
     let entries = s.app.order_audit(&who, id(&oid)?).await?;
-    Ok(Json(json!(entries
-        .iter()
-        .map(|e| json!({"seq": e.seq, "at": e.at, "actor": e.actor, "ip": e.ip, "action": e.action, "before_state": e.before_state, "after_state": e.after_state, "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null), "hash": e.hash}))
-        .collect::<Vec<_>>())))
+    Ok(Json(entries.iter().map(AuditEntry::from).collect()))
 }

@@ -47,10 +47,14 @@ impl IntoResponse for ApiError {
         if let AppError::Internal(detail) = &self.0 {
             tracing::error!(%detail, "internal error");
         }
-        let mut body = serde_json::json!({"code": code(&self.0), "message": self.0.to_string()});
-        if let AppError::Invalid(fields) = &self.0 {
-            body["fields"] = serde_json::to_value(fields).unwrap_or_default();
-        }
+        let body = crate::schema::ErrorBody {
+            code: code(&self.0),
+            message: self.0.to_string(),
+            fields: match &self.0 {
+                AppError::Invalid(fields) => Some(fields.clone()),
+                _ => None,
+            },
+        };
         (status(&self.0), Json(body)).into_response()
     }
 }
@@ -65,6 +69,15 @@ impl<E: Into<AppError>> From<E> for PageError {
     }
 }
 
+/// The error page.
+#[derive(askama::Template)]
+#[template(path = "public/error.html")]
+struct ErrorPage {
+    l: crate::view::Layout,
+    message: String,
+    details: Vec<String>,
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match &self.0 {
@@ -72,17 +85,15 @@ impl IntoResponse for PageError {
             AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
             _ => {}
         }
-        let mut msg = crate::html::esc(&self.0.to_string());
-        if let AppError::Invalid(fields) = &self.0 {
-            msg.push_str("<ul>");
-            for f in fields {
-                msg.push_str(&format!("<li>{}</li>", crate::html::esc(&f.message)));
-            }
-            msg.push_str("</ul>");
-        }
-        let body = format!(
-            "<div class=\"flash err\">{msg}</div><p><a class=\"button secondary\" href=\"/orders\">我的订单</a> <a class=\"button\" href=\"/\">首页</a></p>"
-        );
-        (status(&self.0), crate::html::page("出错了", None, &body)).into_response()
+        let details = match &self.0 {
+            AppError::Invalid(fields) => fields.iter().map(|f| f.message.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let page = ErrorPage {
+            l: crate::view::Layout::new("出错了", crate::view::Nav::Visitor),
+            message: self.0.to_string(),
+            details,
+        };
+        crate::view::render_with(status(&self.0), &page)
     }
 }

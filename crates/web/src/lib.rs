@@ -1,18 +1,30 @@
 //! SealDesk's web face: the applicant portal and the operator console as plain server-rendered zh-CN pages,
 //! and the JSON API under `/api/v1` (described at `/api/v1/openapi.json`).
 //!
+//! Pages live by area — `public` (home, guide), `portal` (applicants), `console` (operators), `cashier` (the
+//! sandbox cashier) — and are askama templates under `templates/`, escaped by default; styles and the one
+//! script are static files under hashed names (`assets`), so the CSP allows no inline code. The API's router
+//! and its OpenAPI document come from the same annotated handlers (`api`, `schema`, `openapi`).
+//!
 //! Handlers are thin: they parse, call one `sealdesk_app` use case with the caller taken from the session, and
 //! render. Sessions are cookies holding a random token (pages) or the same token as a bearer (API); every
 //! form carries the session's CSRF token and every unsafe request from another site is refused.
 #![deny(missing_docs)]
 
 mod api;
+mod assets;
+mod cashier;
+mod console;
 mod error;
-mod html;
 pub mod metrics;
 mod openapi;
-mod pages;
+mod portal;
+mod public;
+mod schema;
 mod session;
+mod view;
+
+pub use openapi::document as openapi_document;
 
 use std::net::SocketAddr;
 
@@ -66,17 +78,18 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
         secure_cookies,
         trusted_proxies: std::sync::Arc::new(web.trusted_proxies),
     };
-    let mut api = api::routes();
-    let mut pages = pages::routes();
+    let mut pages = Router::new()
+        .merge(public::routes())
+        .merge(portal::routes())
+        .merge(console::routes());
     if demo {
-        api = api.merge(api::demo_routes());
-        pages = pages.merge(pages::demo_routes());
+        pages = pages.merge(public::demo_routes()).merge(cashier::routes());
     }
     Router::new()
         .merge(pages)
-        .nest("/api/v1", api)
+        .nest("/api/v1", openapi::api_router(demo))
         .route("/healthz", axum::routing::get(api::healthz))
-        .route("/static/app.css", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/app.css")) }))
+        .route("/static/{file}", axum::routing::get(assets::serve))
         .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body announced larger than any route takes is refused from its Content-Length, before a byte of it
@@ -91,7 +104,7 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+            HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .route_layer(axum::middleware::from_fn(metrics::track))

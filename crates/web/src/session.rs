@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sealdesk_app::{AppError, Principal, SignedIn, Who};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::{ApiError, PageError};
@@ -106,12 +107,8 @@ fn client_ip(parts: &Parts, state: &AppState) -> String {
     client_ip_of(&parts.headers, peer, &state.trusted_proxies)
 }
 
-/// The `Set-Cookie` value that starts a session.
-pub fn session_cookie(s: &SignedIn, secure: bool) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+/// The `Set-Cookie` value that starts a session; `now` by the application's clock, which set its expiry.
+pub fn session_cookie(s: &SignedIn, secure: bool, now: i64) -> String {
     let max_age = (s.expires_at - now).max(0);
     // An operator's session never rides along on a request another site starts, not even a top-level link.
     let same_site = match s.principal {
@@ -130,13 +127,9 @@ pub fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
-/// Constant-time equality for tokens.
+/// Constant-time equality for tokens (`subtle`; only the length may show).
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// Refuses state-changing requests that a browser marks as coming from another site. Same-site requests,

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::Value;
 
 struct Driver(Child);
 
@@ -284,5 +285,357 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     click(&c, "a[href$='/invoice']").await;
     let invoice = wait_text(&c, "价税合计").await;
     assert!(invoice.contains("壹佰陆拾元整"), "{invoice}");
+    c.close().await.unwrap();
+}
+
+/// Signs the browser in with a session token (from the API) as a cookie.
+async fn use_session(c: &Client, base: &str, token: &str) {
+    c.goto(base).await.unwrap();
+    c.delete_all_cookies().await.unwrap();
+    // Through the page rather than WebDriver's cookie command, which this Chromium refuses for a bare IP host.
+    // The server reads the cookie header only, so a script-set cookie of the same name is the same session.
+    c.execute(
+        "document.cookie = 'sd_session=' + arguments[0] + '; path=/';",
+        vec![serde_json::json!(token)],
+    )
+    .await
+    .unwrap();
+}
+
+/// What a page holds that matters for injection: elements that only markup from a value could have made, and
+/// whether `payload` is there, unchanged, as text or as a form field's value (`{{ 7*7 }}` evaluated by a
+/// template engine would not be).
+async fn inspect(c: &Client, url: &str, payload: &str) -> Value {
+    c.goto(url).await.unwrap();
+    c.execute(
+        r#"const p = arguments[0];
+           const foreign = Array.from(document.querySelectorAll('script')).filter(s => !/^\/static\/app\.[0-9a-f]{16}\.js$/.test(s.getAttribute('src') || '')).length
+             + document.querySelectorAll('[onerror], img[src="x"]').length;
+           const values = Array.from(document.querySelectorAll('input, textarea')).filter(e => e.value === p).length;
+           return {foreign, asText: document.body.innerText.includes(p), values, title: document.title};"#,
+        vec![serde_json::json!(payload)],
+    )
+    .await
+    .unwrap()
+}
+
+const PAYLOADS: [&str; 3] = [
+    "<script>document.title='XSS'</script>",
+    "\"><img src=x onerror=\"document.title='XSS'\">",
+    "{{ 7*7 }}",
+];
+
+#[tokio::test]
+async fn markup_typed_into_an_order_shows_as_text_on_every_page() {
+    let s = common::start().await;
+    let (_driver, c) = browser().await;
+    let http = common::http();
+    let u = |p: &str| format!("{}{p}", s.url);
+    let (me, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    // The stamped form of the browser test above: two seals, as the order asks.
+    let scan =
+        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    let mut token = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+
+    for p in PAYLOADS {
+        // Every free-text field of the order holds the payload: names, address, seal names, the scans' file
+        // names, the 审核意见 and the invoice title.
+        let mut body = common::order_body("13800138000");
+        for f in ["applicant_name", "enterprise_name", "address"] {
+            body["holder"][f] = serde_json::json!(p);
+        }
+        // A seal name holds at most 40 characters: as much of the payload as fits, still markup.
+        let seal_name: String = p.chars().take(40).collect();
+        body["seals"] = serde_json::json!([{"kind": "official_seal", "count": 1, "name": seal_name}, {"kind": "qualification_seal", "count": 1, "name": seal_name}]);
+        let r = http
+            .post(u("/api/v1/orders"))
+            .bearer_auth(&me)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let o: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{o}");
+        let id = o["id"].as_str().unwrap().to_owned();
+        for (st, body) in
+            common::upload_all(&http, &s.url, &me, &id, &scan, &format!("{p}.jpg")).await
+        {
+            assert_eq!(st, 201, "{body}");
+        }
+        let post = |path: String, token: &str, json: Value| {
+            let (http, token) = (http.clone(), token.to_owned());
+            let url = u(&path);
+            async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_success(),
+                    "{path}: {}",
+                    r.text().await.unwrap()
+                );
+            }
+        };
+        post(
+            format!("/api/v1/orders/{id}/submit"),
+            &me,
+            serde_json::json!({}),
+        )
+        .await;
+        post(
+            format!("/api/v1/orders/{id}/reject"),
+            &admin,
+            serde_json::json!({"comment": p}),
+        )
+        .await;
+
+        let check = |v: Value, what: &str, as_value: bool| {
+            assert_eq!(
+                v["foreign"], 0,
+                "{what}: markup from the value became elements ({p})"
+            );
+            assert_ne!(v["title"].as_str().unwrap_or(""), "XSS", "{what}");
+            if as_value {
+                assert!(
+                    v["values"].as_u64().unwrap() > 0,
+                    "{what}: the form keeps {p} as its value"
+                );
+            } else {
+                assert_eq!(v["asText"], true, "{what}: {p} shows as text");
+            }
+        };
+
+        // The applicant's pages: list, detail (with the 审核意见), form, and the print view.
+        use_session(&c, &s.url, &me).await;
+        check(inspect(&c, &u("/orders"), p).await, "我的订单", false);
+        check(
+            inspect(&c, &u(&format!("/orders/{id}")), p).await,
+            "订单详情",
+            false,
+        );
+        check(
+            inspect(&c, &u(&format!("/orders/{id}/edit")), p).await,
+            "修改订单",
+            true,
+        );
+        check(
+            inspect(&c, &u(&format!("/orders/{id}/impression-form")), p).await,
+            "印模采集表",
+            false,
+        );
+
+        // The operator's: the queue and the order with its audit trail.
+        use_session(&c, &s.url, &admin).await;
+        check(
+            inspect(&c, &u("/admin/orders?state=rejected"), p).await,
+            "订单管理",
+            false,
+        );
+        check(
+            inspect(&c, &u(&format!("/admin/orders/{id}")), p).await,
+            "订单审核",
+            false,
+        );
+
+        // Resubmitted and approved, the invoice title is proposed back in the payment form, then shown on the
+        // invoice once the seals are written.
+        post(
+            format!("/api/v1/orders/{id}/submit"),
+            &me,
+            serde_json::json!({}),
+        )
+        .await;
+        post(
+            format!("/api/v1/orders/{id}/approve"),
+            &admin,
+            serde_json::json!({}),
+        )
+        .await;
+        post(
+            format!("/api/v1/orders/{id}/invoice"),
+            &me,
+            serde_json::json!({"kind": "enterprise", "title": p, "taxpayer_id": "91110108551385082Q", "mobile": "13800138000", "email": ""}),
+        )
+        .await;
+        use_session(&c, &s.url, &me).await;
+        check(
+            inspect(&c, &u(&format!("/orders/{id}")), p).await,
+            "申请开票",
+            true,
+        );
+        let pay: Value = http
+            .post(u(&format!("/api/v1/orders/{id}/payments")))
+            .bearer_auth(&me)
+            .json(&serde_json::json!({"channel": "sandbox"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        post(
+            format!(
+                "/api/v1/sandbox/payments/{}/pay",
+                pay["payment_id"].as_str().unwrap()
+            ),
+            &me,
+            serde_json::json!({}),
+        )
+        .await;
+        let challenge: Value = http
+            .post(u(&format!("/api/v1/orders/{id}/authorize/challenge")))
+            .bearer_auth(&me)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        post(
+            format!("/api/v1/orders/{id}/authorize"),
+            &me,
+            common::challenge_answer(&mut token, &challenge),
+        )
+        .await;
+        let seals: Value = http
+            .get(u(&format!("/api/v1/orders/{id}/seals")))
+            .bearer_auth(&me)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let receipts = common::receipts(&mut token, &seals);
+        post(
+            format!("/api/v1/orders/{id}/written"),
+            &me,
+            serde_json::json!({"receipts": receipts}),
+        )
+        .await;
+        check(
+            inspect(&c, &u(&format!("/orders/{id}")), p).await,
+            "已完成",
+            false,
+        );
+        check(
+            inspect(&c, &u(&format!("/orders/{id}/invoice")), p).await,
+            "电子发票",
+            false,
+        );
+        use_session(&c, &s.url, &admin).await;
+        check(
+            inspect(&c, &u(&format!("/admin/orders/{id}")), p).await,
+            "已完成（管理员）",
+            false,
+        );
+    }
+
+    // A refused form comes back with every field as typed, as values, never as markup.
+    use_session(
+        &c,
+        &s.url,
+        &common::applicant(&http, &s.url, "13900139000").await.0,
+    )
+    .await;
+    for p in PAYLOADS {
+        c.goto(&u("/orders/new?service=new")).await.unwrap();
+        for id in [
+            "applicant_name",
+            "id_number",
+            "mobile",
+            "enterprise_name",
+            "enterprise_phone",
+            "credit_code",
+            "address",
+        ] {
+            fill(&c, id, p).await;
+        }
+        click(&c, "#save").await;
+        wait_text(&c, "请修改标红的内容后再保存").await;
+        let v = c
+            .execute(
+                "return {foreign: document.querySelectorAll('[onerror], img[src=\"x\"], script:not([src])').length, \
+                         kept: ['applicant_name','id_number','mobile','enterprise_name','enterprise_phone','credit_code','address'].filter(i => document.getElementById(i).value === arguments[0]).length}",
+                vec![serde_json::json!(p)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(v["foreign"], 0, "{p}");
+        assert_eq!(v["kept"], 7, "{p}");
+    }
+    c.close().await.unwrap();
+}
+
+/// The 印模采集表 printed by Chromium to PDF (A4, default scaling): the box to stamp in is the seal's size on
+/// paper. The PDF is rasterised by poppler's `pdftoppm` at 254 dpi (10 px/mm) and the box found by its colour.
+#[tokio::test]
+async fn the_impression_form_prints_at_true_size() {
+    let s = common::start().await;
+    let (_driver, c) = browser().await;
+    let http = common::http();
+    let (me, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let mut body = common::order_body("13800138000");
+    body["seals"] = serde_json::json!([{"kind": "official_seal", "count": 1}]);
+    let o: Value = http
+        .post(format!("{}/api/v1/orders", s.url))
+        .bearer_auth(&me)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    use_session(&c, &s.url, &me).await;
+    c.goto(&format!(
+        "{}/orders/{}/impression-form",
+        s.url,
+        o["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    wait_text(&c, "盖章处").await;
+    let pdf = c
+        .print(fantoccini::wd::PrintConfiguration::default())
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let pdf_path = s.tmp.path().join("form.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let png = s.tmp.path().join("form");
+    let out = Command::new("pdftoppm")
+        .args(["-r", "254", "-png", "-singlefile", "-f", "1", "-l", "1"])
+        .arg(&pdf_path)
+        .arg(&png)
+        .output()
+        .expect("pdftoppm (Debian package poppler-utils) must be installed: run scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(png.with_extension("png")).unwrap().to_rgb8();
+    // The box's dashed border is the only blue on the printed page.
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if i32::from(p[2]) - i32::from(p[0]) > 60 {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    assert!(x1 > x0 && y1 > y0, "no stamp box on the printed page");
+    let (w_mm, h_mm) = (f64::from(x1 - x0 + 1) / 10.0, f64::from(y1 - y0 + 1) / 10.0);
+    let page_mm = f64::from(img.width()) / 10.0;
+    assert!((page_mm - 210.0).abs() < 1.0, "A4 page: {page_mm} mm wide");
+    assert!(
+        (w_mm - 52.0).abs() <= 1.0 && (h_mm - 52.0).abs() <= 1.0,
+        "the stamp box prints {w_mm} × {h_mm} mm"
+    );
     c.close().await.unwrap();
 }

@@ -17,6 +17,11 @@ pub struct Env {
 }
 
 pub async fn env(store: Store) -> Env {
+    env_with_clock(store, Arc::new(SystemClock)).await
+}
+
+/// The same, reading the time from `clock`.
+pub async fn env_with_clock(store: Store, clock: Arc<dyn Clock>) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let ca = keys::demo_ca(tmp.path()).unwrap();
     let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
@@ -34,6 +39,7 @@ pub async fn env(store: Store) -> Env {
         demo: true,
         payment_channels: vec!["sandbox".into()],
         data_dir: tmp.path().into(),
+        clock,
         ..Default::default()
     };
     let app = App::new(

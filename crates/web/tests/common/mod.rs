@@ -46,12 +46,14 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
     let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
     let gw = SandboxGateway::new(keys::sandbox_gateway_key(tmp.path()).unwrap());
     let token_dir = tmp.path().join("ukey");
-    SoftToken::init(
+    // An enterprise's UKey certificate carries its unified social credit code, which is what 授权 binds to.
+    SoftToken::init_with_id(
         &token_dir,
         "12345678",
         &ca,
         "enterprise",
         "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -188,5 +190,66 @@ pub fn order_body(mobile: &str) -> serde_json::Value {
                    "credit_code": "91110108551385082Q", "address": "北京市西城区南礼士路62号"},
         "seals": [{"kind": "official_seal", "count": 1}, {"kind": "qualification_seal", "count": 1}],
         "months": 12
+    })
+}
+
+/// Uploads `scan` through the API as every document a 新办 needs, answering each response's (status, body).
+pub async fn upload_all(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    order_id: &str,
+    scan: &[u8],
+    file_name: &str,
+) -> Vec<(u16, serde_json::Value)> {
+    let mut out = Vec::new();
+    for kind in ["id_front", "id_back", "licence", "impression_form"] {
+        let form = reqwest::multipart::Form::new().text("kind", kind).part(
+            "file",
+            reqwest::multipart::Part::bytes(scan.to_vec()).file_name(file_name.to_owned()),
+        );
+        let r = http
+            .post(format!("{url}/api/v1/orders/{order_id}/uploads"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        out.push((r.status().as_u16(), r.json().await.unwrap()));
+    }
+    out
+}
+
+/// What `sealdesk token write` gives back for the seals of `GET /orders/{id}/seals`: the receipts to post.
+pub fn receipts(token: &mut SoftToken, seals: &serde_json::Value) -> Vec<serde_json::Value> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    seals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let es_id = m["es_id"].as_str().unwrap();
+            let der = b64.decode(m["der_b64"].as_str().unwrap()).unwrap();
+            let sig = token.write_seal("12345678", es_id, &der).unwrap();
+            serde_json::json!({"es_id": es_id, "signature": b64.encode(sig)})
+        })
+        .collect()
+}
+
+/// The body of `POST /orders/{id}/authorize` for a challenge from `POST /orders/{id}/authorize/challenge`: the
+/// token's certificate and its signature over the challenge, as the UKey gives them.
+pub fn challenge_answer(token: &mut SoftToken, challenge: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine;
+    let sig = token
+        .sign_challenge(
+            "12345678",
+            challenge["challenge"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    serde_json::json!({
+        "cert_pem": token.cert().to_pem(),
+        "nonce": challenge["nonce"],
+        "signature": base64::engine::general_purpose::STANDARD.encode(sig),
     })
 }

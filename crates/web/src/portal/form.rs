@@ -1,0 +1,233 @@
+//! The order form (基础信息 · 申请人信息 · 企业信息 · 印模类型): a new order (暂存待办) and editing a draft or a
+//! rejected order. A refused form comes back with what was typed and a Chinese message beside each field.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use sealdesk_app::AppError;
+use sealdesk_domain::{FieldError, Holder, HolderKind, OrderForm, SealKind, SealLine, Service};
+use sealdesk_store::Project;
+
+use crate::AppState;
+use crate::session::PageCaller;
+use crate::view::{Errors, Fields, Layout, Nav, PageResult, oid, redirect, render, render_with};
+
+/// One seal kind's row of the form.
+struct SealRow {
+    code: &'static str,
+    label: &'static str,
+    checked: bool,
+    count: u32,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/order_form.html")]
+struct FormPage<'a> {
+    l: Layout,
+    action: String,
+    csrf: &'a str,
+    form: &'a OrderForm,
+    services: &'static [Service],
+    service: Service,
+    person: bool,
+    project_code: &'a str,
+    projects: &'a [Project],
+    editing: bool,
+    failed: bool,
+    errors: Errors,
+    seal_errors: Vec<&'a str>,
+    enterprise_seals: Vec<SealRow>,
+    person_seals: Vec<SealRow>,
+}
+
+/// What the form page needs besides the form itself.
+struct FormContext<'a> {
+    l: Layout,
+    action: String,
+    csrf: &'a str,
+    project_code: &'a str,
+    projects: &'a [Project],
+    editing: bool,
+}
+
+fn form_page<'a>(cx: FormContext<'a>, f: &'a OrderForm, errors: &'a [FieldError]) -> FormPage<'a> {
+    let rows = |h: HolderKind| -> Vec<SealRow> {
+        SealKind::for_holder(h)
+            .map(|k| {
+                let line = f.seals.iter().find(|l| l.kind == k);
+                SealRow {
+                    code: k.code(),
+                    label: k.label(),
+                    checked: line.is_some(),
+                    count: line.map(|l| l.count).unwrap_or(1),
+                    name: line.map(|l| l.name.clone()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    };
+    FormPage {
+        l: cx.l.with_step(0),
+        action: cx.action,
+        csrf: cx.csrf,
+        form: f,
+        services: &Service::ALL,
+        service: f.service.unwrap_or(Service::New),
+        person: f.holder.kind == Some(HolderKind::Person),
+        project_code: cx.project_code,
+        projects: cx.projects,
+        editing: cx.editing,
+        failed: !errors.is_empty(),
+        errors: Errors::new(errors),
+        seal_errors: errors
+            .iter()
+            .filter(|e| e.field.starts_with("seals"))
+            .map(|e| e.message.as_str())
+            .collect(),
+        enterprise_seals: rows(HolderKind::Enterprise),
+        person_seals: rows(HolderKind::Person),
+    }
+}
+
+fn form_from_fields(f: &Fields) -> OrderForm {
+    let kind = match f.get("holder_kind") {
+        "person" => HolderKind::Person,
+        _ => HolderKind::Enterprise,
+    };
+    let seals =
+        f.0.iter()
+            .filter(|(k, _)| k == "seal")
+            .filter_map(|(_, v)| SealKind::from_code(v))
+            .filter(|k| k.holder() == kind)
+            .map(|k| SealLine {
+                kind: k,
+                count: f
+                    .get(&format!("count_{}", k.code()))
+                    .trim()
+                    .parse()
+                    .unwrap_or(0),
+                name: f.get(&format!("name_{}", k.code())).to_owned(),
+            })
+            .collect();
+    OrderForm {
+        service: Service::from_code(f.get("service")),
+        holder: Holder {
+            kind: Some(kind),
+            applicant_name: f.get("applicant_name").into(),
+            id_number: f.get("id_number").into(),
+            mobile: f.get("mobile").into(),
+            enterprise_name: f.get("enterprise_name").into(),
+            enterprise_phone: f.get("enterprise_phone").into(),
+            credit_code: f.get("credit_code").into(),
+            address: f.get("address").into(),
+        },
+        seals,
+        months: f.get("months").trim().parse().unwrap_or(0),
+        previous_order: f.get("previous_order").parse().ok(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct NewQuery {
+    service: Option<String>,
+}
+
+pub(super) async fn new_page(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Query(q): Query<NewQuery>,
+) -> PageResult {
+    let projects = s.app.projects(&c.who).await?;
+    let form = OrderForm {
+        service: q.service.as_deref().and_then(Service::from_code),
+        ..Default::default()
+    };
+    let code = projects.first().map(|p| p.code.clone()).unwrap_or_default();
+    let title = format!("电子印章{}", form.service.unwrap_or(Service::New).label());
+    let cx = FormContext {
+        l: Layout::new(title, Nav::of(&c)),
+        action: "/orders/new".into(),
+        csrf: &c.csrf,
+        project_code: &code,
+        projects: &projects,
+        editing: false,
+    };
+    Ok(render(&form_page(cx, &form, &[])))
+}
+
+pub(super) async fn create(
+    State(s): State<AppState>,
+    c: PageCaller,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let form = form_from_fields(&f);
+    match s.app.create_order(&c.who, f.get("project"), &form).await {
+        Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
+        Err(AppError::Invalid(errors)) => {
+            let projects = s.app.projects(&c.who).await?;
+            let cx = FormContext {
+                l: Layout::new("电子印章新办", Nav::of(&c)),
+                action: "/orders/new".into(),
+                csrf: &c.csrf,
+                project_code: f.get("project"),
+                projects: &projects,
+                editing: false,
+            };
+            Ok(render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(cx, &form, &errors),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn edit_page(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, oid(&id)?).await?;
+    let form = v.order.form();
+    let cx = FormContext {
+        l: Layout::new(format!("修改订单 {}", v.order.order_no), Nav::of(&c)),
+        action: format!("/orders/{}/edit", v.order.id),
+        csrf: &c.csrf,
+        project_code: &v.project.code,
+        projects: &[],
+        editing: true,
+    };
+    Ok(render(&form_page(cx, &form, &[])))
+}
+
+pub(super) async fn edit(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let id = oid(&id)?;
+    let form = form_from_fields(&f);
+    match s.app.update_order(&c.who, id, &form).await {
+        Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
+        Err(AppError::Invalid(errors)) => {
+            let cx = FormContext {
+                l: Layout::new("修改订单", Nav::of(&c)),
+                action: format!("/orders/{id}/edit"),
+                csrf: &c.csrf,
+                project_code: "",
+                projects: &[],
+                editing: true,
+            };
+            Ok(render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(cx, &form, &errors),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

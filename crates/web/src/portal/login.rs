@@ -1,0 +1,124 @@
+//! 申请人登录: a mobile number, an SMS code, a session cookie.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use sealdesk_app::AppError;
+
+use crate::AppState;
+use crate::session::{ClientIp, PageCaller, clear_cookie, session_cookie};
+use crate::view::{Fields, Layout, Nav, PageResult, render_with};
+
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+struct Login<'a> {
+    l: Layout,
+    mobile: &'a str,
+    ok: Option<&'a str>,
+    err: Option<&'a str>,
+    demo: bool,
+}
+
+fn login_page(
+    status: StatusCode,
+    mobile: &str,
+    ok: Option<&str>,
+    err: Option<&str>,
+    demo: bool,
+) -> Response {
+    render_with(
+        status,
+        &Login {
+            l: Layout::new("申请人登录", Nav::Visitor),
+            mobile,
+            ok,
+            err,
+            demo,
+        },
+    )
+}
+
+pub(super) async fn page(State(s): State<AppState>) -> Response {
+    login_page(StatusCode::OK, "", None, None, s.app.config().demo)
+}
+
+pub(super) async fn send_code(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    let (mobile, demo) = (f.get("mobile"), s.app.config().demo);
+    match s.app.send_login_code(mobile, &ip).await {
+        Ok(()) => login_page(
+            StatusCode::OK,
+            mobile,
+            Some("验证码已发送，5 分钟内有效"),
+            None,
+            demo,
+        ),
+        Err(AppError::Invalid(e)) => login_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            mobile,
+            None,
+            Some(&e[0].message),
+            demo,
+        ),
+        Err(e) => login_page(
+            crate::error::status(&e),
+            mobile,
+            None,
+            Some(&e.to_string()),
+            demo,
+        ),
+    }
+}
+
+pub(super) async fn sign_in(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    match s
+        .app
+        .sign_in_with_code(f.get("mobile"), f.get("code"), &ip)
+        .await
+    {
+        Ok(si) => signed_in(&s, &si, "/orders"),
+        Err(e) => login_page(
+            crate::error::status(&e),
+            f.get("mobile"),
+            None,
+            Some(&e.to_string()),
+            s.app.config().demo,
+        ),
+    }
+}
+
+/// Starts the session in the browser and goes on to `to`.
+pub(crate) fn signed_in(s: &AppState, si: &sealdesk_app::SignedIn, to: &str) -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            session_cookie(si, s.secure_cookies, s.app.now()),
+        )],
+        Redirect::to(to),
+    )
+        .into_response()
+}
+
+/// 退出: a POST with the session's CSRF token, so that another site cannot sign anyone out.
+pub(super) async fn sign_out(
+    State(s): State<AppState>,
+    c: PageCaller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> PageResult {
+    c.check_csrf(Fields::parse(&body).get("_csrf"))?;
+    if let Some(t) = crate::session::token_of(&headers) {
+        s.app.sign_out(&t).await?;
+    }
+    Ok(([(header::SET_COOKIE, clear_cookie())], Redirect::to("/")).into_response())
+}

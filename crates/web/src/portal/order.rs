@@ -1,0 +1,267 @@
+//! 我的订单 and one order's page, with the buttons that move it on (提交, 取消, 申请开票, 支付, 授权, 制章, 写入).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use sealdesk_app::{AppError, OrderView, Principal};
+use sealdesk_domain::{InvoiceInfo, InvoiceKind, Order};
+use sealdesk_store::OrderFilter;
+
+use crate::AppState;
+use crate::session::PageCaller;
+use crate::view::{
+    Fields, Layout, Msg, Nav, PageResult, Pager, oid, page_no, redirect, redirect_with, render,
+};
+
+/// Rows per page of 我的订单, as the guide shows them (`1 - 10 共 27 条`).
+const PER_PAGE: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "portal/orders.html")]
+struct List {
+    l: Layout,
+    orders: Vec<Order>,
+    pager: Pager,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ListQuery {
+    page: Option<i64>,
+}
+
+pub(super) async fn list(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    if matches!(c.who.principal, Principal::Operator { .. }) {
+        return Ok(redirect("/admin/orders"));
+    }
+    let page = page_no(q.page);
+    let (orders, total) = s
+        .app
+        .list_orders(
+            &c.who,
+            OrderFilter {
+                limit: PER_PAGE,
+                offset: (page - 1) * PER_PAGE,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let pager = Pager::new(page, PER_PAGE, orders.len(), total, |n| {
+        format!("/orders?page={n}")
+    });
+    Ok(render(&List {
+        l: Layout::new("我的订单", Nav::of(&c)),
+        orders,
+        pager,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "portal/order.html")]
+struct Show<'a> {
+    l: Layout,
+    v: &'a OrderView,
+    csrf: &'a str,
+    ok: Option<&'a str>,
+    err: Option<&'a str>,
+    editable: bool,
+    can_write: bool,
+    /// The invoice details to confirm: those confirmed, else proposed from the order.
+    invoice: InvoiceInfo,
+    /// (code, label, checked) of each invoice kind.
+    invoice_kinds: Vec<(&'static str, &'static str, bool)>,
+    /// (code, label) of the payment channels configured; none means payment is not open.
+    channels: Vec<(String, &'static str)>,
+    /// The 授权 challenge for the key to sign, when the order is paid.
+    challenge: Option<sealdesk_app::AuthChallenge>,
+}
+
+pub(super) async fn show(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    Query(m): Query<Msg>,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, oid(&id)?).await?;
+    let o = &v.order;
+    let invoice = o.invoice.clone().unwrap_or(InvoiceInfo {
+        kind: InvoiceKind::Enterprise,
+        title: o.holder.enterprise_name.clone(),
+        taxpayer_id: o.holder.credit_code.clone(),
+        mobile: o.holder.mobile.clone(),
+        email: String::new(),
+    });
+    let invoice_kinds = [
+        (InvoiceKind::Enterprise, "enterprise"),
+        (InvoiceKind::Institution, "institution"),
+        (InvoiceKind::Personal, "personal"),
+    ]
+    .into_iter()
+    .map(|(k, code)| (code, k.label(), invoice.kind == k))
+    .collect();
+    let challenge = if o.state == sealdesk_domain::OrderState::Paid {
+        s.app.authorize_challenge(&c.who, o.id).await.ok()
+    } else {
+        None
+    };
+    Ok(render(&Show {
+        l: Layout::new(format!("订单 {}", o.order_no), Nav::of(&c)).with_step(o.state.step()),
+        v: &v,
+        csrf: &c.csrf,
+        ok: m.ok.as_deref(),
+        err: m.err.as_deref(),
+        editable: o.state.editable(),
+        can_write: true,
+        invoice,
+        invoice_kinds,
+        channels: s.app.payment_channels(),
+        challenge,
+    }))
+}
+
+/// A form post that moves the order on: checks the CSRF token, runs `f`, and goes back to the order page,
+/// with the problem shown there if it is one the applicant can fix.
+async fn simple_post<F, Fut>(c: &PageCaller, id: &str, body: &[u8], f: F) -> PageResult
+where
+    F: FnOnce(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Order, AppError>>,
+{
+    let fields = Fields::parse(body);
+    c.check_csrf(fields.get("_csrf"))?;
+    let id = oid(id)?;
+    let back = format!("/orders/{id}");
+    match f(id).await {
+        Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
+        Err(AppError::Invalid(e)) => {
+            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
+            Ok(redirect_with(&back, "err", &msg.join("；")))
+        }
+        Err(AppError::Conflict(m)) => Ok(redirect_with(&back, "err", &m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The order buttons that carry nothing but the CSRF token.
+#[derive(Clone, Copy)]
+pub(super) enum Step {
+    Submit,
+    Cancel,
+    Make,
+}
+
+pub(super) async fn step(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+    which: Step,
+) -> PageResult {
+    let who = c.who.clone();
+    simple_post(&c, &id, &body, |id| async move {
+        match which {
+            Step::Submit => s.app.submit(&who, id).await,
+            Step::Cancel => s.app.cancel(&who, id).await,
+            Step::Make => s.app.make_seals(&who, id).await,
+        }
+    })
+    .await
+}
+
+pub(super) async fn confirm_invoice(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    let info = InvoiceInfo {
+        kind: match f.get("kind") {
+            "institution" => InvoiceKind::Institution,
+            "personal" => InvoiceKind::Personal,
+            _ => InvoiceKind::Enterprise,
+        },
+        title: f.get("title").into(),
+        taxpayer_id: f.get("taxpayer_id").into(),
+        mobile: f.get("mobile").into(),
+        email: f.get("email").into(),
+    };
+    let who = c.who.clone();
+    simple_post(&c, &id, &body, |id| async move {
+        s.app.confirm_invoice(&who, id, &info).await
+    })
+    .await
+}
+
+pub(super) async fn pay(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let id = oid(&id)?;
+    match s.app.start_payment(&c.who, id, f.get("channel")).await {
+        Ok((_, url)) => Ok(redirect(&url)),
+        Err(AppError::BadInput(m)) | Err(AppError::Conflict(m)) => {
+            Ok(redirect_with(&format!("/orders/{id}"), "err", &m))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn authorize(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    let who = c.who.clone();
+    let pem = f.get("cert_pem").to_owned();
+    let nonce = f.get("nonce").to_owned();
+    let signature = f.get("signature").to_owned();
+    simple_post(&c, &id, &body, |id| async move {
+        let der = sealdesk_app::cert_der_from_pem(&pem)?;
+        let sig = sealdesk_app::decode_signature(&signature).ok_or_else(|| {
+            AppError::field("signature", "请粘贴证书锁对授权挑战的签名（base64）")
+        })?;
+        s.app.authorize(&who, id, &der, &nonce, &sig).await
+    })
+    .await
+}
+
+pub(super) async fn written(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    let who = c.who.clone();
+    // One line per seal: "<esID> <signature>", as `sealdesk token write` prints them.
+    let receipts: Option<Vec<sealdesk_app::WriteReceipt>> = f
+        .get("receipts")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (es_id, sig) = l.trim().split_once(char::is_whitespace)?;
+            Some(sealdesk_app::WriteReceipt {
+                es_id: es_id.to_owned(),
+                signature: sealdesk_app::decode_signature(sig)?,
+            })
+        })
+        .collect();
+    simple_post(&c, &id, &body, |id| async move {
+        let receipts = receipts.ok_or_else(|| {
+            AppError::field(
+                "receipts",
+                "写入回执格式不正确：每行一个印章，印章编号与签名之间用空格分隔",
+            )
+        })?;
+        s.app.confirm_written(&who, id, &receipts).await
+    })
+    .await
+}

@@ -1,0 +1,88 @@
+//! Pages anyone may see: the home page with the four services, the guide, and the demo SMS outbox.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use sealdesk_domain::{HolderKind, SealKind, Service};
+use sealdesk_store::OutboxSms;
+
+use crate::AppState;
+use crate::view::{Layout, Nav, PageResult, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/help", get(help))
+}
+
+/// The SMS outbox page, mounted only with `--demo`.
+pub(crate) fn demo_routes() -> Router<AppState> {
+    Router::new().route("/demo/outbox", get(outbox))
+}
+
+#[derive(Template)]
+#[template(path = "public/home.html")]
+struct Home {
+    l: Layout,
+    /// (code, label, hint) of each service.
+    services: Vec<(&'static str, &'static str, &'static str)>,
+    enterprise_kinds: String,
+    person_kinds: String,
+}
+
+fn kinds(h: HolderKind) -> String {
+    SealKind::for_holder(h)
+        .map(SealKind::label)
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+async fn home() -> Response {
+    let services = Service::ALL
+        .iter()
+        .map(|s| {
+            let hint = match s {
+                Service::New => "首次办理电子印章",
+                Service::Renewal => "印章到期后延长有效期",
+                Service::Reissue => "Ukey 丢失后重新办理",
+                Service::Change => "更换印章印模",
+            };
+            (s.code(), s.label(), hint)
+        })
+        .collect();
+    render(&Home {
+        l: Layout::new("在线印章办理", Nav::Visitor),
+        services,
+        enterprise_kinds: kinds(HolderKind::Enterprise),
+        person_kinds: kinds(HolderKind::Person),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "public/help.html")]
+struct Help {
+    l: Layout,
+}
+
+async fn help() -> Response {
+    render(&Help {
+        l: Layout::new("办理指南", Nav::Visitor),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "public/outbox.html")]
+struct Outbox {
+    l: Layout,
+    msgs: Vec<OutboxSms>,
+}
+
+async fn outbox(State(s): State<AppState>) -> PageResult {
+    let msgs = s.app.demo_outbox(None).await?;
+    Ok(render(&Outbox {
+        l: Layout::new("短信发件箱（演示）", Nav::Visitor),
+        msgs,
+    }))
+}

@@ -1,0 +1,314 @@
+//! What every page shares: the layout's data ([`Layout`]), rendering a template into a response, form bodies,
+//! redirects, the pager and field errors.
+//!
+//! Pages are askama templates under `crates/web/templates/`: compile-checked against the struct that fills
+//! them, and HTML-escaped by default, so a value from an order can only ever appear as text.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use sealdesk_app::{AppError, OrderView, Principal};
+use sealdesk_domain::{FieldError, OrderState, UploadKind};
+use sealdesk_store::UploadMeta;
+
+use crate::error::PageError;
+use crate::session::PageCaller;
+
+/// What a page handler returns.
+pub(crate) type PageResult = Result<Response, PageError>;
+
+/// 客服咨询电话, as the operating guide gives it.
+pub(crate) const HOTLINE: &str = "400-6776-800";
+/// 服务时间 of the hotline, as the operating guide gives it.
+pub(crate) const SERVICE_HOURS: &str = "周一至周五 (8:00—20:00)";
+/// The 申请 → 审核 → 支付 → 授权 → 制章 steps of the step bar.
+const STEPS: [&str; 5] = ["申请", "审核", "支付", "授权", "制章"];
+
+/// Who the header's links are for.
+#[derive(Debug, Clone)]
+pub(crate) enum Nav {
+    /// Not signed in.
+    Visitor,
+    /// A signed-in applicant, with the session's CSRF token (for the logout form).
+    Applicant(String),
+    /// A signed-in operator: name and CSRF token.
+    Operator(String, String),
+}
+
+impl Nav {
+    /// The header of someone signed in.
+    pub(crate) fn of(c: &PageCaller) -> Nav {
+        match &c.who.principal {
+            Principal::Operator { name, .. } => Nav::Operator(name.clone(), c.csrf.clone()),
+            _ => Nav::Applicant(c.csrf.clone()),
+        }
+    }
+}
+
+/// The frame of every page (`templates/base.html`): title, header links, optional step bar, footer.
+pub(crate) struct Layout {
+    /// The `<title>` and the `<h1>`.
+    pub title: String,
+    /// Header links.
+    pub nav: Nav,
+    /// The current step of the step bar (0-based; 5 = all done), if the page shows one.
+    pub step: Option<usize>,
+}
+
+impl Layout {
+    /// A page without a step bar.
+    pub(crate) fn new(title: impl Into<String>, nav: Nav) -> Layout {
+        Layout {
+            title: title.into(),
+            nav,
+            step: None,
+        }
+    }
+
+    /// The same page with the step bar at `step`.
+    pub(crate) fn with_step(mut self, step: usize) -> Layout {
+        self.step = Some(step);
+        self
+    }
+
+    pub(crate) fn is_visitor(&self) -> bool {
+        matches!(self.nav, Nav::Visitor)
+    }
+
+    pub(crate) fn is_applicant(&self) -> bool {
+        matches!(self.nav, Nav::Applicant(_))
+    }
+
+    pub(crate) fn operator(&self) -> Option<&str> {
+        match &self.nav {
+            Nav::Operator(n, _) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The session's CSRF token, which the logout form carries ("" for a visitor).
+    pub(crate) fn csrf(&self) -> &str {
+        match &self.nav {
+            Nav::Applicant(c) | Nav::Operator(_, c) => c,
+            Nav::Visitor => "",
+        }
+    }
+
+    /// (name, class) of each step: `done`, `now` or ``.
+    pub(crate) fn steps(&self) -> Vec<(&'static str, &'static str)> {
+        let at = self.step.unwrap_or(0);
+        STEPS
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let class = match i.cmp(&at) {
+                    std::cmp::Ordering::Less => "done",
+                    std::cmp::Ordering::Equal => "now",
+                    std::cmp::Ordering::Greater => "",
+                };
+                (*n, class)
+            })
+            .collect()
+    }
+
+    pub(crate) fn css(&self) -> &'static str {
+        crate::assets::CSS.url()
+    }
+
+    pub(crate) fn js(&self) -> &'static str {
+        crate::assets::JS.url()
+    }
+
+    pub(crate) fn hotline(&self) -> &'static str {
+        HOTLINE
+    }
+
+    pub(crate) fn service_hours(&self) -> &'static str {
+        SERVICE_HOURS
+    }
+}
+
+/// Renders a page with status 200.
+pub(crate) fn render<T: Template>(t: &T) -> Response {
+    render_with(StatusCode::OK, t)
+}
+
+/// Renders a page with `status` (a form shown again with its errors is 422).
+pub(crate) fn render_with<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "页面生成失败").into_response()
+        }
+    }
+}
+
+/// A urlencoded form body, keeping repeated keys.
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub(crate) fn parse(body: &[u8]) -> Fields {
+        Fields(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The first value of `k`, or "".
+    pub(crate) fn get(&self, k: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+pub(crate) fn redirect(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Back to `path` with a message shown there (`?ok=` or `?err=`).
+pub(crate) fn redirect_with(path: &str, key: &str, msg: &str) -> Response {
+    redirect(&format!(
+        "{path}?{key}={}",
+        form_urlencoded::byte_serialize(msg.as_bytes()).collect::<String>()
+    ))
+}
+
+/// An id from the path; anything else is a missing page.
+pub(crate) fn oid(s: &str) -> Result<i64, PageError> {
+    s.parse().map_err(|_| PageError(AppError::NotFound))
+}
+
+/// The `?ok=`/`?err=` message a redirect carries.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Msg {
+    pub ok: Option<String>,
+    pub err: Option<String>,
+}
+
+/// The first message for each field, by field name (`holder.mobile`, `months`, …).
+#[derive(Default)]
+pub(crate) struct Errors(HashMap<String, String>);
+
+impl Errors {
+    pub(crate) fn new(errors: &[FieldError]) -> Errors {
+        let mut m = HashMap::new();
+        for e in errors {
+            m.entry(e.field.clone())
+                .or_insert_with(|| e.message.clone());
+        }
+        Errors(m)
+    }
+
+    pub(crate) fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+}
+
+/// The pager under a list: `1 - 10 共 27 条`, with links to the neighbouring pages.
+pub(crate) struct Pager {
+    /// First row shown (1-based), 0 when there are none.
+    pub from: i64,
+    /// Last row shown.
+    pub to: i64,
+    /// Rows in all.
+    pub total: i64,
+    /// Link to the previous page, if any.
+    pub prev: Option<String>,
+    /// Link to the next page, if any.
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Page `page` (1-based) of `per` rows out of `total`; `link(n)` is the address of page `n`.
+    pub(crate) fn new(
+        page: i64,
+        per: i64,
+        shown: usize,
+        total: i64,
+        link: impl Fn(i64) -> String,
+    ) -> Pager {
+        let from = if shown == 0 { 0 } else { (page - 1) * per + 1 };
+        let to = if shown == 0 {
+            0
+        } else {
+            from + shown as i64 - 1
+        };
+        Pager {
+            from,
+            to,
+            total,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page * per < total).then(|| link(page + 1)),
+        }
+    }
+}
+
+/// The 1-based page number of a `?page=` query.
+pub(crate) fn page_no(p: Option<i64>) -> i64 {
+    p.unwrap_or(1).max(1)
+}
+
+/// A date-time stored as RFC 3339, as pages show it: Beijing time.
+pub(crate) fn beijing(rfc3339: &str) -> String {
+    sealdesk_domain::Timestamp::parse_rfc3339(rfc3339)
+        .map(|t| t.beijing())
+        .unwrap_or_default()
+}
+
+/// The date part of an RFC 3339 text.
+pub(crate) fn date_part(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or("")
+}
+
+/// ID numbers are shown masked on pages: enough to recognise, not enough to copy.
+pub(crate) fn mask_id(id: &str) -> String {
+    match (id.get(..6), id.get(id.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if id.len() >= 10 => format!("{head}********{tail}"),
+        _ => id.to_owned(),
+    }
+}
+
+/// The current upload of `kind`, if any.
+pub(crate) fn upload_of(v: &OrderView, kind: UploadKind) -> Option<&UploadMeta> {
+    v.uploads.iter().find(|u| u.kind == kind)
+}
+
+/// The label of a state code in the audit trail, `-` for none.
+pub(crate) fn state_label(code: &Option<String>) -> &'static str {
+    code.as_deref()
+        .and_then(OrderState::from_code)
+        .map(OrderState::label)
+        .unwrap_or("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pager_counts_like_the_guide() {
+        let p = Pager::new(1, 10, 10, 27, |n| format!("?page={n}"));
+        assert_eq!((p.from, p.to, p.total), (1, 10, 27));
+        assert_eq!((p.prev, p.next.as_deref()), (None, Some("?page=2")));
+        let p = Pager::new(3, 10, 7, 27, |n| format!("?page={n}"));
+        assert_eq!((p.from, p.to), (21, 27));
+        assert_eq!((p.prev.as_deref(), p.next), (Some("?page=2"), None));
+        let p = Pager::new(1, 10, 0, 0, |n| format!("?page={n}"));
+        assert_eq!((p.from, p.to, p.total, p.next), (0, 0, 0, None));
+    }
+
+    #[test]
+    fn id_numbers_are_masked() {
+        assert_eq!(mask_id("11010519491231002X"), "110105********002X");
+        assert_eq!(mask_id("123"), "123");
+        // Not cut inside a character (this used to panic).
+        assert_eq!(mask_id("身份证号码一二三四"), "身份证号码一二三四");
+    }
+}
