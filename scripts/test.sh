@@ -18,6 +18,8 @@ dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 # PDF test reads its text back and rasterises it.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+# SoftHSM2: the UKey agent's PKCS#11 tests initialise tokens on it (module /usr/lib/softhsm/libsofthsm2.so).
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -4,6 +4,10 @@
 //! Layout: `token.json` (serial, holder, name, PIN retries left), `key.pem` (the SM2 key, PKCS#8 encrypted
 //! under the PIN), `cert.pem` (issued by the demo CA), `seals/*.esl` (the seals written, DER). Like a real key it
 //! locks after [`MAX_PIN_TRIES`] wrong PINs in a row.
+//!
+//! Writing several seals is all-or-nothing ([`SoftToken::apply_seals`]): the new set is staged in `seals.new/`
+//! and swapped in by two renames; [`SoftToken::open`] finishes or undoes a swap a crash interrupted, so the
+//! token always shows either the old set or the new one.
 
 use std::path::{Path, PathBuf};
 
@@ -135,8 +139,9 @@ impl SoftToken {
         })
     }
 
-    /// Opens the token in `dir`.
+    /// Opens the token in `dir`, finishing or undoing a seal write a crash interrupted.
     pub fn open(dir: &Path) -> Result<SoftToken, TokenError> {
+        recover_seals(dir)?;
         let mp = dir.join("token.json");
         let meta: Meta = serde_json::from_slice(&std::fs::read(&mp).map_err(|e| io(&mp, e))?)
             .map_err(|e| TokenError::Io(format!("{}: {e}", mp.display())))?;
@@ -162,6 +167,66 @@ impl SoftToken {
     /// `enterprise` or `person`.
     pub fn holder(&self) -> &str {
         &self.meta.holder
+    }
+
+    /// The holder's name the token was made for (its label).
+    pub fn label(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// Wrong PINs still allowed before the token locks (0: locked).
+    pub fn tries_left(&self) -> u32 {
+        self.meta.pin_tries_left
+    }
+
+    /// Signs `msg` with the token's key (SM2 with SM3, DER), the PIN counted as by [`SoftToken::unlock`].
+    pub fn sign(&mut self, pin: &str, msg: &[u8]) -> Result<Vec<u8>, TokenError> {
+        Ok(self.unlock(pin)?.sign(msg))
+    }
+
+    /// Writes `puts` (esID, DER; an existing seal of the same esID is replaced) and removes `deletes`, all or
+    /// nothing: the new set is built in `seals.new/` beside the old one and swapped in by renames.
+    pub fn apply_seals(
+        &mut self,
+        pin: &str,
+        puts: &[(String, Vec<u8>)],
+        deletes: &[String],
+    ) -> Result<(), TokenError> {
+        self.unlock(pin)?;
+        let (live, new, old) = seal_dirs(&self.dir);
+        let fail = |p: &Path, e: std::io::Error| io(p, e);
+        if new.exists() {
+            std::fs::remove_dir_all(&new).map_err(|e| fail(&new, e))?;
+        }
+        std::fs::create_dir_all(&new).map_err(|e| fail(&new, e))?;
+        let replaced: Vec<String> = puts
+            .iter()
+            .map(|(id, _)| seal_file_name(id))
+            .chain(deletes.iter().map(|id| seal_file_name(id)))
+            .collect();
+        let staged = (|| {
+            for (name, der) in self.seals()? {
+                if !replaced.contains(&name) {
+                    std::fs::write(new.join(&name), der).map_err(|e| fail(&new, e))?;
+                }
+            }
+            for (id, der) in puts {
+                std::fs::write(new.join(seal_file_name(id)), der).map_err(|e| fail(&new, e))?;
+            }
+            Ok::<(), TokenError>(())
+        })();
+        if let Err(e) = staged {
+            let _ = std::fs::remove_dir_all(&new);
+            return Err(e);
+        }
+        if live.exists() {
+            std::fs::rename(&live, &old).map_err(|e| fail(&live, e))?;
+        }
+        std::fs::rename(&new, &live).map_err(|e| fail(&new, e))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| fail(&old, e))?;
+        }
+        Ok(())
     }
 
     fn save_meta(&self) -> Result<(), TokenError> {
@@ -209,17 +274,7 @@ impl SoftToken {
         der: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
         let key = self.unlock(pin)?;
-        let safe: String = es_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let p = self.dir.join("seals").join(format!("{safe}.esl"));
+        let p = self.dir.join("seals").join(seal_file_name(es_id));
         crate::write_atomic(&p, der).map_err(|e| io(&p, e))?;
         Ok(key.sign(der))
     }
@@ -252,6 +307,52 @@ impl SoftToken {
         out.sort();
         Ok(out)
     }
+}
+
+/// The file a seal is kept in: its esID with anything but letters, digits, `-` and `_` replaced.
+fn seal_file_name(es_id: &str) -> String {
+    let safe: String = es_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.esl")
+}
+
+/// `seals/`, `seals.new/` (a set being staged), `seals.old/` (the set being replaced).
+fn seal_dirs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("seals"),
+        dir.join("seals.new"),
+        dir.join("seals.old"),
+    )
+}
+
+/// Brings an interrupted [`SoftToken::apply_seals`] to one end: a staged set is complete only once the live
+/// set has been moved aside, so a staged set beside a live one is dropped and one without a live set goes live.
+fn recover_seals(dir: &Path) -> Result<(), TokenError> {
+    let (live, new, old) = seal_dirs(dir);
+    let fail = |p: &Path, e: std::io::Error| io(p, e);
+    if new.exists() {
+        if live.exists() {
+            std::fs::remove_dir_all(&new).map_err(|e| fail(&new, e))?;
+        } else {
+            std::fs::rename(&new, &live).map_err(|e| fail(&new, e))?;
+        }
+    }
+    if old.exists() {
+        if live.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| fail(&old, e))?;
+        } else {
+            std::fs::rename(&old, &live).map_err(|e| fail(&old, e))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,5 +436,68 @@ mod tests {
             SoftToken::init(&data.path().join("b"), "123", &ca, "person", "张三"),
             Err(TokenError::BadPin)
         ));
+    }
+
+    #[test]
+    fn several_seals_are_written_all_or_nothing_and_a_crash_mid_swap_is_undone_or_finished() {
+        let data = tempfile::tempdir().unwrap();
+        let ca = crate::keys::demo_ca(data.path()).unwrap();
+        let dir = data.path().join("ukey");
+        let mut t = SoftToken::init(&dir, "12345678", &ca, "person", "张三").unwrap();
+        assert_eq!(t.label(), "张三");
+        t.apply_seals(
+            "12345678",
+            &[("A".into(), b"a".to_vec()), ("B".into(), b"b".to_vec())],
+            &[],
+        )
+        .unwrap();
+        t.apply_seals(
+            "12345678",
+            &[("B".into(), b"b2".to_vec()), ("C".into(), b"c".to_vec())],
+            &["A".into()],
+        )
+        .unwrap();
+        let after = vec![
+            ("B.esl".to_owned(), b"b2".to_vec()),
+            ("C.esl".to_owned(), b"c".to_vec()),
+        ];
+        assert_eq!(t.seals().unwrap(), after);
+        t.apply_seals("12345678", &[("D".into(), b"d".to_vec())], &[])
+            .unwrap();
+        assert!(matches!(
+            t.apply_seals("00000000", &[], &["B".into()]),
+            Err(TokenError::WrongPin { left: 5 })
+        ));
+        assert_eq!(t.tries_left(), 5);
+        let with_d = {
+            let mut v = after.clone();
+            v.push(("D.esl".to_owned(), b"d".to_vec()));
+            v
+        };
+        assert_eq!(t.seals().unwrap(), with_d, "a wrong PIN changes nothing");
+
+        // Crash while staging: the staged set is dropped on open.
+        let (live, new, old) = seal_dirs(&dir);
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("X.esl"), b"x").unwrap();
+        assert_eq!(SoftToken::open(&dir).unwrap().seals().unwrap(), with_d);
+        assert!(!new.exists());
+        // Crash between the two renames: the complete staged set goes live.
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("Y.esl"), b"y").unwrap();
+        std::fs::rename(&live, &old).unwrap();
+        assert_eq!(
+            SoftToken::open(&dir).unwrap().seals().unwrap(),
+            vec![("Y.esl".to_owned(), b"y".to_vec())]
+        );
+        assert!(!old.exists() && !new.exists());
+        // Crash after the swap, before the old set was removed.
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("Z.esl"), b"z").unwrap();
+        assert_eq!(
+            SoftToken::open(&dir).unwrap().seals().unwrap(),
+            vec![("Y.esl".to_owned(), b"y".to_vec())]
+        );
+        assert!(!old.exists());
     }
 }

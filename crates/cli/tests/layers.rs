@@ -21,6 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("web", &["app", "domain", "store"]),
     ("ses-cli", &["ses"]),
     ("artwork-cli", &["artwork"]),
+    ("agent", &["domain", "pki", "ses", "adapters"]),
     (
         "cli",
         &[

@@ -6,6 +6,11 @@
 //! signatures. Every SM2 signature uses the GM/T 0009 default identifier `1234567812345678` ([`DIST_ID`]):
 //! OpenSSL 3.0 defaults to an empty one, so interop depends on passing it explicitly everywhere.
 //!
+//! Holders' certificates may also carry an ECDSA P-256 key: UKeys driven through PKCS#11 without an SM2
+//! mechanism (SoftHSM2 among them) sign with ECDSA. [`Cert::key`] reads either kind as a [`PublicKey`] and
+//! [`Cert::verify_signature`] checks a signature in the key's own algorithm (SM2 with SM3 and [`DIST_ID`], or ECDSA
+//! with SHA-256). The platform's own keys (CA, seal maker) stay SM2; [`Cert::public_key`] still answers SM2 only.
+//!
 //! ```
 //! use sealdesk_pki::{CertSpec, KeyPair, Usage, issue, self_signed};
 //! let ca = KeyPair::generate().unwrap();
@@ -56,6 +61,16 @@ pub const DIST_ID: &str = "1234567812345678";
 
 /// OID of SM2 signature with SM3 (GM/T 0006).
 pub const SM2_WITH_SM3: &str = "1.2.156.10197.1.501";
+
+/// OID of ECDSA with SHA-256 (RFC 5758).
+pub const ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";
+
+/// OID of an elliptic-curve public key (RFC 5480), the SPKI algorithm of SM2 and P-256 keys alike.
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+/// OID of the NIST P-256 curve (prime256v1).
+const CURVE_P256: &str = "1.2.840.10045.3.1.7";
+/// OID of the SM2 curve (sm2p256v1).
+const CURVE_SM2: &str = "1.2.156.10197.1.301";
 
 /// Errors of key and certificate handling.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +228,66 @@ pub fn verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
     parsed.map(|s| key.verify(msg, &s).is_ok()).unwrap_or(false)
 }
 
+/// A holder's public key: SM2 (the national algorithm, [`DIST_ID`]) or ECDSA P-256.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// SM2; signatures are SM2 with SM3 over Z(DIST_ID) ‖ message.
+    Sm2(VerifyingKey),
+    /// NIST P-256; signatures are ECDSA with SHA-256.
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+impl PublicKey {
+    /// A short name for pages: `SM2` or `ECDSA P-256`.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            PublicKey::Sm2(_) => "SM2",
+            PublicKey::P256(_) => "ECDSA P-256",
+        }
+    }
+
+    /// Verifies a DER or raw 64-byte r‖s signature over `msg` in this key's algorithm.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            PublicKey::Sm2(k) => verify(k, msg, sig),
+            PublicKey::P256(k) => {
+                let parsed = if sig.len() == 64 {
+                    p256::ecdsa::Signature::from_slice(sig)
+                } else {
+                    p256::ecdsa::Signature::from_der(sig)
+                };
+                parsed.map(|s| k.verify(msg, &s).is_ok()).unwrap_or(false)
+            }
+        }
+    }
+
+    /// The SubjectPublicKeyInfo (id-ecPublicKey with the curve's OID), as a certificate carries it.
+    pub fn spki(&self) -> Result<SubjectPublicKeyInfoOwned, Error> {
+        let (curve, point) = match self {
+            PublicKey::Sm2(k) => (CURVE_SM2, k.to_sec1_bytes().to_vec()),
+            PublicKey::P256(k) => (CURVE_P256, k.to_sec1_point(false).as_bytes().to_vec()),
+        };
+        let params = der::Any::encode_from(&ObjectIdentifier::new_unwrap(curve))
+            .map_err(|e| Error::Key(e.to_string()))?;
+        Ok(SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY),
+                parameters: Some(params),
+            },
+            subject_public_key: der::asn1::BitString::from_bytes(&point)
+                .map_err(|e| Error::Key(e.to_string()))?,
+        })
+    }
+
+    /// A P-256 key from its SEC1 point (uncompressed `04 ‖ x ‖ y` or compressed), as a PKCS#11 token's
+    /// `CKA_EC_POINT` holds it once unwrapped from its OCTET STRING.
+    pub fn p256_from_sec1(point: &[u8]) -> Result<PublicKey, Error> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map(PublicKey::P256)
+            .map_err(|_| Error::Key("not a P-256 public key".into()))
+    }
+}
+
 /// What a certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Usage {
@@ -354,10 +429,26 @@ fn serial(spec: &CertSpec) -> Result<SerialNumber, Error> {
     SerialNumber::new(spec.serial.as_deref().unwrap_or(&b)).map_err(|e| Error::Cert(e.to_string()))
 }
 
-/// Issues a certificate for `subject_key`, signed by `issuer_key` whose certificate is `issuer_cert`.
+/// Issues a certificate for the SM2 `subject_key`, signed by `issuer_key` whose certificate is `issuer_cert`.
 pub fn issue(
     spec: &CertSpec,
     subject_key: &VerifyingKey,
+    issuer_key: &KeyPair,
+    issuer_cert: &Cert,
+) -> Result<Cert, Error> {
+    issue_for(
+        spec,
+        &PublicKey::Sm2(subject_key.clone()),
+        issuer_key,
+        issuer_cert,
+    )
+}
+
+/// Issues a certificate for a holder's key of either kind (an ECDSA P-256 key made on a PKCS#11 token, say),
+/// signed with SM2 by `issuer_key` whose certificate is `issuer_cert`.
+pub fn issue_for(
+    spec: &CertSpec,
+    subject_key: &PublicKey,
     issuer_key: &KeyPair,
     issuer_cert: &Cert,
 ) -> Result<Cert, Error> {
@@ -365,8 +456,7 @@ pub fn issue(
         .map_err(|e| Error::Cert(format!("subject {}: {e}", spec.subject)))?;
     let serial = serial(spec)?;
     let validity = Validity::new(time(spec.not_before)?, time(spec.not_after)?);
-    let spki =
-        SubjectPublicKeyInfoOwned::from_key(subject_key).map_err(|e| Error::Cert(e.to_string()))?;
+    let spki = subject_key.spki()?;
     let profile = Profile {
         subject,
         issuer: Some(issuer_cert.cert.tbs_certificate().subject().clone()),
@@ -446,6 +536,15 @@ impl Cert {
     /// The subject, RFC 4514 style.
     pub fn subject(&self) -> String {
         self.cert.tbs_certificate().subject().to_string()
+    }
+
+    /// The subject Name, DER (what a PKCS#11 certificate object's `CKA_SUBJECT` holds).
+    pub fn subject_der(&self) -> Vec<u8> {
+        self.cert
+            .tbs_certificate()
+            .subject()
+            .to_der()
+            .unwrap_or_default()
     }
 
     /// The issuer, RFC 4514 style.
@@ -532,6 +631,42 @@ impl Cert {
             .map_err(|_| Error::Cert("not an SM2 public key".into()))
     }
 
+    /// The holder's public key, SM2 or ECDSA P-256, told apart by the SPKI's curve.
+    pub fn key(&self) -> Result<PublicKey, Error> {
+        let spki = self.cert.tbs_certificate().subject_public_key_info();
+        if spki.algorithm.oid.to_string() != EC_PUBLIC_KEY {
+            return Err(Error::Cert(
+                "the certificate does not hold an elliptic-curve key (SM2 or ECDSA P-256)".into(),
+            ));
+        }
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+            .map(|o| o.to_string());
+        let bytes = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| Error::Cert("public key bit string".into()))?;
+        match curve.as_deref() {
+            Some(CURVE_P256) => PublicKey::p256_from_sec1(bytes)
+                .map_err(|_| Error::Cert("not a valid P-256 public key".into())),
+            Some(CURVE_SM2) => VerifyingKey::from_sec1_bytes(DIST_ID, bytes)
+                .map(PublicKey::Sm2)
+                .map_err(|_| Error::Cert("not a valid SM2 public key".into())),
+            other => Err(Error::Cert(format!(
+                "unsupported curve {}: only SM2 and ECDSA P-256 keys are accepted",
+                other.unwrap_or("(none)")
+            ))),
+        }
+    }
+
+    /// Whether `sig` (DER or raw r‖s) is this certificate's key's signature over `msg`, in the key's algorithm.
+    pub fn verify_signature(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.key().map(|k| k.verify(msg, sig)).unwrap_or(false)
+    }
+
     fn subject_key_id(&self) -> Option<Vec<u8>> {
         self.cert
             .tbs_certificate()
@@ -541,9 +676,10 @@ impl Cert {
             .map(|(_, ski)| ski.0.as_bytes().to_vec())
     }
 
-    /// Whether `issuer`'s key signed this certificate (signature only; validity is the caller's to check).
+    /// Whether `issuer`'s key signed this certificate (signature only; validity is the caller's to check):
+    /// SM2 with SM3 by an SM2 issuer, or ECDSA with SHA-256 by a P-256 issuer.
     pub fn verify_issued_by(&self, issuer: &Cert) -> bool {
-        let Ok(key) = issuer.public_key() else {
+        let Ok(key) = issuer.key() else {
             return false;
         };
         let Ok(tbs) = self.cert.tbs_certificate().to_der() else {
@@ -552,7 +688,12 @@ impl Cert {
         let Some(sig) = self.cert.signature().as_bytes() else {
             return false;
         };
-        self.cert.signature_algorithm().oid.to_string() == SM2_WITH_SM3 && verify(&key, &tbs, sig)
+        let alg = self.cert.signature_algorithm().oid.to_string();
+        let matches = match key {
+            PublicKey::Sm2(_) => alg == SM2_WITH_SM3,
+            PublicKey::P256(_) => alg == ECDSA_WITH_SHA256,
+        };
+        matches && key.verify(&tbs, sig)
     }
 }
 
@@ -572,6 +713,27 @@ mod tests {
             .args(args)
             .output()
             .expect("the openssl command")
+    }
+
+    /// `openssl verify` accepts `ee` as issued by `ca` at `at` (files `ca.pem`, `ee.pem` in `d`).
+    fn openssl_verifies_chain(d: &std::path::Path, ca: &Cert, ee: &Cert, at: i64) {
+        std::fs::write(d.join("ca.pem"), ca.to_pem()).unwrap();
+        std::fs::write(d.join("ee.pem"), ee.to_pem()).unwrap();
+        let out = openssl(&[
+            "verify",
+            "-attime",
+            &at.to_string(),
+            "-vfyopt",
+            &format!("distid:{DIST_ID}"),
+            "-CAfile",
+            d.join("ca.pem").to_str().unwrap(),
+            d.join("ee.pem").to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
@@ -624,23 +786,7 @@ mod tests {
             values.contains(&"北筑设计研究院有限公司".to_owned())
                 && values.contains(&"李四".to_owned())
         );
-        std::fs::write(d.join("ca.pem"), ca_cert.to_pem()).unwrap();
-        std::fs::write(d.join("ee.pem"), ee_cert.to_pem()).unwrap();
-        let out = openssl(&[
-            "verify",
-            "-attime",
-            &(now + 60).to_string(),
-            "-vfyopt",
-            &format!("distid:{DIST_ID}"),
-            "-CAfile",
-            d.join("ca.pem").to_str().unwrap(),
-            d.join("ee.pem").to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        openssl_verifies_chain(&d, &ca_cert, &ee_cert, now + 60);
 
         // A message signed by us verifies with OpenSSL's SM2, given the same distid.
         std::fs::write(d.join("msg"), b"electronic seal").unwrap();
@@ -698,6 +844,88 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             std::fs::read_to_string(d.join("pub.pem")).unwrap()
         );
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn ecdsa_p256_holders_are_accepted_beside_sm2_and_openssl_agrees() {
+        let d = tmp("p256");
+        let now = 1_790_000_000;
+        let ca = KeyPair::generate().unwrap();
+        let ca_cert = self_signed(
+            &CertSpec::new("C=CN,O=SealDesk,CN=CA", Usage::Ca, now, 86_400 * 3650),
+            &ca,
+        )
+        .unwrap();
+        // A P-256 key as a PKCS#11 token would make it: OpenSSL generates it, we only see the public point.
+        let key = d.join("p256.pem");
+        assert!(
+            openssl(&[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                key.to_str().unwrap()
+            ])
+            .status
+            .success()
+        );
+        let pubder = openssl(&[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+        ])
+        .stdout;
+        // The last 65 bytes of a P-256 SPKI are the uncompressed point.
+        let point = &pubder[pubder.len() - 65..];
+        let holder = PublicKey::p256_from_sec1(point).unwrap();
+        assert_eq!(holder.algorithm(), "ECDSA P-256");
+        let cert = issue_for(
+            &CertSpec::new("C=CN,O=某公司,CN=某公司", Usage::Signing, now, 86_400),
+            &holder,
+            &ca,
+            &ca_cert,
+        )
+        .unwrap();
+        assert!(cert.verify_issued_by(&ca_cert));
+        assert!(
+            cert.public_key().is_err(),
+            "the SM2-only accessor keeps its meaning"
+        );
+        assert!(matches!(cert.key(), Ok(PublicKey::P256(_))));
+        openssl_verifies_chain(&d, &ca_cert, &cert, now + 60);
+        // OpenSSL's ECDSA signature (DER) verifies under the certificate; a changed message does not.
+        std::fs::write(d.join("msg"), b"challenge-123").unwrap();
+        let sig = openssl(&[
+            "dgst",
+            "-sha256",
+            "-sign",
+            key.to_str().unwrap(),
+            d.join("msg").to_str().unwrap(),
+        ])
+        .stdout;
+        assert!(cert.verify_signature(b"challenge-123", &sig));
+        assert!(!cert.verify_signature(b"challenge-124", &sig));
+        // The raw r‖s form a PKCS#11 token returns is accepted too.
+        let raw = p256::ecdsa::Signature::from_der(&sig).unwrap().to_bytes();
+        assert!(cert.verify_signature(b"challenge-123", &raw));
+        // SM2 certificates read through the same door.
+        let ee = KeyPair::generate().unwrap();
+        let sm2_cert = issue(
+            &CertSpec::new("C=CN,CN=张三", Usage::Signing, now, 86_400),
+            ee.public(),
+            &ca,
+            &ca_cert,
+        )
+        .unwrap();
+        assert_eq!(sm2_cert.key().unwrap().algorithm(), "SM2");
+        assert!(sm2_cert.verify_signature(b"x", &ee.sign(b"x")));
+        assert!(!cert.verify_signature(b"x", &ee.sign(b"x")));
         std::fs::remove_dir_all(d).ok();
     }
 

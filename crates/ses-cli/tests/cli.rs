@@ -376,3 +376,148 @@ fn sec1_and_der_keys_are_accepted() {
         "{err}"
     );
 }
+
+/// `seal verify --revoked`: the maker's signed list of revoked esIDs fails a listed seal, passes an unlisted
+/// one, and counts for nothing when another maker signed it or it was changed.
+#[test]
+fn verify_checks_the_makers_signed_revocation_list() {
+    use sm2::pkcs8::DecodePrivateKey;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    for who in ["maker", "other"] {
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:SM2",
+            "-out",
+            &path(&format!("{who}.key")),
+        ]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &path(&format!("{who}.key")),
+            "-sm3",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-utf8",
+            "-subj",
+            "/C=CN/O=测试制章/CN=maker",
+            "-days",
+            "400",
+            "-out",
+            &path(&format!("{who}.pem")),
+        ]);
+    }
+    for id in ["ES-REVOKED-1", "ES-LIVE-2"] {
+        let (code, out, err) = seal(&[
+            "make",
+            "--picture",
+            &fixture("seal.png"),
+            "--name",
+            "测试有限公司合同专用章",
+            "--type",
+            "1",
+            "--es-id",
+            id,
+            "--signer-cert",
+            &fixture("signer.pem"),
+            "--maker-cert",
+            &path("maker.pem"),
+            "--maker-key",
+            &path("maker.key"),
+            "--valid-to",
+            "2027-06-30T00:00:00+08:00",
+            "--out",
+            &path(&format!("{id}.esl")),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let list = sealdesk_ses::RevocationList {
+        issuer: "CN=maker".into(),
+        issued_at: "2026-11-30T12:00:00Z".into(),
+        revoked: vec![sealdesk_ses::RevokedSeal {
+            es_id: "ES-REVOKED-1".into(),
+            revoked_at: "2026-11-30T11:00:00Z".into(),
+            reason: "补办".into(),
+        }],
+    };
+    let sign_as = |who: &str| {
+        let pem = std::fs::read_to_string(path(&format!("{who}.key"))).unwrap();
+        let key = sm2::dsa::SigningKey::new(
+            sealdesk_ses::DIST_ID,
+            &sm2::SecretKey::from_pkcs8_pem(&pem).unwrap(),
+        )
+        .unwrap();
+        let cert = std::fs::read_to_string(path(&format!("{who}.pem"))).unwrap();
+        let der = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            cert.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        sealdesk_ses::sign_revocation_list(&list, &der, &key).unwrap()
+    };
+    std::fs::write(path("revoked.json"), sign_as("maker")).unwrap();
+    std::fs::write(path("foreign.json"), sign_as("other")).unwrap();
+    let text = String::from_utf8(sign_as("maker")).unwrap();
+    std::fs::write(
+        path("changed.json"),
+        text.replace("ES-REVOKED-1", "ES-REVOKED-9"),
+    )
+    .unwrap();
+
+    let verify = |seal_file: &str, list: &str| {
+        let (code, out, _) = seal(&[
+            "verify",
+            &path(seal_file),
+            "--no-chain",
+            "--revoked",
+            &path(list),
+            "--json",
+        ]);
+        let r = json(&out);
+        (
+            code,
+            r["valid"].clone(),
+            check(&r["checks"], "seal.revocation").clone(),
+        )
+    };
+    let (code, valid, c) = verify("ES-REVOKED-1.esl", "revoked.json");
+    assert_eq!(
+        (code, valid, c["ok"].clone()),
+        (1, Value::Bool(false), Value::Bool(false))
+    );
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("revoked at 2026-11-30T11:00:00Z (补办)"),
+        "{c}"
+    );
+    let (code, _, c) = verify("ES-LIVE-2.esl", "revoked.json");
+    assert_eq!((code, c["ok"].clone()), (0, Value::Bool(true)));
+    for bad in ["foreign.json", "changed.json"] {
+        let (code, _, c) = verify("ES-LIVE-2.esl", bad);
+        assert_eq!((code, c["ok"].clone()), (1, Value::Bool(false)), "{bad}");
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not signed by this seal's maker"),
+            "{bad}: {c}"
+        );
+    }
+    let (code, _, err) = seal(&[
+        "verify",
+        &path("ES-LIVE-2.esl"),
+        "--revoked",
+        &path("missing.json"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("revocation list cannot read"), "{err}");
+}

@@ -5,6 +5,7 @@
 //!   telling the layouts apart by shape, and keeps the exact signed bytes.
 //! * [`make_seal`] writes a canonical DER V4 seal signed by the maker key ([`make_seal_with`] for V5).
 //! * [`verify_seal`] and [`verify_ofd`] check every step and return a [`Report`] with stable check names.
+//! * [`sign_revocation_list`] / [`revocation_check`]: the maker's signed list of revoked esIDs.
 //!
 //! SM2 always uses the distinguishing id `1234567812345678` ([`DIST_ID`]).
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ mod error;
 mod fast;
 mod make;
 mod ofd;
+mod revoked;
 mod seal;
 mod sm;
 pub mod time;
@@ -35,6 +37,10 @@ pub use cert::{CertInfo, parse_certificate};
 pub use error::Error;
 pub use make::{MakeOptions, SealRequest, encode_seal, make_seal, make_seal_with};
 pub use ofd::{OfdReference, OfdSignature, is_ofd, read_ofd, verify_ofd};
+pub use revoked::{
+    REVOCATION_FORMAT, RevocationList, RevokedSeal, open_revocation_list, revocation_check,
+    sign_revocation_list,
+};
 pub use seal::{
     CertDigest, CertList, ExtData, Header, MAX_INPUT, Parsed, Picture, Property, Seal,
     SesSignature, Version, parse,

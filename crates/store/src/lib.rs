@@ -172,17 +172,20 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        // A database already at the newest migration is not touched: the production server runs as a role
-        // without DDL rights (migrations are run once by the owner role), and even `CREATE TABLE IF NOT
-        // EXISTS` needs those.
-        let newest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Option<i64> =
-            sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
-                .fetch_one(&pool)
-                .await
-                .ok()
-                .and_then(|r| r.try_get("v").ok());
-        if applied != Some(newest) {
+        // A database that has every migration is not touched: the production server runs as a role without DDL
+        // rights (migrations are run once by the owner role), and even `CREATE TABLE IF NOT EXISTS` needs those.
+        // Every version is looked for, not only the newest: a branch that lands after another may bring a
+        // migration numbered below one a database already has, and it must still run there.
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r.try_get("version").ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if migrator.iter().any(|m| !applied.contains(&m.version)) {
             migrator
                 .run(&pool)
                 .await
@@ -638,6 +641,27 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(seal_from_row).collect()
+    }
+
+    /// A seal's standing by esID (any seal this platform made).
+    pub async fn seal_standing(&self, es_id: &str) -> Result<Option<SealStanding>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STANDING_COLS} FROM seals WHERE es_id = $1"
+        )))
+        .bind(es_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(standing_from_row).transpose()
+    }
+
+    /// Every revoked seal, oldest revocation first (the maker's revocation list).
+    pub async fn revoked_seals(&self) -> Result<Vec<SealStanding>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STANDING_COLS} FROM seals WHERE revoked = 1 ORDER BY revoked_at, es_id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(standing_from_row).collect()
     }
 
     // ---- payments, invoices ----
@@ -1113,15 +1137,61 @@ impl StoreTx {
         token_serial: &str,
         applicant_id: i64,
     ) -> Result<u64> {
-        let r = sqlx::query(
-            "UPDATE seals SET revoked = 1 WHERE token_serial = $1 AND revoked = 0
-             AND order_id IN (SELECT id FROM orders WHERE applicant_id = $2)",
+        Ok(self
+            .revoke_token_seals(token_serial, applicant_id, "补办")
+            .await?
+            .len() as u64)
+    }
+
+    /// Revokes the live seals bound to a key that belong to orders of `applicant_id` (another holder may have had
+    /// seals on a key with the same serial), recording when and why. Returns their esIDs.
+    pub async fn revoke_token_seals(
+        &mut self,
+        token_serial: &str,
+        applicant_id: i64,
+        reason: &str,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT es_id FROM seals WHERE token_serial = $1 AND revoked = 0
+             AND order_id IN (SELECT id FROM orders WHERE applicant_id = $2) ORDER BY id",
         )
         .bind(token_serial)
         .bind(applicant_id)
-        .execute(&mut *self.tx)
+        .fetch_all(&mut *self.tx)
         .await?;
-        Ok(r.rows_affected())
+        self.revoke_rows(&rows, reason).await
+    }
+
+    /// Revokes the live seals an order made (the order a 补办 or 变更 replaces), recording when and why.
+    /// Returns their esIDs.
+    pub async fn revoke_order_seals(&mut self, order_id: i64, reason: &str) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT es_id FROM seals WHERE order_id = $1 AND revoked = 0 ORDER BY id")
+                .bind(order_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        self.revoke_rows(&rows, reason).await
+    }
+
+    async fn revoke_rows(&mut self, rows: &[AnyRow], reason: &str) -> Result<Vec<String>> {
+        let at = now_text();
+        let mut revoked = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("es_id")?;
+            // A seal another transaction revoked in between keeps its first time and reason and is not counted.
+            let r = sqlx::query(
+                "UPDATE seals SET revoked = 1, revoked_at = $1, revoke_reason = $2 WHERE es_id = $3 AND revoked = 0",
+            )
+            .bind(&at)
+            .bind(reason)
+            .bind(&id)
+            .execute(&mut *self.tx)
+            .await?;
+            if r.rows_affected() == 1 {
+                revoked.push(id);
+            }
+        }
+        Ok(revoked)
     }
 
     /// Marks a pending (or superseded) payment paid; `refund_due` flags money that came for an order that can no
@@ -1226,6 +1296,10 @@ impl StoreTx {
         Ok(rec)
     }
 }
+
+/// The columns [`SealStanding`] is read from.
+const STANDING_COLS: &str =
+    "es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason";
 
 const PAYMENT_COLS: &str =
     "id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at, refund_due";

@@ -116,6 +116,29 @@ pub struct SealRecord {
     pub created_at: String,
 }
 
+/// A made seal's standing, as relying parties ask for it (印章状态).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealStanding {
+    /// The seal's esID.
+    pub es_id: String,
+    /// The order that made it.
+    pub order_id: i64,
+    /// 印模类型.
+    pub kind: SealKind,
+    /// 印章名称.
+    pub name: String,
+    /// RFC 3339.
+    pub valid_start: String,
+    /// RFC 3339.
+    pub valid_end: String,
+    /// Revoked (已注销).
+    pub revoked: bool,
+    /// When, RFC 3339 (seals revoked before this was recorded have none).
+    pub revoked_at: Option<String>,
+    /// Why (补办, 变更).
+    pub revoke_reason: Option<String>,
+}
+
 /// A payment attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -285,6 +308,22 @@ pub(crate) fn seal_from_row(r: &AnyRow) -> Result<SealRecord> {
         token_serial: r.try_get("token_serial")?,
         revoked: flag(r, "revoked")?,
         created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn standing_from_row(r: &AnyRow) -> Result<SealStanding> {
+    let kind: String = r.try_get("kind")?;
+    Ok(SealStanding {
+        es_id: r.try_get("es_id")?,
+        order_id: r.try_get("order_id")?,
+        kind: SealKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Other(format!("seal kind {kind}")))?,
+        name: r.try_get("name")?,
+        valid_start: r.try_get("valid_start")?,
+        valid_end: r.try_get("valid_end")?,
+        revoked: flag(r, "revoked")?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoke_reason: r.try_get("revoke_reason")?,
     })
 }
 

@@ -351,37 +351,89 @@ async fn sessions_codes_outbox_payments_and_seals() {
         );
 
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x00, 0xff];
+        let seal = |seq: i32| SealRecord {
+            id: store.next_id(),
+            order_id: o.id,
+            seq,
+            es_id: format!("ES{seq}-{}", o.id),
+            kind: SealKind::OfficialSeal,
+            name: "公章".into(),
+            der: der.clone(),
+            picture_png: vec![0x89, b'P'],
+            valid_start: now_text(),
+            valid_end: now_text(),
+            token_serial: "TOKEN-1".into(),
+            revoked: false,
+            created_at: now_text(),
+        };
         let mut tx = store.begin().await.unwrap();
         for seq in 1..=2 {
-            tx.insert_seal(&SealRecord {
-                id: store.next_id(),
-                order_id: o.id,
-                seq,
-                es_id: format!("ES{seq}-{}", o.id),
-                kind: SealKind::OfficialSeal,
-                name: "公章".into(),
-                der: der.clone(),
-                picture_png: vec![0x89, b'P'],
-                valid_start: now_text(),
-                valid_end: now_text(),
-                token_serial: "TOKEN-1".into(),
-                revoked: false,
-                created_at: now_text(),
-            })
-            .await
-            .unwrap();
+            tx.insert_seal(&seal(seq)).await.unwrap();
         }
         tx.commit().await.unwrap();
         assert_eq!(store.seals(o.id).await.unwrap()[1].der, der);
         assert_eq!(store.seals_on_token("TOKEN-1").await.unwrap().len(), 2);
+        let first = format!("ES1-{}", o.id);
+        let live = store.seal_standing(&first).await.unwrap().unwrap();
+        assert_eq!((live.revoked, live.revoked_at), (false, None));
+        assert_eq!(store.seal_standing("ES-NONE").await.unwrap(), None);
+        // 变更 revokes the seals of the order it replaces, with when and why; a second time finds none.
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            tx.revoke_order_seals(o.id, "变更").await.unwrap(),
+            vec![first.clone(), format!("ES2-{}", o.id)]
+        );
+        assert!(
+            tx.revoke_order_seals(o.id, "变更")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        tx.commit().await.unwrap();
+        let gone = store.seal_standing(&first).await.unwrap().unwrap();
+        assert!(gone.revoked);
+        assert_eq!(gone.revoke_reason.as_deref(), Some("变更"));
+        assert!(gone.revoked_at.is_some());
+        assert_eq!(store.revoked_seals().await.unwrap().len(), 2);
+
+        // 补办 revokes what is live on the lost key, of this holder only, with when and why.
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_seal(&seal(3)).await.unwrap();
+        tx.commit().await.unwrap();
         let mut tx = store.begin().await.unwrap();
         assert_eq!(
             tx.revoke_seals_on_token("TOKEN-1", a + 1).await.unwrap(),
             0,
             "another holder's 补办 revokes nothing here"
         );
-        assert_eq!(tx.revoke_seals_on_token("TOKEN-1", a).await.unwrap(), 2);
+        assert_eq!(
+            tx.revoke_token_seals("TOKEN-1", a, "补办").await.unwrap(),
+            vec![format!("ES3-{}", o.id)],
+            "the seals 变更 revoked are not revoked again"
+        );
+        assert_eq!(tx.revoke_seals_on_token("TOKEN-1", a).await.unwrap(), 0);
         tx.commit().await.unwrap();
+        let third = store
+            .seal_standing(&format!("ES3-{}", o.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (third.revoked, third.revoke_reason.as_deref()),
+            (true, Some("补办"))
+        );
+        assert_eq!(
+            store
+                .seal_standing(&first)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoke_reason
+                .as_deref(),
+            Some("变更"),
+            "a revoked seal keeps its first reason"
+        );
+        assert_eq!(store.revoked_seals().await.unwrap().len(), 3);
         assert!(store.seals_on_token("TOKEN-1").await.unwrap().is_empty());
     })
     .await;
@@ -552,8 +604,17 @@ async fn audit_verify_never_raises_a_false_alarm_beside_writers() {
                 })
             })
             .collect();
+        // At least 40 verifications, and on until the writers' entries show: on a loaded machine 40 verifications
+        // of the empty log can finish before the first commit's fsync does.
+        let started = std::time::Instant::now();
         let mut last = 0;
-        for _ in 0..40 {
+        let mut rounds = 0;
+        while rounds < 40 || last == 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no writer's entry showed within 60 s"
+            );
+            rounds += 1;
             let n = store
                 .verify_audit()
                 .await
@@ -741,4 +802,123 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
         );
     })
     .await;
+}
+
+/// The migration files of one dialect, in the order they apply.
+fn migration_files(dialect: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs only the migrations `files` on the database at `url`, as an older release left it (`dir` holds their
+/// copies).
+async fn migrate_to(url: &str, files: &[std::path::PathBuf], dir: &std::path::Path) {
+    let only = dir.join("migrations");
+    std::fs::create_dir_all(&only).unwrap();
+    for f in files {
+        std::fs::copy(f, only.join(f.file_name().unwrap())).unwrap();
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(only.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// The versions recorded as applied in the database at `url`, ascending.
+async fn applied_versions(url: &str) -> Vec<i64> {
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows.iter()
+        .map(|r| sqlx::Row::try_get::<i64, _>(r, "version").unwrap())
+        .collect()
+}
+
+/// The version a migration file carries (its number before the first `_`).
+fn version(file: &std::path::Path) -> i64 {
+    let name = file.file_name().unwrap().to_str().unwrap();
+    name.split('_').next().unwrap().parse().unwrap()
+}
+
+/// Opening the store at `url` applied every migration, and its queries on the newest columns (seal status) work.
+async fn store_brings_up_to_date(url: &str, files: &[std::path::PathBuf]) {
+    let store = Store::connect(url, 1).await.unwrap();
+    assert_eq!(store.seal_standing("ES-NONE").await.unwrap(), None);
+    assert!(store.revoked_seals().await.unwrap().is_empty());
+    let (orders, n) = store.list_orders(&OrderFilter::default()).await.unwrap();
+    assert_eq!((orders.len(), n), (0, 0));
+    store.close().await;
+    assert_eq!(
+        applied_versions(url).await,
+        files.iter().map(|f| version(f)).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_database_lacking_any_migration_is_brought_up_to_date() {
+    let sqlite = migration_files("sqlite");
+    let postgres = migration_files("postgres");
+    let names = |fs: &[std::path::PathBuf]| {
+        fs.iter()
+            .map(|f| f.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&sqlite),
+        names(&postgres),
+        "the dialects keep in step"
+    );
+    assert!(sqlite.len() >= 3, "{sqlite:?}");
+    // What older releases left: the first k migrations. And, since branches land in any order, a database that
+    // has every migration but one (after the first, which makes the tables): the missing one must still run.
+    let mut cases: Vec<Vec<usize>> = (1..sqlite.len()).map(|k| (0..k).collect()).collect();
+    for missing in 1..sqlite.len() - 1 {
+        cases.push((0..sqlite.len()).filter(|&i| i != missing).collect());
+    }
+    for (n, case) in cases.iter().enumerate() {
+        let pick =
+            |fs: &[std::path::PathBuf]| case.iter().map(|&i| fs[i].clone()).collect::<Vec<_>>();
+        let dir =
+            std::env::temp_dir().join(format!("sealdesk-store-{}-upgrade-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("t.db");
+        migrate_to(
+            &format!("sqlite://{}?mode=rwc", db.display()),
+            &pick(&sqlite),
+            &dir.join("sqlite"),
+        )
+        .await;
+        store_brings_up_to_date(&format!("sqlite://{}", db.display()), &sqlite).await;
+
+        let tag = format!("upgrade{n}");
+        let (url, drop_db) = sealdesk_store::testing::fresh_postgres_url(&tag).await;
+        migrate_to(&url, &pick(&postgres), &dir.join("postgres")).await;
+        store_brings_up_to_date(&url, &postgres).await;
+        drop_db.await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
