@@ -1,57 +1,25 @@
-//! Payment gateways. For now the sandbox: a built-in cashier whose payment notification is signed and verified
-//! exactly the way Alipay's is (sorted `k=v&…` string, signature in `sign`, `sign_type` beside it), with SM2
-//! instead of RSA2 and a key the platform holds only the public half of. The real Alipay and WeChat Pay adapters
-//! (a later issue) fit the same [`PaidNotice`] shape.
+//! The sandbox payment gateway (demo mode only): a built-in cashier whose payment notification is signed and
+//! verified exactly the way Alipay's is (sorted `k=v&…` string, signature in `sign`, `sign_type` beside it), with
+//! SM2 instead of RSA2 and a key the platform holds only the public half of. Its platform side is a
+//! [`PaymentProvider`] like the real Alipay and WeChat Pay adapters of `sealdesk-payments`, so a sandbox
+//! notification takes the same path through the application as theirs; the form parsing and the signing string
+//! are the Alipay adapter's own.
 
 use base64::Engine;
 use sealdesk_domain::Fen;
+use sealdesk_payments::alipay::notify_signing_content;
+use sealdesk_payments::{
+    BoxFuture, Channel, Checkout, NotifyForm, NotifyReply, PayError, PayRequest, PaymentProvider,
+    RefundRequest, RefundResult, Trade,
+};
 use sealdesk_pki::KeyPair;
 use sm2::dsa::VerifyingKey;
 
-/// A verified "this payment succeeded" from a gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaidNotice {
-    /// Our payment id (the merchant order number, `out_trade_no`).
-    pub payment_id: i64,
-    /// The amount the gateway says was paid.
-    pub amount: Fen,
-    /// The gateway's transaction number (`trade_no`).
-    pub gateway_txn: String,
-}
-
-/// Why a notification was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PayError {
-    /// The body is not a well-formed notification.
-    #[error("malformed notification: {0}")]
-    Malformed(String),
-    /// The signature does not verify with the gateway's key.
-    #[error("bad signature")]
-    BadSignature,
-    /// The notification reports something other than success.
-    #[error("trade status {0}")]
-    NotSuccess(String),
-    /// The notification is for another merchant application than ours.
-    #[error("app_id {0} is not ours")]
-    WrongApp(String),
-}
+/// A sandbox notification larger than this is refused unread.
+const MAX_NOTIFY: usize = 8 * 1024;
 
 /// The sandbox merchant's application id, as a real gateway assigns one per merchant app.
 pub const SANDBOX_APP_ID: &str = "sealdesk-sandbox";
-
-/// The string both sides sign: parameters other than `sign`/`sign_type`, with values, sorted by key, as
-/// `k=v` joined by `&`, values not URL-encoded (Alipay's rule).
-pub fn signing_string(params: &[(String, String)]) -> String {
-    let mut p: Vec<&(String, String)> = params
-        .iter()
-        .filter(|(k, v)| k != "sign" && k != "sign_type" && !v.is_empty())
-        .collect();
-    p.sort();
-    p.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// The sandbox gateway's side: it signs notifications.
 pub struct SandboxGateway {
@@ -100,7 +68,7 @@ impl SandboxGateway {
             ("notify_time".to_owned(), notify_time.to_owned()),
             ("app_id".to_owned(), self.app_id.clone()),
         ];
-        let sig = self.key.sign(signing_string(&params).as_bytes());
+        let sig = self.key.sign(notify_signing_content(&params).as_bytes());
         params.push(("sign_type".into(), "SM2".into()));
         params.push((
             "sign".into(),
@@ -120,51 +88,87 @@ pub struct SandboxVerifier {
 }
 
 impl SandboxVerifier {
-    /// Verifies a notification body; only a correctly signed TRADE_SUCCESS yields a [`PaidNotice`].
-    pub fn verify(&self, body: &[u8]) -> Result<PaidNotice, PayError> {
-        if body.len() > 8 * 1024 {
-            return Err(PayError::Malformed("body too large".into()));
-        }
-        let params: Vec<(String, String)> = form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        // A repeated key could mean one thing to the signature and another to us: refuse it outright.
-        let mut keys: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-            return Err(PayError::Malformed(format!("repeated {}", w[0])));
-        }
-        let get = |k: &str| -> Result<&str, PayError> {
-            params
-                .iter()
-                .find(|(pk, _)| pk == k)
-                .map(|(_, v)| v.as_str())
-                .ok_or_else(|| PayError::Malformed(format!("missing {k}")))
-        };
-        if get("sign_type")? != "SM2" {
+    /// Verifies a notification body; only one correctly signed for our app yields a [`Trade`].
+    pub fn verify(&self, body: &[u8]) -> Result<Trade, PayError> {
+        let form = NotifyForm::parse(body, MAX_NOTIFY)?;
+        if form.get("sign_type")? != "SM2" {
             return Err(PayError::Malformed("sign_type must be SM2".into()));
         }
         let sig = base64::engine::general_purpose::STANDARD
-            .decode(get("sign")?)
+            .decode(form.get("sign")?)
             .map_err(|_| PayError::Malformed("sign is not base64".into()))?;
-        if !sealdesk_pki::verify(&self.gateway_key, signing_string(&params).as_bytes(), &sig) {
+        let content = notify_signing_content(form.params());
+        if !sealdesk_pki::verify(&self.gateway_key, content.as_bytes(), &sig) {
             return Err(PayError::BadSignature);
         }
-        let app = get("app_id")?;
+        let app = form.get("app_id")?;
         if app != self.app_id {
-            return Err(PayError::WrongApp(app.into()));
+            return Err(PayError::ForeignApp(app.into()));
         }
-        let status = get("trade_status")?;
-        if status != "TRADE_SUCCESS" {
-            return Err(PayError::NotSuccess(status.into()));
-        }
-        Ok(PaidNotice {
-            payment_id: get("out_trade_no")?
-                .parse()
-                .map_err(|_| PayError::Malformed("out_trade_no".into()))?,
-            amount: Fen::parse_yuan(get("total_amount")?)
+        Ok(Trade {
+            channel: Channel::Sandbox,
+            out_trade_no: form.get("out_trade_no")?.to_owned(),
+            gateway_txn: form.get("trade_no")?.to_owned(),
+            amount: Fen::parse_yuan(form.get("total_amount")?)
                 .ok_or_else(|| PayError::Malformed("total_amount".into()))?,
-            gateway_txn: get("trade_no")?.to_owned(),
+            app_id: app.to_owned(),
+            status: sealdesk_payments::alipay::status(form.get("trade_status")?)?,
+        })
+    }
+}
+
+impl PaymentProvider for SandboxVerifier {
+    fn channel(&self) -> Channel {
+        Channel::Sandbox
+    }
+
+    fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    fn start<'a>(&'a self, req: &'a PayRequest) -> BoxFuture<'a, Result<Checkout, PayError>> {
+        // The sandbox cashier is a page of the platform itself.
+        Box::pin(async move {
+            req.check()?;
+            Ok(Checkout::Redirect(format!(
+                "/sandbox/cashier/{}",
+                req.out_trade_no
+            )))
+        })
+    }
+
+    fn verify_notification(
+        &self,
+        _headers: &[(String, String)],
+        body: &[u8],
+        _now_unix: i64,
+    ) -> Result<Trade, PayError> {
+        self.verify(body)
+    }
+
+    fn notification_reply(&self, accepted: bool) -> NotifyReply {
+        sealdesk_payments::alipay::reply(accepted)
+    }
+
+    fn query<'a>(
+        &'a self,
+        _out_trade_no: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Trade>, PayError>> {
+        // The sandbox keeps no ledger: its cashier notifies at once, there is nothing to reconcile.
+        Box::pin(async { Ok(None) })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        req: &'a RefundRequest,
+    ) -> BoxFuture<'a, Result<RefundResult, PayError>> {
+        Box::pin(async move {
+            req.check()?;
+            Ok(RefundResult {
+                gateway_refund: format!("SBXR{}", req.out_refund_no),
+                amount: req.refund,
+                done: true,
+            })
         })
     }
 }
@@ -178,14 +182,12 @@ mod tests {
         let gw = SandboxGateway::new(KeyPair::generate().unwrap());
         let v = gw.verifier();
         let body = gw.notify_body(42, Fen(16_000), "SBX1", "2026-11-27 10:00:00");
+        let t = v.verify(body.as_bytes()).unwrap();
         assert_eq!(
-            v.verify(body.as_bytes()),
-            Ok(PaidNotice {
-                payment_id: 42,
-                amount: Fen(16_000),
-                gateway_txn: "SBX1".into()
-            })
+            (t.out_trade_no.as_str(), t.amount, t.gateway_txn.as_str()),
+            ("42", Fen(16_000), "SBX1")
         );
+        assert_eq!(t.status, sealdesk_payments::TradeStatus::Paid);
         let forged = body.replace("total_amount=160.00", "total_amount=0.01");
         assert_eq!(v.verify(forged.as_bytes()), Err(PayError::BadSignature));
         let other = SandboxGateway::new(KeyPair::generate().unwrap());
@@ -210,24 +212,13 @@ mod tests {
                     .notify_body(42, Fen(16_000), "SBX1", "t")
                     .as_bytes()
             ),
-            Err(PayError::WrongApp("someone-else".into()))
+            Err(PayError::ForeignApp("someone-else".into()))
         );
         let dup = format!("{body}&trade_status=TRADE_SUCCESS");
         assert!(matches!(
             v.verify(dup.as_bytes()),
             Err(PayError::Malformed(_))
         ));
-    }
-
-    #[test]
-    fn the_signing_string_follows_the_alipay_rule() {
-        let p = vec![
-            ("b".into(), "2".into()),
-            ("a".into(), "1".into()),
-            ("sign".into(), "x".into()),
-            ("c".into(), String::new()),
-        ];
-        assert_eq!(signing_string(&p), "a=1&b=2");
     }
 }
 

@@ -58,7 +58,7 @@ pub struct SignedIn {
     pub expires_at: i64,
 }
 
-const CODE_TTL: i64 = 300;
+pub(crate) const CODE_TTL: i64 = 300;
 const CODE_RESEND_AFTER: i64 = 60;
 const CODE_MAX_TRIES: i32 = 5;
 const APPLICANT_SESSION: i64 = 12 * 3600;
@@ -164,10 +164,11 @@ impl App {
             })
             .await?;
         self.store
-            .push_sms(
+            .push_sms_with(
                 &mobile,
                 "login_code",
                 &sms::login_code(&self.cfg.sms_signature, &code),
+                &[("code", &code)],
             )
             .await?;
         Ok(())

@@ -8,8 +8,11 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod delivery;
 mod error;
 mod orders;
+mod payments;
+mod reminders;
 mod sms;
 mod uploads;
 
@@ -18,8 +21,9 @@ use std::sync::Arc;
 
 use sealdesk_adapters::blobs::BlobStore;
 use sealdesk_adapters::keys::Identity;
-use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
+use sealdesk_adapters::pay::SandboxGateway;
 use sealdesk_domain::{Clock, SystemClock, Timestamp};
+use sealdesk_payments::PaymentProvider;
 use sealdesk_store::Store;
 
 pub use auth::{
@@ -27,8 +31,11 @@ pub use auth::{
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
 };
 pub use auth::{Principal, SignedIn};
+pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
+pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, Reconciled};
+pub use reminders::{REMINDER_DAYS, reminder_text};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
     UploadOutcome, sniff,
@@ -87,7 +94,8 @@ pub struct App {
     pub(crate) trust: Arc<Vec<sealdesk_pki::Cert>>,
     /// The sandbox gateway: demo mode only.
     pub(crate) sandbox: Option<Arc<SandboxGateway>>,
-    pub(crate) sandbox_verifier: Option<SandboxVerifier>,
+    /// The payment channels' gateways (the sandbox's platform side among them in demo mode).
+    pub(crate) providers: Arc<Vec<Arc<dyn PaymentProvider>>>,
     /// Slots for password hashing (see `auth::HASHING_AT_ONCE`).
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Slots for image and PDF work on uploads (see `uploads::IMAGE_WORK_AT_ONCE`).
@@ -116,7 +124,10 @@ impl App {
         trust: Vec<sealdesk_pki::Cert>,
         sandbox: Option<SandboxGateway>,
     ) -> App {
-        let sandbox_verifier = sandbox.as_ref().map(SandboxGateway::verifier);
+        let providers: Vec<Arc<dyn PaymentProvider>> = sandbox
+            .iter()
+            .map(|g| Arc::new(g.verifier()) as Arc<dyn PaymentProvider>)
+            .collect();
         App {
             store,
             blobs,
@@ -124,7 +135,7 @@ impl App {
             maker: Arc::new(maker),
             trust: Arc::new(trust),
             sandbox: sandbox.map(Arc::new),
-            sandbox_verifier,
+            providers: Arc::new(providers),
             hashing: Arc::new(tokio::sync::Semaphore::new(auth::HASHING_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),

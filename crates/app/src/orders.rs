@@ -5,9 +5,7 @@ use sealdesk_domain::{
     Actor, Event, Fen, HolderKind, InvoiceInfo, KeyBinding, Order, OrderForm, OrderNo, OrderState,
     SealKind, Timestamp, UploadKind,
 };
-use sealdesk_store::{
-    AuditDraft, Invoice, OrderFilter, Payment, Project, SealRecord, StoreTx, UploadMeta,
-};
+use sealdesk_store::{AuditDraft, Invoice, OrderFilter, Project, SealRecord, StoreTx, UploadMeta};
 
 use crate::{App, AppError, Principal, Who, sms};
 
@@ -105,7 +103,7 @@ fn cert_names_holder(
 }
 
 /// A payment id nobody can guess from the clock: 62 random bits.
-fn random_payment_id() -> i64 {
+pub(crate) fn random_payment_id() -> i64 {
     let b = sealdesk_adapters::random_bytes::<8>();
     (i64::from_be_bytes(b) & 0x3fff_ffff_ffff_ffff) | 0x0100_0000_0000_0000
 }
@@ -227,7 +225,7 @@ impl App {
 
     /// Applies `event` by `actor` to `order` inside `tx`: the state table decides, the version guards against a
     /// concurrent change, the audit entry and the state's SMS are written in the same transaction.
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         tx: &mut StoreTx,
         who: &Who,
@@ -260,8 +258,14 @@ impl App {
             &order.order_no,
             after,
         ) {
-            tx.push_sms(self.store.next_id(), &order.holder.mobile, tpl, &text)
-                .await?;
+            tx.push_sms_with(
+                self.store.next_id(),
+                &order.holder.mobile,
+                tpl,
+                &text,
+                &[("order_no", &order.order_no)],
+            )
+            .await?;
         }
         Ok(())
     }
@@ -565,151 +569,6 @@ impl App {
         order.invoice = Some(info);
         self.save_edit(who, &mut order, "invoice_info", serde_json::json!({}))
             .await?;
-        Ok(order)
-    }
-
-    /// 去付款: opens a payment on `channel` and returns it with the cashier's address.
-    pub async fn start_payment(
-        &self,
-        who: &Who,
-        id: i64,
-        channel: &str,
-    ) -> Result<(Payment, String), AppError> {
-        let order = self.own_order(who, id).await?;
-        if order.state != OrderState::PendingPayment {
-            return Err(AppError::Conflict(format!(
-                "订单状态为「{}」，无需支付",
-                order.state.label()
-            )));
-        }
-        if order.invoice.is_none() {
-            return Err(AppError::field("invoice", "请先确认发票信息"));
-        }
-        if !self.cfg.payment_channels.iter().any(|c| c == channel) {
-            return Err(AppError::BadInput(
-                if self.cfg.payment_channels.is_empty() {
-                    "支付尚未开通，请稍后再来付款".into()
-                } else {
-                    "不支持的支付方式".into()
-                },
-            ));
-        }
-        let p = self
-            .store
-            .open_payment(random_payment_id(), order.id, channel, order.total)
-            .await?;
-        let url = match channel {
-            "sandbox" => format!("/sandbox/cashier/{}", p.id),
-            _ => format!("/orders/{}", order.id),
-        };
-        Ok((p, url))
-    }
-
-    /// The sandbox cashier's view of a payment, for the owner of its order only: the amount and the order
-    /// number.
-    pub async fn sandbox_payment(
-        &self,
-        who: &Who,
-        payment_id: i64,
-    ) -> Result<(Payment, String), AppError> {
-        if self.sandbox.is_none() {
-            return Err(AppError::NotFound);
-        }
-        let p = self.store.payment(payment_id).await?;
-        if p.channel != "sandbox" {
-            return Err(AppError::NotFound);
-        }
-        let o = self.own_order(who, p.order_id).await?;
-        Ok((p, o.order_no))
-    }
-
-    /// The sandbox gateway takes the money and notifies the platform, signed, through the same path a real
-    /// gateway's notification takes. Demo mode only, and only the order's owner pays.
-    pub async fn sandbox_pay(&self, who: &Who, payment_id: i64) -> Result<Order, AppError> {
-        let (p, _) = self.sandbox_payment(who, payment_id).await?;
-        let gw = self.sandbox.as_ref().ok_or(AppError::NotFound)?;
-        let txn = format!("SBX{}", self.store.next_id());
-        let body = gw.notify_body(p.id, p.amount, &txn, &Timestamp(self.now()).beijing());
-        self.payment_notified("sandbox", body.as_bytes(), &who.ip)
-            .await
-    }
-
-    /// Payments whose money came after their order was cancelled (or paid twice): what finance must refund.
-    /// Administrators only.
-    pub async fn refunds_due(&self, who: &Who) -> Result<Vec<Payment>, AppError> {
-        match who.principal {
-            Principal::Operator { is_admin: true, .. } => {
-                Ok(self.store.payments_due_refund().await?)
-            }
-            _ => Err(AppError::Forbidden("只有管理员可以查看待退款记录".into())),
-        }
-    }
-
-    /// A gateway's payment notification. Only a correctly signed notice for exactly the amount asked moves the
-    /// order to 已支付; a repeated notice changes nothing and succeeds.
-    pub async fn payment_notified(
-        &self,
-        channel: &str,
-        body: &[u8],
-        ip: &str,
-    ) -> Result<Order, AppError> {
-        let notice = match (channel, &self.sandbox_verifier) {
-            ("sandbox", Some(v)) => v
-                .verify(body)
-                .map_err(|e| AppError::BadInput(format!("支付通知无效：{e}")))?,
-            _ => return Err(AppError::NotFound),
-        };
-        let payment = self.store.payment(notice.payment_id).await?;
-        if payment.channel != channel || payment.amount != notice.amount {
-            return Err(AppError::BadInput("支付通知的金额或渠道与订单不符".into()));
-        }
-        let who = Who {
-            principal: Principal::Gateway(channel.into()),
-            ip: ip.into(),
-        };
-        let mut tx = self.store.begin().await?;
-        let mut order = tx.order(payment.order_id).await?;
-        if order.total != notice.amount {
-            return Err(AppError::BadInput("支付金额与订单金额不符".into()));
-        }
-        // Money that comes for an order that can no longer take it (cancelled meanwhile, or already paid
-        // through another payment) is recorded and flagged for refund, never dropped.
-        let refund_due = order.state != OrderState::PendingPayment;
-        if !tx
-            .mark_payment_paid(payment.id, &notice.gateway_txn, refund_due)
-            .await?
-        {
-            return Ok(order);
-        }
-        let detail = serde_json::json!({"payment_id": payment.id.to_string(), "gateway_txn": notice.gateway_txn, "amount_fen": notice.amount.0});
-        if refund_due {
-            tx.append_audit(AuditDraft {
-                actor: who.principal.audit_name(),
-                ip: who.ip.clone(),
-                order_id: Some(order.id),
-                action: "payment_refund_due".into(),
-                detail: detail.to_string(),
-                ..Default::default()
-            })
-            .await?;
-            tx.commit().await?;
-            tracing::warn!(
-                order = order.id,
-                payment = payment.id,
-                "payment for an order that cannot take it: flagged for refund"
-            );
-            return Ok(order);
-        }
-        self.apply(
-            &mut tx,
-            &who,
-            &mut order,
-            Actor::PaymentGateway,
-            &Event::PaymentConfirmed,
-            detail,
-        )
-        .await?;
-        tx.commit().await?;
         Ok(order)
     }
 

@@ -258,8 +258,7 @@ async fn fill(store: &Store, projects: &[(i64, String)], target: usize) -> anyho
                     state: "pending".into(),
                     gateway_txn: None,
                     created_at: o.created_at.clone(),
-                    paid_at: None,
-                    refund_due: false,
+                    ..Payment::default()
                 });
             }
             orders.push(o);

@@ -9,6 +9,8 @@ use sealdesk_store::Store;
 
 use crate::{BlobArgs, DataArgs};
 
+mod channels;
+
 /// The demo operator's password: demo mode only, printed at start.
 const DEMO_PASSWORD: &str = "sealdesk-demo";
 /// The demo soft token's PIN.
@@ -48,13 +50,14 @@ pub struct ServeArgs {
     /// with --demo the data directory's demo CA is trusted too.
     #[arg(long, env = "SEALDESK_TRUST", value_delimiter = ',')]
     trust: Vec<PathBuf>,
-    /// Payment channels offered to applicants, comma-separated, in order. `sandbox` needs --demo (and is the
-    /// default with it); real channels come with their adapters. None: the server starts, logs that payment
-    /// is not open, and tells applicants so.
+    /// Payment channels offered to applicants, comma-separated, in order: `alipay` (SEALDESK_ALIPAY_*),
+    /// `wechat` (SEALDESK_WECHAT_*), and `sandbox`, which needs --demo (and is the default with it). None: the
+    /// server starts, logs that payment is not open, and tells applicants so.
     #[arg(long, env = "SEALDESK_PAYMENTS", value_delimiter = ',')]
     payments: Vec<String>,
-    /// How SMS leave the platform: `outbox` (the default) keeps them in the database's outbox for a sender
-    /// process; only --demo makes the outbox readable at /demo/outbox.
+    /// How SMS leave the platform: `outbox` (the default) keeps them in the database's outbox (only --demo makes
+    /// it readable, at /demo/outbox); `aliyun` (SEALDESK_SMS_ALIYUN_*) and `http` (SEALDESK_SMS_HTTP_*) send
+    /// them from it with a worker that retries with backoff.
     #[arg(long, env = "SEALDESK_SMS", default_value = "outbox")]
     sms: String,
     /// A file holding the audit chain's HMAC-SM3 key (at least 32 bytes; `openssl rand -hex 32 > FILE`).
@@ -141,14 +144,15 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             "sandbox" => anyhow::bail!(
                 "--payments sandbox needs --demo: the sandbox cashier marks orders paid without money"
             ),
+            "alipay" | "wechat" => {}
             other => anyhow::bail!(
-                "--payments {other}: this build has no {other} adapter yet (available: sandbox, with --demo)"
+                "--payments {other}: no such payment channel (available: alipay, wechat; sandbox with --demo)"
             ),
         }
     }
     anyhow::ensure!(
-        a.sms == "outbox",
-        "--sms {}: unknown SMS sender (available: outbox)",
+        matches!(a.sms.as_str(), "outbox" | "aliyun" | "http"),
+        "--sms {}: unknown SMS sender (available: outbox, aliyun, http)",
         a.sms
     );
     let trusted_proxies = a
@@ -211,6 +215,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let providers = channels::payment_providers(&channels, &public_url)?;
+    let sms_provider = channels::sms_provider(&a.sms)?;
     let cfg = AppConfig {
         demo: a.demo,
         payment_channels: channels.clone(),
@@ -219,7 +225,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         ..Default::default()
     };
-    let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway);
+    let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway)
+        .with_payment_providers(providers);
 
     println!("SealDesk 电子印章在线办理平台");
     println!("  listening on   {public_url}");
@@ -256,6 +263,25 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     } else {
         println!("  payment        {}", channels.join(", "));
     }
+    match &sms_provider {
+        Some(p) => {
+            println!(
+                "  SMS            {} (sender worker, retries with backoff)",
+                p.name()
+            );
+            let sender = app.sms_sender(p.clone(), sealdesk_app::RetryPolicy::default());
+            tokio::spawn(sender.run(channels::SMS_POLL, shutdown()));
+        }
+        None => {
+            println!("  SMS            outbox only");
+            if !a.demo {
+                tracing::warn!(
+                    "--sms outbox without --demo: messages stay in the outbox, applicants cannot sign in"
+                );
+            }
+        }
+    }
+    tokio::spawn(channels::background_jobs(app.clone()));
     println!(
         "  audit chain    {}",
         if store.audit_keyed() {

@@ -10,7 +10,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ses", &[]),
     ("artwork", &[]),
     ("store", &["domain"]),
-    ("adapters", &["domain", "pki"]),
+    ("adapters", &["domain", "pki", "payments"]),
     ("payments", &["domain", "pki"]),
     (
         "app",

@@ -9,7 +9,7 @@
 use crate::http::{self, Answer};
 use crate::rsakey::{RsaPrivate, RsaPublic};
 use crate::{
-    BoxFuture, Channel, Checkout, Lookup, NotifyReply, PayError, PayMode, PayRequest,
+    BoxFuture, Channel, Checkout, Lookup, NotifyForm, NotifyReply, PayError, PayMode, PayRequest,
     PaymentProvider, RefundRequest, RefundResult, Trade, TradeStatus, any_set, setting,
 };
 use sealdesk_domain::{Fen, Timestamp};
@@ -333,29 +333,13 @@ impl Alipay {
 
     /// Verifies an asynchronous notification (the form-encoded POST body) and returns the trade it reports.
     pub fn verify_notify(&self, body: &[u8]) -> Result<Trade, PayError> {
-        if body.len() > MAX_NOTIFY {
-            return Err(PayError::Malformed("body too large".into()));
-        }
-        let params: Vec<(String, String)> = form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        // A repeated key could mean one thing to the signature and another to us.
-        let mut keys: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-            return Err(PayError::Malformed(format!("repeated {}", w[0])));
-        }
-        let get = |k: &str| -> Result<&str, PayError> {
-            params
-                .iter()
-                .find(|(pk, _)| pk == k)
-                .map(|(_, v)| v.as_str())
-                .ok_or_else(|| PayError::Malformed(format!("missing {k}")))
-        };
+        let form = NotifyForm::parse(body, MAX_NOTIFY)?;
+        let params = form.params();
+        let get = |k: &str| form.get(k);
         if get("sign_type")? != "RSA2" {
             return Err(PayError::Malformed("sign_type must be RSA2".into()));
         }
-        let content = notify_signing_content(&params);
+        let content = notify_signing_content(params);
         if !self
             .cfg
             .alipay_key
@@ -395,7 +379,17 @@ fn field(v: &serde_json::Value, k: &str) -> Option<String> {
     v.get(k).and_then(|x| x.as_str()).map(str::to_owned)
 }
 
-fn status(s: &str) -> Result<TradeStatus, PayError> {
+/// The answer to an Alipay-style notification: Alipay stops retrying only on the exact 7-byte body `success`.
+pub fn reply(accepted: bool) -> NotifyReply {
+    NotifyReply {
+        status: 200,
+        content_type: "text/plain",
+        body: if accepted { "success" } else { "failure" },
+    }
+}
+
+/// An Alipay-style `trade_status` (the sandbox uses the same words).
+pub fn status(s: &str) -> Result<TradeStatus, PayError> {
     Ok(match s {
         "WAIT_BUYER_PAY" => TradeStatus::Pending,
         "TRADE_SUCCESS" | "TRADE_FINISHED" => TradeStatus::Paid,
@@ -451,12 +445,7 @@ impl PaymentProvider for Alipay {
     }
 
     fn notification_reply(&self, accepted: bool) -> NotifyReply {
-        // Alipay stops retrying only on the exact 7-byte body `success`.
-        NotifyReply {
-            status: 200,
-            content_type: "text/plain",
-            body: if accepted { "success" } else { "failure" },
-        }
+        reply(accepted)
     }
 
     fn query<'a>(
@@ -492,9 +481,7 @@ impl PaymentProvider for Alipay {
         req: &'a RefundRequest,
     ) -> BoxFuture<'a, Result<RefundResult, PayError>> {
         Box::pin(async move {
-            if req.refund.0 < 1 || req.refund > req.total {
-                return Err(PayError::Invalid(format!("refund {}", req.refund.0)));
-            }
+            req.check()?;
             let biz = biz_json(&RefundBiz {
                 out_trade_no: &req.out_trade_no,
                 refund_amount: req.refund.yuan_string(),

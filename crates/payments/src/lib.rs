@@ -37,6 +37,8 @@ pub enum Channel {
     Alipay,
     /// 微信支付.
     Wechat,
+    /// The demo sandbox (demo mode only; `sealdesk_adapters::pay`).
+    Sandbox,
 }
 
 impl Channel {
@@ -45,6 +47,7 @@ impl Channel {
         match self {
             Channel::Alipay => "alipay",
             Channel::Wechat => "wechat",
+            Channel::Sandbox => "sandbox",
         }
     }
     /// The label on pages.
@@ -52,6 +55,7 @@ impl Channel {
         match self {
             Channel::Alipay => "支付宝",
             Channel::Wechat => "微信支付",
+            Channel::Sandbox => "沙箱支付（演示）",
         }
     }
 }
@@ -157,6 +161,16 @@ pub struct RefundRequest {
     pub reason: String,
 }
 
+impl RefundRequest {
+    /// Refuses a refund of nothing or of more than was paid, before anything is signed or sent.
+    pub fn check(&self) -> Result<(), PayError> {
+        if self.refund.0 < 1 || self.refund > self.total {
+            return Err(PayError::Invalid(format!("refund {}", self.refund.0)));
+        }
+        Ok(())
+    }
+}
+
 /// A gateway's answer to a refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundResult {
@@ -246,6 +260,44 @@ pub trait PaymentProvider: Send + Sync {
         &'a self,
         req: &'a RefundRequest,
     ) -> BoxFuture<'a, Result<RefundResult, PayError>>;
+}
+
+/// A form-encoded notification (Alipay's, the sandbox's), parsed once with the checks every such gateway needs:
+/// a size cap, and each key at most once — a repeated key could mean one thing to the signature and another to
+/// us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyForm(Vec<(String, String)>);
+
+impl NotifyForm {
+    /// Parses `body`, refusing one over `max` bytes or with a repeated key.
+    pub fn parse(body: &[u8], max: usize) -> Result<NotifyForm, PayError> {
+        if body.len() > max {
+            return Err(PayError::Malformed("body too large".into()));
+        }
+        let params: Vec<(String, String)> = form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut keys: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+            return Err(PayError::Malformed(format!("repeated {}", w[0])));
+        }
+        Ok(NotifyForm(params))
+    }
+
+    /// A parameter that must be present.
+    pub fn get(&self, k: &str) -> Result<&str, PayError> {
+        self.0
+            .iter()
+            .find(|(pk, _)| pk == k)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| PayError::Malformed(format!("missing {k}")))
+    }
+
+    /// Every parameter, as received.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.0
+    }
 }
 
 /// Where configuration comes from: a function from a setting's name to its value. [`env_lookup`] reads the

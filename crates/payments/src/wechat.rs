@@ -526,9 +526,7 @@ impl PaymentProvider for Wechat {
         req: &'a RefundRequest,
     ) -> BoxFuture<'a, Result<RefundResult, PayError>> {
         Box::pin(async move {
-            if req.refund.0 < 1 || req.refund > req.total {
-                return Err(PayError::Invalid(format!("refund {}", req.refund.0)));
-            }
+            req.check()?;
             let body = serde_json::to_string(&RefundBody {
                 out_trade_no: &req.out_trade_no,
                 out_refund_no: &req.out_refund_no,

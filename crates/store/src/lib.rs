@@ -21,6 +21,7 @@
     )
 )]
 
+mod delivery;
 mod limits;
 mod ops;
 mod records;
@@ -29,6 +30,7 @@ use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+pub use delivery::*;
 pub use ops::{PlanArg, Stats, database_is_blank};
 pub use records::*;
 
@@ -710,8 +712,7 @@ impl Store {
             state: "pending".into(),
             gateway_txn: None,
             created_at: now_text(),
-            paid_at: None,
-            refund_due: false,
+            ..Payment::default()
         };
         let mut tx = self.pool.begin().await?;
         // An open payment for another amount (the price changed) is superseded, not reused.
@@ -889,8 +890,21 @@ impl Store {
     /// Puts a message into the SMS outbox on its own (a sign-in code); messages that belong to a state change
     /// go through [`StoreTx::push_sms`] so that they are sent exactly when the change commits.
     pub async fn push_sms(&self, mobile: &str, template: &str, text: &str) -> Result<OutboxSms> {
+        self.push_sms_with(mobile, template, text, &[]).await
+    }
+
+    /// [`Store::push_sms`] with the template's variables.
+    pub async fn push_sms_with(
+        &self,
+        mobile: &str,
+        template: &str,
+        text: &str,
+        params: &[(&str, &str)],
+    ) -> Result<OutboxSms> {
         let mut tx = self.begin().await?;
-        let m = tx.push_sms(self.next_id(), mobile, template, text).await?;
+        let m = tx
+            .push_sms_with(self.next_id(), mobile, template, text, params)
+            .await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -1233,6 +1247,23 @@ impl StoreTx {
         template: &str,
         text: &str,
     ) -> Result<OutboxSms> {
+        self.push_sms_with(id, mobile, template, text, &[]).await
+    }
+
+    /// Puts a message with its template variables (what a template-based gateway sends) into the SMS outbox as
+    /// part of this transaction.
+    pub async fn push_sms_with(
+        &mut self,
+        id: i64,
+        mobile: &str,
+        template: &str,
+        text: &str,
+        params: &[(&str, &str)],
+    ) -> Result<OutboxSms> {
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned())))
+            .collect();
         let m = OutboxSms {
             id,
             mobile: mobile.into(),
@@ -1240,12 +1271,13 @@ impl StoreTx {
             text: text.into(),
             created_at: now_text(),
         };
-        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at, params) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(m.id)
             .bind(&m.mobile)
             .bind(&m.template)
             .bind(&m.text)
             .bind(&m.created_at)
+            .bind(serde_json::Value::Object(params).to_string())
             .execute(&mut *self.tx)
             .await?;
         Ok(m)
@@ -1301,8 +1333,7 @@ impl StoreTx {
 const STANDING_COLS: &str =
     "es_id, order_id, kind, name, valid_start, valid_end, revoked, revoked_at, revoke_reason";
 
-const PAYMENT_COLS: &str =
-    "id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at, refund_due";
+pub(crate) const PAYMENT_COLS: &str = "id, order_id, channel, amount_fen, state, gateway_txn, created_at, paid_at, refund_due, checkout, refund_txn, refunded_at";
 
 /// Now, RFC 3339 UTC.
 pub fn now_text() -> String {
@@ -1343,6 +1374,78 @@ fn order_from_row(row: &AnyRow) -> Result<Order> {
 #[doc(hidden)]
 pub mod testing {
     use super::*;
+
+    /// An order of `mobile`'s applicant in project `project_code` (made if missing) for one 公章 at 80.00 元, in
+    /// `state`, with its invoice details confirmed, written straight to the store: a fixture for tests of what
+    /// comes after 审核 (payments, reminders).
+    pub async fn order_in(
+        store: &Store,
+        project_code: &str,
+        mobile: &str,
+        state: OrderState,
+    ) -> Order {
+        use sealdesk_domain::{
+            Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, OrderNo, SealKind,
+            SealLine, Service,
+        };
+        let project = match store.project_by_code(project_code).await {
+            Ok(p) => p,
+            Err(_) => store
+                .create_project(
+                    project_code,
+                    "南昌市城建档案馆",
+                    sealdesk_domain::DEFAULT_PRICE_FEN_PER_SEAL_YEAR,
+                    None,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("project {project_code}: {e}")),
+        };
+        let applicant = store
+            .applicant_for_mobile(mobile)
+            .await
+            .unwrap_or_else(|e| panic!("applicant {mobile}: {e}"));
+        let id = store.next_id();
+        let o = Order {
+            id,
+            order_no: OrderNo::new(&project.code, id).to_string(),
+            project_id: project.id,
+            applicant_id: applicant,
+            service: Service::New,
+            state,
+            holder: Holder {
+                kind: Some(HolderKind::Enterprise),
+                enterprise_name: "北筑设计研究院有限公司".into(),
+                mobile: mobile.into(),
+                ..Default::default()
+            },
+            seals: vec![SealLine {
+                kind: SealKind::OfficialSeal,
+                count: 1,
+                name: "北筑设计研究院有限公司".into(),
+            }],
+            authorization: Authorization::default(),
+            total: Fen(8_000),
+            review_comment: String::new(),
+            invoice: Some(InvoiceInfo {
+                kind: InvoiceKind::Enterprise,
+                title: "北筑设计研究院有限公司".into(),
+                taxpayer_id: "91110108551385082Q".into(),
+                mobile: mobile.into(),
+                email: String::new(),
+            }),
+            key: None,
+            previous_order: None,
+            version: 1,
+            created_at: now_text(),
+            updated_at: now_text(),
+        };
+        let mut tx = store.begin().await.unwrap_or_else(|e| panic!("begin: {e}"));
+        tx.insert_order(&o)
+            .await
+            .unwrap_or_else(|e| panic!("insert: {e}"));
+        tx.commit().await.unwrap_or_else(|e| panic!("commit: {e}"));
+        o
+    }
 
     /// The PostgreSQL server tests use.
     pub fn pg_admin_url() -> String {

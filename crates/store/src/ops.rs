@@ -239,8 +239,7 @@ impl Store {
                     state: "pending".into(),
                     gateway_txn: None,
                     created_at: r.try_get(4)?,
-                    paid_at: None,
-                    refund_due: false,
+                    ..crate::Payment::default()
                 })
             })
             .collect()

@@ -140,7 +140,7 @@ pub struct SealStanding {
 }
 
 /// A payment attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Payment {
     /// Id, also the merchant order number sent to the gateway.
     pub id: i64,
@@ -160,6 +160,12 @@ pub struct Payment {
     pub paid_at: Option<String>,
     /// The money arrived for an order that was cancelled meanwhile: finance must refund it.
     pub refund_due: bool,
+    /// Where the applicant pays at a real gateway: the cashier page URL or the QR code's text.
+    pub checkout: Option<String>,
+    /// The gateway's refund id, once refunded through it.
+    pub refund_txn: Option<String>,
+    /// RFC 3339, once refunded.
+    pub refunded_at: Option<String>,
 }
 
 /// An issued electronic invoice.
@@ -338,6 +344,9 @@ pub(crate) fn payment_from_row(r: &AnyRow) -> Result<Payment> {
         created_at: r.try_get("created_at")?,
         paid_at: r.try_get("paid_at")?,
         refund_due: flag(r, "refund_due")?,
+        checkout: r.try_get("checkout")?,
+        refund_txn: r.try_get("refund_txn")?,
+        refunded_at: r.try_get("refunded_at")?,
     })
 }
 

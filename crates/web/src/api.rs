@@ -67,6 +67,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(authorize_challenge))
         .routes(routes!(authorize))
         .routes(routes!(refunds))
+        .routes(routes!(refund))
         .routes(routes!(make))
         .routes(routes!(seals))
         .routes(routes!(written))
@@ -551,24 +552,52 @@ async fn start_payment(
     ))
 }
 
-/// A gateway's server-to-server notification: answered `success` as Alipay expects, or an error it will retry.
+/// A gateway's server-to-server notification (`alipay`, `wechat`; `sandbox` in demo mode), verified with the
+/// channel's key and answered the way that gateway expects: Alipay `success`, WeChat Pay 204, or a refusal it
+/// retries.
 #[utoipa::path(post, path = "/payments/{channel}/notify", tag = "payments",
-    params(("channel" = String, Path, description = "sandbox, alipay or wechat")),
-    request_body(content = String, description = "The gateway's signed notification, as it sends it", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted", body = String, content_type = "text/plain"),
-              (status = "4XX", description = "Refused; the gateway retries", body = String, content_type = "text/plain")))]
+    params(("channel" = String, Path, description = "alipay, wechat (or sandbox in demo mode)")),
+    request_body(content = String, description = "The gateway's signed notification, as it sends it (Alipay: form; WeChat Pay: JSON with Wechatpay-* headers)", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (Alipay, sandbox)", body = String, content_type = "text/plain"),
+              (status = 204, description = "Accepted (WeChat Pay)"),
+              (status = "4XX", description = "Refused; the gateway retries", body = String, content_type = "text/plain"),
+              (status = 500, description = "Refused (WeChat Pay's form); the gateway retries", body = String, content_type = "application/json")))]
 async fn payment_notify(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(channel): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match s.app.payment_notified(&channel, &body, &ip).await {
-        Ok(_) => (StatusCode::OK, "success").into_response(),
-        Err(e) => {
-            tracing::warn!(%channel, error = %e, "payment notification refused");
-            (crate::error::status(&e), "failure").into_response()
-        }
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let outcome = s
+        .app
+        .payment_notified_with(&channel, &headers, &body, &ip)
+        .await;
+    let Some(reply) = s.app.notification_reply(&channel, outcome.is_ok()) else {
+        return (StatusCode::NOT_FOUND, "failure").into_response();
+    };
+    if let Err(e) = &outcome {
+        tracing::warn!(%channel, error = %e, "payment notification refused");
+    }
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = match &outcome {
+        // An unknown order or a bad signature is the caller's fault, whatever the gateway's convention.
+        Err(e) if reply.status < 400 => crate::error::status(e),
+        _ => status,
+    };
+    if reply.content_type.is_empty() {
+        status.into_response()
+    } else {
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, reply.content_type)],
+            reply.body,
+        )
+            .into_response()
     }
 }
 
@@ -593,6 +622,19 @@ async fn refunds(
 ) -> ApiResult<Vec<RefundDue>> {
     let due = s.app.refunds_due(&who).await?;
     Ok(Json(due.iter().map(RefundDue::from).collect()))
+}
+
+/// 退款: give a payment flagged for refund back through its gateway, recorded (administrators).
+#[utoipa::path(post, path = "/finance/refunds/{id}", tag = "payments", params(("id" = String, Path, description = "Payment id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = RefundDue), (status = "4XX", body = ErrorBody)))]
+async fn refund(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(pid): Path<String>,
+) -> ApiResult<RefundDue> {
+    let p = s.app.refund_payment(&who, id(&pid)?).await?;
+    Ok(Json(RefundDue::from(&p)))
 }
 
 /// A fresh challenge for the UKey to sign at 授权.

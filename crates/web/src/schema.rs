@@ -414,6 +414,10 @@ pub struct RefundDue {
     pub gateway_txn: Option<String>,
     /// RFC 3339.
     pub paid_at: Option<String>,
+    /// `paid` (still to refund) or `refunded`.
+    pub state: String,
+    /// The gateway's refund id, once refunded.
+    pub refund_txn: Option<String>,
 }
 
 impl From<&sealdesk_store::Payment> for RefundDue {
@@ -425,6 +429,8 @@ impl From<&sealdesk_store::Payment> for RefundDue {
             amount_fen: p.amount.0,
             gateway_txn: p.gateway_txn.clone(),
             paid_at: p.paid_at.clone(),
+            state: p.state.clone(),
+            refund_txn: p.refund_txn.clone(),
         }
     }
 }

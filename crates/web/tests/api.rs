@@ -827,6 +827,17 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
         .await;
     c.call("get", "/finance/refunds", "/finance/refunds", op, None)
         .await;
+    // Only administrators refund (the refund itself: crates/app/tests/money.rs).
+    let refund = format!("/finance/refunds/{}", pay["payment_id"].as_str().unwrap());
+    for who in [op, me] {
+        let (st, body) = c
+            .call("post", "/finance/refunds/{id}", &refund, who, None)
+            .await;
+        assert_eq!(
+            (st, body["message"].as_str()),
+            (403, Some("只有管理员可以退款"))
+        );
+    }
     c.call("post", "/orders/{id}/cancel", &p("/cancel"), me, None)
         .await; // 409: paid for
     c.call("post", "/auth/sign-out", "/auth/sign-out", me, None)

@@ -33,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .route("/admin/sms", get(sms))
 }
 
 /// Rows per page of the queue.
@@ -233,5 +234,36 @@ async fn projects(State(s): State<AppState>, c: PageCaller) -> PageResult {
         l: Layout::new("项目与操作员组", Nav::of(&c)),
         projects,
         groups,
+    }))
+}
+
+/// Rows of the SMS delivery page.
+const SMS_ROWS: i64 = 100;
+
+#[derive(Template)]
+#[template(path = "console/sms.html")]
+struct SmsPage {
+    l: Layout,
+    messages: Vec<sealdesk_store::SmsDelivery>,
+}
+
+impl SmsPage {
+    /// 138****8000: operators see whom a message went to without the whole number on screen.
+    fn masked(&self, mobile: &str) -> String {
+        match (mobile.get(..3), mobile.get(7..)) {
+            (Some(a), Some(b)) if mobile.len() == 11 => format!("{a}****{b}"),
+            _ => mobile.to_owned(),
+        }
+    }
+}
+
+/// 短信发送记录: each message of the outbox with its delivery state (待发送 / 已发送 / 发送失败), attempts, the
+/// gateway's id and the last error.
+async fn sms(State(s): State<AppState>, c: PageCaller) -> PageResult {
+    c.operator_name()?;
+    let messages = s.app.sms_deliveries(&c.who, SMS_ROWS).await?;
+    Ok(render(&SmsPage {
+        l: Layout::new("短信发送记录", Nav::of(&c)),
+        messages,
     }))
 }

@@ -5,6 +5,7 @@ mod files;
 mod form;
 mod login;
 mod order;
+mod pay;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -41,6 +42,8 @@ pub(crate) fn routes() -> Router<AppState> {
             post(order::confirm_invoice).get(files::invoice),
         )
         .route("/orders/{id}/pay", post(order::pay))
+        .route("/orders/{id}/payments/{pid}", get(pay::cashier))
+        .route("/orders/{id}/payments/{pid}/qr.svg", get(pay::qr))
         .route("/orders/{id}/authorize", post(order::authorize))
         .route("/orders/{id}/written", post(order::written))
         .route(

@@ -1,0 +1,109 @@
+//! The real payment and SMS channels of `serve`, configured from the environment (`SEALDESK_ALIPAY_*`,
+//! `SEALDESK_WECHAT_*`, `SEALDESK_SMS_ALIYUN_*`, `SEALDESK_SMS_HTTP_*`, each secret also as `*_FILE`), and the
+//! background jobs that go with them: reconciliation of payments whose notification never came, and the renewal
+//! reminders.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sealdesk_app::App;
+use sealdesk_payments::alipay::{Alipay, AlipayConfig};
+use sealdesk_payments::sms::{AliyunConfig, AliyunSms, HttpSms, HttpSmsConfig, SmsProvider};
+use sealdesk_payments::wechat::{Wechat, WechatConfig};
+use sealdesk_payments::{PaymentProvider, env_lookup};
+
+/// How often the SMS sender looks at the outbox.
+pub const SMS_POLL: Duration = Duration::from_secs(2);
+/// How often reconciliation runs.
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// A payment is asked about when its notification is this late…
+const RECONCILE_MIN_AGE: i64 = 120;
+/// …until it is this old.
+const RECONCILE_MAX_AGE: i64 = 2 * 86_400;
+/// How often the reminder job runs (each reminder goes out once; the job only finds them).
+const REMINDERS_EVERY: Duration = Duration::from_secs(3600);
+
+/// The environment, with the notification and return addresses defaulting to this platform's routes.
+fn lookup(public_url: &str) -> impl Fn(&str) -> Option<String> {
+    let base = public_url.trim_end_matches('/').to_owned();
+    move |name: &str| {
+        env_lookup(name).or_else(|| match name {
+            "SEALDESK_ALIPAY_NOTIFY_URL" => Some(format!("{base}/api/v1/payments/alipay/notify")),
+            "SEALDESK_ALIPAY_RETURN_URL" => Some(format!("{base}/orders")),
+            "SEALDESK_WECHAT_NOTIFY_URL" => Some(format!("{base}/api/v1/payments/wechat/notify")),
+            _ => None,
+        })
+    }
+}
+
+/// The adapters of the real channels named in `--payments`; each must be configured completely.
+pub fn payment_providers(
+    channels: &[String],
+    public_url: &str,
+) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
+    let get = lookup(public_url);
+    let mut out: Vec<Arc<dyn PaymentProvider>> = Vec::new();
+    for c in channels {
+        match c.as_str() {
+            "alipay" => {
+                let cfg = AlipayConfig::from_lookup(&get)
+                    .context("--payments alipay")?
+                    .context("--payments alipay needs SEALDESK_ALIPAY_APP_ID, SEALDESK_ALIPAY_PRIVATE_KEY(_FILE) and SEALDESK_ALIPAY_PUBLIC_KEY(_FILE)")?;
+                out.push(Arc::new(Alipay::new(cfg).context("Alipay")?));
+            }
+            "wechat" => {
+                let cfg = WechatConfig::from_lookup(&get)
+                    .context("--payments wechat")?
+                    .context("--payments wechat needs SEALDESK_WECHAT_APPID, _MCHID, _MCH_SERIAL, _PRIVATE_KEY(_FILE), _APIV3_KEY(_FILE) and _PUBLIC_KEY_ID/_PUBLIC_KEY or _PLATFORM_CERT_FILES")?;
+                out.push(Arc::new(Wechat::new(cfg).context("WeChat Pay")?));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The SMS gateway `--sms` names; `None` for `outbox`.
+pub fn sms_provider(kind: &str) -> anyhow::Result<Option<Arc<dyn SmsProvider>>> {
+    let get = |n: &str| env_lookup(n);
+    Ok(match kind {
+        "aliyun" => {
+            let cfg = AliyunConfig::from_lookup(&get)
+                .context("--sms aliyun")?
+                .context("--sms aliyun needs SEALDESK_SMS_ALIYUN_ACCESS_KEY_ID, _ACCESS_KEY_SECRET(_FILE), _SIGN_NAME and _TEMPLATES")?;
+            Some(Arc::new(AliyunSms::new(cfg).context("Aliyun SMS")?))
+        }
+        "http" => {
+            let cfg = HttpSmsConfig::from_lookup(&get)
+                .context("--sms http")?
+                .context(
+                    "--sms http needs SEALDESK_SMS_HTTP_URL and SEALDESK_SMS_HTTP_SECRET(_FILE)",
+                )?;
+            Some(Arc::new(HttpSms::new(cfg).context("HTTP SMS")?))
+        }
+        _ => None,
+    })
+}
+
+/// Reconciliation every minute, reminders every hour, for as long as the process lives.
+pub async fn background_jobs(app: App) {
+    let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+    let mut remind = tokio::time::interval(REMINDERS_EVERY);
+    loop {
+        tokio::select! {
+            _ = reconcile.tick() => match app.reconcile_payments(RECONCILE_MIN_AGE, RECONCILE_MAX_AGE).await {
+                Ok(r) if r.settled > 0 || r.failed > 0 => {
+                    tracing::info!(settled = r.settled, open = r.open, failed = r.failed, "reconciliation");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
+            },
+            _ = remind.tick() => match app.send_reminders().await {
+                Ok(n) if n > 0 => tracing::info!(sent = n, "renewal reminders"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "renewal reminders failed"),
+            },
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Money and messages: the SMS outbox as a delivery queue, the once-only reminder ledger, and the payments that
+//! background jobs settle (reconciliation) or give back (refunds).
+//!
+//! Claiming a message is a conditional update (`lease_until <= now`), so of several workers on several instances
+//! exactly one wins each message; a worker that dies leaves a lease that simply runs out.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::records::payment_from_row;
+use crate::{PAYMENT_COLS, Payment, Result, Store, StoreTx, now_text};
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsStatus {
+    /// Waiting to be sent (or to be retried).
+    Pending,
+    /// Accepted by the gateway.
+    Sent,
+    /// Given up: refused by the gateway, or out of attempts.
+    Failed,
+}
+
+impl SmsStatus {
+    fn code(self) -> &'static str {
+        match self {
+            SmsStatus::Pending => "pending",
+            SmsStatus::Sent => "sent",
+            SmsStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> SmsStatus {
+        match s {
+            "sent" => SmsStatus::Sent,
+            "failed" => SmsStatus::Failed,
+            _ => SmsStatus::Pending,
+        }
+    }
+
+    /// The label operators see (发送状态).
+    pub fn label(self) -> &'static str {
+        match self {
+            SmsStatus::Pending => "待发送",
+            SmsStatus::Sent => "已发送",
+            SmsStatus::Failed => "发送失败",
+        }
+    }
+}
+
+/// A message with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsDelivery {
+    /// Outbox id.
+    pub id: i64,
+    /// To.
+    pub mobile: String,
+    /// Template name.
+    pub template: String,
+    /// Template variables, a JSON object of strings.
+    pub params: String,
+    /// Full text.
+    pub text: String,
+    /// Delivery state.
+    pub status: SmsStatus,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (Unix seconds) while pending.
+    pub next_at: i64,
+    /// The gateway that accepted it.
+    pub provider: Option<String>,
+    /// The gateway's id for it.
+    pub gateway_id: Option<String>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+const SMS_COLS: &str = "id, mobile, template, params, text, status, attempts, next_at, provider, gateway_id, last_error, created_at";
+
+fn sms_from_row(r: &sqlx::any::AnyRow) -> Result<SmsDelivery> {
+    Ok(SmsDelivery {
+        id: r.try_get("id")?,
+        mobile: r.try_get("mobile")?,
+        template: r.try_get("template")?,
+        params: r.try_get("params")?,
+        text: r.try_get("text")?,
+        status: SmsStatus::parse(&r.try_get::<String, _>("status")?),
+        attempts: r.try_get("attempts")?,
+        next_at: r.try_get("next_at")?,
+        provider: r.try_get("provider")?,
+        gateway_id: r.try_get("gateway_id")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` messages due at `now` for `lease_secs`: each is returned to exactly one caller.
+    pub async fn claim_due_sms(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<SmsDelivery>> {
+        let ids: Vec<i64> = sqlx::query(
+            "SELECT id FROM sms_outbox WHERE status = 'pending' AND next_at <= $1 AND lease_until <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut won = Vec::new();
+        for id in ids {
+            let claimed = sqlx::query(
+                "UPDATE sms_outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' AND lease_until <= $3",
+            )
+            .bind(now + lease_secs)
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                won.push(self.sms_delivery(id).await?);
+            }
+        }
+        Ok(won)
+    }
+
+    /// One message with its delivery state.
+    pub async fn sms_delivery(&self, id: i64) -> Result<SmsDelivery> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SMS_COLS} FROM sms_outbox WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        sms_from_row(&r)
+    }
+
+    /// The newest messages with their delivery state, for the operators' view.
+    pub async fn sms_deliveries(&self, limit: i64) -> Result<Vec<SmsDelivery>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SMS_COLS} FROM sms_outbox ORDER BY id DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(sms_from_row)
+        .collect()
+    }
+
+    /// Records the gateway's acceptance of a message.
+    pub async fn sms_sent(&self, id: i64, provider: &str, gateway_id: &str) -> Result<()> {
+        sqlx::query("UPDATE sms_outbox SET status = 'sent', attempts = attempts + 1, lease_until = 0, provider = $1, gateway_id = $2, last_error = NULL WHERE id = $3")
+            .bind(provider)
+            .bind(gateway_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: tried again at `retry_at`, or given up when `None`.
+    pub async fn sms_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        let (status, next) = match retry_at {
+            Some(t) => (SmsStatus::Pending, t),
+            None => (SmsStatus::Failed, 0),
+        };
+        sqlx::query("UPDATE sms_outbox SET status = $1, attempts = attempts + 1, next_at = $2, lease_until = 0, last_error = $3 WHERE id = $4")
+            .bind(status.code())
+            .bind(next)
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether reminder `key` was sent.
+    pub async fn reminder_sent(&self, key: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM reminders_sent WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Orders whose earliest live (unrevoked) seal ends in `[from, to)` (RFC 3339 UTC texts), with that end.
+    pub async fn seal_ends_between(&self, from: &str, to: &str) -> Result<Vec<(i64, String)>> {
+        sqlx::query(
+            "SELECT order_id, MIN(valid_end) AS ends FROM seals WHERE revoked = 0 GROUP BY order_id HAVING MIN(valid_end) >= $1 AND MIN(valid_end) < $2 ORDER BY order_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("order_id")?, r.try_get("ends")?)))
+        .collect()
+    }
+
+    /// Records where the applicant pays a payment at its gateway (page URL or QR text).
+    pub async fn set_payment_checkout(&self, id: i64, checkout: &str) -> Result<()> {
+        sqlx::query("UPDATE payments SET checkout = $1 WHERE id = $2")
+            .bind(checkout)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Payments on `channels` still waiting for their notification, created in `[since, before)` (RFC 3339):
+    /// what the reconciliation job asks the gateways about.
+    pub async fn unsettled_payments(
+        &self,
+        channels: &[String],
+        since: &str,
+        before: &str,
+        limit: i64,
+    ) -> Result<Vec<Payment>> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..channels.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE state IN ('pending', 'superseded') AND created_at >= $1 AND created_at < $2 AND channel IN ({}) ORDER BY id LIMIT $3",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(since)
+            .bind(before)
+            .bind(limit);
+        for c in channels {
+            q = q.bind(c);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(payment_from_row)
+            .collect()
+    }
+}
+
+impl StoreTx {
+    /// Claims the reminder `key` for the message `sms_id`: `false` if it was sent before (by anyone), in which
+    /// case the caller drops the transaction and sends nothing.
+    pub async fn claim_reminder(&mut self, key: &str, sms_id: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO reminders_sent (key, sms_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(sms_id)
+            .bind(now_text())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records a refund made through the payment's gateway; `false` if it was refunded already (nothing changes).
+    pub async fn mark_payment_refunded(
+        &mut self,
+        payment_id: i64,
+        refund_txn: &str,
+    ) -> Result<bool> {
+        let r = sqlx::query("UPDATE payments SET state = 'refunded', refund_txn = $1, refunded_at = $2, refund_due = 0 WHERE id = $3 AND state = 'paid'")
+            .bind(refund_txn)
+            .bind(now_text())
+            .bind(payment_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// One payment, read inside this transaction.
+    pub async fn payment(&mut self, id: i64) -> Result<Payment> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        payment_from_row(&row)
+    }
+}
