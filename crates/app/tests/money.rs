@@ -18,7 +18,8 @@ use sealdesk_domain::*;
 use sealdesk_payments::alipay::{Alipay, AlipayConfig};
 use sealdesk_payments::rsakey::RsaPrivate;
 use sealdesk_payments::sms::{AliyunConfig, AliyunSms};
-use sealdesk_payments::testkit::{AlipayFake, AliyunFake};
+use sealdesk_payments::testkit::{AlipayFake, AliyunFake, WechatFake, WechatMerchant};
+use sealdesk_payments::wechat::{Wechat, WechatConfig};
 use sealdesk_payments::{PayMode, PayRequest, PaymentProvider};
 use sealdesk_store::{Payment, SmsStatus, Store, now_text};
 
@@ -81,7 +82,7 @@ async fn env(store: Store) -> Env {
         AppConfig {
             data_dir: tmp.path().into(),
             public_url: "https://seal.example.com".into(),
-            payment_channels: vec!["alipay".into()],
+            payment_channels: vec!["alipay".into(), "wechat".into()],
             clock: Arc::new(clock.clone()),
             ..Default::default()
         },
@@ -655,5 +656,109 @@ on_both!(
     reminders_go_out_once_each_sqlite,
     reminders_go_out_once_each_postgres,
     reminders_once_each,
+    ()
+);
+
+async fn wechat_native_qr_and_verified_callbacks(store: Store) {
+    let e = env(store.clone()).await;
+    let (order, alice) = order_in(&store, "13800138000", OrderState::PendingPayment).await;
+    // Not configured yet: refused before anything is opened.
+    assert!(matches!(
+        e.app.start_payment(&alice, order.id, "wechat").await,
+        Err(AppError::BadInput(m)) if m == "不支持的支付方式"
+    ));
+    let apiv3 = b"0123456789abcdefghijklmnopqrstuv".to_vec();
+    let fake = WechatFake::new(
+        WechatMerchant {
+            mchid: "1230000109".into(),
+            appid: "wxd678efh567hg6787".into(),
+            mch_serial: "TESTSERIAL0000000000000000000000000000".into(),
+            mch_public: merchant_key().public(),
+            apiv3: apiv3.clone(),
+        },
+        gateway_key(),
+        "PUB_KEY_ID_0114232134912410000000000000",
+    );
+    let base_url = fake.start().await;
+    let wechat = Wechat::new(WechatConfig {
+        appid: "wxd678efh567hg6787".into(),
+        mchid: "1230000109".into(),
+        mch_serial: "TESTSERIAL0000000000000000000000000000".into(),
+        mch_key: merchant_key(),
+        apiv3_key: zeroize::Zeroizing::new(apiv3),
+        verify_keys: vec![(
+            "PUB_KEY_ID_0114232134912410000000000000".into(),
+            gateway_key().public(),
+        )],
+        base_url,
+        notify_url: "https://seal.example.com/api/v1/payments/wechat/notify".into(),
+        timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let app = e
+        .app
+        .clone()
+        .with_payment_providers(vec![Arc::new(wechat) as Arc<dyn PaymentProvider>]);
+    assert_eq!(
+        app.payment_channels(),
+        [
+            ("alipay".to_owned(), "支付宝支付"),
+            ("wechat".to_owned(), "微信支付")
+        ]
+    );
+    // 微信支付 answers a Native order with a QR code, shown on the platform's own cashier page.
+    let (p, url) = app.start_payment(&alice, order.id, "wechat").await.unwrap();
+    assert_eq!(url, format!("/orders/{}/payments/{}", order.id, p.id));
+    let co = app.payment_checkout(&alice, order.id, p.id).await.unwrap();
+    assert_eq!(
+        (co.qr.as_deref(), co.label),
+        (
+            Some(format!("weixin://wxpay/bizpayurl?pr={}", p.id).as_str()),
+            "微信支付"
+        )
+    );
+    // Someone else's order: not even visible.
+    let (_, bob) = order_in(&store, "13900139000", OrderState::PendingPayment).await;
+    assert!(matches!(
+        app.payment_checkout(&bob, order.id, p.id).await,
+        Err(AppError::NotFound)
+    ));
+
+    let no = p.id.to_string();
+    let now = e.clock.now().0;
+    // A callback for another appid, and a replay from ten minutes ago, are refused.
+    let (h, b) = fake.pay(&no, now, "wx0000000000000000");
+    assert!(matches!(
+        app.payment_notified_with("wechat", &h, &b, "1.2.3.4").await,
+        Err(AppError::BadInput(m)) if m.contains("foreign app id")
+    ));
+    let (h, b) = fake.pay(&no, now - 600, "wxd678efh567hg6787");
+    assert!(matches!(
+        app.payment_notified_with("wechat", &h, &b, "1.2.3.4").await,
+        Err(AppError::BadInput(m)) if m.contains("five-minute")
+    ));
+    assert_eq!(
+        store.order(order.id).await.unwrap().state,
+        OrderState::PendingPayment
+    );
+    let (h, b) = fake.pay(&no, now, "wxd678efh567hg6787");
+    for _ in 0..3 {
+        let o = app
+            .payment_notified_with("wechat", &h, &b, "101.226.0.1")
+            .await
+            .unwrap();
+        assert_eq!(o.state, OrderState::Paid);
+    }
+    assert_eq!(audit_count(&store, order.id, "payment_confirmed").await, 1);
+    let reply = app.notification_reply("wechat", true).unwrap();
+    assert_eq!((reply.status, reply.body), (204, ""));
+    assert_eq!(app.notification_reply("wechat", false).unwrap().status, 500);
+    assert!(app.notification_reply("unionpay", true).is_none());
+}
+
+on_both!(
+    wechat_native_qr_and_verified_callbacks_sqlite,
+    wechat_native_qr_and_verified_callbacks_postgres,
+    wechat_native_qr_and_verified_callbacks,
     ()
 );
