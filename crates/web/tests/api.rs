@@ -1130,3 +1130,51 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
         assert_eq!(failed.ip, want);
     }
 }
+
+/// 短信发送记录: operators see each message's delivery state with the number masked; visitors do not.
+#[tokio::test]
+async fn operators_see_sms_delivery_status() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/api/v1/auth/sms-code", s.url))
+        .json(&json!({"mobile": "13800138000"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = http
+        .get(format!("{}/admin/sms", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::OK, "not for visitors");
+    let r = http
+        .post(format!("{}/admin/login", s.url))
+        .form(&[("name", "admin"), ("password", "sealdesk-demo")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let r = http
+        .get(format!("{}/admin/sms", s.url))
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    for want in [
+        "<h1>短信发送记录</h1>",
+        "138****8000",
+        "login_code",
+        "<td class=\"sms-status\">待发送</td>",
+    ] {
+        assert!(page.contains(want), "{want} in {page}");
+    }
+    assert!(!page.contains("13800138000"), "the number is masked");
+}
