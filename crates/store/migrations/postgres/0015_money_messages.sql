@@ -12,7 +12,7 @@ ALTER TABLE sms_outbox ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sms_outbox ADD COLUMN provider TEXT;
 ALTER TABLE sms_outbox ADD COLUMN gateway_id TEXT;
 ALTER TABLE sms_outbox ADD COLUMN last_error TEXT;
-UPDATE sms_outbox SET status = 'failed', last_error = 'written before delivery existed';
+UPDATE sms_outbox SET status = 'failed', last_error = '升级前写入的短信，未发送';
 CREATE INDEX sms_outbox_due ON sms_outbox (status, next_at);
 
 -- Payments at real gateways: where the applicant pays (page URL or QR text), and the refund made through the
