@@ -31,7 +31,7 @@ pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
-    UploadOutcome, sniff,
+    UPLOADS_AT_ONCE, UploadOutcome, UploadTicket, sniff,
 };
 
 /// Who is calling, and from where.
@@ -88,8 +88,10 @@ pub struct App {
     /// The sandbox gateway: demo mode only.
     pub(crate) sandbox: Option<Arc<SandboxGateway>>,
     pub(crate) sandbox_verifier: Option<SandboxVerifier>,
-    /// Slots for password hashing (see `auth::HASHING_AT_ONCE`).
-    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Password hashing, bounded (see `auth::HASHING_AT_ONCE`).
+    pub(crate) hashing: auth::Hashing,
+    /// Places for upload requests whose bodies are being received (see [`UPLOADS_AT_ONCE`]).
+    pub(crate) receiving: Arc<tokio::sync::Semaphore>,
     /// Slots for image and PDF work on uploads (see `uploads::IMAGE_WORK_AT_ONCE`).
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
     /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
@@ -125,7 +127,8 @@ impl App {
             trust: Arc::new(trust),
             sandbox: sandbox.map(Arc::new),
             sandbox_verifier,
-            hashing: Arc::new(tokio::sync::Semaphore::new(auth::HASHING_AT_ONCE)),
+            hashing: auth::Hashing::for_server(),
+            receiving: Arc::new(tokio::sync::Semaphore::new(uploads::UPLOADS_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
         }

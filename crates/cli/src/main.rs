@@ -3,6 +3,7 @@
 
 mod bench;
 mod calendar;
+mod malloc;
 mod ops;
 mod serve;
 mod smoke;
@@ -259,6 +260,11 @@ fn main() -> ExitCode {
         Cmd::Artwork { cmd } => return exit(sealdesk_artwork_cli::run(cmd)),
         _ => {}
     }
+    // Before anything else runs: a long-lived server under load needs it, one-shot commands do not.
+    let malloc_warning = match cli.cmd {
+        Cmd::Serve(_) => malloc::tune_or_reexec(),
+        _ => None,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
     let logs = tracing_subscriber::fmt()
@@ -271,6 +277,9 @@ fn main() -> ExitCode {
             .init();
     } else {
         logs.init();
+    }
+    if let Some(w) = malloc_warning {
+        tracing::warn!("{w}");
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

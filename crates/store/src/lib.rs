@@ -81,6 +81,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// One connection of its own for [`Store::ping`], opened on first use.
+    health: AnyPool,
     backend: Backend,
     ids: std::sync::Arc<OrderIdGen>,
     /// The key of the audit chain's HMAC-SM3, when configured (production).
@@ -191,8 +193,29 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
         }
+        // `/healthz` asks whether the database answers, not whether a connection of the pool is free: behind a
+        // flood of writes (each holding a connection through its fsync, or asleep in SQLite's busy handler)
+        // the pool's queue made the probe late, and an orchestrator may restart a busy, healthy instance.
+        let health = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(5));
+        let health = match backend {
+            Backend::Sqlite => health.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 2000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => health,
+        }
+        .connect_lazy(&url)
+        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact_url(&url))))?;
         Ok(Store {
             pool,
+            health,
             backend,
             ids: std::sync::Arc::new(OrderIdGen::new(instance)),
             audit_key: None,
@@ -228,8 +251,14 @@ impl Store {
         self.ids.next_id(now_ms())
     }
 
-    /// Closes the pool.
+    /// The most connections the pool opens (16 on PostgreSQL, 4 on SQLite); [`Store::ping`] has one more.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
+    /// Closes the pools.
     pub async fn close(&self) {
+        self.health.close().await;
         self.pool.close().await;
     }
 
@@ -247,9 +276,15 @@ impl Store {
         })
     }
 
-    /// Whether the database answers (for `/healthz`).
+    /// Whether the database answers (for `/healthz`), through a connection no request waits for. On SQLite it
+    /// reads the schema, so the file itself is read (`SELECT 1` would not touch it); under WAL that read does
+    /// not wait for writers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let probe = match self.backend {
+            Backend::Sqlite => "SELECT count(*) FROM sqlite_master",
+            Backend::Postgres => "SELECT 1",
+        };
+        sqlx::query(probe).execute(&self.health).await?;
         Ok(())
     }
 

@@ -922,3 +922,20 @@ async fn a_database_lacking_any_migration_is_brought_up_to_date() {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// `/healthz`'s ping has a connection of its own: it answers while every connection of the pool is held by a
+/// transaction, where a ping through the pool would wait out the acquire timeout and fail. (PostgreSQL only:
+/// on SQLite a second open transaction waits for the first's write lock, so the pool cannot be filled so.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_answers_while_every_pooled_connection_is_taken() {
+    let (pg, drop_db) = sealdesk_store::testing::fresh_postgres("pingfull").await;
+    let mut held = Vec::new();
+    for _ in 0..pg.max_connections() {
+        held.push(pg.begin().await.unwrap());
+    }
+    assert_eq!(held.len(), 16);
+    pg.ping().await.unwrap();
+    drop(held);
+    pg.close().await;
+    drop_db.await;
+}

@@ -374,7 +374,8 @@ pub(crate) async fn read_upload_with_csrf(
                     .bytes()
                     .await
                     .map_err(|_| AppError::BadInput("文件大小需小于 5M".into()))?;
-                file = Some((name, bytes.to_vec()));
+                // The buffer multer filled, taken over rather than copied.
+                file = Some((name, Vec::from(bytes)));
             }
             Some("_csrf") => {
                 csrf = field

@@ -150,17 +150,7 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let s = common::start().await;
     let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let order: Value = http
-        .post(format!("{}/api/v1/orders", s.url))
-        .bearer_auth(&alice)
-        .json(&common::order_body("13800138000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = order["id"].as_str().unwrap().to_owned();
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
     let send = |kind: &'static str, name: &'static str, bytes: Vec<u8>| {
         let http = http.clone();
         let url = format!("{}/api/v1/orders/{id}/uploads", s.url);
@@ -1118,4 +1108,80 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
         let failed = log.iter().find(|e| e.action == "sign_in_failed").unwrap();
         assert_eq!(failed.ip, want);
     }
+}
+
+/// At most `UPLOADS_AT_ONCE` upload bodies are received at once: with every place taken, an upload through the
+/// API or a page is answered 429 with the message, keeps nothing, and goes through once a place is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_past_the_bound_are_told_to_come_back_and_keep_nothing() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, csrf) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    // A real 70×50 PNG: a scan the server takes, small enough to arrive whole before the answer.
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(70, 50, image::Rgb([250, 250, 250]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let form = |csrf: Option<&str>| {
+        let part = reqwest::multipart::Part::bytes(png.clone()).file_name("front.png");
+        let f = reqwest::multipart::Form::new()
+            .text("kind", "id_front")
+            .part("file", part);
+        match csrf {
+            Some(c) => f.text("_csrf", c.to_owned()),
+            None => f,
+        }
+    };
+    let api = format!("{}/api/v1/orders/{id}/uploads", s.url);
+    let upload = || {
+        http.post(&api)
+            .bearer_auth(&alice)
+            .multipart(form(None))
+            .send()
+    };
+
+    let mut places = Vec::new();
+    for _ in 0..sealdesk_app::UPLOADS_AT_ONCE {
+        places.push(s.app.upload_ticket().await.unwrap());
+    }
+    let r = upload().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["message"], "系统正在处理较多文件，请稍后再上传");
+    let r = http
+        .post(format!("{}/orders/{id}/uploads", s.url))
+        .header("cookie", format!("sd_session={alice}"))
+        .multipart(form(Some(&csrf)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("系统正在处理较多文件，请稍后再上传")
+    );
+    assert!(
+        s.store
+            .uploads(id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A request that is not an upload does not wait for a place.
+    let r = http
+        .get(format!("{}/api/v1/orders/{id}", s.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    places.pop();
+    let r = upload().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(s.store.uploads(id.parse().unwrap()).await.unwrap().len(), 1);
 }

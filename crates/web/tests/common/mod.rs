@@ -181,6 +181,21 @@ pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &
     s["token"].as_str().unwrap().to_owned()
 }
 
+/// Creates a draft order through the API (the holder's mobile being `mobile`) and returns its id.
+pub async fn draft_order(http: &reqwest::Client, url: &str, token: &str, mobile: &str) -> String {
+    let order: serde_json::Value = http
+        .post(format!("{url}/api/v1/orders"))
+        .bearer_auth(token)
+        .json(&order_body(mobile))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    order["id"].as_str().unwrap().to_owned()
+}
+
 pub fn order_body(mobile: &str) -> serde_json::Value {
     serde_json::json!({
         "project": "testCSQY",
