@@ -24,6 +24,7 @@
 mod limits;
 mod ops;
 mod records;
+mod search;
 
 use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -597,6 +598,30 @@ impl Store {
             args.push(Arg::S(hi));
             conds.push(format!("{col} < ${}", args.len()));
         }
+        if let Some(pattern) = search::like_pattern(f.search.as_deref()) {
+            args.push(Arg::S(pattern));
+            conds.push(format!("search_text LIKE ${} ESCAPE '\\'", args.len()));
+        }
+        if !f.services.is_empty() {
+            let mut ph = Vec::new();
+            for s in &f.services {
+                args.push(Arg::S(s.code().to_owned()));
+                ph.push(format!("${}", args.len()));
+            }
+            conds.push(format!("service IN ({})", ph.join(", ")));
+        }
+        if let Some(t) = &f.created_from {
+            args.push(Arg::S(t.clone()));
+            conds.push(format!("created_at >= ${}", args.len()));
+        }
+        if let Some(t) = &f.created_before {
+            args.push(Arg::S(t.clone()));
+            conds.push(format!("created_at < ${}", args.len()));
+        }
+        if let Some(id) = f.id_below {
+            args.push(Arg::I(id));
+            conds.push(format!("id < ${}", args.len()));
+        }
         let where_ = if conds.is_empty() {
             String::new()
         } else {
@@ -604,8 +629,13 @@ impl Store {
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
         let order = if f.oldest_first { "ASC" } else { "DESC" };
+        let by = match f.sort_by {
+            SortKey::Created => String::new(),
+            SortKey::Updated => format!("updated_at {order}, "),
+            SortKey::Total => format!("total_fen {order}, "),
+        };
         let sql = format!(
-            "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY id {order} LIMIT {} OFFSET {}",
+            "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY {by}id {order} LIMIT {} OFFSET {}",
             f.limit.clamp(1, 500),
             f.offset.max(0)
         );
@@ -1067,8 +1097,8 @@ impl StoreTx {
     pub async fn insert_order(&mut self, o: &Order) -> Result<()> {
         let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(o.id)
         .bind(&o.order_no)
@@ -1081,6 +1111,7 @@ impl StoreTx {
         .bind(o.version)
         .bind(&o.created_at)
         .bind(&o.updated_at)
+        .bind(search::text(o))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1091,7 +1122,7 @@ impl StoreTx {
     pub async fn update_order(&mut self, o: &Order) -> Result<()> {
         let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
         let done = sqlx::query(
-            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5 WHERE id = $6 AND version = $7",
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8 WHERE id = $6 AND version = $7",
         )
         .bind(o.state.code())
         .bind(o.total.0)
@@ -1100,6 +1131,7 @@ impl StoreTx {
         .bind(&o.updated_at)
         .bind(o.id)
         .bind(o.version - 1)
+        .bind(search::text(o))
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() != 1 {
