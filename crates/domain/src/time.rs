@@ -85,6 +85,12 @@ impl Timestamp {
             .unwrap_or(0)
     }
 
+    /// 00:00 Beijing time of the calendar day `YYYY-MM-DD`, as a date typed on a page means.
+    pub fn beijing_midnight(date: &str) -> Option<Timestamp> {
+        let d = crate::workdays::parse_date(date)?;
+        Some(Timestamp(d.midnight().assume_offset(CST).unix_timestamp()))
+    }
+
     /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction, which is dropped). A leap second `:60` is read as
     /// `:59`, and a space may stand for the `T`.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {

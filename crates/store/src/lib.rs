@@ -544,6 +544,19 @@ impl Store {
         ))
     }
 
+    /// The page of orders `f` selects, without the count of all that match.
+    pub async fn order_batch(&self, f: &OrderFilter) -> Result<Vec<Order>> {
+        let Some((_, sql, args)) = self.list_sql(f) else {
+            return Ok(Vec::new());
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     /// The count and page queries [`Store::list_orders`] runs for `f`, with their arguments; `None` when
     /// nothing can match.
     fn list_sql(&self, f: &OrderFilter) -> Option<(String, String, Vec<Arg>)> {

@@ -19,6 +19,7 @@ mod error;
 mod gate;
 pub mod metrics;
 mod openapi;
+mod order_query;
 mod portal;
 mod public;
 mod schema;

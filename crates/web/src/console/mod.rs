@@ -9,15 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use sealdesk_app::OrderView;
-use sealdesk_domain::{AuditRecord, Order, OrderState};
-use sealdesk_store::{OrderFilter, Project};
+use sealdesk_domain::{AuditRecord, Order, OrderState, Service};
+use sealdesk_store::Project;
 
 use crate::AppState;
+use crate::order_query::{COLUMNS, OrderQuery, PAGE_SIZES};
 use crate::portal::signed_in;
 use crate::session::{ClientIp, PageCaller};
-use crate::view::{
-    Fields, Layout, Nav, PageResult, Pager, oid, page_no, redirect, render, render_with,
-};
+use crate::view::{Fields, Layout, Nav, PageResult, Pager, oid, redirect, render, render_with};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -34,9 +33,6 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/admin/projects", get(projects))
 }
-
-/// Rows per page of the queue.
-const PER_PAGE: i64 = 20;
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -80,68 +76,96 @@ async fn login(
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-struct QueueQuery {
-    state: Option<String>,
-    q: Option<String>,
-    page: Option<i64>,
-}
-
 #[derive(Template)]
 #[template(path = "console/orders.html")]
 struct Queue {
     l: Layout,
     /// (state code, label) of each tab; "" is 全部.
     tabs: Vec<(&'static str, &'static str)>,
+    /// The state shown ("" for all).
     state: String,
-    q: String,
+    /// The filters as asked, to fill the form again.
+    f: OrderQuery,
+    /// (code, name) of the projects the operator sees.
+    projects: Vec<(String, String)>,
+    services: Vec<(&'static str, &'static str)>,
+    columns: &'static [&'static str],
+    page_sizes: &'static [i64],
+    per_page: i64,
     orders: Vec<Order>,
     project_names: HashMap<i64, String>,
     pager: Pager,
+    export: String,
 }
 
 impl Queue {
     fn project_name(&self, id: &i64) -> &str {
         self.project_names.get(id).map(String::as_str).unwrap_or("")
     }
+
+    /// A filter's value as typed, for the form.
+    fn value<'a>(&self, v: &'a Option<String>) -> &'a str {
+        v.as_deref().unwrap_or("")
+    }
+
+    /// The link that sorts by `key` (`created`, `updated`, `total`): descending first, then the other way.
+    fn sort_link(&self, key: &str) -> String {
+        let current = self.f.sort.as_deref().unwrap_or("created") == key;
+        let asc = current && self.f.dir.as_deref() != Some("asc");
+        let q = OrderQuery {
+            state: Some(self.state.clone()),
+            sort: Some(key.to_owned()),
+            dir: Some(if asc { "asc" } else { "desc" }.to_owned()),
+            ..self.f.clone()
+        };
+        format!(
+            "/admin/orders?{}",
+            q.query_string(None, Some(self.per_page))
+        )
+    }
+
+    /// ▲ or ▼ beside the column the list is sorted by.
+    fn sort_mark(&self, key: &str) -> &'static str {
+        if self.f.sort.as_deref().unwrap_or("created") != key {
+            ""
+        } else if self.f.dir.as_deref() == Some("asc") {
+            "▲"
+        } else {
+            "▼"
+        }
+    }
 }
 
+/// 订单管理: the seed's admin columns, a filter on each, search by any part of an order number, a name, a credit
+/// code or a mobile number, sorting, pages of 10/25/50/100 and the CSV export of the filtered list. Without a
+/// `state` the page opens on 待审核, oldest first: the review queue.
 async fn orders(
     State(s): State<AppState>,
     c: PageCaller,
-    Query(q): Query<QueueQuery>,
+    Query(mut q): Query<OrderQuery>,
 ) -> PageResult {
     let name = match c.operator_name() {
         Ok(n) => n,
         Err(_) => return Ok(redirect("/admin/login")),
     };
-    let state = q.state.clone().unwrap_or_else(|| "pending_review".into());
-    let states: Vec<OrderState> = OrderState::from_code(&state).into_iter().collect();
-    let page = page_no(q.page);
-    let filter = OrderFilter {
-        states,
-        order_no_prefix: q.q.clone(),
-        oldest_first: state == "pending_review",
-        limit: PER_PAGE,
-        offset: (page - 1) * PER_PAGE,
-        ..Default::default()
-    };
+    if q.state.is_none() {
+        q.state = Some("pending_review".into());
+        if q.sort.is_none() && q.dir.is_none() {
+            q.dir = Some("asc".into());
+        }
+    }
+    let state = q.state.clone().unwrap_or_default();
+    let per_page = q
+        .per_page
+        .filter(|n| PAGE_SIZES.contains(n))
+        .unwrap_or(PAGE_SIZES[0]);
+    let projects = s.app.projects(&c.who).await?;
+    let codes: Vec<(i64, String)> = projects.iter().map(|p| (p.id, p.code.clone())).collect();
+    let filter = q.filter(&codes, per_page)?;
     let (orders, total) = s.app.list_orders(&c.who, filter).await?;
-    let project_names = s
-        .app
-        .projects(&c.who)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
-    let query = q.q.clone().unwrap_or_default();
-    let pager = Pager::new(page, PER_PAGE, orders.len(), total, |n| {
-        let qs: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("state", &state)
-            .append_pair("q", &query)
-            .append_pair("page", &n.to_string())
-            .finish();
-        format!("/admin/orders?{qs}")
+    let page = q.page();
+    let pager = Pager::new(page, per_page, orders.len(), total, |n| {
+        format!("/admin/orders?{}", q.query_string(Some(n), Some(per_page)))
     });
     let tabs = std::iter::once(("", "全部"))
         .chain(OrderState::ALL.iter().map(|s| (s.code(), s.label())))
@@ -150,9 +174,18 @@ async fn orders(
         l: Layout::new(format!("订单管理 — {name}"), Nav::of(&c)),
         tabs,
         state,
-        q: query,
+        export: format!("/api/v1/orders/export.csv?{}", q.query_string(None, None)),
+        projects: projects
+            .iter()
+            .map(|p| (p.code.clone(), p.name.clone()))
+            .collect(),
+        project_names: projects.into_iter().map(|p| (p.id, p.name)).collect(),
+        services: Service::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        columns: &COLUMNS,
+        page_sizes: &PAGE_SIZES,
+        per_page,
+        f: q,
         orders,
-        project_names,
         pager,
     }))
 }
