@@ -1343,3 +1343,95 @@ async fn orders_are_found_by_any_part_and_exported_within_the_callers_scope() {
     let csv = export(&outsider, "").await;
     assert_eq!(csv.split_terminator("\r\n").count(), 1);
 }
+
+/// 审核 on the console's order page: a rejection without 审核意见, or a decision a colleague already took, shows
+/// the same order page with the reason (and what was typed) and changes nothing; the 操作记录 names people by
+/// role and name, actions in Chinese, and keeps the 审核意见.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let scan =
+        sealdesk_artwork::testkit::generate(5, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for (st, body) in common::upload_all(&http, &s.url, &alice, &id, &scan, "scan.jpg").await {
+        assert_eq!(st, 201, "{body}");
+    }
+    let r = http
+        .post(format!("{}/api/v1/orders/{id}/submit", s.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let signed: Value = http
+        .post(format!("{}/api/v1/auth/operator", s.url))
+        .json(&json!({"name": "admin", "password": "sealdesk-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = format!("sd_session={}", signed["token"].as_str().unwrap());
+    let csrf = signed["csrf"].as_str().unwrap().to_owned();
+    let decide = |what: &str, comment: &str| {
+        http.post(format!("{}/admin/orders/{id}/{what}", s.url))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", csrf.as_str()), ("comment", comment)])
+            .send()
+    };
+    let state = || async { s.store.order(id.parse().unwrap()).await.unwrap().state };
+
+    let r = decide("reject", "   ").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("请填写审核意见，告诉申请人需要修改什么"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"id="reject""#),
+        "the 审核 form is still there"
+    );
+    assert_eq!(state().await, sealdesk_domain::OrderState::PendingReview);
+
+    let r = decide("reject", "营业执照不清晰 <b>").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(state().await, sealdesk_domain::OrderState::Rejected);
+
+    // A page opened before the rejection, approving now.
+    let r = decide("approve", "").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    let refused = sealdesk_domain::TransitionError {
+        from: sealdesk_domain::OrderState::Rejected,
+        event: "审核通过",
+        actor: sealdesk_domain::Actor::Operator,
+    };
+    assert!(page.contains(&refused.to_string()), "{page}");
+    assert_eq!(state().await, sealdesk_domain::OrderState::Rejected);
+
+    let page = common::get_text(&http, &format!("{}/admin/orders/{id}", s.url), &cookie).await;
+    let trail = &page[page.find("操作记录").unwrap()..];
+    for shown in [
+        "申请人 李四",
+        "暂存订单",
+        "上传材料",
+        "提交审核",
+        "管理员 admin",
+        "审核不通过",
+        "待审核 → 审核不通过",
+        "营业执照不清晰 &#60;b&#62;",
+    ] {
+        assert!(trail.contains(shown), "{shown} in:\n{trail}");
+    }
+    assert!(
+        !trail.contains("applicant:") && !trail.contains(">submit<"),
+        "{trail}"
+    );
+}

@@ -705,15 +705,7 @@ async fn an_operator_finds_an_order_by_part_of_its_number_and_exports_the_list()
         .unwrap()
         .unwrap();
     assert!(href.contains(&format!("q={tail}")), "{href}");
-    let csv = http
-        .get(&href)
-        .header("cookie", format!("sd_session={admin}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = common::get_text(&http, &href, &format!("sd_session={admin}")).await;
     let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use sealdesk_app::OrderView;
+use sealdesk_app::{AppError, OrderView};
 use sealdesk_domain::{AuditRecord, Order, OrderState, Service};
 use sealdesk_store::Project;
 
@@ -198,25 +198,100 @@ struct Detail<'a> {
     csrf: &'a str,
     editable: bool,
     can_write: bool,
-    audit: Vec<AuditRecord>,
+    trail: Vec<TrailRow>,
+    /// Why the last 审核 was refused (an empty 审核意见, or a colleague's decision first), with what was typed.
+    review_error: Option<String>,
+    comment: String,
+}
+
+/// One line of 操作记录 as an operator reads it: who by role and name, what in Chinese, and the 审核意见.
+struct TrailRow {
+    at: String,
+    who: String,
+    what: String,
+    states: String,
+    note: String,
+}
+
+impl TrailRow {
+    fn of(a: &AuditRecord, order: &Order) -> TrailRow {
+        let who = match a.actor.split_once(':') {
+            Some(("applicant", id)) if id == order.applicant_id.to_string() => {
+                format!("申请人 {}", order.holder.applicant_name)
+            }
+            Some(("applicant", _)) => "申请人".to_owned(),
+            Some(("operator", name)) => format!("管理员 {name}"),
+            Some(("gateway", channel)) => format!("支付渠道 {channel}"),
+            _ if a.actor == "platform" => "平台".to_owned(),
+            _ if a.actor == "system" => "系统".to_owned(),
+            _ => a.actor.clone(),
+        };
+        let states = match (&a.before_state, &a.after_state) {
+            (None, None) => String::new(),
+            (b, a) => format!(
+                "{} → {}",
+                crate::view::state_label(b),
+                crate::view::state_label(a)
+            ),
+        };
+        let note = serde_json::from_str::<serde_json::Value>(&a.detail)
+            .ok()
+            .and_then(|d| d["comment"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        TrailRow {
+            at: crate::view::beijing(&a.at),
+            who,
+            what: sealdesk_domain::action_label(&a.action).to_owned(),
+            states,
+            note,
+        }
+    }
+}
+
+/// The order page for an operator; `review_error` and `comment` show a refused 审核 again with what was typed.
+async fn detail_page(
+    s: &AppState,
+    c: &PageCaller,
+    id: i64,
+    review_error: Option<String>,
+    comment: String,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, id).await?;
+    let trail = s
+        .app
+        .order_audit(&c.who, v.order.id)
+        .await?
+        .iter()
+        .map(|a| TrailRow::of(a, &v.order))
+        .collect();
+    let status = if review_error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(render_with(
+        status,
+        &Detail {
+            l: Layout::new(format!("订单 {}", v.order.order_no), Nav::of(c))
+                .with_step(v.order.state.step()),
+            v: &v,
+            csrf: &c.csrf,
+            editable: false,
+            can_write: false,
+            trail,
+            review_error,
+            comment,
+        },
+    ))
 }
 
 async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
     c.operator_name()?;
-    let v = s.app.order_view(&c.who, oid(&id)?).await?;
-    let audit = s.app.order_audit(&c.who, v.order.id).await?;
-    Ok(render(&Detail {
-        l: Layout::new(format!("订单 {}", v.order.order_no), Nav::of(&c))
-            .with_step(v.order.state.step()),
-        v: &v,
-        csrf: &c.csrf,
-        editable: false,
-        can_write: false,
-        audit,
-    }))
+    detail_page(&s, &c, oid(&id)?, None, String::new()).await
 }
 
-/// 审核通过 (`approve`) or 审核不通过 with the 审核意见 of the form.
+/// 审核通过 (`approve`) or 审核不通过 with the 审核意见 of the form. A refused decision (no 审核意见, or the order
+/// decided by a colleague meanwhile) shows the order again, as it now is, with the reason and the typed text.
 async fn review(
     State(s): State<AppState>,
     c: PageCaller,
@@ -227,12 +302,26 @@ async fn review(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let id = oid(&id)?;
-    let o = if approve {
-        s.app.approve(&c.who, id).await?
+    let done = if approve {
+        s.app.approve(&c.who, id).await
     } else {
-        s.app.reject(&c.who, id, f.get("comment")).await?
+        s.app.reject(&c.who, id, f.get("comment")).await
     };
-    Ok(redirect(&format!("/admin/orders/{}", o.id)))
+    match done {
+        Ok(o) => Ok(redirect(&format!("/admin/orders/{}", o.id))),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let why = match &e {
+                AppError::Invalid(fields) => fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                other => other.to_string(),
+            };
+            detail_page(&s, &c, id, Some(why), f.get("comment").to_owned()).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]

@@ -268,3 +268,15 @@ pub fn challenge_answer(token: &mut SoftToken, challenge: &serde_json::Value) ->
         "signature": base64::engine::general_purpose::STANDARD.encode(sig),
     })
 }
+
+/// The body of `GET url` sent with the session cookie `cookie` (`sd_session=…`), as a page or a download.
+pub async fn get_text(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
