@@ -44,4 +44,4 @@ pub use order::{
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};
-pub use workdays::{CalendarError, WorkCalendar};
+pub use workdays::{CalendarError, REVIEW_WORKING_DAYS, ReviewDue, WorkCalendar};

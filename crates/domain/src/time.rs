@@ -75,6 +75,11 @@ impl Timestamp {
         self.format(CST, format_description!("[year]-[month]-[day]"))
     }
 
+    /// The Beijing calendar date, for counting working days.
+    pub fn beijing_day(self) -> Option<time::Date> {
+        self.at(CST).map(|t| t.date())
+    }
+
     /// The Beijing calendar date as the number `YYYYMMDD`.
     pub fn beijing_yyyymmdd(self) -> u32 {
         self.at(CST)

@@ -1435,3 +1435,68 @@ async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese
         "{trail}"
     );
 }
+
+/// The 待审核 queue counts the 1-2 working-day promise in 工作日 (holidays and make-up Saturdays from the
+/// calendar data): the longest waiting first, overdue and due today marked, a year without data said as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_queue_shows_due_dates_in_working_days() {
+    // Monday 2026-10-12, 10:00 in Beijing; Saturday 2026-10-10 was a make-up working day.
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 10, 12, 2, 0, 0,
+    ));
+    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let base = s.store.order(id.parse().unwrap()).await.unwrap();
+    let submitted = |at: &str| {
+        let mut o = base.clone();
+        o.id = s.store.next_id();
+        o.order_no = sealdesk_domain::OrderNo::new("testCSQY", o.id).to_string();
+        o.state = sealdesk_domain::OrderState::PendingReview;
+        o.updated_at = at.to_owned();
+        o
+    };
+    // Made in an order the queue must not follow: it sorts by submission.
+    let orders = [
+        submitted("2026-10-12T01:00:00Z"), // today: due 10-14
+        submitted("2026-09-30T03:00:00Z"), // due 10-09 (after National Day): 2 working days late
+        submitted("2026-10-09T01:00:00Z"), // due 10-12, today
+        submitted("2026-12-31T02:00:00Z"), // due in 2027, which the data does not cover
+    ];
+    s.store.bulk_load(&[], &orders, &[]).await.unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/orders", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    let rows: Vec<&str> = page.split("<tr>").skip(2).collect();
+    let expect = [
+        (
+            &orders[1],
+            "due-late",
+            "已超期 2 个工作日（应于 2026-10-09）",
+        ),
+        (&orders[2], "due-today", "今日到期"),
+        (&orders[0], "due-ok", "2026-10-14 前（剩 2 个工作日）"),
+        (
+            &orders[3],
+            "due-unknown",
+            "没有 2027 年的节假日数据（已有 2025、2026），请先补充该年的节假日安排",
+        ),
+    ];
+    assert_eq!(rows.len(), expect.len(), "{page}");
+    for (row, (o, class, text)) in rows.iter().zip(expect) {
+        assert!(
+            row.contains(&o.order_no),
+            "{} expected in {row}",
+            o.order_no
+        );
+        assert!(
+            row.contains(&format!("<td class=\"{class}\">{text}</td>")),
+            "{row}"
+        );
+    }
+}

@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use sealdesk_app::{AppError, OrderView};
-use sealdesk_domain::{AuditRecord, Order, OrderState, Service};
+use sealdesk_domain::{
+    AuditRecord, Order, OrderState, ReviewDue, Service, Timestamp, WorkCalendar,
+};
 use sealdesk_store::Project;
 
 use crate::AppState;
@@ -96,11 +98,26 @@ struct Queue {
     project_names: HashMap<i64, String>,
     pager: Pager,
     export: String,
+    /// 办理时限 of each order waiting for 审核: (text, CSS class).
+    due: HashMap<i64, (String, &'static str)>,
 }
 
 impl Queue {
     fn project_name(&self, id: &i64) -> &str {
         self.project_names.get(id).map(String::as_str).unwrap_or("")
+    }
+
+    /// Whether the list shows the 待审核 queue, with its 办理时限 column.
+    fn is_queue(&self) -> bool {
+        self.state == OrderState::PendingReview.code()
+    }
+
+    fn due_text(&self, id: &i64) -> &str {
+        self.due.get(id).map(|d| d.0.as_str()).unwrap_or("")
+    }
+
+    fn due_class(&self, id: &i64) -> &str {
+        self.due.get(id).map(|d| d.1).unwrap_or("")
     }
 
     /// A filter's value as typed, for the form.
@@ -149,8 +166,11 @@ async fn orders(
         Err(_) => return Ok(redirect("/admin/login")),
     };
     if q.state.is_none() {
+        // The review queue: longest waiting since submission (the last update of a 待审核 order) first, which
+        // puts the overdue and the due-today on top.
         q.state = Some("pending_review".into());
         if q.sort.is_none() && q.dir.is_none() {
+            q.sort = Some("updated".into());
             q.dir = Some("asc".into());
         }
     }
@@ -163,6 +183,12 @@ async fn orders(
     let codes: Vec<(i64, String)> = projects.iter().map(|p| (p.id, p.code.clone())).collect();
     let filter = q.filter(&codes, per_page)?;
     let (orders, total) = s.app.list_orders(&c.who, filter).await?;
+    let now = Timestamp(s.app.now());
+    let due = orders
+        .iter()
+        .filter(|o| o.state == OrderState::PendingReview)
+        .map(|o| (o.id, review_due(&o.updated_at, now)))
+        .collect();
     let page = q.page();
     let pager = Pager::new(page, per_page, orders.len(), total, |n| {
         format!("/admin/orders?{}", q.query_string(Some(n), Some(per_page)))
@@ -187,7 +213,37 @@ async fn orders(
         f: q,
         orders,
         pager,
+        due,
     }))
+}
+
+/// The 工作日 calendar the queue counts in (the embedded data; it must parse, a unit test of the domain makes sure).
+fn calendar() -> Option<&'static WorkCalendar> {
+    static CAL: std::sync::OnceLock<Option<WorkCalendar>> = std::sync::OnceLock::new();
+    CAL.get_or_init(|| WorkCalendar::china().ok()).as_ref()
+}
+
+/// 办理时限 of an order submitted at `submitted` (RFC 3339), as of `now`. A year the calendar
+/// has no data for is said, never guessed.
+fn review_due(submitted: &str, now: Timestamp) -> (String, &'static str) {
+    let (Some(cal), Some(day), Some(today)) = (
+        calendar(),
+        Timestamp::parse_rfc3339(submitted).and_then(Timestamp::beijing_day),
+        now.beijing_day(),
+    ) else {
+        return ("无法计算".into(), "due-unknown");
+    };
+    match cal.review_due(day, today) {
+        Ok(ReviewDue::OnTime { due, left }) => {
+            (format!("{due} 前（剩 {left} 个工作日）"), "due-ok")
+        }
+        Ok(ReviewDue::Today { .. }) => ("今日到期".into(), "due-today"),
+        Ok(ReviewDue::Overdue { due, late: 0 }) => (format!("已超期（应于 {due}）"), "due-late"),
+        Ok(ReviewDue::Overdue { due, late }) => {
+            (format!("已超期 {late} 个工作日（应于 {due}）"), "due-late")
+        }
+        Err(e) => (e.to_string(), "due-unknown"),
+    }
 }
 
 #[derive(Template)]

@@ -35,6 +35,20 @@ pub async fn start() -> TestServer {
 /// A server in demo mode or not, trusting the given proxies. Without demo mode there is no sandbox gateway and
 /// no payment channel.
 pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) -> TestServer {
+    start_with_clock(
+        demo,
+        trusted_proxies,
+        Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await
+}
+
+/// A server whose application reads the time from `clock`.
+pub async fn start_with_clock(
+    demo: bool,
+    trusted_proxies: Vec<sealdesk_web::Cidr>,
+    clock: Arc<dyn sealdesk_domain::Clock>,
+) -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::connect(
         &format!("sqlite://{}", tmp.path().join("t.db").display()),
@@ -67,6 +81,7 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
         },
         data_dir: tmp.path().into(),
         public_url: url.clone(),
+        clock,
         ..Default::default()
     };
     let app = App::new(
