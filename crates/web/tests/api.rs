@@ -1261,6 +1261,7 @@ async fn orders_are_found_by_any_part_and_exported_within_the_callers_scope() {
     let tail = &first_no[first_no.len() - 5..];
     for (query, want) in [
         (format!("q={tail}"), vec![first.clone()]),
+        (format!("q={first_no}"), vec![first.clone()]),
         ("q=%E5%B0%8F%E6%98%8E".to_owned(), vec![first.clone()]), // 小明
         ("q=1111222".to_owned(), vec![first.clone()]),
         ("q=%E8%B5%A3%E6%B1%9F".to_owned(), vec![second.clone()]), // 赣江: the foreign one is out of scope
