@@ -7,6 +7,7 @@
 //! through the outbox) in one transaction.
 #![deny(missing_docs)]
 
+mod audit_view;
 mod auth;
 mod error;
 mod orders;
@@ -22,6 +23,7 @@ use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
 use sealdesk_domain::{Clock, SystemClock, Timestamp};
 use sealdesk_store::Store;
 
+pub use audit_view::AuditPage;
 pub use auth::{
     CODES_PER_ADDRESS_HOUR, CODES_PER_DAY, CODES_PER_HOUR, OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES,
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,

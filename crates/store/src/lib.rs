@@ -21,6 +21,7 @@
     )
 )]
 
+mod audit_query;
 mod limits;
 mod ops;
 mod records;
@@ -30,6 +31,7 @@ use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+pub use audit_query::AuditFilter;
 pub use ops::{PlanArg, Stats, database_is_blank};
 pub use records::*;
 

@@ -242,7 +242,7 @@ fn field(out: &mut String, v: &str) {
     }
 }
 
-fn row(out: &mut String, cells: &[&str]) {
+pub(crate) fn row(out: &mut String, cells: &[&str]) {
     for (i, c) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -277,6 +277,44 @@ fn order_row(out: &mut String, o: &Order, project_names: &HashMap<i64, String>) 
     );
 }
 
+/// A CSV download (UTF-8 with a BOM, so that Excel reads it) of `columns` whose rows come in batches:
+/// `batch(state)` gives the text of one batch and the state of the next (`None` after the last), or `None` when
+/// there is nothing more. Memory holds one batch whatever the size of the file.
+pub(crate) fn csv_download<S, F, Fut>(
+    file_name: &str,
+    columns: &[&str],
+    start: S,
+    batch: F,
+) -> Response
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<(String, Option<S>)>> + Send + 'static,
+{
+    let mut head = String::from("\u{feff}");
+    row(&mut head, columns);
+    let first = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(head)) });
+    let rows = futures_util::stream::unfold(Some(start), move |next| {
+        let pending = next.map(&batch);
+        async move {
+            let (text, more) = pending?.await?;
+            Some((Ok::<_, Infallible>(Bytes::from(text)), more))
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(futures_util::StreamExt::chain(first, rows)),
+    )
+        .into_response()
+}
+
 /// The CSV of every order `filter` selects that `who` may see, newest first, streamed batch by batch (the
 /// filter's sort and page are ignored: the export walks the list by id).
 pub(crate) fn export(
@@ -290,15 +328,9 @@ pub(crate) fn export(
     filter.offset = 0;
     filter.limit = EXPORT_BATCH;
     filter.id_below = None;
-    let mut head = String::from("\u{feff}");
-    row(&mut head, &COLUMNS);
-    // (next filter, done): the first item is the header, then one chunk per batch until a batch comes back
-    // short.
-    let first = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(head)) });
-    let rows = futures_util::stream::unfold(Some(filter), move |next| {
+    csv_download("orders.csv", &COLUMNS, filter, move |f: OrderFilter| {
         let (app, who, names) = (app.clone(), who.clone(), project_names.clone());
         async move {
-            let f = next?;
             let batch = match app.order_batch(&who, f.clone()).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -308,33 +340,18 @@ pub(crate) fn export(
                     return None;
                 }
             };
-            if batch.is_empty() {
-                return None;
-            }
+            let last = batch.last()?.id;
             let mut out = String::new();
             for o in &batch {
                 order_row(&mut out, o, &names);
             }
             let more = (batch.len() as i64 == f.limit).then(|| OrderFilter {
-                id_below: batch.last().map(|o| o.id),
+                id_below: Some(last),
                 ..f
             });
-            Some((Ok::<_, Infallible>(Bytes::from(out)), more))
+            Some((out, more))
         }
-    });
-    let body = Body::from_stream(futures_util::StreamExt::chain(first, rows));
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"orders.csv\"",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
+    })
 }
 
 #[cfg(test)]

@@ -1356,19 +1356,7 @@ async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese
         .build()
         .unwrap();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
-    let scan =
-        sealdesk_artwork::testkit::generate(5, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for (st, body) in common::upload_all(&http, &s.url, &alice, &id, &scan, "scan.jpg").await {
-        assert_eq!(st, 201, "{body}");
-    }
-    let r = http
-        .post(format!("{}/api/v1/orders/{id}/submit", s.url))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 5).await;
     let signed: Value = http
         .post(format!("{}/api/v1/auth/operator", s.url))
         .json(&json!({"name": "admin", "password": "sealdesk-demo"}))
@@ -1500,4 +1488,104 @@ async fn the_review_queue_shows_due_dates_in_working_days() {
             "{row}"
         );
     }
+}
+
+/// 审计日志: only a super-administrator reads the whole log; it filters by order and action, names people (a
+/// masked mobile number for an applicant), checks the chain on request and exports the filter as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_super_administrator_reads_filters_checks_and_exports_the_audit_log() {
+    let s = common::start().await;
+    let http = common::http();
+    s.app
+        .ensure_operator("root", "root-password-1", true)
+        .await
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 7).await;
+    let other = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let order_no = s.store.order(id.parse().unwrap()).await.unwrap().order_no;
+    let root = format!(
+        "sd_session={}",
+        common::operator(&http, &s.url, "root", "root-password-1").await
+    );
+    let admin = format!(
+        "sd_session={}",
+        common::operator(&http, &s.url, "admin", "sealdesk-demo").await
+    );
+    let get = |path: &str, cookie: &str| {
+        http.get(format!("{}{path}", s.url))
+            .header("cookie", cookie.to_owned())
+            .send()
+    };
+
+    let r = get("/admin/audit", &admin).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("只有超级管理员可以查看审计日志")
+    );
+
+    let rows = |page: &str| page.matches("<tr><td>").count();
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/audit?action=submit", s.url),
+        &root,
+    )
+    .await;
+    assert_eq!(rows(&page), 1, "{page}");
+    assert!(page.contains("<td>申请人 138****8000</td>"), "{page}");
+    assert!(
+        page.contains("<td>提交审核</td><td>草稿 → 待审核</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("13800138000"), "the mobile number is masked");
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/audit?order={order_no}", s.url),
+        &root,
+    )
+    .await;
+    assert_eq!(rows(&page), 6, "create, 4 uploads, submit: {page}");
+    assert!(
+        !page.contains(&format!(">{other}<")),
+        "another order's entries stay out"
+    );
+
+    let all = s.store.audit_entries(None).await.unwrap().len();
+    let page = common::get_text(&http, &format!("{}/admin/audit?verify=1", s.url), &root).await;
+    assert!(
+        page.contains(&format!("审计链完整：共 {all} 条记录，逐条校验通过")),
+        "{page}"
+    );
+
+    let r = get("/admin/audit?action=drop_table", &root).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("未知的操作：drop_table"));
+
+    let csv = common::get_text(
+        &http,
+        &format!("{}/admin/audit/export.csv?action=upload", s.url),
+        &root,
+    )
+    .await;
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "\u{feff}序号,时间,操作人,来源IP,订单ID,操作,状态变化,详情,哈希"
+    );
+    assert_eq!(lines.len(), 1 + 4, "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(&format!(",{id},上传材料,"))),
+        "{csv}"
+    );
+    let r = get("/admin/audit/export.csv", &admin).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no file for a refused export"
+    );
 }

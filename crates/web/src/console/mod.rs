@@ -1,6 +1,8 @@
 //! The operator console (管理员): sign-in with name and password, the order queue by state, one order with
 //! 审核通过 / 审核不通过 and its audit trail, and the projects with their operator groups.
 
+mod audit;
+
 use std::collections::HashMap;
 
 use askama::Template;
@@ -34,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .merge(audit::routes())
 }
 
 #[derive(Template)]
@@ -260,6 +263,22 @@ struct Detail<'a> {
     comment: String,
 }
 
+/// Who did something, as an operator reads it: 申请人 with `applicant(id)` (a name or a masked mobile number)
+/// when known, 管理员 and the name, the payment channel, 平台, 系统.
+pub(crate) fn actor_label(actor: &str, applicant: impl Fn(i64) -> Option<String>) -> String {
+    match actor.split_once(':') {
+        Some(("applicant", id)) => match id.parse().ok().and_then(applicant) {
+            Some(name) => format!("申请人 {name}"),
+            None => "申请人".to_owned(),
+        },
+        Some(("operator", name)) => format!("管理员 {name}"),
+        Some(("gateway", channel)) => format!("支付渠道 {channel}"),
+        _ if actor == "platform" => "平台".to_owned(),
+        _ if actor == "system" => "系统".to_owned(),
+        _ => actor.to_owned(),
+    }
+}
+
 /// One line of 操作记录 as an operator reads it: who by role and name, what in Chinese, and the 审核意见.
 struct TrailRow {
     at: String,
@@ -271,17 +290,9 @@ struct TrailRow {
 
 impl TrailRow {
     fn of(a: &AuditRecord, order: &Order) -> TrailRow {
-        let who = match a.actor.split_once(':') {
-            Some(("applicant", id)) if id == order.applicant_id.to_string() => {
-                format!("申请人 {}", order.holder.applicant_name)
-            }
-            Some(("applicant", _)) => "申请人".to_owned(),
-            Some(("operator", name)) => format!("管理员 {name}"),
-            Some(("gateway", channel)) => format!("支付渠道 {channel}"),
-            _ if a.actor == "platform" => "平台".to_owned(),
-            _ if a.actor == "system" => "系统".to_owned(),
-            _ => a.actor.clone(),
-        };
+        let who = actor_label(&a.actor, |id| {
+            (id == order.applicant_id).then(|| order.holder.applicant_name.clone())
+        });
         let states = match (&a.before_state, &a.after_state) {
             (None, None) => String::new(),
             (b, a) => format!(

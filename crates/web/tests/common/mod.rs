@@ -295,3 +295,27 @@ pub async fn get_text(http: &reqwest::Client, url: &str, cookie: &str) -> String
         .await
         .unwrap()
 }
+
+/// A 新办 order of the applicant `token`, with every upload (a generated form scan, `seed`) and submitted: 待审核.
+pub async fn submitted_order(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    mobile: &str,
+    seed: u64,
+) -> String {
+    let id = draft_order(http, url, token, mobile).await;
+    let scan =
+        sealdesk_artwork::testkit::generate(seed, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for (st, body) in upload_all(http, url, token, &id, &scan, "scan.jpg").await {
+        assert_eq!(st, 201, "{body}");
+    }
+    let r = http
+        .post(format!("{url}/api/v1/orders/{id}/submit"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    id
+}
