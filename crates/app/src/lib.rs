@@ -9,6 +9,7 @@
 
 mod audit_view;
 mod auth;
+mod dashboard;
 mod error;
 mod orders;
 mod sms;
@@ -29,6 +30,7 @@ pub use auth::{
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
 };
 pub use auth::{Principal, SignedIn};
+pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use uploads::{

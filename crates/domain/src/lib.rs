@@ -27,6 +27,7 @@ pub mod audit;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod review_stats;
 pub mod seal_status;
 pub mod state;
 pub mod time;
@@ -41,6 +42,7 @@ pub use order::{
     Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
     SealKind, SealLine, Service, UploadKind,
 };
+pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};

@@ -215,6 +215,17 @@ pub enum ReviewDue {
 }
 
 impl WorkCalendar {
+    /// Where an order submitted at `submitted` (RFC 3339) stands at `now`, counted in Beijing days; `None` for a
+    /// time that does not read.
+    pub fn review_due_at(
+        &self,
+        submitted: &str,
+        now: crate::Timestamp,
+    ) -> Option<Result<ReviewDue, CalendarError>> {
+        let day = crate::Timestamp::parse_rfc3339(submitted)?.beijing_day()?;
+        Some(self.review_due(day, now.beijing_day()?))
+    }
+
     /// Where an order submitted on `submitted` stands on `today` (both Beijing dates).
     pub fn review_due(&self, submitted: Date, today: Date) -> Result<ReviewDue, CalendarError> {
         let due = self.add_working_days(submitted, REVIEW_WORKING_DAYS)?;

@@ -22,6 +22,7 @@
 )]
 
 mod audit_query;
+mod dashboard;
 mod limits;
 mod ops;
 mod records;

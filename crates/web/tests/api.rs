@@ -1193,16 +1193,7 @@ async fn uploads_past_the_bound_are_told_to_come_back_and_keep_nothing() {
 async fn orders_are_found_by_any_part_and_exported_within_the_callers_scope() {
     let s = common::start().await;
     let http = common::http();
-    let other = s.store.create_group("B组").await.unwrap();
-    s.store
-        .create_project(
-            "otherP",
-            "另一授权单位",
-            sealdesk_domain::Fen(8000),
-            Some(other.id),
-        )
-        .await
-        .unwrap();
+    common::foreign_project(&s.store).await;
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let create =
         |project: &'static str, name: &'static str, ent: &'static str, mobile: &'static str| {
@@ -1438,14 +1429,8 @@ async fn the_review_queue_shows_due_dates_in_working_days() {
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
     let base = s.store.order(id.parse().unwrap()).await.unwrap();
-    let submitted = |at: &str| {
-        let mut o = base.clone();
-        o.id = s.store.next_id();
-        o.order_no = sealdesk_domain::OrderNo::new("testCSQY", o.id).to_string();
-        o.state = sealdesk_domain::OrderState::PendingReview;
-        o.updated_at = at.to_owned();
-        o
-    };
+    let submitted =
+        |at: &str| common::waiting_copy(&s.store, &base, ("testCSQY", base.project_id), at);
     // Made in an order the queue must not follow: it sorts by submission.
     let orders = [
         submitted("2026-10-12T01:00:00Z"), // today: due 10-14
@@ -1587,5 +1572,79 @@ async fn the_super_administrator_reads_filters_checks_and_exports_the_audit_log(
         r.status(),
         StatusCode::FORBIDDEN,
         "no file for a refused export"
+    );
+}
+
+/// 统计: over the operator's projects only, the 待审核 queue against the working-day promise, decisions of the
+/// last 30 days with the median wait and the rejection reasons, orders by state and by project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_the_operators_projects() {
+    // Monday 2026-10-12 in Beijing, as in the queue test.
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 10, 12, 2, 0, 0,
+    ));
+    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let http = common::http();
+    let foreign = common::foreign_project(&s.store).await;
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let mut decided = Vec::new();
+    for seed in 1..=3 {
+        decided.push(common::submitted_order(&http, &s.url, &alice, "13800138000", seed).await);
+    }
+    let base = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let base = s.store.order(base.parse().unwrap()).await.unwrap();
+    let here = ("testCSQY", base.project_id);
+    let waiting = |at: &str, project| common::waiting_copy(&s.store, &base, project, at);
+    s.store
+        .bulk_load(
+            &[],
+            &[
+                waiting("2026-09-30T03:00:00Z", here),                // overdue
+                waiting("2026-10-09T01:00:00Z", here),                // due today
+                waiting("2026-09-01T01:00:00Z", ("otherP", foreign)), // overdue, not this operator's
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    for (id, (what, comment)) in decided.iter().zip([
+        ("reject", "营业执照不清晰"),
+        ("reject", "营业执照不清晰"),
+        ("approve", ""),
+    ]) {
+        let r = http
+            .post(format!("{}/api/v1/orders/{id}/{what}", s.url))
+            .bearer_auth(&admin)
+            .json(&json!({"comment": comment}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/dashboard", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    for shown in [
+        ">已超期 1</a>",
+        ">今日到期 1</span>",
+        r#"<strong id="decisions">3</strong>"#,
+        // The decisions came within seconds of the submissions.
+        r#"<strong id="median">不到 1 小时</strong>"#,
+        "<tr><td>营业执照不清晰</td><td>2</td></tr>",
+        ">草稿</a></td><td>1</td>",
+        ">待审核</a></td><td>2</td>",
+        ">审核不通过</a></td><td>2</td>",
+        ">待支付</a></td><td>1</td>",
+        "<tr><td>南昌市城建档案馆</td><td>6</td><td>2</td></tr>",
+    ] {
+        assert!(page.contains(shown), "{shown} in:\n{page}");
+    }
+    assert!(
+        !page.contains("另一授权单位"),
+        "another group's project stays out"
     );
 }

@@ -2,6 +2,7 @@
 //! 审核通过 / 审核不通过 and its audit trail, and the projects with their operator groups.
 
 mod audit;
+mod dashboard;
 
 use std::collections::HashMap;
 
@@ -37,6 +38,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/admin/projects", get(projects))
         .merge(audit::routes())
+        .merge(dashboard::routes())
 }
 
 #[derive(Template)]
@@ -229,23 +231,19 @@ fn calendar() -> Option<&'static WorkCalendar> {
 /// 办理时限 of an order submitted at `submitted` (RFC 3339), as of `now`. A year the calendar
 /// has no data for is said, never guessed.
 fn review_due(submitted: &str, now: Timestamp) -> (String, &'static str) {
-    let (Some(cal), Some(day), Some(today)) = (
-        calendar(),
-        Timestamp::parse_rfc3339(submitted).and_then(Timestamp::beijing_day),
-        now.beijing_day(),
-    ) else {
-        return ("无法计算".into(), "due-unknown");
-    };
-    match cal.review_due(day, today) {
-        Ok(ReviewDue::OnTime { due, left }) => {
+    match calendar().and_then(|c| c.review_due_at(submitted, now)) {
+        None => ("无法计算".into(), "due-unknown"),
+        Some(Ok(ReviewDue::OnTime { due, left })) => {
             (format!("{due} 前（剩 {left} 个工作日）"), "due-ok")
         }
-        Ok(ReviewDue::Today { .. }) => ("今日到期".into(), "due-today"),
-        Ok(ReviewDue::Overdue { due, late: 0 }) => (format!("已超期（应于 {due}）"), "due-late"),
-        Ok(ReviewDue::Overdue { due, late }) => {
+        Some(Ok(ReviewDue::Today { .. })) => ("今日到期".into(), "due-today"),
+        Some(Ok(ReviewDue::Overdue { due, late: 0 })) => {
+            (format!("已超期（应于 {due}）"), "due-late")
+        }
+        Some(Ok(ReviewDue::Overdue { due, late })) => {
             (format!("已超期 {late} 个工作日（应于 {due}）"), "due-late")
         }
-        Err(e) => (e.to_string(), "due-unknown"),
+        Some(Err(e)) => (e.to_string(), "due-unknown"),
     }
 }
 

@@ -319,3 +319,36 @@ pub async fn submitted_order(
     assert_eq!(r.status(), 200);
     id
 }
+
+/// Another group, B组, with a project of its own, `otherP` 另一授权单位, which the `admin` operator (A组) does not
+/// serve; its id.
+pub async fn foreign_project(store: &Store) -> i64 {
+    let other = store.create_group("B组").await.unwrap();
+    store
+        .create_project(
+            "otherP",
+            "另一授权单位",
+            sealdesk_domain::Fen(8000),
+            Some(other.id),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// A copy of `base` under a new id in the project (`code`, `id`), waiting for 审核 since `at`: to fill a queue
+/// with orders submitted at chosen times.
+pub fn waiting_copy(
+    store: &Store,
+    base: &sealdesk_domain::Order,
+    project: (&str, i64),
+    at: &str,
+) -> sealdesk_domain::Order {
+    let mut o = base.clone();
+    o.id = store.next_id();
+    o.order_no = sealdesk_domain::OrderNo::new(project.0, o.id).to_string();
+    o.project_id = project.1;
+    o.state = sealdesk_domain::OrderState::PendingReview;
+    o.updated_at = at.to_owned();
+    o
+}
