@@ -62,19 +62,38 @@ fn load_average() -> String {
 /// Size of the uploaded PDF: 2 MiB, a colour 300-dpi A4 scan as scanners write it.
 const PDF_BYTES: usize = 2 * 1024 * 1024;
 
-/// A 2 MiB PDF: one A4 page holding a 300-dpi stamped-form scan as a JPEG image, like a scanner writes. The
-/// testkit's JPEG is smaller (about 0.9 MB), so an unreferenced stream of incompressible bytes makes up the rest:
+/// The pixel size in a JPEG's start-of-frame segment.
+fn jpeg_size(jpeg: &[u8]) -> (i64, i64) {
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        let (marker, len) = (jpeg[i + 1], usize::from(jpeg[i + 2]) << 8 | usize::from(jpeg[i + 3]));
+        if matches!(marker, 0xC0..=0xC3) {
+            let h = i64::from(jpeg[i + 5]) << 8 | i64::from(jpeg[i + 6]);
+            let w = i64::from(jpeg[i + 7]) << 8 | i64::from(jpeg[i + 8]);
+            return (w, h);
+        }
+        i += 2 + len;
+    }
+    panic!("no frame header in the JPEG");
+}
+
+/// A 2 MiB PDF: one A4 page holding a stamped-form scan as a JPEG image, like a scanner writes. The stored scan
+/// is smaller (about 0.45 MB), so an unreferenced stream of incompressible bytes makes up the rest:
 /// the server receives, stores and parses the whole file, as it would a finer scan.
 fn scan_pdf() -> Vec<u8> {
     use lopdf::{Document, Object, Stream, dictionary};
-    let form =
-        sealdesk_artwork::testkit::generate(0x0F10_0D, sealdesk_artwork::testkit::FormSpec::A4_300);
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../artwork/tests/forms/form-1.jpg"
+    ))
+    .expect("the stored form scan");
+    let (width, height) = jpeg_size(&jpeg);
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let img = doc.add_object(Stream::new(
-        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => form.width as i64, "Height" => form.height as i64,
+        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => width, "Height" => height,
                      "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "Filter" => "DCTDecode"},
-        form.jpeg.clone(),
+        jpeg,
     ));
     let content = doc.add_object(Stream::new(
         dictionary! {},
