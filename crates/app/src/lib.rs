@@ -12,6 +12,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod orders;
+mod review;
 mod sms;
 mod uploads;
 

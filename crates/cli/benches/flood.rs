@@ -66,7 +66,10 @@ const PDF_BYTES: usize = 2 * 1024 * 1024;
 fn jpeg_size(jpeg: &[u8]) -> (i64, i64) {
     let mut i = 2;
     while i + 9 < jpeg.len() {
-        let (marker, len) = (jpeg[i + 1], usize::from(jpeg[i + 2]) << 8 | usize::from(jpeg[i + 3]));
+        let (marker, len) = (
+            jpeg[i + 1],
+            usize::from(jpeg[i + 2]) << 8 | usize::from(jpeg[i + 3]),
+        );
         if matches!(marker, 0xC0..=0xC3) {
             let h = i64::from(jpeg[i + 5]) << 8 | i64::from(jpeg[i + 6]);
             let w = i64::from(jpeg[i + 7]) << 8 | i64::from(jpeg[i + 8]);
