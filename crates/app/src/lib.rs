@@ -7,12 +7,15 @@
 //! through the outbox) in one transaction.
 #![deny(missing_docs)]
 
+mod audit_view;
 mod auth;
+mod dashboard;
 mod delivery;
 mod error;
 mod orders;
 mod payments;
 mod reminders;
+mod review;
 mod sms;
 mod uploads;
 
@@ -26,11 +29,13 @@ use sealdesk_domain::{Clock, SystemClock, Timestamp};
 use sealdesk_payments::PaymentProvider;
 use sealdesk_store::Store;
 
+pub use audit_view::AuditPage;
 pub use auth::{
     CODES_PER_ADDRESS_HOUR, CODES_PER_DAY, CODES_PER_HOUR, OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES,
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
 };
 pub use auth::{Principal, SignedIn};
+pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
@@ -38,7 +43,7 @@ pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, Reconciled};
 pub use reminders::{REMINDER_DAYS, reminder_text};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
-    UploadOutcome, sniff,
+    UPLOADS_AT_ONCE, UploadOutcome, UploadTicket, sniff,
 };
 
 /// Who is calling, and from where.
@@ -96,8 +101,10 @@ pub struct App {
     pub(crate) sandbox: Option<Arc<SandboxGateway>>,
     /// The payment channels' gateways (the sandbox's platform side among them in demo mode).
     pub(crate) providers: Arc<Vec<Arc<dyn PaymentProvider>>>,
-    /// Slots for password hashing (see `auth::HASHING_AT_ONCE`).
-    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Password hashing, bounded (see `auth::HASHING_AT_ONCE`).
+    pub(crate) hashing: auth::Hashing,
+    /// Places for upload requests whose bodies are being received (see [`UPLOADS_AT_ONCE`]).
+    pub(crate) receiving: Arc<tokio::sync::Semaphore>,
     /// Slots for image and PDF work on uploads (see `uploads::IMAGE_WORK_AT_ONCE`).
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
     /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
@@ -136,7 +143,8 @@ impl App {
             trust: Arc::new(trust),
             sandbox: sandbox.map(Arc::new),
             providers: Arc::new(providers),
-            hashing: Arc::new(tokio::sync::Semaphore::new(auth::HASHING_AT_ONCE)),
+            hashing: auth::Hashing::for_server(),
+            receiving: Arc::new(tokio::sync::Semaphore::new(uploads::UPLOADS_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
         }

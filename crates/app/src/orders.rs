@@ -213,7 +213,19 @@ impl App {
                 .is_some_and(|p| p.contains(&o.project_id)),
             _ => false,
         };
-        if ok { Ok(o) } else { Err(AppError::NotFound) }
+        if ok {
+            return Ok(o);
+        }
+        // Someone else's order looks like no order at all, and the attempt is kept: an operator reaching past
+        // their groups' projects, or an applicant trying order ids, shows in the audit log.
+        self.audit_event(
+            &who.principal.audit_name(),
+            &who.ip,
+            "access_refused",
+            serde_json::json!({"order_id": id.to_string()}),
+        )
+        .await?;
+        Err(AppError::NotFound)
     }
 
     async fn operator_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {
@@ -964,8 +976,25 @@ impl App {
     pub async fn list_orders(
         &self,
         who: &Who,
-        mut filter: OrderFilter,
+        filter: OrderFilter,
     ) -> Result<(Vec<Order>, i64), AppError> {
+        let filter = self.scoped(who, filter).await?;
+        Ok(self.store.list_orders(&filter).await?)
+    }
+
+    /// One batch of the orders the caller may see, without counting them all: what an export walks through
+    /// (`filter.id_below` set to the last id of the batch before).
+    pub async fn order_batch(
+        &self,
+        who: &Who,
+        filter: OrderFilter,
+    ) -> Result<Vec<Order>, AppError> {
+        let filter = self.scoped(who, filter).await?;
+        Ok(self.store.order_batch(&filter).await?)
+    }
+
+    /// `filter` narrowed to what the caller may see: an applicant's own orders, an operator's projects'.
+    async fn scoped(&self, who: &Who, mut filter: OrderFilter) -> Result<OrderFilter, AppError> {
         match &who.principal {
             Principal::Applicant { id } => filter.applicant_id = Some(*id),
             Principal::Operator { .. } => {
@@ -977,7 +1006,7 @@ impl App {
             }
             _ => return Err(AppError::Unauthenticated),
         }
-        Ok(self.store.list_orders(&filter).await?)
+        Ok(filter)
     }
 
     /// An order with its uploads, seals and invoice.
