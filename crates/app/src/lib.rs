@@ -10,7 +10,9 @@
 mod auth;
 mod error;
 mod orders;
+mod seal_status;
 mod sms;
+mod ukey;
 mod uploads;
 
 use std::path::PathBuf;
@@ -29,6 +31,8 @@ pub use auth::{
 pub use auth::{Principal, SignedIn};
 pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
+pub use seal_status::SealStatusView;
+pub use ukey::{CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, cert_holder_key};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
     UploadOutcome, sniff,

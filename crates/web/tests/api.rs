@@ -444,7 +444,10 @@ async fn health_headers_maker_certificate_and_openapi() {
     // Every documented operation is routed: an unrouted path gives axum's empty 404, a wrong method a 405.
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", "1").replace("{channel}", "sandbox");
+            let concrete = path
+                .replace("{id}", "1")
+                .replace("{channel}", "sandbox")
+                .replace("{es_id}", "SD1");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = http
                 .request(m, format!("{}/api/v1{concrete}", s.url))
@@ -862,7 +865,7 @@ async fn pages_use_hashed_static_files_and_no_inline_code() {
     let home = http.get(&s.url).send().await.unwrap();
     assert_eq!(
         home.headers()["content-security-policy"].to_str().unwrap(),
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self' http://127.0.0.1:17820; form-action 'self'; frame-ancestors 'none'"
     );
     let html = home.text().await.unwrap();
     assert!(!html.contains(" style="), "no inline style");
@@ -1118,4 +1121,150 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
         let failed = log.iter().find(|e| e.action == "sign_in_failed").unwrap();
         assert_eq!(failed.ip, want);
     }
+}
+
+/// 补办 revokes the seals it replaces: the status API and the public page say 已注销 with time and reason, the
+/// maker-signed list names them, and `sealdesk seal verify --revoked` fails the old seal and passes the new.
+#[tokio::test]
+async fn a_reissue_revokes_the_seals_it_replaces() {
+    let s = common::start().await;
+    let http = common::http();
+    common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let first = common::paid_order(&s, &who, "new", None).await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    let old = s.app.seals(&who, first).await.unwrap();
+    assert_eq!(old.len(), 2);
+    let status = |es_id: String| {
+        let http = http.clone();
+        let url = s.url.clone();
+        async move {
+            let r = http
+                .get(format!("{url}/api/v1/seals/{es_id}/status"))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, v) = status(old[0].es_id.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (v["status"].as_str(), v["status_label"].as_str()),
+        (Some("valid"), Some("有效"))
+    );
+    assert!(v["revoked_at"].is_null());
+    let (st, v) = status("SD-NEVER-MADE".into()).await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    // The key is lost: 补办 with a new key of the same holder.
+    let ca = sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap();
+    let mut new_key = sealdesk_adapters::token::SoftToken::init_with_id(
+        &s.tmp.path().join("ukey-2"),
+        "12345678",
+        &ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
+    )
+    .unwrap();
+    let second = common::paid_order(&s, &who, "reissue", Some(first)).await;
+    common::authorize_and_write(&s, &who, second, &mut new_key).await;
+    let new = s.app.seals(&who, second).await.unwrap();
+    for m in &old {
+        let (st, v) = status(m.es_id.clone()).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(v["status"], "revoked", "{v}");
+        assert_eq!(v["status_label"], "已注销");
+        assert_eq!(v["revoke_reason"], "补办");
+        assert!(v["revoked_at"].as_str().unwrap().ends_with('Z'), "{v}");
+    }
+    for m in &new {
+        assert_eq!(status(m.es_id.clone()).await.1["status"], "valid");
+    }
+    let revoked_audit = s
+        .app
+        .order_audit(&who, second)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "seal_revoked")
+        .count();
+    assert_eq!(revoked_audit, 2, "one audit entry per revoked seal");
+
+    // The public page.
+    let page = http
+        .get(format!("{}/seals/status?es_id={}", s.url, old[0].es_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("已注销") && page.contains("补办"), "{page}");
+    let page = http
+        .get(format!("{}/seals/status?es_id=%3Cscript%3E", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("本平台没有制作过印章编码为 &lt;script&gt; 的印章"),
+        "{page}"
+    );
+
+    // The maker-signed list, checked as `sealdesk seal verify --revoked FILE --trust CA` checks it.
+    let r = http
+        .get(format!("{}/api/v1/seals/revoked", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("revoked-seals.json")
+    );
+    let list = r.bytes().await.unwrap();
+    let maker = sealdesk_pki::Cert::from_pem(&s.app.maker_certificate_pem()).unwrap();
+    let opened = sealdesk_ses::open_revocation_list(&list, maker.der()).unwrap();
+    let mut listed: Vec<&str> = opened.revoked.iter().map(|r| r.es_id.as_str()).collect();
+    listed.sort();
+    let mut want: Vec<&str> = old.iter().map(|m| m.es_id.as_str()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    let dir = s.tmp.path();
+    std::fs::write(dir.join("revoked.json"), &list).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.cert.to_pem()).unwrap();
+    let verify = |seal: &[u8]| {
+        std::fs::write(dir.join("seal.esl"), seal).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = sealdesk_ses_cli::run_with(
+            sealdesk_ses_cli::SealCommand::Verify {
+                file: dir.join("seal.esl"),
+                trust: vec![dir.join("ca.pem")],
+                no_chain: false,
+                at: None,
+                revoked: Some(dir.join("revoked.json")),
+                json: false,
+            },
+            &mut sealdesk_ses_cli::Io {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        (code, String::from_utf8_lossy(&out).into_owned())
+    };
+    let (code, report) = verify(&old[0].der);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("seal.revocation"), "{report}");
+    let (code, report) = verify(&new[0].der);
+    assert_eq!(code, 0, "{report}");
 }

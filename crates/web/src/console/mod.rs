@@ -165,6 +165,8 @@ struct Detail<'a> {
     csrf: &'a str,
     editable: bool,
     can_write: bool,
+    /// The UKey panel's agent address (the operator's page never shows the panel).
+    agent_url: &'a str,
     audit: Vec<AuditRecord>,
 }
 
@@ -179,6 +181,7 @@ async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>)
         csrf: &c.csrf,
         editable: false,
         can_write: false,
+        agent_url: "",
         audit,
     }))
 }
