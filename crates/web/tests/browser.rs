@@ -208,6 +208,8 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
 
     // 授权 with the UKey's certificate and its signature over the page's fresh challenge; then the seals are
     // made.
+    // Without the agent (none runs here): the documented fallback, folded away under 无法使用证书助手时.
+    click(&c, "#ukey-fallback summary").await;
     let mut token = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
     let challenge = c
         .find(Locator::Id("challenge"))
@@ -219,8 +221,6 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     let sig = token
         .sign_challenge("12345678", challenge.trim_end().as_bytes())
         .unwrap();
-    // Without the agent (none runs here): the documented fallback, folded away under 无法使用证书助手时.
-    click(&c, "#ukey-fallback summary").await;
     fill(&c, "cert_pem", &token.cert().to_pem()).await;
     fill(&c, "signature", &{
         use base64::Engine;
