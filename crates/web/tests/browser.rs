@@ -760,6 +760,21 @@ async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
     let made = s.app.seals(&who, id).await.unwrap();
     assert_eq!(on_key.len(), made.len());
 
+    // 证书环境检测: every check passes with the agent running, the key in and the maker certificate given.
+    c.goto(&format!("{}/ukey-check", s.url)).await.unwrap();
+    let check = wait_text(&c, "写入印章：通过").await;
+    for line in [
+        "证书助手：通过",
+        "本网站可使用证书助手：通过",
+        "证书锁：通过",
+        "证书：通过",
+        "证书有效期：通过",
+        "锁密码：通过",
+    ] {
+        assert!(check.contains(line), "{line}: {check}");
+    }
+    assert!(!check.contains("未通过 —"), "{check}");
+
     // 证书登录: signed out, the same key signs the platform's sign-in challenge.
     c.delete_all_cookies().await.unwrap();
     c.goto(&format!("{}/login", s.url)).await.unwrap();
