@@ -1361,3 +1361,103 @@ async fn a_reissue_revokes_the_seals_it_replaces() {
     let (code, report) = verify(&new[0].der);
     assert_eq!(code, 0, "{report}");
 }
+
+/// 证书登录 refuses what is not a live answer of a bound holder's trusted key, each with its reason: a holder
+/// never bound at 授权, a used challenge, a key from another CA, and garbage posted to the page.
+#[tokio::test]
+async fn ukey_sign_in_needs_a_trusted_bound_key_and_a_fresh_challenge() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let s = common::start().await;
+    let http = common::http();
+    let answer = |token: &mut sealdesk_adapters::token::SoftToken, ch: &Value| {
+        let sig = token
+            .sign_challenge("12345678", ch["challenge"].as_str().unwrap().as_bytes())
+            .unwrap();
+        json!({"cert_der_b64": b64(token.cert().der()), "nonce": ch["nonce"], "signature": b64(&sig)})
+    };
+    let challenge = || async {
+        http.post(format!("{}/api/v1/auth/ukey/challenge", s.url))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let url = s.url.clone();
+    let sign_in = |body: Value| {
+        let url = url.clone();
+        async move {
+            let r = common::http()
+                .post(format!("{url}/api/v1/auth/ukey"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    let ch = challenge().await;
+    assert!(
+        ch["challenge"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b)),
+        "the agent signs printable ASCII only: {ch}"
+    );
+    let body = answer(&mut key, &ch);
+    let (st, e) = sign_in(body.clone()).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("尚未在本平台办理过电子印章"),
+        "{e}"
+    );
+    let (st, e) = sign_in(body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"].as_str().unwrap().contains("登录挑战已失效"),
+        "{e}"
+    );
+
+    let other_ca = sealdesk_adapters::keys::demo_ca(&s.tmp.path().join("other")).unwrap();
+    let mut stranger = sealdesk_adapters::token::SoftToken::init_with_id(
+        &s.tmp.path().join("ukey-other"),
+        "12345678",
+        &other_ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
+    )
+    .unwrap();
+    let ch = challenge().await;
+    let (st, e) = sign_in(answer(&mut stranger, &ch)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("不是受信任的 CA 签发的"),
+        "{e}"
+    );
+
+    let page = http
+        .post(format!("{}/login/ukey", s.url))
+        .form(&[("cert_der_b64", "***"), ("nonce", "x"), ("signature", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.headers().get("set-cookie").is_none());
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("证书内容不是有效的 base64")
+    );
+}
