@@ -1461,3 +1461,28 @@ async fn ukey_sign_in_needs_a_trusted_bound_key_and_a_fresh_challenge() {
             .contains("证书内容不是有效的 base64")
     );
 }
+
+/// 变更 replaces the earlier order's seals on the same key: they are 已注销 for 变更, the new ones 有效.
+#[tokio::test]
+async fn a_change_revokes_the_earlier_orders_seals() {
+    let s = common::start().await;
+    let http = common::http();
+    common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    let first = common::paid_order(&s, &who, "new", None).await;
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    let second = common::paid_order(&s, &who, "change", Some(first)).await;
+    common::authorize_and_write(&s, &who, second, &mut key).await;
+    for m in s.app.seals(&who, first).await.unwrap() {
+        let v = s.app.seal_status(&m.es_id).await.unwrap();
+        assert_eq!(v.status.label(), "已注销");
+        assert_eq!(v.revoke_reason.as_deref(), Some("变更"));
+    }
+    for m in s.app.seals(&who, second).await.unwrap() {
+        assert_eq!(
+            s.app.seal_status(&m.es_id).await.unwrap().status.label(),
+            "有效"
+        );
+    }
+}
