@@ -1486,3 +1486,25 @@ async fn a_change_revokes_the_earlier_orders_seals() {
         );
     }
 }
+
+/// `--agent-url` takes an origin only: nothing a CSP or an attribute could read as more.
+#[test]
+fn the_agent_url_is_an_origin() {
+    assert_eq!(
+        sealdesk_web::agent_origin("http://127.0.0.1:17820/").unwrap(),
+        "http://127.0.0.1:17820"
+    );
+    assert_eq!(
+        sealdesk_web::agent_origin("https://[::1]:9000").unwrap(),
+        "https://[::1]:9000"
+    );
+    for bad in [
+        "127.0.0.1:17820",
+        "http://127.0.0.1:17820/v1",
+        "http://a; script-src *",
+        "http://a\"b",
+        "http://",
+    ] {
+        assert!(sealdesk_web::agent_origin(bad).is_err(), "{bad}");
+    }
+}
