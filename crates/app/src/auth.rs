@@ -1,7 +1,7 @@
 //! Sign-in: applicants by mobile number and SMS code, operators by name and argon2 password; sessions stored as
 //! the SM3 hash of a random token, each with its CSRF token.
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use base64::Engine;
 use sealdesk_adapters::{random_bytes, sm3_hex};
 use sealdesk_domain::validate;
@@ -82,6 +82,107 @@ pub const WRONG_CODES_PER_ADDRESS_DAY: i64 = 50;
 pub(crate) const HASHING_AT_ONCE: usize = 2;
 /// How long a sign-in waits for a hashing slot before it is told to come back later.
 const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The most argon2 memory one stored hash may ask for, in 1 KiB blocks (4× the default 19 MiB): the hashes are
+/// ours, and a row asking for gigabytes must not take the server's memory.
+const HASH_MEMORY_MAX_BLOCKS: usize = 4 * Params::DEFAULT_M_COST as usize;
+
+/// Password verification, bounded: at most `slots` argon2 computations at once, each in a working memory that is
+/// allocated once per slot and reused, never freed. Allocating 19 MiB per sign-in and freeing it is what let
+/// a sign-in flood grow the server to hundreds of megabytes: glibc raises its mmap threshold after the first
+/// such free, so later blocks come from per-thread arenas that keep the memory.
+#[derive(Clone)]
+pub(crate) struct Hashing {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The working memories not in use; there are never more than `slots` of them.
+    memory: std::sync::Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
+    wait: std::time::Duration,
+}
+
+impl Hashing {
+    pub(crate) fn new(slots: usize, wait: std::time::Duration) -> Hashing {
+        Hashing {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots)),
+            memory: std::sync::Arc::default(),
+            wait,
+        }
+    }
+
+    /// The server's: [`HASHING_AT_ONCE`] slots, [`HASHING_WAIT`].
+    pub(crate) fn for_server() -> Hashing {
+        Hashing::new(HASHING_AT_ONCE, HASHING_WAIT)
+    }
+
+    /// Whether `password` matches the PHC string `hash`. The slot and its memory are held by the blocking task
+    /// itself, so a request that gives up (timeout, closed connection) frees them only when the hashing is done:
+    /// the bound holds.
+    pub(crate) async fn verify(&self, password: &str, hash: String) -> Result<bool, AppError> {
+        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::RateLimited("登录请求较多，请稍后再试".into()))?
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let pool = self.memory.clone();
+        let mut memory = lock(&pool).pop().unwrap_or_default();
+        let pw = zeroize::Zeroizing::new(password.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let ok = verify_in(&mut memory, pw.as_bytes(), &hash);
+            // What argon2 leaves in its memory lets a guess be checked without the memory-hard work.
+            memory.fill(Block::new());
+            lock(&pool).push(memory);
+            drop(permit);
+            ok
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// How many working memories exist (each [`Params::DEFAULT_M_COST`] KiB for the server's hashes): never more
+    /// than the slots, since one is made only when every existing one is in use.
+    #[cfg(test)]
+    fn memories(&self) -> usize {
+        lock(&self.memory).len()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Verifies `password` against the PHC string `hash`, computing argon2 in `memory` (grown to the hash's memory
+/// cost on first use, then reused as it is). A malformed hash, or one asking for more than
+/// [`HASH_MEMORY_MAX_BLOCKS`], matches nothing.
+fn verify_in(memory: &mut Vec<Block>, password: &[u8], hash: &str) -> bool {
+    let Ok(phc) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(phc.algorithm.as_str()),
+        phc.version
+            .map_or(Ok(Version::default()), Version::try_from),
+        Params::try_from(&phc),
+    ) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > HASH_MEMORY_MAX_BLOCKS {
+        tracing::warn!(
+            blocks,
+            "a password hash asks for more argon2 memory than allowed"
+        );
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.reserve_exact(blocks - memory.len());
+        memory.resize(blocks, Block::new());
+    }
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt.as_ref(), &mut out, &mut memory[..blocks])
+        .is_ok()
+        && bool::from(out.ct_eq(expected.as_bytes()))
+}
 
 /// The Beijing calendar day of `t`, as days since the epoch (limits count per day as applicants live it).
 fn beijing_day(t: i64) -> i64 {
@@ -326,24 +427,9 @@ impl App {
         }
     }
 
-    /// argon2 verification on the blocking pool, at most [`HASHING_AT_ONCE`] at a time. The slot is held by the
-    /// blocking task itself, so a request that gives up (timeout, closed connection) still frees it only when the
-    /// hashing is done: the bound holds.
+    /// argon2 verification on the blocking pool, at most [`HASHING_AT_ONCE`] at a time (see [`Hashing`]).
     async fn check_password(&self, password: &str, hash: String) -> Result<bool, AppError> {
-        let permit = tokio::time::timeout(HASHING_WAIT, self.hashing.clone().acquire_owned())
-            .await
-            .map_err(|_| AppError::RateLimited("登录请求较多，请稍后再试".into()))?
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let pw = zeroize::Zeroizing::new(password.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let ok = Argon2::default()
-                .verify_password(pw.as_bytes(), hash.as_str())
-                .is_ok();
-            drop(permit);
-            ok
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+        self.hashing.verify(password, hash).await
     }
 
     /// One audit entry that belongs to no order (sign-ins, lock-outs), in its own transaction.
@@ -473,4 +559,86 @@ fn dummy_hash() -> Result<String, AppError> {
     }
     let h = hash_password(&hex::encode(random_bytes::<16>()))?;
     Ok(DUMMY.get_or_init(|| h).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_reuses_one_memory_and_tells_right_from_wrong() {
+        let a = hash_password("正确的密码 1").unwrap();
+        let b = hash_password("another-pass").unwrap();
+        let mut memory = Vec::new();
+        assert!(verify_in(&mut memory, "正确的密码 1".as_bytes(), &a));
+        assert_eq!(memory.len(), Params::DEFAULT_M_COST as usize);
+        let at = memory.as_ptr();
+        assert!(!verify_in(&mut memory, b"wrong", &a));
+        assert!(verify_in(&mut memory, b"another-pass", &b));
+        assert!(!verify_in(&mut memory, "正确的密码 1".as_bytes(), &b));
+        // Hashes with other parameters (argon2i, version 0x10, 64 KiB, 16-byte output) verify in the same memory.
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(64, 3, 1, Some(16)).unwrap(),
+        )
+        .hash_password_with_salt(b"pw", b"salt-of-12-bytes")
+        .unwrap()
+        .to_string();
+        assert!(verify_in(&mut memory, b"pw", &other));
+        assert!(!verify_in(&mut memory, b"pW", &other));
+        assert_eq!(memory.as_ptr(), at, "the same memory, never a new one");
+        // A malformed hash, or one asking for more memory than allowed, matches nothing and takes nothing.
+        assert!(!verify_in(&mut memory, b"pw", "not a PHC string"));
+        let greedy = a.replace(
+            "m=19456,",
+            // argon2 rounds the memory down to a multiple of 4 blocks per lane: 8 more is over the limit.
+            &format!("m={},", HASH_MEMORY_MAX_BLOCKS as u32 + 8),
+        );
+        assert_ne!(greedy, a);
+        assert!(!verify_in(&mut memory, "正确的密码 1".as_bytes(), &greedy));
+        assert_eq!(memory.len(), Params::DEFAULT_M_COST as usize);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_the_slots_hash_at_once_and_a_full_queue_is_told_to_come_back() {
+        let hash = hash_password("pw-1").unwrap();
+        let hashing = Hashing::new(HASHING_AT_ONCE, std::time::Duration::from_secs(60));
+        let checks: Vec<_> = (0..12)
+            .map(|i| {
+                let (h, hash) = (hashing.clone(), hash.clone());
+                tokio::spawn(async move {
+                    h.verify(if i % 3 == 0 { "pw-1" } else { "nope" }, hash)
+                        .await
+                })
+            })
+            .collect();
+        for (i, c) in checks.into_iter().enumerate() {
+            assert_eq!(c.await.unwrap().unwrap(), i % 3 == 0, "check {i}");
+        }
+        // A working memory is made only when every existing one is in use, so there are as many as ever ran
+        // at once: at most the slots, however many sign-ins came together.
+        let made = hashing.memories();
+        assert!((1..=HASHING_AT_ONCE).contains(&made), "{made} memories");
+
+        // Every slot taken: a sign-in waits its time, then is told to come back, unhashed.
+        let short = Hashing {
+            wait: std::time::Duration::from_millis(50),
+            ..hashing.clone()
+        };
+        let held = short
+            .slots
+            .clone()
+            .acquire_many_owned(HASHING_AT_ONCE as u32)
+            .await
+            .unwrap();
+        match short.verify("pw-1", hash.clone()).await {
+            Err(AppError::RateLimited(m)) => assert_eq!(m, "登录请求较多，请稍后再试"),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert_eq!(hashing.memories(), made, "nothing was hashed");
+        drop(held);
+        assert!(short.verify("pw-1", hash).await.unwrap());
+        assert_eq!(hashing.memories(), made);
+    }
 }

@@ -7,7 +7,9 @@
 //! through the outbox) in one transaction.
 #![deny(missing_docs)]
 
+mod audit_view;
 mod auth;
+mod dashboard;
 mod error;
 mod orders;
 mod seal_status;
@@ -24,18 +26,20 @@ use sealdesk_adapters::pay::{SandboxGateway, SandboxVerifier};
 use sealdesk_domain::{Clock, SystemClock, Timestamp};
 use sealdesk_store::Store;
 
+pub use audit_view::AuditPage;
 pub use auth::{
     CODES_PER_ADDRESS_HOUR, CODES_PER_DAY, CODES_PER_HOUR, OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES,
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
 };
 pub use auth::{Principal, SignedIn};
+pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use seal_status::SealStatusView;
 pub use ukey::{CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, cert_holder_key};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
-    UploadOutcome, sniff,
+    UPLOADS_AT_ONCE, UploadOutcome, UploadTicket, sniff,
 };
 
 /// Who is calling, and from where.
@@ -92,8 +96,10 @@ pub struct App {
     /// The sandbox gateway: demo mode only.
     pub(crate) sandbox: Option<Arc<SandboxGateway>>,
     pub(crate) sandbox_verifier: Option<SandboxVerifier>,
-    /// Slots for password hashing (see `auth::HASHING_AT_ONCE`).
-    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Password hashing, bounded (see `auth::HASHING_AT_ONCE`).
+    pub(crate) hashing: auth::Hashing,
+    /// Places for upload requests whose bodies are being received (see [`UPLOADS_AT_ONCE`]).
+    pub(crate) receiving: Arc<tokio::sync::Semaphore>,
     /// Slots for image and PDF work on uploads (see `uploads::IMAGE_WORK_AT_ONCE`).
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
     /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
@@ -129,7 +135,8 @@ impl App {
             trust: Arc::new(trust),
             sandbox: sandbox.map(Arc::new),
             sandbox_verifier,
-            hashing: Arc::new(tokio::sync::Semaphore::new(auth::HASHING_AT_ONCE)),
+            hashing: auth::Hashing::for_server(),
+            receiving: Arc::new(tokio::sync::Semaphore::new(uploads::UPLOADS_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
         }

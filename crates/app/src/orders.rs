@@ -1114,8 +1114,25 @@ impl App {
     pub async fn list_orders(
         &self,
         who: &Who,
-        mut filter: OrderFilter,
+        filter: OrderFilter,
     ) -> Result<(Vec<Order>, i64), AppError> {
+        let filter = self.scoped(who, filter).await?;
+        Ok(self.store.list_orders(&filter).await?)
+    }
+
+    /// One batch of the orders the caller may see, without counting them all: what an export walks through
+    /// (`filter.id_below` set to the last id of the batch before).
+    pub async fn order_batch(
+        &self,
+        who: &Who,
+        filter: OrderFilter,
+    ) -> Result<Vec<Order>, AppError> {
+        let filter = self.scoped(who, filter).await?;
+        Ok(self.store.order_batch(&filter).await?)
+    }
+
+    /// `filter` narrowed to what the caller may see: an applicant's own orders, an operator's projects'.
+    async fn scoped(&self, who: &Who, mut filter: OrderFilter) -> Result<OrderFilter, AppError> {
         match &who.principal {
             Principal::Applicant { id } => filter.applicant_id = Some(*id),
             Principal::Operator { .. } => {
@@ -1127,7 +1144,7 @@ impl App {
             }
             _ => return Err(AppError::Unauthenticated),
         }
-        Ok(self.store.list_orders(&filter).await?)
+        Ok(filter)
     }
 
     /// An order with its uploads, seals and invoice.

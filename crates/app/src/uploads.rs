@@ -15,6 +15,15 @@ pub const ORDER_QUOTA_BYTES: i64 = 16 * 1024 * 1024;
 pub const PROCESSING_PER_APPLICANT: usize = 2;
 /// Image and PDF jobs the whole server runs at once: each decodes up to [`MAX_PIXELS`] pixels.
 pub(crate) const IMAGE_WORK_AT_ONCE: usize = 2;
+/// Upload requests the server receives and processes at once, server-wide. A request's body is read only once
+/// it holds one of these places (see [`App::upload_ticket`]), so however many clients send at once, at most
+/// this many bodies (each under [`MAX_UPLOAD_BYTES`]) are in memory; 4× the image work, so that a few wait for
+/// it with their bytes ready and the rest are told to come back instead of queueing in memory.
+pub const UPLOADS_AT_ONCE: usize = 4 * IMAGE_WORK_AT_ONCE;
+/// How long an upload request waits for one of the [`UPLOADS_AT_ONCE`] places before it is answered 429.
+const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The answer when uploads are at their bound.
+const BUSY: &str = "系统正在处理较多文件，请稍后再上传";
 /// How long an upload's processing may take before the applicant gets an answer.
 const PROCESSING_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 /// The most bytes a PDF's compressed streams may inflate to (a 300-dpi A4 scan is about 26 MB raw).
@@ -106,6 +115,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// One of the [`UPLOADS_AT_ONCE`] places among the uploads being received: hold it while the body is read and
+/// processed; dropping it lets the next request in.
+#[derive(Debug)]
+pub struct UploadTicket {
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// What happened to an upload.
 #[derive(Debug, Clone)]
 pub struct UploadOutcome {
@@ -135,6 +151,16 @@ impl Drop for ProcessingSlot {
 }
 
 impl App {
+    /// A place among the uploads being received, to take *before* reading a request's body. Waits up to 2 s
+    /// (`UPLOAD_WAIT`), then answers `RateLimited` ("系统正在处理较多文件，请稍后再上传").
+    pub async fn upload_ticket(&self) -> Result<UploadTicket, AppError> {
+        tokio::time::timeout(UPLOAD_WAIT, self.receiving.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::RateLimited(BUSY.into()))?
+            .map(|p| UploadTicket { _place: p })
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
     /// Stores an upload for an order the applicant may still edit.
     pub async fn add_upload(
         &self,
@@ -277,7 +303,7 @@ impl App {
         ),
         AppError,
     > {
-        let busy = || AppError::RateLimited("系统正在处理较多文件，请稍后再上传".into());
+        let busy = || AppError::RateLimited(BUSY.into());
         let deadline = tokio::time::Instant::now() + PROCESSING_DEADLINE;
         let permit = tokio::time::timeout_at(deadline, self.image_work.clone().acquire_owned())
             .await

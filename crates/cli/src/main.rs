@@ -3,10 +3,12 @@
 
 mod bench;
 mod calendar;
+mod malloc;
 mod ops;
 mod serve;
 mod smoke;
 
+use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,6 +42,35 @@ impl DataArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sealdesk.db").display()))
+    }
+
+    /// Opens the store, creating the data directory first: for the commands that set a platform up (`serve`,
+    /// `project add`, `operator add`), where a new directory is the normal start.
+    pub async fn create_and_open(&self, instance: u16) -> anyhow::Result<sealdesk_store::Store> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("create {}", self.data_dir.display()))?;
+        self.connect(instance).await
+    }
+
+    /// Opens the store of an existing platform: for the commands that read one (`audit verify`, `backup`), where
+    /// a missing SQLite file is a wrong `--data-dir`, not a platform to create.
+    pub async fn open_existing(&self) -> anyhow::Result<sealdesk_store::Store> {
+        if self.database_url.is_none() {
+            let file = self.data_dir.join("sealdesk.db");
+            anyhow::ensure!(
+                file.is_file(),
+                "no SealDesk database at {} (check --data-dir or --database-url)",
+                file.display()
+            );
+        }
+        self.connect(0).await
+    }
+
+    async fn connect(&self, instance: u16) -> anyhow::Result<sealdesk_store::Store> {
+        let url = self.url();
+        sealdesk_store::Store::connect(&url, instance)
+            .await
+            .with_context(|| format!("open the database {}", sealdesk_store::redact_url(&url)))
     }
 }
 
@@ -259,6 +290,11 @@ fn main() -> ExitCode {
         Cmd::Artwork { cmd } => return exit(sealdesk_artwork_cli::run(cmd)),
         _ => {}
     }
+    // Before anything else runs: a long-lived server under load needs it, one-shot commands do not.
+    let malloc_warning = match cli.cmd {
+        Cmd::Serve(_) => malloc::tune_or_reexec(),
+        _ => None,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
     let logs = tracing_subscriber::fmt()
@@ -271,6 +307,9 @@ fn main() -> ExitCode {
             .init();
     } else {
         logs.init();
+    }
+    if let Some(w) = malloc_warning {
+        tracing::warn!("{w}");
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -415,9 +454,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     audit_key_file,
                 },
         } => {
-            let mut store = sealdesk_store::Store::connect(&data.url(), 0)
-                .await
-                .context("open the database")?;
+            let mut store = data.open_existing().await?;
             if let Some(p) = &audit_key_file {
                 store = store.with_audit_key(serve::read_audit_key(p)?)?;
             }
@@ -442,9 +479,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     group,
                 },
         } => {
-            let store = sealdesk_store::Store::connect(&data.url(), 0)
-                .await
-                .context("open the database")?;
+            let store = data.create_and_open(0).await?;
             anyhow::ensure!(
                 !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric()),
                 "--code must be letters and digits"
@@ -473,9 +508,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 password.chars().count() >= 10,
                 "the password must have at least 10 characters"
             );
-            let store = sealdesk_store::Store::connect(&data.url(), 0)
-                .await
-                .context("open the database")?;
+            let store = data.create_and_open(0).await?;
             let op = store
                 .create_operator(&name, &sealdesk_app::hash_password(&password)?, admin)
                 .await?;

@@ -120,11 +120,9 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         anyhow::bail!("{} is not empty", out.display());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
     let url = a.data.url();
-    let store = sealdesk_store::Store::connect(&url, 0)
-        .await
-        .context("open the database")?;
+    let store = a.data.open_existing().await?;
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
     let backend = store.backend();
     let db_file = match backend {
         sealdesk_store::Backend::Sqlite => {

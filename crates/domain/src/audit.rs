@@ -5,6 +5,36 @@ use sm3::{Digest, Sm3};
 /// The `prev_hash` of the first entry: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
+pub const ACTIONS: [(&str, &str); 17] = [
+    ("create", "暂存订单"),
+    ("edit", "修改订单"),
+    ("upload", "上传材料"),
+    ("submit", "提交审核"),
+    ("approve", "审核通过"),
+    ("reject", "审核不通过"),
+    ("invoice_info", "确认开票信息"),
+    ("payment_confirmed", "支付成功"),
+    ("payment_refund_due", "待退款"),
+    ("authorize", "授权"),
+    ("make", "制章"),
+    ("seal_issued", "签发印章"),
+    ("confirm_written", "写入 UKey"),
+    ("cancel", "取消订单"),
+    ("sign_in", "登录"),
+    ("sign_in_failed", "登录失败"),
+    ("locked_out", "登录锁定"),
+];
+
+/// What an audit action code means, in the console's words; an unknown code is shown as is.
+pub fn action_label(action: &str) -> &str {
+    ACTIONS
+        .iter()
+        .find(|(code, _)| *code == action)
+        .map(|(_, label)| *label)
+        .unwrap_or(action)
+}
+
 /// One audit entry, as stored. Every field takes part in the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {

@@ -27,6 +27,7 @@ pub mod audit;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod review_stats;
 pub mod seal_status;
 pub mod state;
 pub mod time;
@@ -34,14 +35,15 @@ pub mod validate;
 pub mod workdays;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use audit::{AuditRecord, GENESIS_HASH};
+pub use audit::{ACTIONS, AuditRecord, GENESIS_HASH, action_label};
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
     Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
     SealKind, SealLine, Service, UploadKind,
 };
+pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};
-pub use workdays::{CalendarError, WorkCalendar};
+pub use workdays::{CalendarError, REVIEW_WORKING_DAYS, ReviewDue, WorkCalendar};

@@ -75,6 +75,11 @@ impl Timestamp {
         self.format(CST, format_description!("[year]-[month]-[day]"))
     }
 
+    /// The Beijing calendar date, for counting working days.
+    pub fn beijing_day(self) -> Option<time::Date> {
+        self.at(CST).map(|t| t.date())
+    }
+
     /// The Beijing calendar date as the number `YYYYMMDD`.
     pub fn beijing_yyyymmdd(self) -> u32 {
         self.at(CST)
@@ -83,6 +88,12 @@ impl Timestamp {
                 y * 10_000 + u32::from(u8::from(t.month())) * 100 + u32::from(t.day())
             })
             .unwrap_or(0)
+    }
+
+    /// 00:00 Beijing time of the calendar day `YYYY-MM-DD`, as a date typed on a page means.
+    pub fn beijing_midnight(date: &str) -> Option<Timestamp> {
+        let d = crate::workdays::parse_date(date)?;
+        Some(Timestamp(d.midnight().assume_offset(CST).unix_timestamp()))
     }
 
     /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction, which is dropped). A leap second `:60` is read as

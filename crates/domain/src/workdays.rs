@@ -187,6 +187,64 @@ impl WorkCalendar {
     }
 }
 
+/// The operating guide's promise: a 审核 decision within this many working days of submission.
+pub const REVIEW_WORKING_DAYS: u32 = 2;
+
+/// Where an order waiting for 审核 stands against [`REVIEW_WORKING_DAYS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDue {
+    /// Due on `due`, `left` working days after today.
+    OnTime {
+        /// The last day of the promise.
+        due: Date,
+        /// Working days from today until then.
+        left: u32,
+    },
+    /// Due today.
+    Today {
+        /// Today.
+        due: Date,
+    },
+    /// Past `due` by `late` working days (0 when only a weekend or holiday has passed since).
+    Overdue {
+        /// The day it was due.
+        due: Date,
+        /// Working days since.
+        late: u32,
+    },
+}
+
+impl WorkCalendar {
+    /// Where an order submitted at `submitted` (RFC 3339) stands at `now`, counted in Beijing days; `None` for a
+    /// time that does not read.
+    pub fn review_due_at(
+        &self,
+        submitted: &str,
+        now: crate::Timestamp,
+    ) -> Option<Result<ReviewDue, CalendarError>> {
+        let day = crate::Timestamp::parse_rfc3339(submitted)?.beijing_day()?;
+        Some(self.review_due(day, now.beijing_day()?))
+    }
+
+    /// Where an order submitted on `submitted` stands on `today` (both Beijing dates).
+    pub fn review_due(&self, submitted: Date, today: Date) -> Result<ReviewDue, CalendarError> {
+        let due = self.add_working_days(submitted, REVIEW_WORKING_DAYS)?;
+        Ok(if today < due {
+            ReviewDue::OnTime {
+                due,
+                left: self.working_days_between(today, due)?,
+            }
+        } else if today == due {
+            ReviewDue::Today { due }
+        } else {
+            ReviewDue::Overdue {
+                due,
+                late: self.working_days_between(due, today)?,
+            }
+        })
+    }
+}
+
 /// `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<Date> {
     let mut parts = text.trim().splitn(3, '-');
@@ -203,6 +261,50 @@ fn date(word: Option<&str>) -> Result<Date, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn review_due_counts_working_days_across_national_day_and_its_make_up_saturday() {
+        let cal = WorkCalendar::china().unwrap();
+        let d = |t: &str| parse_date(t).unwrap();
+        let submitted = d("2026-09-30");
+        assert_eq!(
+            cal.review_due(submitted, d("2026-09-30")).unwrap(),
+            ReviewDue::OnTime {
+                due: d("2026-10-09"),
+                left: 2
+            }
+        );
+        assert_eq!(
+            cal.review_due(submitted, d("2026-10-08")).unwrap(),
+            ReviewDue::OnTime {
+                due: d("2026-10-09"),
+                left: 1
+            }
+        );
+        assert_eq!(
+            cal.review_due(submitted, d("2026-10-09")).unwrap(),
+            ReviewDue::Today {
+                due: d("2026-10-09")
+            }
+        );
+        // Saturday 2026-10-10 is a make-up working day: by Monday two working days have passed.
+        assert_eq!(
+            cal.review_due(submitted, d("2026-10-12")).unwrap(),
+            ReviewDue::Overdue {
+                due: d("2026-10-09"),
+                late: 2
+            }
+        );
+        assert_eq!(
+            cal.review_due(d("2026-12-31"), d("2026-12-31"))
+                .unwrap_err(),
+            CalendarError::NoData {
+                year: 2027,
+                covered: "2025、2026".into()
+            }
+        );
+    }
+
     use super::*;
 
     fn d(s: &str) -> Date {

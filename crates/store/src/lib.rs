@@ -21,14 +21,18 @@
     )
 )]
 
+mod audit_query;
+mod dashboard;
 mod limits;
 mod ops;
 mod records;
+mod search;
 
 use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+pub use audit_query::AuditFilter;
 pub use ops::{PlanArg, Stats, database_is_blank};
 pub use records::*;
 
@@ -81,6 +85,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// One connection of its own for [`Store::ping`], opened on first use.
+    health: AnyPool,
     backend: Backend,
     ids: std::sync::Arc<OrderIdGen>,
     /// The key of the audit chain's HMAC-SM3, when configured (production).
@@ -191,8 +197,29 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
         }
+        // `/healthz` asks whether the database answers, not whether a connection of the pool is free: behind a
+        // flood of writes (each holding a connection through its fsync, or asleep in SQLite's busy handler)
+        // the pool's queue made the probe late, and an orchestrator may restart a busy, healthy instance.
+        let health = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(5));
+        let health = match backend {
+            Backend::Sqlite => health.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 2000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => health,
+        }
+        .connect_lazy(&url)
+        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact_url(&url))))?;
         Ok(Store {
             pool,
+            health,
             backend,
             ids: std::sync::Arc::new(OrderIdGen::new(instance)),
             audit_key: None,
@@ -228,8 +255,14 @@ impl Store {
         self.ids.next_id(now_ms())
     }
 
-    /// Closes the pool.
+    /// The most connections the pool opens (16 on PostgreSQL, 4 on SQLite); [`Store::ping`] has one more.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
+    /// Closes the pools.
     pub async fn close(&self) {
+        self.health.close().await;
         self.pool.close().await;
     }
 
@@ -247,9 +280,15 @@ impl Store {
         })
     }
 
-    /// Whether the database answers (for `/healthz`).
+    /// Whether the database answers (for `/healthz`), through a connection no request waits for. On SQLite it
+    /// reads the schema, so the file itself is read (`SELECT 1` would not touch it); under WAL that read does
+    /// not wait for writers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let probe = match self.backend {
+            Backend::Sqlite => "SELECT count(*) FROM sqlite_master",
+            Backend::Postgres => "SELECT 1",
+        };
+        sqlx::query(probe).execute(&self.health).await?;
         Ok(())
     }
 
@@ -508,6 +547,19 @@ impl Store {
         ))
     }
 
+    /// The page of orders `f` selects, without the count of all that match.
+    pub async fn order_batch(&self, f: &OrderFilter) -> Result<Vec<Order>> {
+        let Some((_, sql, args)) = self.list_sql(f) else {
+            return Ok(Vec::new());
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = a.bind(q);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     /// The count and page queries [`Store::list_orders`] runs for `f`, with their arguments; `None` when
     /// nothing can match.
     fn list_sql(&self, f: &OrderFilter) -> Option<(String, String, Vec<Arg>)> {
@@ -562,6 +614,30 @@ impl Store {
             args.push(Arg::S(hi));
             conds.push(format!("{col} < ${}", args.len()));
         }
+        if let Some(pattern) = search::like_pattern(f.search.as_deref()) {
+            args.push(Arg::S(pattern));
+            conds.push(format!("search_text LIKE ${} ESCAPE '\\'", args.len()));
+        }
+        if !f.services.is_empty() {
+            let mut ph = Vec::new();
+            for s in &f.services {
+                args.push(Arg::S(s.code().to_owned()));
+                ph.push(format!("${}", args.len()));
+            }
+            conds.push(format!("service IN ({})", ph.join(", ")));
+        }
+        if let Some(t) = &f.created_from {
+            args.push(Arg::S(t.clone()));
+            conds.push(format!("created_at >= ${}", args.len()));
+        }
+        if let Some(t) = &f.created_before {
+            args.push(Arg::S(t.clone()));
+            conds.push(format!("created_at < ${}", args.len()));
+        }
+        if let Some(id) = f.id_below {
+            args.push(Arg::I(id));
+            conds.push(format!("id < ${}", args.len()));
+        }
         let where_ = if conds.is_empty() {
             String::new()
         } else {
@@ -569,8 +645,13 @@ impl Store {
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
         let order = if f.oldest_first { "ASC" } else { "DESC" };
+        let by = match f.sort_by {
+            SortKey::Created => String::new(),
+            SortKey::Updated => format!("updated_at {order}, "),
+            SortKey::Total => format!("total_fen {order}, "),
+        };
         let sql = format!(
-            "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY id {order} LIMIT {} OFFSET {}",
+            "SELECT body, state, version, total_fen FROM orders {where_} ORDER BY {by}id {order} LIMIT {} OFFSET {}",
             f.limit.clamp(1, 500),
             f.offset.max(0)
         );
@@ -1032,8 +1113,8 @@ impl StoreTx {
     pub async fn insert_order(&mut self, o: &Order) -> Result<()> {
         let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(o.id)
         .bind(&o.order_no)
@@ -1046,6 +1127,7 @@ impl StoreTx {
         .bind(o.version)
         .bind(&o.created_at)
         .bind(&o.updated_at)
+        .bind(search::text(o))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1056,7 +1138,7 @@ impl StoreTx {
     pub async fn update_order(&mut self, o: &Order) -> Result<()> {
         let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
         let done = sqlx::query(
-            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5 WHERE id = $6 AND version = $7",
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8 WHERE id = $6 AND version = $7",
         )
         .bind(o.state.code())
         .bind(o.total.0)
@@ -1065,6 +1147,7 @@ impl StoreTx {
         .bind(&o.updated_at)
         .bind(o.id)
         .bind(o.version - 1)
+        .bind(search::text(o))
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() != 1 {

@@ -147,7 +147,7 @@ pub async fn database_is_blank(url: &str) -> Result<bool> {
     Ok(n == 0)
 }
 
-/// Rows per multi-row INSERT in [`Store::bulk_load`]: 11 parameters a row stays far below both databases'
+/// Rows per multi-row INSERT in [`Store::bulk_load`]: 12 parameters a row stays far below both databases'
 /// limits on bound parameters.
 const BULK_ROWS: usize = 400;
 
@@ -177,8 +177,8 @@ impl Store {
         }
         for chunk in orders.chunks(BULK_ROWS) {
             let sql = values_sql(
-                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at) VALUES ",
-                11,
+                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text) VALUES ",
+                12,
                 chunk.len(),
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -196,7 +196,8 @@ impl Store {
                     .bind(body)
                     .bind(o.version)
                     .bind(o.created_at.as_str())
-                    .bind(o.updated_at.as_str());
+                    .bind(o.updated_at.as_str())
+                    .bind(crate::search::text(o));
             }
             q.execute(&mut *tx.tx).await?;
         }

@@ -1,6 +1,6 @@
 //! The rows the store hands out, in domain terms.
 
-use sealdesk_domain::{Fen, OrderState, SealKind, UploadKind};
+use sealdesk_domain::{Fen, OrderState, SealKind, Service, UploadKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -43,6 +43,18 @@ pub struct Operator {
     pub is_admin: bool,
 }
 
+/// What a list of orders is ordered by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// 订单时间 (the id, which grows with time).
+    #[default]
+    Created,
+    /// 更新时间.
+    Updated,
+    /// 费用.
+    Total,
+}
+
 /// What orders to list.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
@@ -54,7 +66,20 @@ pub struct OrderFilter {
     pub states: Vec<OrderState>,
     /// Order number starting with.
     pub order_no_prefix: Option<String>,
-    /// Oldest first (the review queue) instead of newest first.
+    /// Any part of the order number, the applicant's name, the enterprise's name, the credit code or the mobile
+    /// number (ASCII letters without regard to case); blank matches every order.
+    pub search: Option<String>,
+    /// Only these services (any if empty).
+    pub services: Vec<Service>,
+    /// Created at or after this RFC 3339 UTC time.
+    pub created_from: Option<String>,
+    /// Created before this RFC 3339 UTC time.
+    pub created_before: Option<String>,
+    /// Only orders whose id is below this: the next batch of an export that walks the list by id.
+    pub id_below: Option<i64>,
+    /// What the rows are ordered by (ties by id).
+    pub sort_by: SortKey,
+    /// Ascending (oldest first for the review queue) instead of descending.
     pub oldest_first: bool,
     /// Page size.
     pub limit: i64,

@@ -774,6 +774,18 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
                 ),
             }
         }
+        // On PostgreSQL, a search for any part of the text goes through the trigram index (SQLite scans the
+        // one narrow column).
+        if store.backend() == Backend::Postgres {
+            let tail = &probe.order_no[probe.order_no.len() - 6..];
+            let f = OrderFilter {
+                search: Some(tail.to_owned()),
+                limit: 20,
+                ..Default::default()
+            };
+            let plan = store.explain_list(&f).await.unwrap().join("\n");
+            assert!(plan.contains("orders_search_trgm"), "{plan}");
+        }
         // The search finds what LIKE 'prefix%' would, and no more.
         let (found, n) = store.list_orders(&filters[2].1).await.unwrap();
         let expected = orders
@@ -921,4 +933,183 @@ async fn a_database_lacking_any_migration_is_brought_up_to_date() {
         drop_db.await;
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+/// `/healthz`'s ping has a connection of its own: it answers while every connection of the pool is held by a
+/// transaction, where a ping through the pool would wait out the acquire timeout and fail. (PostgreSQL only:
+/// on SQLite a second open transaction waits for the first's write lock, so the pool cannot be filled so.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_answers_while_every_pooled_connection_is_taken() {
+    let (pg, drop_db) = sealdesk_store::testing::fresh_postgres("pingfull").await;
+    let mut held = Vec::new();
+    for _ in 0..pg.max_connections() {
+        held.push(pg.begin().await.unwrap());
+    }
+    assert_eq!(held.len(), 16);
+    pg.ping().await.unwrap();
+    drop(held);
+    pg.close().await;
+    drop_db.await;
+}
+
+/// The console's search finds an order by any part of its number, the applicant's or enterprise's name, the credit
+/// code (any case) or the mobile number, written by bulk load, insert and update alike; `%` and `_` are literal;
+/// the column filters and sorts combine with it; an export walks the list by id.
+#[tokio::test]
+async fn search_finds_any_part_and_the_filters_combine() {
+    with_each_backend("search", |store| async move {
+        let p = store
+            .create_project("SRCH", "搜索单位", Fen(8000), None)
+            .await
+            .unwrap();
+        let people = [
+            (
+                "张三",
+                "北筑设计研究院有限公司",
+                "91110108551385082Q",
+                "13800138000",
+            ),
+            (
+                "李四",
+                "南昌城建档案馆",
+                "12360100491012345X",
+                "13912345678",
+            ),
+            (
+                "王五_%",
+                "赣江建设有限公司",
+                "91360100MA35ABCDE1",
+                "17700001111",
+            ),
+        ];
+        let mut applicants = Vec::new();
+        let mut orders = Vec::new();
+        for (i, (name, ent, code, mobile)) in people.iter().enumerate() {
+            let a = store.next_id();
+            applicants.push((a, mobile.to_string()));
+            let mut o = order(&store, &p, a);
+            o.holder.applicant_name = name.to_string();
+            o.holder.enterprise_name = ent.to_string();
+            o.holder.credit_code = code.to_string();
+            o.holder.mobile = mobile.to_string();
+            o.total = Fen(8000 * (i as i64 + 1));
+            o.service = if i == 1 {
+                Service::Renewal
+            } else {
+                Service::New
+            };
+            orders.push(o);
+        }
+        store.bulk_load(&applicants, &orders, &[]).await.unwrap();
+        let find = |q: &str| OrderFilter {
+            search: Some(q.to_owned()),
+            limit: 50,
+            ..Default::default()
+        };
+        let ids = |found: &[Order]| found.iter().map(|o| o.id).collect::<Vec<_>>();
+        // Orders made together share all but the last digits of their numbers: a middle part finds them all, a
+        // tail one.
+        let no = &orders[1].order_no;
+        let tail = &no[no.len() - 4..];
+        let middle = no[3..no.len() - 4].to_ascii_lowercase();
+        for (q, want) in [
+            (tail, vec![orders[1].id]),
+            (&middle, vec![orders[2].id, orders[1].id, orders[0].id]),
+            ("城建", vec![orders[1].id]),
+            ("三", vec![orders[0].id]),
+            ("ma35abcde", vec![orders[2].id]),
+            ("  551385082q ", vec![orders[0].id]),
+            ("12345678", vec![orders[1].id]),
+            ("_%", vec![orders[2].id]),
+            ("%", vec![orders[2].id]),
+            ("有限公司\n赣", vec![]),
+            ("不存在", vec![]),
+        ] {
+            let (found, n) = store.list_orders(&find(q)).await.unwrap();
+            assert_eq!(
+                (ids(&found), n as usize),
+                (want.clone(), want.len()),
+                "{q:?}"
+            );
+        }
+        // Blank searches filter nothing; newest first by default.
+        let (all, n) = store.list_orders(&find(" ")).await.unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(ids(&all), vec![orders[2].id, orders[1].id, orders[0].id]);
+
+        // Insert and update keep the column up to date.
+        let a = store.applicant_for_mobile("13600000000").await.unwrap();
+        let mut fresh = order(&store, &p, a);
+        fresh.holder.applicant_name = "赵六".into();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_order(&fresh).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            ids(&store.list_orders(&find("赵六")).await.unwrap().0),
+            vec![fresh.id]
+        );
+        let mut changed = fresh.clone();
+        changed.holder.applicant_name = "钱七".into();
+        changed.version += 1;
+        let mut tx = store.begin().await.unwrap();
+        tx.update_order(&changed).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.list_orders(&find("赵六")).await.unwrap().1, 0);
+        assert_eq!(
+            ids(&store.list_orders(&find("钱七")).await.unwrap().0),
+            vec![fresh.id]
+        );
+
+        // Filters and sorts combine with the search.
+        let f = OrderFilter {
+            search: Some("有限公司".into()),
+            services: vec![Service::New],
+            sort_by: SortKey::Total,
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(&store.list_orders(&f).await.unwrap().0),
+            vec![orders[2].id, fresh.id, orders[0].id],
+            "by 费用 descending, ties newest first"
+        );
+        let f = OrderFilter {
+            services: vec![Service::Renewal],
+            ..f
+        };
+        assert_eq!(store.list_orders(&f).await.unwrap().1, 0);
+        let later = OrderFilter {
+            created_from: Some("2999-01-01T00:00:00Z".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(store.list_orders(&later).await.unwrap().1, 0);
+        let earlier = OrderFilter {
+            created_before: Some("2999-01-01T00:00:00Z".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(store.list_orders(&earlier).await.unwrap().1, 4);
+        // An export's batches: by id, each below the last one seen.
+        let mut seen = Vec::new();
+        let mut below = None;
+        loop {
+            let (batch, _) = store
+                .list_orders(&OrderFilter {
+                    id_below: below,
+                    limit: 2,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let Some(last) = batch.last() else { break };
+            below = Some(last.id);
+            seen.extend(ids(&batch));
+        }
+        assert_eq!(
+            seen,
+            vec![fresh.id, orders[2].id, orders[1].id, orders[0].id]
+        );
+    })
+    .await;
 }

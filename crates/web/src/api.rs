@@ -11,8 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sealdesk_app::{AppError, WriteReceipt, decode_signature};
-use sealdesk_domain::{InvoiceInfo, Order, OrderForm, OrderState, UploadKind};
-use sealdesk_store::OrderFilter;
+use sealdesk_domain::{InvoiceInfo, Order, OrderForm, UploadKind};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -20,6 +19,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::order_query::OrderQuery;
 use crate::schema::*;
 use crate::session::{ApiCaller, ClientIp};
 
@@ -54,6 +54,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
         .routes(routes!(projects))
         .routes(routes!(list_orders, create_order))
+        .routes(routes!(export_orders))
         .routes(routes!(show_order, update_order))
         .routes(routes!(upload).layer(axum::extract::DefaultBodyLimit::max(
             crate::UPLOAD_BODY_LIMIT,
@@ -258,54 +259,55 @@ async fn projects(
     ))
 }
 
-#[derive(Deserialize, IntoParams)]
-struct ListQuery {
-    /// Only orders in this state (`draft`, `pending_review`, …).
-    state: Option<String>,
-    /// Order number, or its beginning.
-    q: Option<String>,
-    /// Page, from 1.
-    page: Option<i64>,
-    /// Rows per page, 1-100 (default 20).
-    per_page: Option<i64>,
+/// The caller's projects as (id, code) and (id, name): what the list filters and the export's 项目名称 need.
+async fn project_maps(
+    s: &AppState,
+    who: &sealdesk_app::Who,
+) -> Result<(Vec<(i64, String)>, std::collections::HashMap<i64, String>), ApiError> {
+    let projects = s.app.projects(who).await?;
+    Ok((
+        projects.iter().map(|p| (p.id, p.code.clone())).collect(),
+        projects.into_iter().map(|p| (p.id, p.name)).collect(),
+    ))
 }
 
-/// Orders the caller may see: an applicant's own, an operator's projects'.
-#[utoipa::path(get, path = "/orders", tag = "orders", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+/// Orders the caller may see (an applicant's own, an operator's projects'), filtered: `q` finds any part of the
+/// order number, a name, the credit code or the mobile number.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(OrderQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = OrderPage), (status = "4XX", body = ErrorBody)))]
 async fn list_orders(
     State(s): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<OrderQuery>,
 ) -> ApiResult<OrderPage> {
     let per_page = q.per_page.unwrap_or(20).clamp(1, 100);
-    let page = q.page.unwrap_or(1).max(1);
-    let states = match q.state.as_deref() {
-        None | Some("") => vec![],
-        Some(code) => vec![
-            OrderState::from_code(code)
-                .ok_or_else(|| AppError::BadInput(format!("未知的状态 {code}")))?,
-        ],
-    };
-    let (orders, total) = s
-        .app
-        .list_orders(
-            &who,
-            OrderFilter {
-                states,
-                order_no_prefix: q.q,
-                limit: per_page,
-                offset: (page - 1) * per_page,
-                ..Default::default()
-            },
-        )
-        .await?;
+    let (codes, _) = project_maps(&s, &who).await?;
+    let filter = q.filter(&codes, per_page)?;
+    let (orders, total) = s.app.list_orders(&who, filter).await?;
     Ok(Json(OrderPage {
         total,
-        page,
+        page: q.page(),
         per_page,
         orders: orders.iter().map(OrderBody::from).collect(),
     }))
+}
+
+/// The same list as CSV (UTF-8 with BOM, the console's columns), every matching order newest first; streamed.
+#[utoipa::path(get, path = "/orders/export.csv", tag = "orders", params(OrderQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = "4XX", body = ErrorBody)))]
+async fn export_orders(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Query(q): Query<OrderQuery>,
+) -> Result<Response, ApiError> {
+    let (codes, names) = project_maps(&s, &who).await?;
+    let filter = q.filter(&codes, 1)?;
+    Ok(crate::order_query::export(
+        s.app.clone(),
+        who,
+        filter,
+        names,
+    ))
 }
 
 /// Create a draft order (暂存待办).
@@ -378,7 +380,8 @@ pub(crate) async fn read_upload_with_csrf(
                     .bytes()
                     .await
                     .map_err(|_| AppError::BadInput("文件大小需小于 5M".into()))?;
-                file = Some((name, bytes.to_vec()));
+                // The buffer multer filled, taken over rather than copied.
+                file = Some((name, Vec::from(bytes)));
             }
             Some("_csrf") => {
                 csrf = field

@@ -16,8 +16,10 @@ mod assets;
 mod cashier;
 mod console;
 mod error;
+mod gate;
 pub mod metrics;
 mod openapi;
+mod order_query;
 mod portal;
 mod public;
 mod schema;
@@ -119,11 +121,15 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
     if demo {
         pages = pages.merge(public::demo_routes()).merge(cashier::routes());
     }
+    let gate = axum::middleware::from_fn_with_state(state.clone(), gate::uploads);
     Router::new()
         .merge(pages)
         .nest("/api/v1", openapi::api_router(demo))
         .route("/healthz", axum::routing::get(api::healthz))
         .route("/static/{file}", axum::routing::get(assets::serve))
+        // Innermost: an upload takes one of its few places only after the cross-site, size and time checks that
+        // wrap this layer have let it through.
+        .layer(gate)
         .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body announced larger than any route takes is refused from its Content-Length, before a byte of it

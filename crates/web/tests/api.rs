@@ -150,17 +150,7 @@ async fn uploads_are_judged_by_bytes_and_size_and_refusals_keep_nothing() {
     let s = common::start().await;
     let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let order: Value = http
-        .post(format!("{}/api/v1/orders", s.url))
-        .bearer_auth(&alice)
-        .json(&common::order_body("13800138000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = order["id"].as_str().unwrap().to_owned();
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
     let send = |kind: &'static str, name: &'static str, bytes: Vec<u8>| {
         let http = http.clone();
         let url = format!("{}/api/v1/orders/{id}/uploads", s.url);
@@ -1213,6 +1203,545 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
         let failed = log.iter().find(|e| e.action == "sign_in_failed").unwrap();
         assert_eq!(failed.ip, want);
     }
+}
+
+/// At most `UPLOADS_AT_ONCE` upload bodies are received at once: with every place taken, an upload through the
+/// API or a page is answered 429 with the message, keeps nothing, and goes through once a place is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_past_the_bound_are_told_to_come_back_and_keep_nothing() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, csrf) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    // A real 70×50 PNG: a scan the server takes, small enough to arrive whole before the answer.
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(70, 50, image::Rgb([250, 250, 250]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let form = |csrf: Option<&str>| {
+        let part = reqwest::multipart::Part::bytes(png.clone()).file_name("front.png");
+        let f = reqwest::multipart::Form::new()
+            .text("kind", "id_front")
+            .part("file", part);
+        match csrf {
+            Some(c) => f.text("_csrf", c.to_owned()),
+            None => f,
+        }
+    };
+    let api = format!("{}/api/v1/orders/{id}/uploads", s.url);
+    let upload = || {
+        http.post(&api)
+            .bearer_auth(&alice)
+            .multipart(form(None))
+            .send()
+    };
+
+    let mut places = Vec::new();
+    for _ in 0..sealdesk_app::UPLOADS_AT_ONCE {
+        places.push(s.app.upload_ticket().await.unwrap());
+    }
+    let r = upload().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["message"], "系统正在处理较多文件，请稍后再上传");
+    let r = http
+        .post(format!("{}/orders/{id}/uploads", s.url))
+        .header("cookie", format!("sd_session={alice}"))
+        .multipart(form(Some(&csrf)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("系统正在处理较多文件，请稍后再上传")
+    );
+    assert!(
+        s.store
+            .uploads(id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A request that is not an upload does not wait for a place.
+    let r = http
+        .get(format!("{}/api/v1/orders/{id}", s.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    places.pop();
+    let r = upload().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(s.store.uploads(id.parse().unwrap()).await.unwrap().len(), 1);
+}
+
+/// 订单管理's list through the API: `q` finds any part of an order number, a name or a mobile number, filters
+/// combine, an operator sees only the projects of their groups, and `export.csv` gives the same rows as CSV
+/// (BOM, the seed's columns, streamed in batches however many rows match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_found_by_any_part_and_exported_within_the_callers_scope() {
+    let s = common::start().await;
+    let http = common::http();
+    common::foreign_project(&s.store).await;
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let create =
+        |project: &'static str, name: &'static str, ent: &'static str, mobile: &'static str| {
+            let mut body = common::order_body(mobile);
+            body["project"] = json!(project);
+            body["holder"]["applicant_name"] = json!(name);
+            body["holder"]["enterprise_name"] = json!(ent);
+            let (http, url, alice) = (http.clone(), s.url.clone(), alice.clone());
+            async move {
+                let r = http
+                    .post(format!("{url}/api/v1/orders"))
+                    .bearer_auth(&alice)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::CREATED);
+                let o: Value = r.json().await.unwrap();
+                (
+                    o["id"].as_str().unwrap().to_owned(),
+                    o["order_no"].as_str().unwrap().to_owned(),
+                )
+            }
+        };
+    let (first, first_no) = create(
+        "testCSQY",
+        "王小明",
+        "北筑设计研究院有限公司",
+        "13911112222",
+    )
+    .await;
+    let (second, _) = create("testCSQY", "李四", "赣江建设有限公司", "13800138000").await;
+    let (foreign, _) = create("otherP", "赵六", "赣江建设有限公司", "13700001111").await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let outsider = common::operator(&http, &s.url, "outsider", "outsider-pass").await;
+
+    let list = |token: &str, query: &str| {
+        let req = http
+            .get(format!("{}/api/v1/orders?{query}", s.url))
+            .bearer_auth(token);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let tail = &first_no[first_no.len() - 5..];
+    for (query, want) in [
+        (format!("q={tail}"), vec![first.clone()]),
+        (format!("q={first_no}"), vec![first.clone()]),
+        ("q=%E5%B0%8F%E6%98%8E".to_owned(), vec![first.clone()]), // 小明
+        ("q=1111222".to_owned(), vec![first.clone()]),
+        ("q=%E8%B5%A3%E6%B1%9F".to_owned(), vec![second.clone()]), // 赣江: the foreign one is out of scope
+        (
+            "q=&service=new&paid=unpaid".to_owned(),
+            vec![second.clone(), first.clone()],
+        ),
+        ("state=pending_review".to_owned(), vec![]),
+        ("q=%25".to_owned(), vec![]),
+    ] {
+        let (st, page) = list(&admin, &query).await;
+        assert_eq!(st, StatusCode::OK, "{query}: {page}");
+        assert_eq!(ids(&page), want, "{query}");
+        assert_eq!(page["total"], want.len(), "{query}");
+    }
+    // Another group's project is not a filter the operator can name; the applicant sees all of her own.
+    let (st, e) = list(&admin, "project=otherP").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["message"], "未知的项目：otherP");
+    let (_, page) = list(&alice, "q=%E8%B5%A3%E6%B1%9F").await;
+    assert_eq!(ids(&page), vec![foreign.clone(), second.clone()]);
+    let (st, e) = list(&admin, "sort=price").await;
+    assert_eq!(
+        (st, e["message"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("未知的排序：price"))
+    );
+
+    // Enough rows for several batches of the export.
+    let base = s.store.order(first.parse().unwrap()).await.unwrap();
+    let extra: Vec<sealdesk_domain::Order> = (0..1_203)
+        .map(|_| {
+            let mut o = base.clone();
+            o.id = s.store.next_id();
+            o.order_no = sealdesk_domain::OrderNo::new("testCSQY", o.id).to_string();
+            o
+        })
+        .collect();
+    s.store.bulk_load(&[], &extra, &[]).await.unwrap();
+    let export = |token: &str, query: &str| {
+        let req = http
+            .get(format!("{}/api/v1/orders/export.csv?{query}", s.url))
+            .bearer_auth(token);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+            assert!(r.headers().get("content-length").is_none(), "streamed");
+            r.text().await.unwrap()
+        }
+    };
+    let csv = export(&admin, "").await;
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "a BOM, so that Excel reads UTF-8"
+    );
+    let lines: Vec<&str> = csv
+        .trim_start_matches('\u{feff}')
+        .split_terminator("\r\n")
+        .collect();
+    assert_eq!(
+        lines[0],
+        "订单编号,项目名称,业务类型,申办人,企业,清单,支付状态,费用(元),开票状态,订单时间,更新时间,完成时间,审核状态"
+    );
+    assert_eq!(lines.len(), 1 + 2 + 1_203);
+    assert!(!csv.contains("另一授权单位") && !csv.contains("赵六"));
+    let newest = extra.last().unwrap();
+    assert!(lines[1].starts_with(&format!("{},南昌市城建档案馆,新办,王小明,北筑设计研究院有限公司,企业公章×1、企业资质印章×1,未支付,160.00,未申请,", newest.order_no)), "{}", lines[1]);
+    assert!(lines[1].ends_with(",,草稿"), "{}", lines[1]);
+    let mut numbers: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 1_205, "every order once");
+    // The export takes the list's filters.
+    let csv = export(&admin, "q=%E6%9D%8E%E5%9B%9B").await; // 李四
+    assert_eq!(csv.split_terminator("\r\n").count(), 2);
+    // An operator without groups exports the header only.
+    let csv = export(&outsider, "").await;
+    assert_eq!(csv.split_terminator("\r\n").count(), 1);
+}
+
+/// 审核 on the console's order page: a rejection without 审核意见, or a decision a colleague already took, shows
+/// the same order page with the reason (and what was typed) and changes nothing; the 操作记录 names people by
+/// role and name, actions in Chinese, and keeps the 审核意见.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 5).await;
+    let signed: Value = http
+        .post(format!("{}/api/v1/auth/operator", s.url))
+        .json(&json!({"name": "admin", "password": "sealdesk-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = format!("sd_session={}", signed["token"].as_str().unwrap());
+    let csrf = signed["csrf"].as_str().unwrap().to_owned();
+    let decide = |what: &str, comment: &str| {
+        http.post(format!("{}/admin/orders/{id}/{what}", s.url))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", csrf.as_str()), ("comment", comment)])
+            .send()
+    };
+    let state = || async { s.store.order(id.parse().unwrap()).await.unwrap().state };
+
+    let r = decide("reject", "   ").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("请填写审核意见，告诉申请人需要修改什么"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"id="reject""#),
+        "the 审核 form is still there"
+    );
+    assert_eq!(state().await, sealdesk_domain::OrderState::PendingReview);
+
+    let r = decide("reject", "营业执照不清晰 <b>").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(state().await, sealdesk_domain::OrderState::Rejected);
+
+    // A page opened before the rejection, approving now.
+    let r = decide("approve", "").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    let refused = sealdesk_domain::TransitionError {
+        from: sealdesk_domain::OrderState::Rejected,
+        event: "审核通过",
+        actor: sealdesk_domain::Actor::Operator,
+    };
+    assert!(page.contains(&refused.to_string()), "{page}");
+    assert_eq!(state().await, sealdesk_domain::OrderState::Rejected);
+
+    let page = common::get_text(&http, &format!("{}/admin/orders/{id}", s.url), &cookie).await;
+    let trail = &page[page.find("操作记录").unwrap()..];
+    for shown in [
+        "申请人 李四",
+        "暂存订单",
+        "上传材料",
+        "提交审核",
+        "管理员 admin",
+        "审核不通过",
+        "待审核 → 审核不通过",
+        "营业执照不清晰 &#60;b&#62;",
+    ] {
+        assert!(trail.contains(shown), "{shown} in:\n{trail}");
+    }
+    assert!(
+        !trail.contains("applicant:") && !trail.contains(">submit<"),
+        "{trail}"
+    );
+}
+
+/// The 待审核 queue counts the 1-2 working-day promise in 工作日 (holidays and make-up Saturdays from the
+/// calendar data): the longest waiting first, overdue and due today marked, a year without data said as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_queue_shows_due_dates_in_working_days() {
+    // Monday 2026-10-12, 10:00 in Beijing; Saturday 2026-10-10 was a make-up working day.
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 10, 12, 2, 0, 0,
+    ));
+    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let base = s.store.order(id.parse().unwrap()).await.unwrap();
+    let submitted =
+        |at: &str| common::waiting_copy(&s.store, &base, ("testCSQY", base.project_id), at);
+    // Made in an order the queue must not follow: it sorts by submission.
+    let orders = [
+        submitted("2026-10-12T01:00:00Z"), // today: due 10-14
+        submitted("2026-09-30T03:00:00Z"), // due 10-09 (after National Day): 2 working days late
+        submitted("2026-10-09T01:00:00Z"), // due 10-12, today
+        submitted("2026-12-31T02:00:00Z"), // due in 2027, which the data does not cover
+    ];
+    s.store.bulk_load(&[], &orders, &[]).await.unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/orders", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    let rows: Vec<&str> = page.split("<tr>").skip(2).collect();
+    let expect = [
+        (
+            &orders[1],
+            "due-late",
+            "已超期 2 个工作日（应于 2026-10-09）",
+        ),
+        (&orders[2], "due-today", "今日到期"),
+        (&orders[0], "due-ok", "2026-10-14 前（剩 2 个工作日）"),
+        (
+            &orders[3],
+            "due-unknown",
+            "没有 2027 年的节假日数据（已有 2025、2026），请先补充该年的节假日安排",
+        ),
+    ];
+    assert_eq!(rows.len(), expect.len(), "{page}");
+    for (row, (o, class, text)) in rows.iter().zip(expect) {
+        assert!(
+            row.contains(&o.order_no),
+            "{} expected in {row}",
+            o.order_no
+        );
+        assert!(
+            row.contains(&format!("<td class=\"{class}\">{text}</td>")),
+            "{row}"
+        );
+    }
+}
+
+/// 审计日志: only a super-administrator reads the whole log; it filters by order and action, names people (a
+/// masked mobile number for an applicant), checks the chain on request and exports the filter as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_super_administrator_reads_filters_checks_and_exports_the_audit_log() {
+    let s = common::start().await;
+    let http = common::http();
+    s.app
+        .ensure_operator("root", "root-password-1", true)
+        .await
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 7).await;
+    let other = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let order_no = s.store.order(id.parse().unwrap()).await.unwrap().order_no;
+    let root = format!(
+        "sd_session={}",
+        common::operator(&http, &s.url, "root", "root-password-1").await
+    );
+    let admin = format!(
+        "sd_session={}",
+        common::operator(&http, &s.url, "admin", "sealdesk-demo").await
+    );
+    let get = |path: &str, cookie: &str| {
+        http.get(format!("{}{path}", s.url))
+            .header("cookie", cookie.to_owned())
+            .send()
+    };
+
+    let r = get("/admin/audit", &admin).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("只有超级管理员可以查看审计日志")
+    );
+
+    let rows = |page: &str| page.matches("<tr><td>").count();
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/audit?action=submit", s.url),
+        &root,
+    )
+    .await;
+    assert_eq!(rows(&page), 1, "{page}");
+    assert!(page.contains("<td>申请人 138****8000</td>"), "{page}");
+    assert!(
+        page.contains("<td>提交审核</td><td>草稿 → 待审核</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("13800138000"), "the mobile number is masked");
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/audit?order={order_no}", s.url),
+        &root,
+    )
+    .await;
+    assert_eq!(rows(&page), 6, "create, 4 uploads, submit: {page}");
+    assert!(
+        !page.contains(&format!(">{other}<")),
+        "another order's entries stay out"
+    );
+
+    let all = s.store.audit_entries(None).await.unwrap().len();
+    let page = common::get_text(&http, &format!("{}/admin/audit?verify=1", s.url), &root).await;
+    assert!(
+        page.contains(&format!("审计链完整：共 {all} 条记录，逐条校验通过")),
+        "{page}"
+    );
+
+    let r = get("/admin/audit?action=drop_table", &root).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("未知的操作：drop_table"));
+
+    let csv = common::get_text(
+        &http,
+        &format!("{}/admin/audit/export.csv?action=upload", s.url),
+        &root,
+    )
+    .await;
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "\u{feff}序号,时间,操作人,来源IP,订单ID,操作,状态变化,详情,哈希"
+    );
+    assert_eq!(lines.len(), 1 + 4, "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(&format!(",{id},上传材料,"))),
+        "{csv}"
+    );
+    let r = get("/admin/audit/export.csv", &admin).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no file for a refused export"
+    );
+}
+
+/// 统计: over the operator's projects only, the 待审核 queue against the working-day promise, decisions of the
+/// last 30 days with the median wait and the rejection reasons, orders by state and by project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_the_operators_projects() {
+    // Monday 2026-10-12 in Beijing, as in the queue test.
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 10, 12, 2, 0, 0,
+    ));
+    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let http = common::http();
+    let foreign = common::foreign_project(&s.store).await;
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let mut decided = Vec::new();
+    for seed in 1..=3 {
+        decided.push(common::submitted_order(&http, &s.url, &alice, "13800138000", seed).await);
+    }
+    let base = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let base = s.store.order(base.parse().unwrap()).await.unwrap();
+    let here = ("testCSQY", base.project_id);
+    let waiting = |at: &str, project| common::waiting_copy(&s.store, &base, project, at);
+    s.store
+        .bulk_load(
+            &[],
+            &[
+                waiting("2026-09-30T03:00:00Z", here),                // overdue
+                waiting("2026-10-09T01:00:00Z", here),                // due today
+                waiting("2026-09-01T01:00:00Z", ("otherP", foreign)), // overdue, not this operator's
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    for (id, (what, comment)) in decided.iter().zip([
+        ("reject", "营业执照不清晰"),
+        ("reject", "营业执照不清晰"),
+        ("approve", ""),
+    ]) {
+        let r = http
+            .post(format!("{}/api/v1/orders/{id}/{what}", s.url))
+            .bearer_auth(&admin)
+            .json(&json!({"comment": comment}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/dashboard", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    for shown in [
+        ">已超期 1</a>",
+        ">今日到期 1</span>",
+        r#"<strong id="decisions">3</strong>"#,
+        // The decisions came within seconds of the submissions.
+        r#"<strong id="median">不到 1 小时</strong>"#,
+        "<tr><td>营业执照不清晰</td><td>2</td></tr>",
+        ">草稿</a></td><td>1</td>",
+        ">待审核</a></td><td>2</td>",
+        ">审核不通过</a></td><td>2</td>",
+        ">待支付</a></td><td>1</td>",
+        "<tr><td>南昌市城建档案馆</td><td>6</td><td>2</td></tr>",
+    ] {
+        assert!(page.contains(shown), "{shown} in:\n{page}");
+    }
+    assert!(
+        !page.contains("另一授权单位"),
+        "another group's project stays out"
+    );
 }
 
 /// 补办 revokes the seals it replaces: the status API and the public page say 已注销 with time and reason, the

@@ -645,6 +645,99 @@ async fn the_impression_form_prints_at_true_size() {
     c.close().await.unwrap();
 }
 
+/// 订单管理 in the browser: the operator's list pages by 10 with the seed's pager text, finds an order by a part
+/// of its number typed into the search box, changes the page size, and exports what the filter shows.
+#[tokio::test]
+async fn an_operator_finds_an_order_by_part_of_its_number_and_exports_the_list() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(common::draft_order(&http, &s.url, &alice, "13800138000").await);
+    }
+    let wanted = s.store.order(ids[4].parse().unwrap()).await.unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &admin).await;
+
+    c.goto(&format!("{}/admin/orders?state=", s.url))
+        .await
+        .unwrap();
+    let page = wait_text(&c, "条记录每页").await;
+    assert!(
+        page.contains("第 1 到 10 条, 共 12 条记录, 10 条记录每页"),
+        "{page}"
+    );
+    assert_eq!(
+        c.find_all(Locator::Css("table.orders tr"))
+            .await
+            .unwrap()
+            .len(),
+        11
+    );
+
+    // Orders made together share the beginning of their numbers: the tail is what tells them apart.
+    let tail = &wanted.order_no[wanted.order_no.len() - 6..];
+    let q = c.find(Locator::Css("input[name=q]")).await.unwrap();
+    q.send_keys(tail).await.unwrap();
+    click(&c, "form.filters button").await;
+    let page = wait_text(&c, "共 1 条记录").await;
+    assert!(page.contains(&wanted.order_no), "{page}");
+    assert!(
+        page.contains("第 1 到 1 条, 共 1 条记录, 10 条记录每页"),
+        "{page}"
+    );
+    assert_eq!(
+        c.find(Locator::Css("input[name=q]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(tail),
+        "the search stays in the box"
+    );
+
+    // The export link carries the filter: the CSV holds that order only.
+    let href = c
+        .find(Locator::Css("a.button"))
+        .await
+        .unwrap()
+        .prop("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(href.contains(&format!("q={tail}")), "{href}");
+    let csv = common::get_text(&http, &href, &format!("sd_session={admin}")).await;
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].starts_with(&format!("{},南昌市城建档案馆,新办,李四,", wanted.order_no)),
+        "{csv}"
+    );
+
+    // A larger page shows them all.
+    c.goto(&format!("{}/admin/orders?state=", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "条记录每页").await;
+    c.find(Locator::Css("select[name=per_page] option[value='25']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&c, "form.filters button").await;
+    let page = wait_text(&c, "25 条记录每页").await;
+    assert!(
+        page.contains("第 1 到 12 条, 共 12 条记录, 25 条记录每页"),
+        "{page}"
+    );
+    c.close().await.unwrap();
+}
+
 /// The UKey agent, in-process on a real loopback port, serving the soft token to the platform's origin only.
 async fn start_agent(
     listener: tokio::net::TcpListener,
@@ -679,7 +772,13 @@ async fn start_agent(
 async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
     let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
-    let s = common::start_full(true, Vec::new(), agent_url.clone()).await;
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
     let _agent = start_agent(
         agent_listener,
         &s.token_dir,

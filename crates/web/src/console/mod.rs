@@ -1,6 +1,9 @@
 //! The operator console (管理员): sign-in with name and password, the order queue by state, one order with
 //! 审核通过 / 审核不通过 and its audit trail, and the projects with their operator groups.
 
+mod audit;
+mod dashboard;
+
 use std::collections::HashMap;
 
 use askama::Template;
@@ -8,16 +11,17 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use sealdesk_app::OrderView;
-use sealdesk_domain::{AuditRecord, Order, OrderState};
-use sealdesk_store::{OrderFilter, Project};
+use sealdesk_app::{AppError, OrderView};
+use sealdesk_domain::{
+    AuditRecord, Order, OrderState, ReviewDue, Service, Timestamp, WorkCalendar,
+};
+use sealdesk_store::Project;
 
 use crate::AppState;
+use crate::order_query::{COLUMNS, OrderQuery, PAGE_SIZES};
 use crate::portal::signed_in;
 use crate::session::{ClientIp, PageCaller};
-use crate::view::{
-    Fields, Layout, Nav, PageResult, Pager, oid, page_no, redirect, render, render_with,
-};
+use crate::view::{Fields, Layout, Nav, PageResult, Pager, oid, redirect, render, render_with};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -33,10 +37,9 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .merge(audit::routes())
+        .merge(dashboard::routes())
 }
-
-/// Rows per page of the queue.
-const PER_PAGE: i64 = 20;
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -80,68 +83,120 @@ async fn login(
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-struct QueueQuery {
-    state: Option<String>,
-    q: Option<String>,
-    page: Option<i64>,
-}
-
 #[derive(Template)]
 #[template(path = "console/orders.html")]
 struct Queue {
     l: Layout,
     /// (state code, label) of each tab; "" is 全部.
     tabs: Vec<(&'static str, &'static str)>,
+    /// The state shown ("" for all).
     state: String,
-    q: String,
+    /// The filters as asked, to fill the form again.
+    f: OrderQuery,
+    /// (code, name) of the projects the operator sees.
+    projects: Vec<(String, String)>,
+    services: Vec<(&'static str, &'static str)>,
+    columns: &'static [&'static str],
+    page_sizes: &'static [i64],
+    per_page: i64,
     orders: Vec<Order>,
     project_names: HashMap<i64, String>,
     pager: Pager,
+    export: String,
+    /// 办理时限 of each order waiting for 审核: (text, CSS class).
+    due: HashMap<i64, (String, &'static str)>,
 }
 
 impl Queue {
     fn project_name(&self, id: &i64) -> &str {
         self.project_names.get(id).map(String::as_str).unwrap_or("")
     }
+
+    /// Whether the list shows the 待审核 queue, with its 办理时限 column.
+    fn is_queue(&self) -> bool {
+        self.state == OrderState::PendingReview.code()
+    }
+
+    fn due_text(&self, id: &i64) -> &str {
+        self.due.get(id).map(|d| d.0.as_str()).unwrap_or("")
+    }
+
+    fn due_class(&self, id: &i64) -> &str {
+        self.due.get(id).map(|d| d.1).unwrap_or("")
+    }
+
+    /// A filter's value as typed, for the form.
+    fn value<'a>(&self, v: &'a Option<String>) -> &'a str {
+        v.as_deref().unwrap_or("")
+    }
+
+    /// The link that sorts by `key` (`created`, `updated`, `total`): descending first, then the other way.
+    fn sort_link(&self, key: &str) -> String {
+        let current = self.f.sort.as_deref().unwrap_or("created") == key;
+        let asc = current && self.f.dir.as_deref() != Some("asc");
+        let q = OrderQuery {
+            state: Some(self.state.clone()),
+            sort: Some(key.to_owned()),
+            dir: Some(if asc { "asc" } else { "desc" }.to_owned()),
+            ..self.f.clone()
+        };
+        format!(
+            "/admin/orders?{}",
+            q.query_string(None, Some(self.per_page))
+        )
+    }
+
+    /// ▲ or ▼ beside the column the list is sorted by.
+    fn sort_mark(&self, key: &str) -> &'static str {
+        if self.f.sort.as_deref().unwrap_or("created") != key {
+            ""
+        } else if self.f.dir.as_deref() == Some("asc") {
+            "▲"
+        } else {
+            "▼"
+        }
+    }
 }
 
+/// 订单管理: the seed's admin columns, a filter on each, search by any part of an order number, a name, a credit
+/// code or a mobile number, sorting, pages of 10/25/50/100 and the CSV export of the filtered list. Without a
+/// `state` the page opens on 待审核, oldest first: the review queue.
 async fn orders(
     State(s): State<AppState>,
     c: PageCaller,
-    Query(q): Query<QueueQuery>,
+    Query(mut q): Query<OrderQuery>,
 ) -> PageResult {
     let name = match c.operator_name() {
         Ok(n) => n,
         Err(_) => return Ok(redirect("/admin/login")),
     };
-    let state = q.state.clone().unwrap_or_else(|| "pending_review".into());
-    let states: Vec<OrderState> = OrderState::from_code(&state).into_iter().collect();
-    let page = page_no(q.page);
-    let filter = OrderFilter {
-        states,
-        order_no_prefix: q.q.clone(),
-        oldest_first: state == "pending_review",
-        limit: PER_PAGE,
-        offset: (page - 1) * PER_PAGE,
-        ..Default::default()
-    };
+    if q.state.is_none() {
+        // The review queue: longest waiting since submission (the last update of a 待审核 order) first, which
+        // puts the overdue and the due-today on top.
+        q.state = Some("pending_review".into());
+        if q.sort.is_none() && q.dir.is_none() {
+            q.sort = Some("updated".into());
+            q.dir = Some("asc".into());
+        }
+    }
+    let state = q.state.clone().unwrap_or_default();
+    let per_page = q
+        .per_page
+        .filter(|n| PAGE_SIZES.contains(n))
+        .unwrap_or(PAGE_SIZES[0]);
+    let projects = s.app.projects(&c.who).await?;
+    let codes: Vec<(i64, String)> = projects.iter().map(|p| (p.id, p.code.clone())).collect();
+    let filter = q.filter(&codes, per_page)?;
     let (orders, total) = s.app.list_orders(&c.who, filter).await?;
-    let project_names = s
-        .app
-        .projects(&c.who)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
+    let now = Timestamp(s.app.now());
+    let due = orders
+        .iter()
+        .filter(|o| o.state == OrderState::PendingReview)
+        .map(|o| (o.id, review_due(&o.updated_at, now)))
         .collect();
-    let query = q.q.clone().unwrap_or_default();
-    let pager = Pager::new(page, PER_PAGE, orders.len(), total, |n| {
-        let qs: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("state", &state)
-            .append_pair("q", &query)
-            .append_pair("page", &n.to_string())
-            .finish();
-        format!("/admin/orders?{qs}")
+    let page = q.page();
+    let pager = Pager::new(page, per_page, orders.len(), total, |n| {
+        format!("/admin/orders?{}", q.query_string(Some(n), Some(per_page)))
     });
     let tabs = std::iter::once(("", "全部"))
         .chain(OrderState::ALL.iter().map(|s| (s.code(), s.label())))
@@ -150,11 +205,46 @@ async fn orders(
         l: Layout::new(format!("订单管理 — {name}"), Nav::of(&c)),
         tabs,
         state,
-        q: query,
+        export: format!("/api/v1/orders/export.csv?{}", q.query_string(None, None)),
+        projects: projects
+            .iter()
+            .map(|p| (p.code.clone(), p.name.clone()))
+            .collect(),
+        project_names: projects.into_iter().map(|p| (p.id, p.name)).collect(),
+        services: Service::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        columns: &COLUMNS,
+        page_sizes: &PAGE_SIZES,
+        per_page,
+        f: q,
         orders,
-        project_names,
         pager,
+        due,
     }))
+}
+
+/// The 工作日 calendar the queue counts in (the embedded data; it must parse, a unit test of the domain makes sure).
+fn calendar() -> Option<&'static WorkCalendar> {
+    static CAL: std::sync::OnceLock<Option<WorkCalendar>> = std::sync::OnceLock::new();
+    CAL.get_or_init(|| WorkCalendar::china().ok()).as_ref()
+}
+
+/// 办理时限 of an order submitted at `submitted` (RFC 3339), as of `now`. A year the calendar
+/// has no data for is said, never guessed.
+fn review_due(submitted: &str, now: Timestamp) -> (String, &'static str) {
+    match calendar().and_then(|c| c.review_due_at(submitted, now)) {
+        None => ("无法计算".into(), "due-unknown"),
+        Some(Ok(ReviewDue::OnTime { due, left })) => {
+            (format!("{due} 前（剩 {left} 个工作日）"), "due-ok")
+        }
+        Some(Ok(ReviewDue::Today { .. })) => ("今日到期".into(), "due-today"),
+        Some(Ok(ReviewDue::Overdue { due, late: 0 })) => {
+            (format!("已超期（应于 {due}）"), "due-late")
+        }
+        Some(Ok(ReviewDue::Overdue { due, late })) => {
+            (format!("已超期 {late} 个工作日（应于 {due}）"), "due-late")
+        }
+        Some(Err(e)) => (e.to_string(), "due-unknown"),
+    }
 }
 
 #[derive(Template)]
@@ -167,26 +257,109 @@ struct Detail<'a> {
     can_write: bool,
     /// The UKey panel's agent address (the operator's page never shows the panel).
     agent_url: &'a str,
-    audit: Vec<AuditRecord>,
+    trail: Vec<TrailRow>,
+    /// Why the last 审核 was refused (an empty 审核意见, or a colleague's decision first), with what was typed.
+    review_error: Option<String>,
+    comment: String,
+}
+
+/// Who did something, as an operator reads it: 申请人 with `applicant(id)` (a name or a masked mobile number)
+/// when known, 管理员 and the name, the payment channel, 平台, 系统.
+pub(crate) fn actor_label(actor: &str, applicant: impl Fn(i64) -> Option<String>) -> String {
+    match actor.split_once(':') {
+        Some(("applicant", id)) => match id.parse().ok().and_then(applicant) {
+            Some(name) => format!("申请人 {name}"),
+            None => "申请人".to_owned(),
+        },
+        Some(("operator", name)) => format!("管理员 {name}"),
+        Some(("gateway", channel)) => format!("支付渠道 {channel}"),
+        _ if actor == "platform" => "平台".to_owned(),
+        _ if actor == "system" => "系统".to_owned(),
+        _ => actor.to_owned(),
+    }
+}
+
+/// One line of 操作记录 as an operator reads it: who by role and name, what in Chinese, and the 审核意见.
+struct TrailRow {
+    at: String,
+    who: String,
+    what: String,
+    states: String,
+    note: String,
+}
+
+impl TrailRow {
+    fn of(a: &AuditRecord, order: &Order) -> TrailRow {
+        let who = actor_label(&a.actor, |id| {
+            (id == order.applicant_id).then(|| order.holder.applicant_name.clone())
+        });
+        let states = match (&a.before_state, &a.after_state) {
+            (None, None) => String::new(),
+            (b, a) => format!(
+                "{} → {}",
+                crate::view::state_label(b),
+                crate::view::state_label(a)
+            ),
+        };
+        let note = serde_json::from_str::<serde_json::Value>(&a.detail)
+            .ok()
+            .and_then(|d| d["comment"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        TrailRow {
+            at: crate::view::beijing(&a.at),
+            who,
+            what: sealdesk_domain::action_label(&a.action).to_owned(),
+            states,
+            note,
+        }
+    }
+}
+
+/// The order page for an operator; `review_error` and `comment` show a refused 审核 again with what was typed.
+async fn detail_page(
+    s: &AppState,
+    c: &PageCaller,
+    id: i64,
+    review_error: Option<String>,
+    comment: String,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, id).await?;
+    let trail = s
+        .app
+        .order_audit(&c.who, v.order.id)
+        .await?
+        .iter()
+        .map(|a| TrailRow::of(a, &v.order))
+        .collect();
+    let status = if review_error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(render_with(
+        status,
+        &Detail {
+            l: Layout::new(format!("订单 {}", v.order.order_no), Nav::of(c))
+                .with_step(v.order.state.step()),
+            v: &v,
+            csrf: &c.csrf,
+            editable: false,
+            can_write: false,
+            agent_url: "",
+            trail,
+            review_error,
+            comment,
+        },
+    ))
 }
 
 async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
     c.operator_name()?;
-    let v = s.app.order_view(&c.who, oid(&id)?).await?;
-    let audit = s.app.order_audit(&c.who, v.order.id).await?;
-    Ok(render(&Detail {
-        l: Layout::new(format!("订单 {}", v.order.order_no), Nav::of(&c))
-            .with_step(v.order.state.step()),
-        v: &v,
-        csrf: &c.csrf,
-        editable: false,
-        can_write: false,
-        agent_url: "",
-        audit,
-    }))
+    detail_page(&s, &c, oid(&id)?, None, String::new()).await
 }
 
-/// 审核通过 (`approve`) or 审核不通过 with the 审核意见 of the form.
+/// 审核通过 (`approve`) or 审核不通过 with the 审核意见 of the form. A refused decision (no 审核意见, or the order
+/// decided by a colleague meanwhile) shows the order again, as it now is, with the reason and the typed text.
 async fn review(
     State(s): State<AppState>,
     c: PageCaller,
@@ -197,12 +370,26 @@ async fn review(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let id = oid(&id)?;
-    let o = if approve {
-        s.app.approve(&c.who, id).await?
+    let done = if approve {
+        s.app.approve(&c.who, id).await
     } else {
-        s.app.reject(&c.who, id, f.get("comment")).await?
+        s.app.reject(&c.who, id, f.get("comment")).await
     };
-    Ok(redirect(&format!("/admin/orders/{}", o.id)))
+    match done {
+        Ok(o) => Ok(redirect(&format!("/admin/orders/{}", o.id))),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let why = match &e {
+                AppError::Invalid(fields) => fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                other => other.to_string(),
+            };
+            detail_page(&s, &c, id, Some(why), f.get("comment").to_owned()).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]

@@ -35,14 +35,31 @@ pub async fn start() -> TestServer {
 /// A server in demo mode or not, trusting the given proxies. Without demo mode there is no sandbox gateway and
 /// no payment channel.
 pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) -> TestServer {
-    start_full(demo, trusted_proxies, String::new()).await
+    start_full(
+        demo,
+        trusted_proxies,
+        String::new(),
+        Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await
 }
 
-/// A server whose pages look for the UKey agent at `agent_url` ("" for the default address).
+/// A server whose application reads the time from `clock`.
+pub async fn start_with_clock(
+    demo: bool,
+    trusted_proxies: Vec<sealdesk_web::Cidr>,
+    clock: Arc<dyn sealdesk_domain::Clock>,
+) -> TestServer {
+    start_full(demo, trusted_proxies, String::new(), clock).await
+}
+
+/// A server whose pages look for the UKey agent at `agent_url` ("" for the default address) and whose
+/// application reads the time from `clock`.
 pub async fn start_full(
     demo: bool,
     trusted_proxies: Vec<sealdesk_web::Cidr>,
     agent_url: String,
+    clock: Arc<dyn sealdesk_domain::Clock>,
 ) -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::connect(
@@ -76,6 +93,7 @@ pub async fn start_full(
         },
         data_dir: tmp.path().into(),
         public_url: url.clone(),
+        clock,
         ..Default::default()
     };
     let app = App::new(
@@ -193,6 +211,21 @@ pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &
     s["token"].as_str().unwrap().to_owned()
 }
 
+/// Creates a draft order through the API (the holder's mobile being `mobile`) and returns its id.
+pub async fn draft_order(http: &reqwest::Client, url: &str, token: &str, mobile: &str) -> String {
+    let order: serde_json::Value = http
+        .post(format!("{url}/api/v1/orders"))
+        .bearer_auth(token)
+        .json(&order_body(mobile))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    order["id"].as_str().unwrap().to_owned()
+}
+
 pub fn order_body(mobile: &str) -> serde_json::Value {
     serde_json::json!({
         "project": "testCSQY",
@@ -264,6 +297,75 @@ pub fn challenge_answer(token: &mut SoftToken, challenge: &serde_json::Value) ->
         "nonce": challenge["nonce"],
         "signature": base64::engine::general_purpose::STANDARD.encode(sig),
     })
+}
+
+/// The body of `GET url` sent with the session cookie `cookie` (`sd_session=…`), as a page or a download.
+pub async fn get_text(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A 新办 order of the applicant `token`, with every upload (a generated form scan, `seed`) and submitted: 待审核.
+pub async fn submitted_order(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    mobile: &str,
+    seed: u64,
+) -> String {
+    let id = draft_order(http, url, token, mobile).await;
+    let scan =
+        sealdesk_artwork::testkit::generate(seed, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for (st, body) in upload_all(http, url, token, &id, &scan, "scan.jpg").await {
+        assert_eq!(st, 201, "{body}");
+    }
+    let r = http
+        .post(format!("{url}/api/v1/orders/{id}/submit"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    id
+}
+
+/// Another group, B组, with a project of its own, `otherP` 另一授权单位, which the `admin` operator (A组) does not
+/// serve; its id.
+pub async fn foreign_project(store: &Store) -> i64 {
+    let other = store.create_group("B组").await.unwrap();
+    store
+        .create_project(
+            "otherP",
+            "另一授权单位",
+            sealdesk_domain::Fen(8000),
+            Some(other.id),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// A copy of `base` under a new id in the project (`code`, `id`), waiting for 审核 since `at`: to fill a queue
+/// with orders submitted at chosen times.
+pub fn waiting_copy(
+    store: &Store,
+    base: &sealdesk_domain::Order,
+    project: (&str, i64),
+    at: &str,
+) -> sealdesk_domain::Order {
+    let mut o = base.clone();
+    o.id = store.next_id();
+    o.order_no = sealdesk_domain::OrderNo::new(project.0, o.id).to_string();
+    o.project_id = project.1;
+    o.state = sealdesk_domain::OrderState::PendingReview;
+    o.updated_at = at.to_owned();
+    o
 }
 
 /// The applicant with `mobile`, as a caller of the use cases.
