@@ -273,6 +273,7 @@ pub(crate) fn actor_label(actor: &str, applicant: impl Fn(i64) -> Option<String>
         },
         Some(("operator", name)) => format!("管理员 {name}"),
         Some(("gateway", channel)) => format!("支付渠道 {channel}"),
+        Some(("cert", serial)) => format!("证书 {serial}"),
         _ if actor == "platform" => "平台".to_owned(),
         _ if actor == "system" => "系统".to_owned(),
         _ => actor.to_owned(),
