@@ -12,6 +12,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod orders;
+mod review;
 mod seal_status;
 mod sms;
 mod ukey;

@@ -25,6 +25,7 @@ pub const ACTIONS: [(&str, &str); 18] = [
     ("sign_in", "登录"),
     ("sign_in_failed", "登录失败"),
     ("locked_out", "登录锁定"),
+    ("view_id_number", "查看完整证件号"),
 ];
 
 /// What an audit action code means, in the console's words; an unknown code is shown as is.

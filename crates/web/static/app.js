@@ -1,4 +1,5 @@
-// SealDesk pages work without this file; it only adds a preview of a chosen scan next to its upload field.
+// SealDesk pages work without this file; it adds a preview of a chosen scan next to its upload field, and zoom and
+// rotation of the scans on the review page.
 "use strict";
 document.addEventListener("change", function (ev) {
   var input = ev.target;
@@ -20,4 +21,30 @@ document.addEventListener("change", function (ev) {
     img.removeAttribute("src");
     img.hidden = true;
   }
+});
+
+// 放大 / 缩小 / 旋转 on the review page: each scan keeps its zoom and quarter-turns on its own image.
+document.addEventListener("click", function (ev) {
+  var button = ev.target;
+  if (!(button instanceof HTMLButtonElement) || !button.classList.contains("scan-tool")) {
+    return;
+  }
+  var figure = button.closest("figure.scan");
+  var img = figure && figure.querySelector("img");
+  if (!img) {
+    return;
+  }
+  var zoom = parseFloat(img.dataset.zoom || "1");
+  var turns = parseInt(img.dataset.turns || "0", 10);
+  if (button.dataset.act === "zoom-in") {
+    zoom = Math.min(zoom * 1.5, 6);
+  } else if (button.dataset.act === "zoom-out") {
+    zoom = Math.max(zoom / 1.5, 0.5);
+  } else if (button.dataset.act === "rotate") {
+    turns = (turns + 1) % 4;
+  }
+  img.dataset.zoom = String(zoom);
+  img.dataset.turns = String(turns);
+  // Through the CSSOM, which the page's CSP (no inline style) allows.
+  img.style.transform = "rotate(" + turns * 90 + "deg) scale(" + zoom + ")";
 });

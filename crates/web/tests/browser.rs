@@ -738,6 +738,114 @@ async fn an_operator_finds_an_order_by_part_of_its_number_and_exports_the_list()
     c.close().await.unwrap();
 }
 
+/// 审核对照 in the browser: the reviewer sees each scan inside the page beside the typed values, zooms and turns
+/// it, and asks for the full ID number, which is then recorded in the audit log; nobody else gets the previews.
+#[tokio::test]
+async fn a_reviewer_compares_the_scans_with_the_typed_values() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 9).await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &admin).await;
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "审核对照").await;
+
+    let loaded = c
+        .execute(
+            "return Array.from(document.querySelectorAll('figure.scan img')).map(i => [i.alt, i.complete && i.naturalWidth > 0]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded,
+        serde_json::json!([
+            ["身份证（人像面）", true],
+            ["身份证（国徽面）", true],
+            ["统一社会信用代码证", true],
+            ["印模采集表", true]
+        ]),
+        "every scan shows inside the page"
+    );
+    click(&c, "figure.scan button[data-act='rotate']").await;
+    click(&c, "figure.scan button[data-act='zoom-in']").await;
+    let transform = c
+        .execute(
+            "return document.querySelector('figure.scan img').style.transform;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(transform, "rotate(90deg) scale(1.5)");
+
+    let shown = |c: &Client| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Id("id-number"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(shown(&c).await, "110105********002X");
+    assert!(
+        s.store
+            .audit_entries(Some(id.parse().unwrap()))
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.action != "view_id_number")
+    );
+    click(&c, "#reveal-id").await;
+    wait_text(&c, "11010519491231002X").await;
+    assert_eq!(shown(&c).await, "11010519491231002X");
+    let views: Vec<_> = s
+        .store
+        .audit_entries(Some(id.parse().unwrap()))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "view_id_number")
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(views, vec!["operator:admin".to_owned()]);
+    c.close().await.unwrap();
+
+    // The previews are the reviewers': the applicant is refused, an operator of no group finds nothing.
+    let upload = s.store.uploads(id.parse().unwrap()).await.unwrap()[0].id;
+    let preview = format!("{}/admin/uploads/{upload}/preview", s.url);
+    let r = http
+        .get(&preview)
+        .header("cookie", format!("sd_session={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    let outsider = common::operator(&http, &s.url, "outsider", "outsider-pass").await;
+    let r = http
+        .get(&preview)
+        .header("cookie", format!("sd_session={outsider}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = http
+        .get(&preview)
+        .header("cookie", format!("sd_session={admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.headers()["content-disposition"], "inline");
+}
+
 /// The UKey agent, in-process on a real loopback port, serving the soft token to the platform's origin only.
 async fn start_agent(
     listener: tokio::net::TcpListener,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sealdesk_app::{AppError, OrderView};
 use sealdesk_domain::{
@@ -37,6 +37,8 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .route("/admin/uploads/{id}/preview", get(preview))
+        .route("/admin/orders/{id}/reveal-id", post(reveal_id))
         .merge(audit::routes())
         .merge(dashboard::routes())
 }
@@ -261,6 +263,18 @@ struct Detail<'a> {
     /// Why the last 审核 was refused (an empty 审核意见, or a colleague's decision first), with what was typed.
     review_error: Option<String>,
     comment: String,
+    /// The holder's full ID number, once the reviewer asked for it (masked otherwise).
+    id_number: Option<String>,
+}
+
+impl Detail<'_> {
+    /// The ID number as this page shows it: in full once asked for, masked otherwise.
+    fn shown_id_number(&self) -> String {
+        match &self.id_number {
+            Some(full) => full.clone(),
+            None => crate::view::mask_id(&self.v.order.holder.id_number),
+        }
+    }
 }
 
 /// Who did something, as an operator reads it: 申请人 with `applicant(id)` (a name or a masked mobile number)
@@ -323,6 +337,7 @@ async fn detail_page(
     id: i64,
     review_error: Option<String>,
     comment: String,
+    id_number: Option<String>,
 ) -> PageResult {
     let v = s.app.order_view(&c.who, id).await?;
     let trail = s
@@ -350,13 +365,49 @@ async fn detail_page(
             trail,
             review_error,
             comment,
+            id_number,
         },
     ))
 }
 
 async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
     c.operator_name()?;
-    detail_page(&s, &c, oid(&id)?, None, String::new()).await
+    detail_page(&s, &c, oid(&id)?, None, String::new(), None).await
+}
+
+/// 显示完整证件号: the order page again with the full ID number, the view recorded in the audit log.
+async fn reveal_id(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    c.check_csrf(Fields::parse(&body).get("_csrf"))?;
+    let id = oid(&id)?;
+    let full = s.app.reveal_id_number(&c.who, id).await?;
+    detail_page(&s, &c, id, None, String::new(), Some(full)).await
+}
+
+/// A scan shown inside the review page (JPEG or PNG; a PDF is downloaded from the order's file list), to an
+/// operator who serves the order.
+async fn preview(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
+    c.operator_name()?;
+    let (meta, bytes) = s.app.upload_bytes(&c.who, oid(&id)?).await?;
+    if !matches!(meta.content_type.as_str(), "image/jpeg" | "image/png") {
+        return Err(AppError::BadInput("此文件不能在页面中预览，请下载查看".into()).into());
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, meta.content_type),
+            (axum::http::header::CONTENT_DISPOSITION, "inline".to_owned()),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, no-store".to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// 审核通过 (`approve`) or 审核不通过 with the 审核意见 of the form. A refused decision (no 审核意见, or the order
@@ -387,7 +438,7 @@ async fn review(
                     .join("；"),
                 other => other.to_string(),
             };
-            detail_page(&s, &c, id, Some(why), f.get("comment").to_owned()).await
+            detail_page(&s, &c, id, Some(why), f.get("comment").to_owned(), None).await
         }
         Err(e) => Err(e.into()),
     }
