@@ -226,7 +226,19 @@ impl App {
                 .is_some_and(|p| p.contains(&o.project_id)),
             _ => false,
         };
-        if ok { Ok(o) } else { Err(AppError::NotFound) }
+        if ok {
+            return Ok(o);
+        }
+        // Someone else's order looks like no order at all, and the attempt is kept: an operator reaching past
+        // their groups' projects, or an applicant trying order ids, shows in the audit log.
+        self.audit_event(
+            &who.principal.audit_name(),
+            &who.ip,
+            "access_refused",
+            serde_json::json!({"order_id": id.to_string()}),
+        )
+        .await?;
+        Err(AppError::NotFound)
     }
 
     async fn operator_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {

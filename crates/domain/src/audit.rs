@@ -6,7 +6,7 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 19] = [
+pub const ACTIONS: [(&str, &str); 20] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
@@ -26,6 +26,7 @@ pub const ACTIONS: [(&str, &str); 19] = [
     ("sign_in_failed", "登录失败"),
     ("locked_out", "登录锁定"),
     ("view_id_number", "查看完整证件号"),
+    ("access_refused", "越权访问被拒"),
 ];
 
 /// What an audit action code means, in the console's words; an unknown code is shown as is.

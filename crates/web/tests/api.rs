@@ -1744,6 +1744,69 @@ async fn the_dashboard_counts_the_operators_projects() {
     );
 }
 
+/// Someone else's order is "not found" for an operator of another group and for another applicant, through the
+/// API and the pages alike, and every such attempt is in the audit log with who tried, from where, and which order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reaching_for_another_scopes_order_is_not_found_and_logged() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let (mallory, _) = common::applicant(&http, &s.url, "13900139000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let outsider = common::operator(&http, &s.url, "outsider", "outsider-pass").await;
+    let refusals = || async {
+        s.store
+            .audit_entries(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "access_refused")
+            .map(|e| (e.actor, e.detail))
+            .collect::<Vec<_>>()
+    };
+    assert!(refusals().await.is_empty());
+    let r = http
+        .get(format!("{}/api/v1/orders/{id}", s.url))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = http
+        .get(format!("{}/admin/orders/{id}", s.url))
+        .header("cookie", format!("sd_session={outsider}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = http
+        .get(format!("{}/api/v1/orders/{id}", s.url))
+        .bearer_auth(&mallory)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let mallory_id = s.store.applicant_for_mobile("13900139000").await.unwrap();
+    let detail = format!(r#"{{"order_id":"{id}"}}"#);
+    assert_eq!(
+        refusals().await,
+        vec![
+            ("operator:outsider".to_owned(), detail.clone()),
+            ("operator:outsider".to_owned(), detail.clone()),
+            (format!("applicant:{mallory_id}"), detail),
+        ]
+    );
+    // The owner is not refused.
+    let r = http
+        .get(format!("{}/api/v1/orders/{id}", s.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(refusals().await.len(), 3);
+}
+
 /// 补办 revokes the seals it replaces: the status API and the public page say 已注销 with time and reason, the
 /// maker-signed list names them, and `sealdesk seal verify --revoked` fails the old seal and passes the new.
 #[tokio::test]
