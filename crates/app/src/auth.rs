@@ -61,7 +61,7 @@ pub struct SignedIn {
 pub(crate) const CODE_TTL: i64 = 300;
 const CODE_RESEND_AFTER: i64 = 60;
 const CODE_MAX_TRIES: i32 = 5;
-const APPLICANT_SESSION: i64 = 12 * 3600;
+pub(crate) const APPLICANT_SESSION: i64 = 12 * 3600;
 const OPERATOR_SESSION: i64 = 8 * 3600;
 /// Wrong operator passwords in a row, per name and client address, before that pair is locked.
 pub const OPERATOR_MAX_FAILURES: u32 = 5;
@@ -454,7 +454,7 @@ impl App {
         Ok(())
     }
 
-    async fn new_session(
+    pub(crate) async fn new_session(
         &self,
         kind: &str,
         subject_id: i64,

@@ -16,7 +16,9 @@ mod orders;
 mod payments;
 mod reminders;
 mod review;
+mod seal_status;
 mod sms;
+mod ukey;
 mod uploads;
 
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ pub use error::AppError;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, Reconciled};
 pub use reminders::{REMINDER_DAYS, reminder_text};
+pub use seal_status::SealStatusView;
+pub use ukey::{CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, cert_holder_key};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
     UPLOADS_AT_ONCE, UploadOutcome, UploadTicket, sniff,

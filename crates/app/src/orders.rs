@@ -24,8 +24,19 @@ pub struct AuthChallenge {
     pub expires_at: i64,
 }
 
-fn challenge_text(order_no: &str, nonce: &str, expires_at: i64) -> String {
-    format!("SealDesk 授权\norder={order_no}\nnonce={nonce}\nexpires={expires_at}")
+/// One line of printable ASCII, as the UKey agent signs only such text (so that no challenge can ever be a
+/// seal's DER and its signature a write receipt): the order by its number (its id if the number is not ASCII).
+fn challenge_text(order: &Order, nonce: &str, expires_at: i64) -> String {
+    let name = if order
+        .order_no
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        order.order_no.clone()
+    } else {
+        order.id.to_string()
+    };
+    format!("SealDesk authorize order={name} nonce={nonce} expires={expires_at}")
 }
 
 /// Whether two holders are the same enterprise (by credit code, or name when no code was given) or the same
@@ -597,7 +608,7 @@ impl App {
         let expires_at = self.now() + CHALLENGE_TTL;
         self.store.put_challenge(id, &nonce, expires_at).await?;
         Ok(AuthChallenge {
-            text: challenge_text(&order.order_no, &nonce, expires_at),
+            text: challenge_text(&order, &nonce, expires_at),
             nonce,
             expires_at,
         })
@@ -623,38 +634,8 @@ impl App {
                 order.state.label()
             )));
         }
-        let cert = sealdesk_pki::Cert::from_der(cert_der).map_err(|_| {
-            AppError::field("cert", "读取到的证书无法解析，请确认插入的是数字证书 UKey")
-        })?;
-        let public = cert
-            .public_key()
-            .map_err(|_| AppError::field("cert", "证书不是 SM2 证书"))?;
-        if !self.trust.iter().any(|ca| cert.verify_issued_by(ca)) {
-            return Err(AppError::field(
-                "cert",
-                "证书不是受信任的 CA 签发的，请使用已领取的数字证书 UKey",
-            ));
-        }
-        let (nb, na) = cert.validity();
+        let cert = self.holder_cert(cert_der)?;
         let t = self.now();
-        if t < nb || t > na {
-            return Err(AppError::field(
-                "cert",
-                "证书不在有效期内，请先办理证书续期",
-            ));
-        }
-        if cert.is_ca() {
-            return Err(AppError::field(
-                "cert",
-                "这是 CA 证书，不是证书锁的签名证书",
-            ));
-        }
-        if !cert.allows_digital_signature() {
-            return Err(AppError::field(
-                "cert",
-                "证书的密钥用法不含数字签名（digitalSignature），不能用于电子印章",
-            ));
-        }
         cert_names_holder(&cert, &order.holder)?;
         let expires_at = match self.store.take_challenge(id, nonce.trim()).await {
             Ok(e) => e,
@@ -672,8 +653,8 @@ impl App {
                 "授权挑战已过期，请刷新页面后用证书锁重新签名",
             ));
         }
-        let text = challenge_text(&order.order_no, nonce.trim(), expires_at);
-        if !sealdesk_pki::verify(&public, text.as_bytes(), signature) {
+        let text = challenge_text(&order, nonce.trim(), expires_at);
+        if !cert.verify_signature(text.as_bytes(), signature) {
             return Err(AppError::field(
                 "signature",
                 "证书锁签名验证失败：签名不是该证书的私钥对本次授权挑战的签名",
@@ -687,7 +668,12 @@ impl App {
             cert_der_hex: hex::encode(cert.der()),
             subject: cert.subject(),
         });
-        let detail = serde_json::json!({"key_serial": serial, "cert_serial": cert.serial_hex(), "subject": cert.subject(), "months": order.authorization.months, "unit": order.authorization.unit});
+        // UKey sign-in with a key of this holder reaches this account from now on.
+        let holder = crate::ukey::cert_holder_key(&cert, self.today());
+        if let Some(h) = &holder {
+            tx.link_cert_holder(h, order.applicant_id).await?;
+        }
+        let detail = serde_json::json!({"key_serial": serial, "cert_serial": cert.serial_hex(), "subject": cert.subject(), "months": order.authorization.months, "unit": order.authorization.unit, "sign_in_holder": holder});
         self.apply(
             &mut tx,
             who,
@@ -800,20 +786,43 @@ impl App {
             })
             .await?;
         }
-        let mut revoked = 0;
-        // 补办 revokes the seals on the lost key — of this holder only, named by its own earlier order.
-        if order.service == sealdesk_domain::Service::Reissue
+        // 补办 and 变更 replace the seals of the earlier order they name (the same applicant's and holder's);
+        // a 补办 also revokes that holder's seals on the lost key. Each revocation is audited here, in the
+        // transaction that makes the replacements.
+        let mut revoked: Vec<String> = Vec::new();
+        let reason = match order.service {
+            sealdesk_domain::Service::Reissue => Some("补办"),
+            sealdesk_domain::Service::Change => Some("变更"),
+            _ => None,
+        };
+        if let Some(reason) = reason
             && let Some(prev) = order.previous_order
-            && let Ok(p) = self.store.order(prev).await
+            && let Ok(p) = tx.order(prev).await
             && p.applicant_id == order.applicant_id
             && same_holder(&p.holder, &order.holder)
-            && let Some(old) = p.key.filter(|k| k.serial != key.serial)
         {
-            revoked = tx
-                .revoke_seals_on_token(&old.serial, order.applicant_id)
+            revoked.extend(tx.revoke_order_seals(prev, reason).await?);
+            if order.service == sealdesk_domain::Service::Reissue
+                && let Some(old) = p.key.filter(|k| k.serial != key.serial)
+            {
+                revoked.extend(
+                    tx.revoke_token_seals(&old.serial, order.applicant_id, reason)
+                        .await?,
+                );
+            }
+            for es_id in &revoked {
+                tx.append_audit(AuditDraft {
+                    actor: "platform".into(),
+                    ip: who.ip.clone(),
+                    order_id: Some(order.id),
+                    action: "seal_revoked".into(),
+                    detail: serde_json::json!({"es_id": es_id, "reason": reason, "replaced_by_order": order.order_no, "previous_order": prev.to_string()}).to_string(),
+                    ..Default::default()
+                })
                 .await?;
+            }
         }
-        let detail = serde_json::json!({"seals": records.len(), "revoked_on_old_key": revoked, "requested_by": who.principal.audit_name()});
+        let detail = serde_json::json!({"seals": records.len(), "revoked": revoked, "requested_by": who.principal.audit_name()});
         self.apply(
             &mut tx,
             &platform,
@@ -904,17 +913,17 @@ impl App {
             .key
             .clone()
             .ok_or_else(|| AppError::Internal("made order without key".into()))?;
-        let cert = hex::decode(&key.cert_der_hex)
+        // SM2 or ECDSA P-256, whichever the bound key signs with.
+        let pk = hex::decode(&key.cert_der_hex)
             .ok()
-            .and_then(|d| sealdesk_pki::Cert::from_der(&d).ok());
-        let pk = cert
-            .and_then(|c| c.public_key().ok())
+            .and_then(|d| sealdesk_pki::Cert::from_der(&d).ok())
+            .and_then(|c| c.key().ok())
             .ok_or_else(|| AppError::Internal("bound certificate unreadable".into()))?;
         let seals = self.store.seals(id).await?;
         for s in &seals {
             let ok = receipts
                 .iter()
-                .any(|r| r.es_id == s.es_id && sealdesk_pki::verify(&pk, &s.der, &r.signature));
+                .any(|r| r.es_id == s.es_id && pk.verify(&s.der, &r.signature));
             if !ok {
                 return Err(AppError::field(
                     "receipts",

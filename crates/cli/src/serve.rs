@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// A reverse proxy (address or block, e.g. 10.0.0.0/8) whose X-Forwarded-For names the client; repeatable.
     #[arg(long, env = "SEALDESK_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<String>,
+    /// Where the portal's pages reach the UKey agent (sealdesk-agent) on the applicant's computer; the CSP's
+    /// connect-src allows this origin.
+    #[arg(long, env = "SEALDESK_AGENT_URL", default_value = sealdesk_web::DEFAULT_AGENT_URL)]
+    agent_url: String,
     /// The SMS signature (the bracketed name that starts each message).
     #[arg(long, default_value = "金格科技", env = "SEALDESK_SMS_SIGNATURE")]
     sms_signature: String,
@@ -161,6 +165,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .map(|c| c.parse::<sealdesk_web::Cidr>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()
         .context("--trusted-proxy")?;
+    let agent_url = sealdesk_web::agent_origin(&a.agent_url)
+        .map_err(anyhow::Error::msg)
+        .context("--agent-url")?;
     let data_dir = a.data.data_dir.clone();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
     let url = a.data.url();
@@ -318,7 +325,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     sealdesk_web::serve_with(
         listener,
         app,
-        sealdesk_web::WebConfig { trusted_proxies },
+        sealdesk_web::WebConfig {
+            trusted_proxies,
+            agent_url,
+        },
         shutdown(),
     )
     .await

@@ -6,7 +6,7 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 19] = [
+pub const ACTIONS: [(&str, &str); 20] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
@@ -19,6 +19,7 @@ pub const ACTIONS: [(&str, &str); 19] = [
     ("authorize", "授权"),
     ("make", "制章"),
     ("seal_issued", "签发印章"),
+    ("seal_revoked", "注销印章"),
     ("confirm_written", "写入 UKey"),
     ("cancel", "取消订单"),
     ("sign_in", "登录"),

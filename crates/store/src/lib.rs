@@ -1227,6 +1227,21 @@ impl StoreTx {
         Ok(())
     }
 
+    /// Links a certificate holder (`enterprise:<USCC>` / `person:<ID>`) to the applicant account that bound
+    /// its key at 授权: UKey sign-in with a key of that holder signs in to this account (the latest link wins).
+    pub async fn link_cert_holder(&mut self, holder: &str, applicant_id: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cert_holders (holder, applicant_id, linked_at) VALUES ($1, $2, $3)
+             ON CONFLICT (holder) DO UPDATE SET applicant_id = $2, linked_at = $3",
+        )
+        .bind(holder)
+        .bind(applicant_id)
+        .bind(now_text())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Revokes the live seals bound to a key (补办: the key was lost) that belong to orders of `applicant_id`,
     /// and no one else's. Returns how many.
     pub async fn revoke_seals_on_token(

@@ -94,6 +94,47 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a one-time UKey sign-in challenge, and forgets those expired before `now`.
+    pub async fn put_sign_in_challenge(
+        &self,
+        nonce: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO sign_in_challenges (nonce, expires_at) VALUES ($1, $2)")
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses up a sign-in challenge: its expiry, once; `NotFound` if it was never given or already used.
+    pub async fn take_sign_in_challenge(&self, nonce: &str) -> Result<i64> {
+        let row =
+            sqlx::query("DELETE FROM sign_in_challenges WHERE nonce = $1 RETURNING expires_at")
+                .bind(nonce)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| r.try_get("expires_at"))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The applicant account a certificate holder (`enterprise:<USCC>` / `person:<ID>`) signs in to, if a key
+    /// of that holder was ever bound at 授权.
+    pub async fn cert_holder_applicant(&self, holder: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT applicant_id FROM cert_holders WHERE holder = $1")
+            .bind(holder)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("applicant_id")).transpose()?)
+    }
+
     /// Stores the live 授权 challenge of an order, replacing an earlier one.
     pub async fn put_challenge(&self, order_id: i64, nonce: &str, expires_at: i64) -> Result<()> {
         sqlx::query(

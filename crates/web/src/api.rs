@@ -49,6 +49,8 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(sms_code))
         .routes(routes!(sign_in_applicant))
         .routes(routes!(sign_in_operator))
+        .routes(routes!(ukey_challenge))
+        .routes(routes!(sign_in_ukey))
         .routes(routes!(sign_out))
         .routes(routes!(projects))
         .routes(routes!(list_orders, create_order))
@@ -72,7 +74,9 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(make))
         .routes(routes!(seals))
         .routes(routes!(written))
-        .routes(routes!(audit));
+        .routes(routes!(audit))
+        .routes(routes!(seal_status))
+        .routes(routes!(revoked_seals));
     if demo {
         api.routes(routes!(demo_outbox))
             .routes(routes!(sandbox_pay))
@@ -746,4 +750,74 @@ async fn audit(
 ) -> ApiResult<Vec<AuditEntry>> {
     let entries = s.app.order_audit(&who, id(&oid)?).await?;
     Ok(Json(entries.iter().map(AuditEntry::from).collect()))
+}
+
+/// A one-time challenge for UKey sign-in (证书登录): the agent has the key sign `challenge`.
+#[utoipa::path(post, path = "/auth/ukey/challenge", tag = "auth",
+    responses((status = 200, body = Challenge), (status = "4XX", body = ErrorBody)))]
+async fn ukey_challenge(State(s): State<AppState>, ClientIp(ip): ClientIp) -> ApiResult<Challenge> {
+    let ch = s.app.sign_in_challenge(&ip).await?;
+    Ok(Json(Challenge {
+        challenge_b64: base64::engine::general_purpose::STANDARD.encode(ch.text.as_bytes()),
+        nonce: ch.nonce,
+        challenge: ch.text,
+        expires_at: ch.expires_at,
+    }))
+}
+
+/// Applicant sign-in with the UKey: its certificate and its signature over a sign-in challenge.
+#[utoipa::path(post, path = "/auth/ukey", tag = "auth", request_body = UkeySignIn,
+    responses((status = 200, body = Session), (status = "4XX", body = ErrorBody)))]
+async fn sign_in_ukey(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(r): ApiJson<UkeySignIn>,
+) -> ApiResult<Session> {
+    let (der, sig) = ukey_answer(&r.cert_der_b64, &r.signature)?;
+    Ok(Json(
+        s.app
+            .sign_in_with_cert(&der, &r.nonce, &sig, &ip)
+            .await?
+            .into(),
+    ))
+}
+
+/// The certificate (DER in base64) and signature (base64 or hex) the agent gives, decoded.
+pub(crate) fn ukey_answer(cert_b64: &str, signature: &str) -> Result<(Vec<u8>, Vec<u8>), AppError> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cert_b64.trim())
+        .map_err(|_| AppError::BadCredentials("证书内容不是有效的 base64".into()))?;
+    let sig = decode_signature(signature)
+        .ok_or_else(|| AppError::BadCredentials("签名不是有效的 base64 或十六进制".into()))?;
+    Ok((der, sig))
+}
+
+/// A seal's status (有效 / 已注销 / 已过期, with when and why it was revoked), for relying parties.
+#[utoipa::path(get, path = "/seals/{es_id}/status", tag = "seals", params(("es_id" = String, Path, description = "The seal's esID")),
+    responses((status = 200, body = SealStatusBody), (status = "4XX", body = ErrorBody)))]
+async fn seal_status(
+    State(s): State<AppState>,
+    Path(es_id): Path<String>,
+) -> ApiResult<SealStatusBody> {
+    Ok(Json(s.app.seal_status(&es_id).await?.into()))
+}
+
+/// The revoked esIDs, signed by the seal maker (check a seal with `sealdesk seal verify --revoked FILE`).
+#[utoipa::path(get, path = "/seals/revoked", tag = "seals",
+    responses((status = 200, description = "The signed list, as an attachment (revoked-seals.json)", body = RevocationFile, content_type = "application/json"),
+              (status = "4XX", body = ErrorBody)))]
+async fn revoked_seals(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let body = s.app.revocation_list().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"revoked-seals.json\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -37,8 +37,10 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
 
 const CSS_BYTES: &[u8] = include_bytes!("../static/app.css");
 const JS_BYTES: &[u8] = include_bytes!("../static/app.js");
+const AGENT_JS_BYTES: &[u8] = include_bytes!("../static/agent.js");
 const CSS_HASH: u64 = fnv1a(CSS_BYTES);
 const JS_HASH: u64 = fnv1a(JS_BYTES);
+const AGENT_JS_HASH: u64 = fnv1a(AGENT_JS_BYTES);
 
 /// The stylesheet (screen and print).
 pub(crate) static CSS: Asset = Asset {
@@ -56,9 +58,19 @@ pub(crate) static JS: Asset = Asset {
 };
 static JS_URL: LazyLock<String> = LazyLock::new(|| format!("/static/app.{JS_HASH:016x}.js"));
 
+/// The UKey script (证书助手: key panel, PIN, 授权, 写入, 证书登录, 环境检测), only on the pages that use the
+/// agent; each of them keeps a documented fallback without it.
+pub(crate) static AGENT_JS: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    bytes: AGENT_JS_BYTES,
+    url: &AGENT_JS_URL,
+};
+static AGENT_JS_URL: LazyLock<String> =
+    LazyLock::new(|| format!("/static/agent.{AGENT_JS_HASH:016x}.js"));
+
 /// `GET /static/{file}`: a file by its hashed name, cached for a year; any other name is 404.
 pub(crate) async fn serve(Path(file): Path<String>) -> Response {
-    for a in [&CSS, &JS] {
+    for a in [&CSS, &JS, &AGENT_JS] {
         if a.url().strip_prefix("/static/") == Some(file.as_str()) {
             return (
                 [

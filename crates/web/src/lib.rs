@@ -52,6 +52,32 @@ pub struct WebConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`). From any other peer the
     /// header is ignored: the client address (for the audit log and sign-in limits) is the peer's.
     pub trusted_proxies: Vec<Cidr>,
+    /// Where the portal's pages find the UKey agent (`--agent-url`; [`DEFAULT_AGENT_URL`] when empty): the
+    /// pages' script talks to it, and the CSP's `connect-src` allows it and nothing else beside the platform.
+    pub agent_url: String,
+}
+
+/// The UKey agent's address on the applicant's computer, as `sealdesk-agent` listens by default.
+pub const DEFAULT_AGENT_URL: &str = "http://127.0.0.1:17820";
+
+/// Checks an agent address: `http(s)://host[:port]`, no path, nothing a CSP or an HTML attribute would read
+/// differently. Returns it without a trailing slash.
+pub fn agent_origin(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("http://")
+        .or_else(|| t.strip_prefix("https://"))
+        .ok_or_else(|| format!("{s:?}: the agent URL starts with http:// or https://"))?;
+    if rest.is_empty()
+        || !rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    {
+        return Err(format!(
+            "{s:?}: the agent URL is scheme://host[:port], without a path"
+        ));
+    }
+    Ok(t.to_owned())
 }
 
 /// What handlers share.
@@ -63,6 +89,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Proxies trusted to name the client.
     pub trusted_proxies: std::sync::Arc<Vec<Cidr>>,
+    /// The UKey agent's origin, for the pages that use it.
+    pub agent_url: std::sync::Arc<str>,
 }
 
 /// The whole HTTP surface, trusting no proxy.
@@ -75,10 +103,16 @@ pub fn router(app: App) -> Router {
 pub fn router_with(app: App, web: WebConfig) -> Router {
     let secure_cookies = app.config().public_url.starts_with("https://");
     let demo = app.config().demo;
+    let agent_url = agent_origin(&web.agent_url).unwrap_or_else(|_| DEFAULT_AGENT_URL.into());
+    let csp = HeaderValue::from_str(&format!(
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self' {agent_url}; form-action 'self'; frame-ancestors 'none'"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let state = AppState {
         app,
         secure_cookies,
         trusted_proxies: std::sync::Arc::new(web.trusted_proxies),
+        agent_url: agent_url.into(),
     };
     let mut pages = Router::new()
         .merge(public::routes())
@@ -100,17 +134,28 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body announced larger than any route takes is refused from its Content-Length, before a byte of it
         // is read; a chunked one is cut off at the same size.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(UPLOAD_BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            UPLOAD_BODY_LIMIT,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+            csp,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .route_layer(axum::middleware::from_fn(metrics::track))

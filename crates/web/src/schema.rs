@@ -591,3 +591,69 @@ pub struct Health {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
+
+/// 印章状态: what the platform says about a seal it made, for relying parties.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SealStatusBody {
+    /// esID.
+    pub es_id: String,
+    /// 印章名称.
+    pub name: String,
+    /// 印模类型.
+    pub kind: SealKind,
+    /// `valid`, `revoked` or `expired`.
+    pub status: &'static str,
+    /// 有效, 已注销 or 已过期.
+    pub status_label: &'static str,
+    /// RFC 3339.
+    pub valid_start: String,
+    /// RFC 3339.
+    pub valid_end: String,
+    /// When it was revoked, RFC 3339.
+    pub revoked_at: Option<String>,
+    /// Why it was revoked (补办, 变更).
+    pub revoke_reason: Option<String>,
+}
+
+impl From<sealdesk_app::SealStatusView> for SealStatusBody {
+    fn from(v: sealdesk_app::SealStatusView) -> Self {
+        SealStatusBody {
+            es_id: v.es_id,
+            name: v.name,
+            kind: v.kind,
+            status: v.status.code(),
+            status_label: v.status.label(),
+            valid_start: v.valid_start,
+            valid_end: v.valid_end,
+            revoked_at: v.revoked_at,
+            revoke_reason: v.revoke_reason,
+        }
+    }
+}
+
+/// `POST /auth/ukey`: the UKey's certificate and its signature over the challenge of
+/// `POST /auth/ukey/challenge` (证书登录).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UkeySignIn {
+    /// The certificate, DER in base64, as the agent reads it.
+    pub cert_der_b64: String,
+    /// The challenge's nonce.
+    pub nonce: String,
+    /// Signature over the challenge bytes (base64 or hex; DER or raw r‖s).
+    pub signature: String,
+}
+
+/// The maker's signed list of revoked seals (`sealdesk-revoked-seals/1`): `payload` is the signed JSON text
+/// (`{issuer, issued_at, revoked: [{es_id, revoked_at, reason}]}`), kept as text so that it verifies as
+/// stored. `sealdesk seal verify --revoked FILE` checks it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevocationFile {
+    /// `sealdesk-revoked-seals/1`.
+    pub format: String,
+    /// The signed JSON text.
+    pub payload: String,
+    /// The maker's SM2 signature over `payload`'s UTF-8 bytes, DER in base64.
+    pub signature: String,
+    /// The maker certificate, DER in base64.
+    pub signer: String,
+}

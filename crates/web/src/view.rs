@@ -121,6 +121,10 @@ impl Layout {
         crate::assets::JS.url()
     }
 
+    pub(crate) fn agent_js(&self) -> &'static str {
+        crate::assets::AGENT_JS.url()
+    }
+
     pub(crate) fn hotline(&self) -> &'static str {
         HOTLINE
     }

@@ -434,7 +434,10 @@ async fn health_headers_maker_certificate_and_openapi() {
     // Every documented operation is routed: an unrouted path gives axum's empty 404, a wrong method a 405.
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", "1").replace("{channel}", "sandbox");
+            let concrete = path
+                .replace("{id}", "1")
+                .replace("{channel}", "sandbox")
+                .replace("{es_id}", "SD1");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = http
                 .request(m, format!("{}/api/v1{concrete}", s.url))
@@ -804,6 +807,98 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
         j(json!({"receipts": receipts})),
     )
     .await;
+    // 印章状态 and the maker's revoked list, for anyone.
+    let es_id = seals[0]["es_id"].as_str().unwrap();
+    let (st, v) = c
+        .call(
+            "get",
+            "/seals/{es_id}/status",
+            &format!("/seals/{es_id}/status"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((st, v["status_label"].as_str()), (200, Some("有效")), "{v}");
+    let (st, _) = c
+        .call(
+            "get",
+            "/seals/{es_id}/status",
+            "/seals/SD-NONE/status",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (_, list) = c
+        .call("get", "/seals/revoked", "/seals/revoked", None, None)
+        .await;
+    assert_eq!(list["format"], "sealdesk-revoked-seals/1");
+
+    // 证书登录 with the key bound at 授权: a signature over another text is refused, the right one signs in.
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let (_, ch) = c
+        .call(
+            "post",
+            "/auth/ukey/challenge",
+            "/auth/ukey/challenge",
+            None,
+            None,
+        )
+        .await;
+    let wrong = token.sign_challenge("12345678", b"something else").unwrap();
+    let (st, bad) = c
+        .call(
+            "post",
+            "/auth/ukey",
+            "/auth/ukey",
+            None,
+            j(json!({"cert_der_b64": b64(token.cert().der()), "nonce": ch["nonce"], "signature": b64(&wrong)})),
+        )
+        .await;
+    assert_eq!(
+        (st, bad["code"].as_str()),
+        (401, Some("bad_credentials")),
+        "{bad}"
+    );
+    let (_, ch) = c
+        .call(
+            "post",
+            "/auth/ukey/challenge",
+            "/auth/ukey/challenge",
+            None,
+            None,
+        )
+        .await;
+    let sig = token
+        .sign_challenge("12345678", ch["challenge"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let (st, cert_session) = c
+        .call(
+            "post",
+            "/auth/ukey",
+            "/auth/ukey",
+            None,
+            j(json!({"cert_der_b64": b64(token.cert().der()), "nonce": ch["nonce"], "signature": b64(&sig)})),
+        )
+        .await;
+    assert_eq!(st, 200, "{cert_session}");
+    let (st, mine) = c
+        .call(
+            "get",
+            "/orders",
+            "/orders",
+            cert_session["token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, mine["total"].as_i64()),
+        (200, Some(1)),
+        "the holder's account"
+    );
     let (_, inv) = c
         .call("get", "/orders/{id}/invoice", &p("/invoice"), me, None)
         .await;
@@ -863,7 +958,7 @@ async fn pages_use_hashed_static_files_and_no_inline_code() {
     let home = http.get(&s.url).send().await.unwrap();
     assert_eq!(
         home.headers()["content-security-policy"].to_str().unwrap(),
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self' http://127.0.0.1:17820; form-action 'self'; frame-ancestors 'none'"
     );
     let html = home.text().await.unwrap();
     assert!(!html.contains(" style="), "no inline style");
@@ -1755,6 +1850,106 @@ async fn operators_see_sms_delivery_status() {
     let r = http
         .get(format!("{}/admin/sms", s.url))
         .header("cookie", &token)
+/// 补办 revokes the seals it replaces: the status API and the public page say 已注销 with time and reason, the
+/// maker-signed list names them, and `sealdesk seal verify --revoked` fails the old seal and passes the new.
+#[tokio::test]
+async fn a_reissue_revokes_the_seals_it_replaces() {
+    let s = common::start().await;
+    let http = common::http();
+    common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let first = common::paid_order(&s, &who, "new", None).await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    let old = s.app.seals(&who, first).await.unwrap();
+    assert_eq!(old.len(), 2);
+    let status = |es_id: String| {
+        let http = http.clone();
+        let url = s.url.clone();
+        async move {
+            let r = http
+                .get(format!("{url}/api/v1/seals/{es_id}/status"))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, v) = status(old[0].es_id.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (v["status"].as_str(), v["status_label"].as_str()),
+        (Some("valid"), Some("有效"))
+    );
+    assert!(v["revoked_at"].is_null());
+    let (st, v) = status("SD-NEVER-MADE".into()).await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    // The key is lost: 补办 with a new key of the same holder.
+    let ca = sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap();
+    let mut new_key = sealdesk_adapters::token::SoftToken::init_with_id(
+        &s.tmp.path().join("ukey-2"),
+        "12345678",
+        &ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
+    )
+    .unwrap();
+    let second = common::paid_order(&s, &who, "reissue", Some(first)).await;
+    common::authorize_and_write(&s, &who, second, &mut new_key).await;
+    let new = s.app.seals(&who, second).await.unwrap();
+    for m in &old {
+        let (st, v) = status(m.es_id.clone()).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(v["status"], "revoked", "{v}");
+        assert_eq!(v["status_label"], "已注销");
+        assert_eq!(v["revoke_reason"], "补办");
+        assert!(v["revoked_at"].as_str().unwrap().ends_with('Z'), "{v}");
+    }
+    for m in &new {
+        assert_eq!(status(m.es_id.clone()).await.1["status"], "valid");
+    }
+    let revoked_audit = s
+        .app
+        .order_audit(&who, second)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "seal_revoked")
+        .count();
+    assert_eq!(revoked_audit, 2, "one audit entry per revoked seal");
+
+    // The public page.
+    let page = http
+        .get(format!("{}/seals/status?es_id={}", s.url, old[0].es_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("已注销") && page.contains("补办"), "{page}");
+    let page = http
+        .get(format!("{}/seals/status?es_id=%3Cscript%3E", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("本平台没有制作过印章编码为 &#60;script&#62; 的印章")
+            && !page.contains("<script>"),
+        "{page}"
+    );
+
+    // The maker-signed list, checked as `sealdesk seal verify --revoked FILE --trust CA` checks it.
+    let r = http
+        .get(format!("{}/api/v1/seals/revoked", s.url))
         .send()
         .await
         .unwrap();
@@ -1769,4 +1964,192 @@ async fn operators_see_sms_delivery_status() {
         assert!(page.contains(want), "{want} in {page}");
     }
     assert!(!page.contains("13800138000"), "the number is masked");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("revoked-seals.json")
+    );
+    let list = r.bytes().await.unwrap();
+    let maker = sealdesk_pki::Cert::from_pem(&s.app.maker_certificate_pem()).unwrap();
+    let opened = sealdesk_ses::open_revocation_list(&list, maker.der()).unwrap();
+    let mut listed: Vec<&str> = opened.revoked.iter().map(|r| r.es_id.as_str()).collect();
+    listed.sort();
+    let mut want: Vec<&str> = old.iter().map(|m| m.es_id.as_str()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    let dir = s.tmp.path();
+    std::fs::write(dir.join("revoked.json"), &list).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.cert.to_pem()).unwrap();
+    let verify = |seal: &[u8]| {
+        std::fs::write(dir.join("seal.esl"), seal).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = sealdesk_ses_cli::run_with(
+            sealdesk_ses_cli::SealCommand::Verify {
+                file: dir.join("seal.esl"),
+                trust: vec![dir.join("ca.pem")],
+                no_chain: false,
+                at: None,
+                revoked: Some(dir.join("revoked.json")),
+                json: false,
+            },
+            &mut sealdesk_ses_cli::Io {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        (code, String::from_utf8_lossy(&out).into_owned())
+    };
+    let (code, report) = verify(&old[0].der);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("seal.revocation"), "{report}");
+    let (code, report) = verify(&new[0].der);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// 证书登录 refuses what is not a live answer of a bound holder's trusted key, each with its reason: a holder
+/// never bound at 授权, a used challenge, a key from another CA, and garbage posted to the page.
+#[tokio::test]
+async fn ukey_sign_in_needs_a_trusted_bound_key_and_a_fresh_challenge() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let s = common::start().await;
+    let http = common::http();
+    let answer = |token: &mut sealdesk_adapters::token::SoftToken, ch: &Value| {
+        let sig = token
+            .sign_challenge("12345678", ch["challenge"].as_str().unwrap().as_bytes())
+            .unwrap();
+        json!({"cert_der_b64": b64(token.cert().der()), "nonce": ch["nonce"], "signature": b64(&sig)})
+    };
+    let challenge = || async {
+        http.post(format!("{}/api/v1/auth/ukey/challenge", s.url))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let url = s.url.clone();
+    let sign_in = |body: Value| {
+        let url = url.clone();
+        async move {
+            let r = common::http()
+                .post(format!("{url}/api/v1/auth/ukey"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    let ch = challenge().await;
+    assert!(
+        ch["challenge"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b)),
+        "the agent signs printable ASCII only: {ch}"
+    );
+    let body = answer(&mut key, &ch);
+    let (st, e) = sign_in(body.clone()).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("尚未在本平台办理过电子印章"),
+        "{e}"
+    );
+    let (st, e) = sign_in(body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"].as_str().unwrap().contains("登录挑战已失效"),
+        "{e}"
+    );
+
+    let other_ca = sealdesk_adapters::keys::demo_ca(&s.tmp.path().join("other")).unwrap();
+    let mut stranger = sealdesk_adapters::token::SoftToken::init_with_id(
+        &s.tmp.path().join("ukey-other"),
+        "12345678",
+        &other_ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+        Some("91110108551385082Q"),
+    )
+    .unwrap();
+    let ch = challenge().await;
+    let (st, e) = sign_in(answer(&mut stranger, &ch)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("不是受信任的 CA 签发的"),
+        "{e}"
+    );
+
+    let page = http
+        .post(format!("{}/login/ukey", s.url))
+        .form(&[("cert_der_b64", "***"), ("nonce", "x"), ("signature", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.headers().get("set-cookie").is_none());
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("证书内容不是有效的 base64")
+    );
+}
+
+/// 变更 replaces the earlier order's seals on the same key: they are 已注销 for 变更, the new ones 有效.
+#[tokio::test]
+async fn a_change_revokes_the_earlier_orders_seals() {
+    let s = common::start().await;
+    let http = common::http();
+    common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    let first = common::paid_order(&s, &who, "new", None).await;
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    let second = common::paid_order(&s, &who, "change", Some(first)).await;
+    common::authorize_and_write(&s, &who, second, &mut key).await;
+    for m in s.app.seals(&who, first).await.unwrap() {
+        let v = s.app.seal_status(&m.es_id).await.unwrap();
+        assert_eq!(v.status.label(), "已注销");
+        assert_eq!(v.revoke_reason.as_deref(), Some("变更"));
+    }
+    for m in s.app.seals(&who, second).await.unwrap() {
+        assert_eq!(
+            s.app.seal_status(&m.es_id).await.unwrap().status.label(),
+            "有效"
+        );
+    }
+}
+
+/// `--agent-url` takes an origin only: nothing a CSP or an attribute could read as more.
+#[test]
+fn the_agent_url_is_an_origin() {
+    assert_eq!(
+        sealdesk_web::agent_origin("http://127.0.0.1:17820/").unwrap(),
+        "http://127.0.0.1:17820"
+    );
+    assert_eq!(
+        sealdesk_web::agent_origin("https://[::1]:9000").unwrap(),
+        "https://[::1]:9000"
+    );
+    for bad in [
+        "127.0.0.1:17820",
+        "http://127.0.0.1:17820/v1",
+        "http://a; script-src *",
+        "http://a\"b",
+        "http://",
+    ] {
+        assert!(sealdesk_web::agent_origin(bad).is_err(), "{bad}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The applicant's 新办 in headless Chromium, through the pages only: sign in with the SMS code, fill the
 //! form (and see a Chinese error for a wrong credit code), upload the scans and the stamped form, submit, get
 //! approved, confirm the invoice, pay at the sandbox cashier, authorise with the UKey certificate and see the
-//! seals made. Needs Debian's chromium and chromium-driver (the test script installs them).
+//! seals made; and the same through the UKey agent (授权, 写入, 证书登录) with no terminal step. Needs Debian's
+//! chromium and chromium-driver (the test script installs them).
 
 mod common;
 
@@ -207,6 +208,8 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
 
     // 授权 with the UKey's certificate and its signature over the page's fresh challenge; then the seals are
     // made.
+    // Without the agent (none runs here): the documented fallback, folded away under 无法使用证书助手时.
+    click(&c, "#ukey-fallback summary").await;
     let mut token = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
     let challenge = c
         .find(Locator::Id("challenge"))
@@ -264,6 +267,7 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
         )
         .await
         .unwrap();
+    click(&c, "#ukey-fallback summary").await;
     fill(&c, "receipts", "SD1 not-a-signature").await;
     click(&c, "#written").await;
     wait_text(&c, "写入回执格式不正确").await;
@@ -279,6 +283,7 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
             )
         })
         .collect();
+    click(&c, "#ukey-fallback summary").await;
     fill(&c, "receipts", &receipts.join("\n")).await;
     click(&c, "#written").await;
     wait_text(&c, "办理完成").await;
@@ -309,7 +314,7 @@ async fn inspect(c: &Client, url: &str, payload: &str) -> Value {
     c.goto(url).await.unwrap();
     c.execute(
         r#"const p = arguments[0];
-           const foreign = Array.from(document.querySelectorAll('script')).filter(s => !/^\/static\/app\.[0-9a-f]{16}\.js$/.test(s.getAttribute('src') || '')).length
+           const foreign = Array.from(document.querySelectorAll('script')).filter(s => !/^\/static\/(app|agent)\.[0-9a-f]{16}\.js$/.test(s.getAttribute('src') || '')).length
              + document.querySelectorAll('[onerror], img[src="x"]').length;
            const values = Array.from(document.querySelectorAll('input, textarea')).filter(e => e.value === p).length;
            return {foreign, asText: document.body.innerText.includes(p), values, title: document.title};"#,
@@ -839,4 +844,151 @@ async fn a_reviewer_compares_the_scans_with_the_typed_values() {
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert_eq!(r.headers()["content-disposition"], "inline");
+}
+
+/// The UKey agent, in-process on a real loopback port, serving the soft token to the platform's origin only.
+async fn start_agent(
+    listener: tokio::net::TcpListener,
+    token_dir: &std::path::Path,
+    origin: &str,
+    maker_pem: &str,
+) -> tokio::sync::oneshot::Sender<()> {
+    let port = listener.local_addr().unwrap().port();
+    let agent = std::sync::Arc::new(sealdesk_agent::Agent::new(
+        std::sync::Arc::new(sealdesk_agent::soft::SoftBackend::new(token_dir)),
+        vec![sealdesk_pki::Cert::from_pem(maker_pem).unwrap()],
+    ));
+    let config = sealdesk_agent::server::Config {
+        origins: vec![sealdesk_agent::server::parse_origin(origin).unwrap()],
+        port,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        sealdesk_agent::server::serve(listener, agent, config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    tx
+}
+
+/// 授权 and 制章 of a paid order through the agent, from the page: the key panel, a wrong PIN (还可尝试 N
+/// 次), the right one, the challenge signed, the seals made, written, read back and confirmed — 印章办理完成
+/// with no terminal step. Then 证书登录 with the same key.
+#[tokio::test]
+async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let _agent = start_agent(
+        agent_listener,
+        &s.token_dir,
+        &s.url,
+        &s.app.maker_certificate_pem(),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let id = common::paid_order(&s, &who, "new", None).await;
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+
+    // The page's CSP lets it reach the agent and nothing else.
+    let csp = http
+        .get(format!("{}/orders/{id}", s.url))
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("connect-src 'self' {agent_url};")),
+        "{csp}"
+    );
+
+    c.goto(&format!("{}/orders/{id}", s.url)).await.unwrap();
+    let panel = wait_text(&c, "检测到 1 把证书锁").await;
+    let serial = sealdesk_adapters::token::SoftToken::open(&s.token_dir)
+        .unwrap()
+        .serial()
+        .to_owned();
+    assert!(
+        panel.contains(&serial) && panel.contains("企业锁"),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("北筑设计研究院有限公司") && panel.contains("还可尝试 6 次"),
+        "{panel}"
+    );
+
+    fill(&c, "ukey-pin", "00000000").await;
+    click(&c, "#ukey-go").await;
+    let refused = wait_text(&c, "锁密码（PIN）错误").await;
+    assert!(refused.contains("还可尝试 5 次"), "{refused}");
+    assert_eq!(
+        s.store.order(id).await.unwrap().state,
+        sealdesk_domain::OrderState::Paid,
+        "a wrong PIN changes nothing"
+    );
+
+    fill(&c, "ukey-pin", "12345678").await;
+    click(&c, "#ukey-go").await;
+    wait_text(&c, "印章办理完成").await;
+    let done = wait_text(&c, "已完成").await;
+    assert!(done.contains("印章办理完成"), "{done}");
+    let o = s.store.order(id).await.unwrap();
+    assert_eq!(o.state, sealdesk_domain::OrderState::Completed);
+    let bound = o.key.unwrap();
+    assert_eq!(
+        bound.cert_der_hex,
+        hex::encode(
+            sealdesk_adapters::token::SoftToken::open(&s.token_dir)
+                .unwrap()
+                .cert()
+                .der()
+        )
+    );
+    // The seals are on the key, as made.
+    let on_key = sealdesk_adapters::token::SoftToken::open(&s.token_dir)
+        .unwrap()
+        .seals()
+        .unwrap();
+    let made = s.app.seals(&who, id).await.unwrap();
+    assert_eq!(on_key.len(), made.len());
+
+    // 证书环境检测: every check passes with the agent running, the key in and the maker certificate given.
+    c.goto(&format!("{}/ukey-check", s.url)).await.unwrap();
+    let check = wait_text(&c, "写入印章：通过").await;
+    for line in [
+        "证书助手：通过",
+        "本网站可使用证书助手：通过",
+        "证书锁：通过",
+        "证书：通过",
+        "证书有效期：通过",
+        "锁密码：通过",
+    ] {
+        assert!(check.contains(line), "{line}: {check}");
+    }
+    assert!(!check.contains("未通过 —"), "{check}");
+
+    // 证书登录: signed out, the same key signs the platform's sign-in challenge.
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{}/login", s.url)).await.unwrap();
+    wait_text(&c, "检测到 1 把证书锁").await;
+    fill(&c, "ukey-login-pin", "12345678").await;
+    click(&c, "#ukey-login-go").await;
+    let orders = wait_text(&c, "订单金额(元)").await;
+    assert!(orders.contains(&o.order_no), "{orders}");
+    c.close().await.unwrap();
 }

@@ -258,6 +258,8 @@ struct Detail<'a> {
     csrf: &'a str,
     editable: bool,
     can_write: bool,
+    /// The UKey panel's agent address (the operator's page never shows the panel).
+    agent_url: &'a str,
     trail: Vec<TrailRow>,
     /// Why the last 审核 was refused (an empty 审核意见, or a colleague's decision first), with what was typed.
     review_error: Option<String>,
@@ -286,6 +288,7 @@ pub(crate) fn actor_label(actor: &str, applicant: impl Fn(i64) -> Option<String>
         },
         Some(("operator", name)) => format!("管理员 {name}"),
         Some(("gateway", channel)) => format!("支付渠道 {channel}"),
+        Some(("cert", serial)) => format!("证书 {serial}"),
         _ if actor == "platform" => "平台".to_owned(),
         _ if actor == "system" => "系统".to_owned(),
         _ => actor.to_owned(),
@@ -359,6 +362,7 @@ async fn detail_page(
             csrf: &c.csrf,
             editable: false,
             can_write: false,
+            agent_url: "",
             trail,
             review_error,
             comment,

@@ -18,14 +18,16 @@ struct Login<'a> {
     ok: Option<&'a str>,
     err: Option<&'a str>,
     demo: bool,
+    /// Where the 证书登录 script finds the UKey agent.
+    agent_url: &'a str,
 }
 
 fn login_page(
+    s: &AppState,
     status: StatusCode,
     mobile: &str,
     ok: Option<&str>,
     err: Option<&str>,
-    demo: bool,
 ) -> Response {
     render_with(
         status,
@@ -34,13 +36,37 @@ fn login_page(
             mobile,
             ok,
             err,
-            demo,
+            demo: s.app.config().demo,
+            agent_url: &s.agent_url,
         },
     )
 }
 
 pub(super) async fn page(State(s): State<AppState>) -> Response {
-    login_page(StatusCode::OK, "", None, None, s.app.config().demo)
+    login_page(&s, StatusCode::OK, "", None, None)
+}
+
+/// 证书登录: the form the UKey script fills with the key's certificate and its signature over a sign-in
+/// challenge (`POST /api/v1/auth/ukey/challenge`).
+pub(super) async fn sign_in_ukey(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    let answer = crate::api::ukey_answer(f.get("cert_der_b64"), f.get("signature"));
+    let result = match answer {
+        Ok((der, sig)) => {
+            s.app
+                .sign_in_with_cert(&der, f.get("nonce"), &sig, &ip)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(si) => signed_in(&s, &si, "/orders"),
+        Err(e) => login_page(&s, crate::error::status(&e), "", None, Some(&e.to_string())),
+    }
 }
 
 pub(super) async fn send_code(
@@ -49,28 +75,28 @@ pub(super) async fn send_code(
     body: axum::body::Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
-    let (mobile, demo) = (f.get("mobile"), s.app.config().demo);
+    let mobile = f.get("mobile");
     match s.app.send_login_code(mobile, &ip).await {
         Ok(()) => login_page(
+            &s,
             StatusCode::OK,
             mobile,
             Some("验证码已发送，5 分钟内有效"),
             None,
-            demo,
         ),
         Err(AppError::Invalid(e)) => login_page(
+            &s,
             StatusCode::UNPROCESSABLE_ENTITY,
             mobile,
             None,
             Some(&e[0].message),
-            demo,
         ),
         Err(e) => login_page(
+            &s,
             crate::error::status(&e),
             mobile,
             None,
             Some(&e.to_string()),
-            demo,
         ),
     }
 }
@@ -88,11 +114,11 @@ pub(super) async fn sign_in(
     {
         Ok(si) => signed_in(&s, &si, "/orders"),
         Err(e) => login_page(
+            &s,
             crate::error::status(&e),
             f.get("mobile"),
             None,
             Some(&e.to_string()),
-            s.app.config().demo,
         ),
     }
 }

@@ -18,6 +18,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::sign_in))
         .route("/login/code", post(login::send_code))
+        .route("/login/ukey", post(login::sign_in_ukey))
         .route("/logout", post(login::sign_out))
         .route("/orders", get(order::list))
         .route("/orders/new", get(form::new_page).post(form::create))

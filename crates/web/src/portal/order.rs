@@ -68,6 +68,8 @@ struct Show<'a> {
     err: Option<&'a str>,
     editable: bool,
     can_write: bool,
+    /// Where the page's script finds the UKey agent.
+    agent_url: &'a str,
     /// The invoice details to confirm: those confirmed, else proposed from the order.
     invoice: InvoiceInfo,
     /// (code, label, checked) of each invoice kind.
@@ -114,6 +116,7 @@ pub(super) async fn show(
         err: m.err.as_deref(),
         editable: o.state.editable(),
         can_write: true,
+        agent_url: &s.agent_url,
         invoice,
         invoice_kinds,
         channels: s.app.payment_channels(),

@@ -15,6 +15,8 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/help", get(help))
+        .route("/ukey-check", get(ukey_check))
+        .route("/seals/status", get(seal_status))
 }
 
 /// The SMS outbox page, mounted only with `--demo`.
@@ -30,6 +32,7 @@ struct Home {
     services: Vec<(&'static str, &'static str, &'static str)>,
     enterprise_kinds: String,
     person_kinds: String,
+    agent_url: std::sync::Arc<str>,
 }
 
 fn kinds(h: HolderKind) -> String {
@@ -39,7 +42,7 @@ fn kinds(h: HolderKind) -> String {
         .join("、")
 }
 
-async fn home() -> Response {
+async fn home(State(s): State<AppState>) -> Response {
     let services = Service::ALL
         .iter()
         .map(|s| {
@@ -57,7 +60,59 @@ async fn home() -> Response {
         services,
         enterprise_kinds: kinds(HolderKind::Enterprise),
         person_kinds: kinds(HolderKind::Person),
+        agent_url: s.agent_url.clone(),
     })
+}
+
+#[derive(Template)]
+#[template(path = "public/ukey_check.html")]
+struct UkeyCheck {
+    l: Layout,
+    agent_url: std::sync::Arc<str>,
+}
+
+/// 证书环境检测: the page's script asks the agent whether it runs, sees a key and reads its certificate.
+async fn ukey_check(State(s): State<AppState>) -> Response {
+    render(&UkeyCheck {
+        l: Layout::new("证书环境检测", Nav::Visitor),
+        agent_url: s.agent_url.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "public/seal_status.html")]
+struct SealStatusPage {
+    l: Layout,
+    es_id: String,
+    found: Option<sealdesk_app::SealStatusView>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StatusQuery {
+    #[serde(default)]
+    es_id: String,
+}
+
+/// 印章状态查询, for relying parties (no sign-in): a seal by its esID.
+async fn seal_status(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<StatusQuery>,
+) -> PageResult {
+    let es_id = q.es_id.trim().to_owned();
+    let found = if es_id.is_empty() {
+        None
+    } else {
+        match s.app.seal_status(&es_id).await {
+            Ok(v) => Some(v),
+            Err(sealdesk_app::AppError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(render(&SealStatusPage {
+        l: Layout::new("印章状态查询", Nav::Visitor),
+        es_id,
+        found,
+    }))
 }
 
 #[derive(Template)]

@@ -35,9 +35,10 @@ pub async fn start() -> TestServer {
 /// A server in demo mode or not, trusting the given proxies. Without demo mode there is no sandbox gateway and
 /// no payment channel.
 pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) -> TestServer {
-    start_with_clock(
+    start_full(
         demo,
         trusted_proxies,
+        String::new(),
         Arc::new(sealdesk_domain::SystemClock),
     )
     .await
@@ -47,6 +48,17 @@ pub async fn start_with(demo: bool, trusted_proxies: Vec<sealdesk_web::Cidr>) ->
 pub async fn start_with_clock(
     demo: bool,
     trusted_proxies: Vec<sealdesk_web::Cidr>,
+    clock: Arc<dyn sealdesk_domain::Clock>,
+) -> TestServer {
+    start_full(demo, trusted_proxies, String::new(), clock).await
+}
+
+/// A server whose pages look for the UKey agent at `agent_url` ("" for the default address) and whose
+/// application reads the time from `clock`.
+pub async fn start_full(
+    demo: bool,
+    trusted_proxies: Vec<sealdesk_web::Cidr>,
+    agent_url: String,
     clock: Arc<dyn sealdesk_domain::Clock>,
 ) -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
@@ -116,7 +128,10 @@ pub async fn start_with_clock(
         sealdesk_web::serve_with(
             listener,
             served,
-            sealdesk_web::WebConfig { trusted_proxies },
+            sealdesk_web::WebConfig {
+                trusted_proxies,
+                agent_url,
+            },
             async {
                 let _ = rx.await;
             },
@@ -351,4 +366,100 @@ pub fn waiting_copy(
     o.state = sealdesk_domain::OrderState::PendingReview;
     o.updated_at = at.to_owned();
     o
+}
+
+/// The applicant with `mobile`, as a caller of the use cases.
+pub async fn applicant_who(s: &TestServer, mobile: &str) -> sealdesk_app::Who {
+    sealdesk_app::Who {
+        principal: sealdesk_app::Principal::Applicant {
+            id: s.store.applicant_for_mobile(mobile).await.unwrap(),
+        },
+        ip: "127.0.0.1".into(),
+    }
+}
+
+/// Takes an order of `mobile`'s applicant (a 新办, or `service` replacing `previous`) from draft to 已支付
+/// through the use cases (upload, submit, approve, invoice, sandbox payment); returns its id.
+pub async fn paid_order(
+    s: &TestServer,
+    who: &sealdesk_app::Who,
+    service: &str,
+    previous: Option<i64>,
+) -> i64 {
+    use sealdesk_domain::UploadKind;
+    let mobile = "13800138000";
+    let mut body = order_body(mobile);
+    body.as_object_mut().unwrap().remove("project");
+    body["service"] = serde_json::json!(service);
+    if let Some(p) = previous {
+        body["previous_order"] = serde_json::json!(p);
+    }
+    let form: sealdesk_domain::OrderForm = serde_json::from_value(body).unwrap();
+    let o = s.app.create_order(who, "testCSQY", &form).await.unwrap();
+    let scan =
+        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for kind in [
+        UploadKind::IdFront,
+        UploadKind::IdBack,
+        UploadKind::Licence,
+        UploadKind::ImpressionForm,
+    ] {
+        s.app
+            .add_upload(who, o.id, kind, "scan.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    s.app.submit(who, o.id).await.unwrap();
+    let op = s
+        .app
+        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
+        .await
+        .unwrap();
+    let op = sealdesk_app::Who {
+        principal: op.principal,
+        ip: "127.0.0.1".into(),
+    };
+    s.app.approve(&op, o.id).await.unwrap();
+    let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
+        "kind": "enterprise", "title": "北筑设计研究院有限公司", "taxpayer_id": "91110108551385082Q",
+        "mobile": mobile, "email": ""
+    }))
+    .unwrap();
+    s.app.confirm_invoice(who, o.id, &invoice).await.unwrap();
+    let (p, _) = s.app.start_payment(who, o.id, "sandbox").await.unwrap();
+    s.app.sandbox_pay(who, p.id).await.unwrap();
+    o.id
+}
+
+/// 授权 with `token` (certificate and its signature over a fresh challenge) and 写入 with its receipts, through
+/// the use cases: the order ends 已完成.
+pub async fn authorize_and_write(
+    s: &TestServer,
+    who: &sealdesk_app::Who,
+    id: i64,
+    token: &mut SoftToken,
+) {
+    let ch = s.app.authorize_challenge(who, id).await.unwrap();
+    let sig = token
+        .sign_challenge("12345678", ch.text.as_bytes())
+        .unwrap();
+    let o = s
+        .app
+        .authorize(who, id, token.cert().der(), &ch.nonce, &sig)
+        .await
+        .unwrap();
+    assert_eq!(o.state, sealdesk_domain::OrderState::Made);
+    let receipts: Vec<sealdesk_app::WriteReceipt> = s
+        .app
+        .seals(who, id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| sealdesk_app::WriteReceipt {
+            es_id: m.es_id.clone(),
+            signature: token.write_seal("12345678", &m.es_id, &m.der).unwrap(),
+        })
+        .collect();
+    let o = s.app.confirm_written(who, id, &receipts).await.unwrap();
+    assert_eq!(o.state, sealdesk_domain::OrderState::Completed);
 }
