@@ -894,6 +894,24 @@ impl App {
             .collect())
     }
 
+    /// The esIDs of the seals an order's seals take the place of on the key: for a 续期 or 变更, those made for the
+    /// earlier order it continues (the page deletes the ones it finds on the key in the same write); none for a
+    /// 新办, or a 补办, whose old key is gone.
+    pub async fn replaced_seals(&self, who: &Who, id: i64) -> Result<Vec<String>, AppError> {
+        let order = self.visible_order(who, id).await?;
+        let previous = match (order.service, order.previous_order) {
+            (sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Change, Some(p)) => p,
+            _ => return Ok(Vec::new()),
+        };
+        Ok(self
+            .store
+            .seals(previous)
+            .await?
+            .into_iter()
+            .map(|s| s.es_id)
+            .collect())
+    }
+
     /// 写入完成: every seal's receipt must verify with the bound key; then the order completes and its electronic
     /// invoice is issued, in one transaction.
     pub async fn confirm_written(

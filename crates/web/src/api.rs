@@ -73,6 +73,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(refund))
         .routes(routes!(make))
         .routes(routes!(seals))
+        .routes(routes!(replaced_seals))
         .routes(routes!(written))
         .routes(routes!(audit))
         .routes(routes!(seal_status))
@@ -711,6 +712,21 @@ async fn seals(
 ) -> ApiResult<Vec<SealFile>> {
     let seals = s.app.seals(&who, id(&oid)?).await?;
     Ok(Json(seals.iter().map(SealFile::from).collect()))
+}
+
+/// The seals this order's seals replace on the key (续期 and 变更: the earlier order's), for the page to delete in
+/// the same write.
+#[utoipa::path(get, path = "/orders/{id}/replaces", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ReplacedSeals), (status = "4XX", body = ErrorBody)))]
+async fn replaced_seals(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+) -> ApiResult<ReplacedSeals> {
+    Ok(Json(ReplacedSeals {
+        es_ids: s.app.replaced_seals(&who, id(&oid)?).await?,
+    }))
 }
 
 /// Confirm the seals are on the key, with the key's signatures.

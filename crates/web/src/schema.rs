@@ -435,6 +435,13 @@ impl From<&sealdesk_store::Payment> for RefundDue {
     }
 }
 
+/// The seals an order's seals replace on the key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplacedSeals {
+    /// Their esIDs (empty for a 新办 or a 补办).
+    pub es_ids: Vec<String>,
+}
+
 /// A made seal with its bytes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SealFile {

@@ -221,12 +221,24 @@
   async function writeSeals(agent, serial, pin, order, csrf, log) {
     log.step("正在下载已制作的印章…");
     var seals = await platform("GET", "/orders/" + order + "/seals", csrf);
+    // 续期 / 变更: the earlier seals that are on this key give way in the same all-or-nothing write.
+    var replaces = (await platform("GET", "/orders/" + order + "/replaces", csrf)).es_ids;
+    var present = (await agent.call("GET", agent.key(serial, "/seals"))).seals.map(function (s) {
+      return s.es_id;
+    });
+    var remove = replaces.filter(function (id) {
+      return present.indexOf(id) >= 0;
+    });
+    if (remove.length > 0) {
+      log.step("将替换证书锁上原有的 " + remove.length + " 枚印章");
+    }
     log.step("正在写入证书锁（" + seals.length + " 枚印章）…");
     await agent.call("POST", agent.key(serial, "/seals"), {
       pin: pin,
       seals: seals.map(function (s) {
         return s.der_b64;
-      })
+      }),
+      delete: remove
     });
     log.step("正在从证书锁读回印章并由证书锁签名…");
     var back = await agent.call("POST", agent.key(serial, "/seals/readback"), {

@@ -798,6 +798,14 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
     let (_, seals) = c
         .call("get", "/orders/{id}/seals", &p("/seals"), me, None)
         .await;
+    let (st, replaces) = c
+        .call("get", "/orders/{id}/replaces", &p("/replaces"), me, None)
+        .await;
+    assert_eq!(
+        (st, replaces),
+        (200, json!({"es_ids": []})),
+        "a 新办 replaces nothing"
+    );
     let receipts = common::receipts(&mut token, &seals);
     c.call(
         "post",

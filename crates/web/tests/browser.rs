@@ -992,3 +992,82 @@ async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
     assert!(orders.contains(&o.order_no), "{orders}");
     c.close().await.unwrap();
 }
+
+/// 续期写入 through the agent: the renewal's seals take the place of the earlier order's on the key, in one
+/// all-or-nothing write, and the page says so.
+#[tokio::test]
+async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let _agent = start_agent(
+        agent_listener,
+        &s.token_dir,
+        &s.url,
+        &s.app.maker_certificate_pem(),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let first = common::paid_order(&s, &who, "new", None).await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    drop(key);
+    let on_key = || {
+        let mut ids: Vec<String> = sealdesk_adapters::token::SoftToken::open(&s.token_dir)
+            .unwrap()
+            .seals()
+            .unwrap()
+            .into_iter()
+            .map(|(_, der)| match sealdesk_ses::parse(&der).unwrap() {
+                sealdesk_ses::Parsed::Seal(p) => p.es_id,
+                _ => panic!("a seal signature where a seal was written"),
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let made = |id: i64| {
+        let (app, who) = (s.app.clone(), who.clone());
+        async move {
+            let mut ids: Vec<String> = app
+                .seals(&who, id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.es_id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let old = made(first).await;
+    assert_eq!(on_key(), old);
+
+    let renewal = common::paid_order(&s, &who, "renewal", Some(first)).await;
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders/{renewal}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "检测到 1 把证书锁").await;
+    fill(&c, "ukey-pin", "12345678").await;
+    click(&c, "#ukey-go").await;
+    let done = wait_text(&c, "印章办理完成").await;
+    assert!(done.contains("将替换证书锁上原有的 2 枚印章"), "{done}");
+    let new = made(renewal).await;
+    assert_eq!(new.len(), 2);
+    assert_eq!(on_key(), new, "the earlier seals gave way to the renewal's");
+    assert_eq!(
+        s.store.order(renewal).await.unwrap().state,
+        sealdesk_domain::OrderState::Completed
+    );
+    c.close().await.unwrap();
+}
