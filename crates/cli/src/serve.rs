@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// connect-src allows this origin.
     #[arg(long, env = "SEALDESK_AGENT_URL", default_value = sealdesk_web::DEFAULT_AGENT_URL)]
     agent_url: String,
+    /// The UKey agent's program (a file) that the home page offers for download at /downloads/sealdesk-agent.
+    #[arg(long, env = "SEALDESK_AGENT_DOWNLOAD")]
+    agent_download: Option<PathBuf>,
     /// The SMS signature (the bracketed name that starts each message).
     #[arg(long, default_value = "金格科技", env = "SEALDESK_SMS_SIGNATURE")]
     sms_signature: String,
@@ -328,6 +331,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         sealdesk_web::WebConfig {
             trusted_proxies,
             agent_url,
+            agent_download: a.agent_download.clone(),
         },
         shutdown(),
     )

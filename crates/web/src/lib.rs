@@ -55,6 +55,9 @@ pub struct WebConfig {
     /// Where the portal's pages find the UKey agent (`--agent-url`; [`DEFAULT_AGENT_URL`] when empty): the
     /// pages' script talks to it, and the CSP's `connect-src` allows it and nothing else beside the platform.
     pub agent_url: String,
+    /// The agent's program for applicants to download from the home page (`--agent-download`), if the operator
+    /// of the platform provides one.
+    pub agent_download: Option<std::path::PathBuf>,
 }
 
 /// The UKey agent's address on the applicant's computer, as `sealdesk-agent` listens by default.
@@ -91,6 +94,8 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<Cidr>>,
     /// The UKey agent's origin, for the pages that use it.
     pub agent_url: std::sync::Arc<str>,
+    /// The agent's program offered at `/downloads/sealdesk-agent`, if any.
+    pub agent_download: Option<std::sync::Arc<std::path::Path>>,
 }
 
 /// The whole HTTP surface, trusting no proxy.
@@ -113,6 +118,7 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
         secure_cookies,
         trusted_proxies: std::sync::Arc::new(web.trusted_proxies),
         agent_url: agent_url.into(),
+        agent_download: web.agent_download.map(|p| p.into()),
     };
     let mut pages = Router::new()
         .merge(public::routes())

@@ -2167,3 +2167,55 @@ async fn operators_see_sms_delivery_status() {
     }
     assert!(!page.contains("13800138000"), "the number is masked");
 }
+
+/// 下载证书助手: the home page links the agent's program when the platform provides one (`--agent-download`), and
+/// the download gives it whole as an attachment; without one there is no link and the address is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_page_offers_the_agent_when_the_platform_provides_it() {
+    let s = common::start().await;
+    let http = common::http();
+    let home = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(!home(s.url.clone()).await.contains(r#"id="agent-download""#));
+    let r = http
+        .get(format!("{}/downloads/sealdesk-agent", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The same platform started with the program to offer: larger than one read, so it comes in pieces.
+    let program: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let file = s.tmp.path().join("sealdesk-agent");
+    std::fs::write(&file, &program).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sealdesk_web::serve_with(
+        listener,
+        s.app.clone(),
+        sealdesk_web::WebConfig {
+            agent_download: Some(file),
+            ..Default::default()
+        },
+        std::future::pending(),
+    ));
+    assert!(
+        home(url.clone()).await.contains(
+            r#"<a id="agent-download" href="/downloads/sealdesk-agent">下载证书助手</a>"#
+        )
+    );
+    let r = http
+        .get(format!("{url}/downloads/sealdesk-agent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"sealdesk-agent\""
+    );
+    assert_eq!(r.headers()["content-length"], "300000");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), program.as_slice());
+}

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sealdesk_domain::{HolderKind, SealKind, Service};
 use sealdesk_store::OutboxSms;
@@ -17,6 +17,57 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/help", get(help))
         .route("/ukey-check", get(ukey_check))
         .route("/seals/status", get(seal_status))
+        .route("/downloads/sealdesk-agent", get(agent_download))
+}
+
+/// The agent's program, as the platform's operator provides it (`serve --agent-download FILE`), read from disk a
+/// piece at a time so that many downloads at once hold little memory; 404 when none is provided.
+async fn agent_download(State(s): State<AppState>) -> Result<Response, crate::error::PageError> {
+    use tokio::io::AsyncReadExt;
+    let path = s
+        .agent_download
+        .clone()
+        .ok_or(sealdesk_app::AppError::NotFound)?;
+    let file = tokio::fs::File::open(&*path).await.map_err(|e| {
+        tracing::error!(error = %e, path = %path.display(), "agent download");
+        sealdesk_app::AppError::NotFound
+    })?;
+    let size = file.metadata().await.map(|m| m.len()).ok();
+    let name = if path.extension().is_some_and(|e| e == "exe") {
+        "sealdesk-agent.exe"
+    } else {
+        "sealdesk-agent"
+    };
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut r = (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response();
+    if let Some(n) = size {
+        r.headers_mut()
+            .insert(axum::http::header::CONTENT_LENGTH, n.into());
+    }
+    Ok(r)
 }
 
 /// The SMS outbox page, mounted only with `--demo`.
@@ -33,6 +84,7 @@ struct Home {
     enterprise_kinds: String,
     person_kinds: String,
     agent_url: std::sync::Arc<str>,
+    agent_download: bool,
 }
 
 fn kinds(h: HolderKind) -> String {
@@ -61,6 +113,7 @@ async fn home(State(s): State<AppState>) -> Response {
         enterprise_kinds: kinds(HolderKind::Enterprise),
         person_kinds: kinds(HolderKind::Person),
         agent_url: s.agent_url.clone(),
+        agent_download: s.agent_download.is_some(),
     })
 }
 
@@ -69,6 +122,7 @@ async fn home(State(s): State<AppState>) -> Response {
 struct UkeyCheck {
     l: Layout,
     agent_url: std::sync::Arc<str>,
+    agent_download: bool,
 }
 
 /// 证书环境检测: the page's script asks the agent whether it runs, sees a key and reads its certificate.
@@ -76,6 +130,7 @@ async fn ukey_check(State(s): State<AppState>) -> Response {
     render(&UkeyCheck {
         l: Layout::new("证书环境检测", Nav::Visitor),
         agent_url: s.agent_url.clone(),
+        agent_download: s.agent_download.is_some(),
     })
 }
 

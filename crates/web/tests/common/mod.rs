@@ -131,6 +131,7 @@ pub async fn start_full(
             sealdesk_web::WebConfig {
                 trusted_proxies,
                 agent_url,
+                ..Default::default()
             },
             async {
                 let _ = rx.await;
