@@ -12,6 +12,7 @@ mod auth;
 mod dashboard;
 mod delivery;
 mod error;
+mod invoice_pdf;
 mod orders;
 mod payments;
 mod reminders;

@@ -2219,3 +2219,82 @@ async fn the_home_page_offers_the_agent_when_the_platform_provides_it() {
     assert_eq!(r.headers()["content-length"], "300000");
     assert_eq!(r.bytes().await.unwrap().as_ref(), program.as_slice());
 }
+
+/// 电子发票 as a PDF: once the order is complete its applicant downloads it from the invoice page; it is a real PDF
+/// whose text (read back with poppler's `pdftotext`) carries the buyer, the 技术服务费 line, the tax and the total in
+/// 大写; nobody else gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_completed_orders_invoice_downloads_as_a_pdf() {
+    let s = common::start().await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let (mallory, _) = common::applicant(&http, &s.url, "13900139000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let id = common::paid_order(&s, &who, "new", None).await;
+    let url = format!("{}/orders/{id}/invoice.pdf", s.url);
+    let r = http
+        .get(&url)
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no invoice before completion"
+    );
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, id, &mut key).await;
+    let order = s.store.order(id).await.unwrap();
+    assert_eq!(order.state, sealdesk_domain::OrderState::Completed);
+
+    let page = common::get_text(
+        &http,
+        &format!("{}/orders/{id}/invoice", s.url),
+        &format!("sd_session={token}"),
+    )
+    .await;
+    assert!(
+        page.contains(&format!(
+            r#"<a class="button" id="invoice-pdf" href="/orders/{id}/invoice.pdf">"#
+        )),
+        "{page}"
+    );
+    let r = http
+        .get(&url)
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let file = s.tmp.path().join("invoice.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/test.sh)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let total = order.total;
+    for want in [
+        "电子发票（普通发票）".to_owned(),
+        "*信息技术服务*技术服务费".to_owned(),
+        "北筑设计研究院有限公司".to_owned(),
+        "价税合计（大写）".to_owned(),
+        total.capitals(),
+        format!("￥{}", total.yuan_string()),
+        "6%".to_owned(),
+        format!("订单编号 {}", order.order_no),
+    ] {
+        assert!(text.contains(&want), "{want} missing from:\n{text}");
+    }
+    let r = http
+        .get(&url)
+        .header("cookie", format!("sd_session={mallory}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

@@ -125,6 +125,7 @@ pub(super) async fn impression_form(
 struct InvoicePage {
     l: Layout,
     body: serde_json::Value,
+    order_id: i64,
 }
 
 impl InvoicePage {
@@ -147,5 +148,20 @@ pub(super) async fn invoice(
     Ok(render(&InvoicePage {
         l: Layout::new("电子发票", Nav::of(&c)),
         body: serde_json::from_str(&inv.body).unwrap_or_default(),
+        order_id: v.order.id,
     }))
+}
+
+/// 电子发票 as a PDF download (CJK font embedded), for the order's applicant or its operators.
+pub(super) async fn invoice_pdf(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let (number, pdf) = s.app.invoice_pdf(&c.who, oid(&id)?).await?;
+    Ok(crate::api::attachment(
+        "application/pdf",
+        &format!("invoice-{number}.pdf"),
+        pdf,
+    ))
 }

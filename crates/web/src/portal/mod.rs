@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/orders/{id}/invoice",
             post(order::confirm_invoice).get(files::invoice),
         )
+        .route("/orders/{id}/invoice.pdf", get(files::invoice_pdf))
         .route("/orders/{id}/pay", post(order::pay))
         .route("/orders/{id}/payments/{pid}", get(pay::cashier))
         .route("/orders/{id}/payments/{pid}/qr.svg", get(pay::qr))

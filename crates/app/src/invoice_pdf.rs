@@ -1,0 +1,68 @@
+//! The electronic invoice as a PDF (with the CJK font embedded), made from the invoice issued when the order was
+//! completed, through the invoice provider (the built-in renderer here; a tax-bureau connection later).
+
+use sealdesk_domain::Fen;
+use sealdesk_payments::invoice::{
+    BuiltinPdf, InvoiceDoc, InvoiceLine, InvoiceProvider, InvoiceType, Party,
+};
+
+use crate::{App, AppError, Who};
+
+/// 增值税 on 技术服务费 (现代服务业), percent.
+const TAX_RATE_PERCENT: u32 = 6;
+
+impl App {
+    /// The PDF of an order's electronic invoice, and its number, for whoever may see the order. Rendering is CPU
+    /// work: it takes one of the image-work places, like decoding a scan.
+    pub async fn invoice_pdf(
+        &self,
+        who: &Who,
+        order_id: i64,
+    ) -> Result<(String, Vec<u8>), AppError> {
+        let view = self.order_view(who, order_id).await?;
+        let issued = view.invoice.ok_or(AppError::NotFound)?;
+        let body: serde_json::Value = serde_json::from_str(&issued.body)
+            .map_err(|e| AppError::Internal(format!("invoice body: {e}")))?;
+        let text = |p: &str| {
+            body.pointer(p)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let total = Fen(body["total_fen"].as_i64().unwrap_or(view.order.total.0));
+        // `2026-01-05` → `2026年01月05日`, as invoices print the date.
+        let date = text("/date");
+        let date = match (date.get(..4), date.get(5..7), date.get(8..10)) {
+            (Some(y), Some(m), Some(d)) => format!("{y}年{m}月{d}日"),
+            _ => date,
+        };
+        let doc = InvoiceDoc {
+            kind: InvoiceType::General,
+            number: issued.number.clone(),
+            date,
+            buyer: Party {
+                name: text("/buyer/title"),
+                taxpayer_id: text("/buyer/taxpayer_id"),
+                ..Default::default()
+            },
+            seller: Party {
+                name: self.cfg.platform_name.clone(),
+                ..Default::default()
+            },
+            lines: vec![InvoiceLine::service_fee(total, 1, TAX_RATE_PERCENT)],
+            remark: format!("订单编号 {}", text("/order_no")),
+            issuer: "系统".into(),
+        };
+        let _place = self
+            .image_work
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Internal("image work closed".into()))?;
+        let pdf = BuiltinPdf
+            .issue(&doc)
+            .await
+            .map_err(|e| AppError::Internal(format!("invoice pdf: {e}")))?;
+        Ok((pdf.number, pdf.pdf))
+    }
+}
