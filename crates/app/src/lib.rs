@@ -15,6 +15,7 @@ mod error;
 mod invoice_pdf;
 mod orders;
 mod payments;
+mod pending_payment;
 mod reminders;
 mod review;
 mod seal_status;

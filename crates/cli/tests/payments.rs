@@ -203,8 +203,29 @@ async fn production_signs_in_by_aliyun_sms_and_takes_an_alipay_payment() {
     assert_eq!(page.status(), 200);
     assert_eq!(page.text().await.unwrap(), "<html>收银台</html>");
 
-    // The buyer pays; Alipay notifies, signed. A forged copy first.
+    // Until Alipay's notification comes, the order page says the payment is in progress and links back to it.
     let payment_id = started["payment_id"].as_str().unwrap();
+    let order_page = || async {
+        http.get(format!("{base}/orders/{id}"))
+            .header("cookie", format!("sd_session={token}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let waiting = order_page().await;
+    assert!(
+        waiting.contains("支付处理中：您于")
+            && waiting.contains("通过支付宝支付发起了付款")
+            && waiting.contains(&format!(
+                r#"<a href="/orders/{id}/payments/{payment_id}">继续付款</a>"#
+            )),
+        "{waiting}"
+    );
+
+    // The buyer pays; Alipay notifies, signed. A forged copy first.
     let notify = alipay.pay(payment_id);
     let notify_url = format!("{base}/api/v1/payments/alipay/notify");
     let send = |body: String| {
@@ -235,6 +256,10 @@ async fn production_signs_in_by_aliyun_sms_and_takes_an_alipay_payment() {
         );
     }
     assert_eq!(store.order(id).await.unwrap().state, OrderState::Paid);
+    assert!(
+        !order_page().await.contains("支付处理中"),
+        "settled: no longer in progress"
+    );
     let p = store.payment(payment_id.parse().unwrap()).await.unwrap();
     assert_eq!((p.state.as_str(), p.channel.as_str()), ("paid", "alipay"));
     let confirmations = store

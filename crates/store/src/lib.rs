@@ -760,6 +760,17 @@ impl Store {
         payment_from_row(&row)
     }
 
+    /// The order's payments still open (pending) on any channel, oldest first.
+    pub async fn open_payments_of(&self, order_id: i64) -> Result<Vec<Payment>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE order_id = $1 AND state = 'pending' ORDER BY created_at, id"
+        )))
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
     /// The open (pending) payment of an order on a channel, or a new one with `id` (which the caller makes
     /// unguessable). A unique index keeps it to one open payment per order and channel even when two requests
     /// race: the loser reads the winner's.

@@ -78,6 +78,8 @@ struct Show<'a> {
     channels: Vec<(String, &'static str)>,
     /// The 授权 challenge for the key to sign, when the order is paid.
     challenge: Option<sealdesk_app::AuthChallenge>,
+    /// (payment id, channel label, opened at) of payments opened at a gateway and not yet settled: 支付处理中.
+    pending: Vec<(i64, &'static str, String)>,
 }
 
 pub(super) async fn show(
@@ -103,6 +105,22 @@ pub(super) async fn show(
     .into_iter()
     .map(|(k, code)| (code, k.label(), invoice.kind == k))
     .collect();
+    let pending = if o.state == sealdesk_domain::OrderState::PendingPayment {
+        s.app
+            .pending_payments(&c.who, o.id)
+            .await?
+            .into_iter()
+            .map(|p| {
+                (
+                    p.id,
+                    sealdesk_app::channel_label(&p.channel),
+                    crate::view::beijing(&p.created_at),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let challenge = if o.state == sealdesk_domain::OrderState::Paid {
         s.app.authorize_challenge(&c.who, o.id).await.ok()
     } else {
@@ -121,6 +139,7 @@ pub(super) async fn show(
         invoice_kinds,
         channels: s.app.payment_channels(),
         challenge,
+        pending,
     }))
 }
 
