@@ -67,8 +67,26 @@ pub(crate) struct OrderQuery {
 }
 
 /// A present, non-blank value.
-fn given(v: &Option<String>) -> Option<&str> {
+pub(crate) fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The days `from` to `to` (inclusive, `YYYY-MM-DD` in Beijing time) as the RFC 3339 UTC bounds a list filters
+/// on: [00:00 of `from`, 00:00 of the day after `to`). Either may be blank.
+pub(crate) fn day_range(
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<(Option<String>, Option<String>), AppError> {
+    let day = |v: &str| {
+        Timestamp::beijing_midnight(v)
+            .ok_or_else(|| AppError::BadInput(format!("日期应为 YYYY-MM-DD：{v}")))
+    };
+    let start = given(from).map(day).transpose()?.map(|t| t.rfc3339());
+    let end = given(to)
+        .map(day)
+        .transpose()?
+        .map(|t| Timestamp(t.0 + 86_400).rfc3339());
+    Ok((start, end))
 }
 
 impl OrderQuery {
@@ -111,15 +129,7 @@ impl OrderQuery {
             None => vec![],
             Some(code) => vec![Service::from_code(code).ok_or_else(|| bad("业务类型", code))?],
         };
-        let day = |v: &str| {
-            Timestamp::beijing_midnight(v)
-                .ok_or_else(|| AppError::BadInput(format!("日期应为 YYYY-MM-DD：{v}")))
-        };
-        let created_from = given(&self.from).map(day).transpose()?.map(|t| t.rfc3339());
-        let created_before = given(&self.to)
-            .map(day)
-            .transpose()?
-            .map(|t| Timestamp(t.0 + 86_400).rfc3339());
+        let (created_from, created_before) = day_range(&self.from, &self.to)?;
         let sort_by = match given(&self.sort) {
             None | Some("created") => SortKey::Created,
             Some("updated") => SortKey::Updated,

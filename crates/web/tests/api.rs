@@ -1534,11 +1534,7 @@ async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese
 /// calendar data): the longest waiting first, overdue and due today marked, a year without data said as such.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_queue_shows_due_dates_in_working_days() {
-    // Monday 2026-10-12, 10:00 in Beijing; Saturday 2026-10-10 was a make-up working day.
-    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
-        2026, 10, 12, 2, 0, 0,
-    ));
-    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let s = common::start_on_monday_after_national_day().await;
     let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
@@ -1693,11 +1689,7 @@ async fn the_super_administrator_reads_filters_checks_and_exports_the_audit_log(
 /// last 30 days with the median wait and the rejection reasons, orders by state and by project.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_counts_the_operators_projects() {
-    // Monday 2026-10-12 in Beijing, as in the queue test.
-    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
-        2026, 10, 12, 2, 0, 0,
-    ));
-    let s = common::start_with_clock(true, Vec::new(), std::sync::Arc::new(clock)).await;
+    let s = common::start_on_monday_after_national_day().await;
     let http = common::http();
     let foreign = common::foreign_project(&s.store).await;
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;

@@ -9,14 +9,14 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use sealdesk_app::{AppError, Who};
-use sealdesk_domain::{ACTIONS, AuditRecord, Timestamp, action_label};
+use sealdesk_domain::{ACTIONS, AuditRecord, action_label};
 use sealdesk_store::AuditFilter;
 use serde::Deserialize;
 
 use super::actor_label;
 use crate::AppState;
 use crate::error::PageError;
-use crate::order_query::{csv_download, row};
+use crate::order_query::{csv_download, day_range, given, row};
 use crate::session::PageCaller;
 use crate::view::{Layout, Nav, PageResult, Pager, beijing, redirect, render, state_label};
 
@@ -49,10 +49,6 @@ struct AuditQuery {
     verify: Option<String>,
 }
 
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
 impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, AppError> {
         // 订单编号 is `KG-<project>-<id>`: the id is its last part.
@@ -80,19 +76,13 @@ impl AuditQuery {
                     .ok_or_else(|| AppError::BadInput(format!("未知的操作：{a}")))
             })
             .transpose()?;
-        let day = |v: &str| {
-            Timestamp::beijing_midnight(v)
-                .ok_or_else(|| AppError::BadInput(format!("日期应为 YYYY-MM-DD：{v}")))
-        };
+        let (from, before) = day_range(&self.from, &self.to)?;
         Ok(AuditFilter {
             order_id,
             actor,
             action,
-            from: given(&self.from).map(day).transpose()?.map(|t| t.rfc3339()),
-            before: given(&self.to)
-                .map(day)
-                .transpose()?
-                .map(|t| Timestamp(t.0 + 86_400).rfc3339()),
+            from,
+            before,
             limit: PER_PAGE,
             offset: (self.page.unwrap_or(1).max(1) - 1) * PER_PAGE,
             ..Default::default()

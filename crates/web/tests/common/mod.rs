@@ -464,3 +464,12 @@ pub async fn authorize_and_write(
     let o = s.app.confirm_written(who, id, &receipts).await.unwrap();
     assert_eq!(o.state, sealdesk_domain::OrderState::Completed);
 }
+
+/// A demo server whose clock stands at Monday 2026-10-12, 10:00 in Beijing: two days after the make-up working
+/// Saturday 2026-10-10 that follows the National Day holiday, for tests that count working days.
+pub async fn start_on_monday_after_national_day() -> TestServer {
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 10, 12, 2, 0, 0,
+    ));
+    start_with_clock(true, Vec::new(), Arc::new(clock)).await
+}
