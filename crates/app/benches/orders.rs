@@ -78,6 +78,7 @@ async fn run(name: &str, store: Store) {
             id: op_id,
             name: "op".into(),
             is_admin: true,
+            roles: sealdesk_domain::Roles::NONE,
         },
         ip: "-".into(),
     };

@@ -22,9 +22,11 @@ impl App {
     /// The audit log as `filter` selects it. Only a super-administrator may read it.
     pub async fn audit_log(&self, who: &Who, filter: AuditFilter) -> Result<AuditPage, AppError> {
         match &who.principal {
-            Principal::Operator { is_admin: true, .. } => {}
+            p if p.may(sealdesk_domain::Role::Auditor) => {}
             Principal::Operator { .. } => {
-                return Err(AppError::Forbidden("只有超级管理员可以查看审计日志".into()));
+                return Err(AppError::Forbidden(
+                    "只有审计员或超级管理员可以查看审计日志".into(),
+                ));
             }
             _ => return Err(AppError::Unauthenticated),
         }

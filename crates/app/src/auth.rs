@@ -24,8 +24,10 @@ pub enum Principal {
         id: i64,
         /// Sign-in name.
         name: String,
-        /// Sees every project.
+        /// Sees every project, has every role.
         is_admin: bool,
+        /// What the operator may do ([`Principal::may`]).
+        roles: sealdesk_domain::Roles,
     },
     /// A payment gateway whose notification verified.
     Gateway(String),
@@ -34,6 +36,12 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Whether the caller is an operator who may act as `role`: one who has it, or a super-administrator.
+    pub fn may(&self, role: sealdesk_domain::Role) -> bool {
+        matches!(self, Principal::Operator { is_admin: true, .. })
+            || matches!(self, Principal::Operator { roles, .. } if roles.has(role))
+    }
+
     /// How the audit log names the caller.
     pub fn audit_name(&self) -> String {
         match self {
@@ -400,6 +408,7 @@ impl App {
                     id: op.id,
                     name: op.name.clone(),
                     is_admin: op.is_admin,
+                    roles: op.roles,
                 };
                 self.audit_event(&actor, ip, "sign_in", serde_json::json!({}))
                     .await?;
@@ -506,6 +515,7 @@ impl App {
                     id: op.id,
                     name: op.name,
                     is_admin: op.is_admin,
+                    roles: op.roles,
                 }
             }
             _ => return Err(AppError::Unauthenticated),
@@ -533,6 +543,29 @@ impl App {
             Err(StoreError::NotFound) => Ok(self
                 .store
                 .create_operator(name, &hash_password(password)?, is_admin)
+                .await?
+                .id),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the operator `name` with `roles` if missing, or sets the roles of the existing one
+    /// (`sealdesk operator add --roles`).
+    pub async fn ensure_operator_with_roles(
+        &self,
+        name: &str,
+        password: &str,
+        is_admin: bool,
+        roles: sealdesk_domain::Roles,
+    ) -> Result<i64, AppError> {
+        match self.store.operator_by_name(name).await {
+            Ok(op) => {
+                self.store.set_operator_roles(op.id, roles).await?;
+                Ok(op.id)
+            }
+            Err(StoreError::NotFound) => Ok(self
+                .store
+                .create_operator_with_roles(name, &hash_password(password)?, is_admin, roles)
                 .await?
                 .id),
             Err(e) => Err(e.into()),

@@ -89,12 +89,20 @@ impl App {
             .await?
             .into_iter()
             .filter_map(|(order_id, action, at, detail)| {
+                let detail = serde_json::from_str::<serde_json::Value>(&detail).ok();
                 Some(ReviewEvent {
                     order_id,
                     at: Timestamp::parse_rfc3339(&at)?,
-                    comment: serde_json::from_str::<serde_json::Value>(&detail)
-                        .ok()
+                    comment: detail
+                        .as_ref()
                         .and_then(|d| d["comment"].as_str().map(str::to_owned)),
+                    reasons: detail
+                        .as_ref()
+                        .and_then(|d| d["reasons"].as_array().cloned())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect(),
                     action,
                 })
             })

@@ -21,6 +21,15 @@ impl App {
     ) -> Result<(String, Vec<u8>), AppError> {
         let view = self.order_view(who, order_id).await?;
         let issued = view.invoice.ok_or(AppError::NotFound)?;
+        self.render_invoice(&issued, view.order.total).await
+    }
+
+    /// Draws an issued invoice (current or voided) as its PDF; `fallback_total` when the body lacks a total.
+    pub(crate) async fn render_invoice(
+        &self,
+        issued: &sealdesk_store::Invoice,
+        fallback_total: Fen,
+    ) -> Result<(String, Vec<u8>), AppError> {
         let body: serde_json::Value = serde_json::from_str(&issued.body)
             .map_err(|e| AppError::Internal(format!("invoice body: {e}")))?;
         let text = |p: &str| {
@@ -29,7 +38,7 @@ impl App {
                 .unwrap_or("")
                 .to_owned()
         };
-        let total = Fen(body["total_fen"].as_i64().unwrap_or(view.order.total.0));
+        let total = Fen(body["total_fen"].as_i64().unwrap_or(fallback_total.0));
         // `2026-01-05` → `2026年01月05日`, as invoices print the date.
         let date = text("/date");
         let date = match (date.get(..4), date.get(5..7), date.get(8..10)) {

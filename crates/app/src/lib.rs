@@ -9,10 +9,13 @@
 
 mod audit_view;
 mod auth;
+mod bank;
 mod dashboard;
 mod delivery;
 mod error;
+mod finance;
 mod invoice_pdf;
+mod mail;
 mod orders;
 mod payments;
 mod pending_payment;
@@ -39,13 +42,18 @@ pub use auth::{
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
 };
 pub use auth::{Principal, SignedIn};
+pub use bank::{BankAccount, BankTransfer, StatementIssue, StatementReport};
 pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
+pub use finance::{ChannelDay, FinanceDay};
+pub use mail::MailSender;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, Reconciled};
 pub use reminders::{REMINDER_DAYS, reminder_text};
 pub use seal_status::SealStatusView;
+/// The largest bank statement an import reads.
+pub use sealdesk_payments::bank::MAX_STATEMENT_BYTES;
 pub use ukey::{CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, cert_holder_key};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
@@ -79,6 +87,8 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// Where the application reads the time: the system's, or a `ManualClock` a test moves.
     pub clock: Arc<dyn Clock>,
+    /// The platform's account for 对公转账 (channel `bank`), if that channel is offered.
+    pub bank_account: Option<BankAccount>,
 }
 
 impl Default for AppConfig {
@@ -91,6 +101,7 @@ impl Default for AppConfig {
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
             clock: Arc::new(SystemClock),
+            bank_account: None,
         }
     }
 }
@@ -207,6 +218,7 @@ pub fn channel_label(channel: &str) -> &'static str {
         "sandbox" => "沙箱支付（演示）",
         "alipay" => "支付宝支付",
         "wechat" => "微信支付",
+        "bank" => "对公转账",
         _ => "其他支付方式",
     }
 }

@@ -200,12 +200,18 @@ impl App {
 
     async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
         match &who.principal {
-            Principal::Operator { id, name, is_admin } => {
+            Principal::Operator {
+                id,
+                name,
+                is_admin,
+                roles,
+            } => {
                 let op = sealdesk_store::Operator {
                     id: *id,
                     name: name.clone(),
                     password_hash: String::new(),
                     is_admin: *is_admin,
+                    roles: *roles,
                 };
                 Ok(Some(self.store.operator_project_ids(&op).await?))
             }
@@ -240,7 +246,7 @@ impl App {
     }
 
     async fn operator_order(&self, who: &Who, id: i64) -> Result<Order, AppError> {
-        if !matches!(who.principal, Principal::Operator { .. }) {
+        if !who.principal.may(sealdesk_domain::Role::Reviewer) {
             return Err(AppError::Forbidden("只有审核员可以办理此操作".into()));
         }
         self.visible_order(who, id).await
@@ -384,6 +390,7 @@ impl App {
             },
             total,
             review_comment: String::new(),
+            review_reasons: Vec::new(),
             invoice: None,
             key: None,
             previous_order: form.previous_order,
@@ -530,24 +537,106 @@ impl App {
 
     /// 审核不通过, with the comment the applicant will read.
     pub async fn reject(&self, who: &Who, id: i64, comment: &str) -> Result<Order, AppError> {
+        self.reject_with(who, id, &[], comment).await
+    }
+
+    /// 审核不通过 with coded reasons from the catalogue (each shown to the applicant beside the field it concerns)
+    /// and a comment; at least one of the two. The order's 审核意见 reads the reasons' texts, then the comment.
+    pub async fn reject_with(
+        &self,
+        who: &Who,
+        id: i64,
+        codes: &[String],
+        comment: &str,
+    ) -> Result<Order, AppError> {
         self.operator_order(who, id).await?;
         let comment = comment.trim();
-        if comment.is_empty() {
+        if comment.chars().count() > 500 {
+            return Err(AppError::field("comment", "审核意见不能超过 500 字"));
+        }
+        let catalogue = self.store.reject_reasons().await?;
+        let mut reasons: Vec<sealdesk_domain::ReviewReason> = Vec::new();
+        for code in codes.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            if reasons.iter().any(|r| r.code == code) {
+                continue;
+            }
+            let r = catalogue
+                .iter()
+                .find(|r| r.code == code)
+                .ok_or_else(|| AppError::field("reasons", &format!("未知的不通过原因：{code}")))?;
+            reasons.push(sealdesk_domain::ReviewReason {
+                code: r.code.clone(),
+                field: r.field.clone(),
+                text: r.text.clone(),
+            });
+        }
+        if reasons.is_empty() && comment.is_empty() {
             return Err(AppError::field(
                 "comment",
                 "请填写审核意见，告诉申请人需要修改什么",
             ));
         }
-        if comment.chars().count() > 500 {
-            return Err(AppError::field("comment", "审核意见不能超过 500 字"));
-        }
+        let full = reasons
+            .iter()
+            .map(|r| r.text.as_str())
+            .chain((!comment.is_empty()).then_some(comment))
+            .collect::<Vec<_>>()
+            .join("；");
         let event = Event::Reject {
-            comment: comment.to_owned(),
+            comment: full.clone(),
         };
-        let detail = serde_json::json!({"comment": comment});
+        let detail = serde_json::json!({
+            "comment": comment,
+            "reasons": reasons.iter().map(|r| r.text.clone()).collect::<Vec<_>>(),
+            "reason_codes": reasons.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
+        });
         self.step(who, id, Actor::Operator, &event, detail, |o| {
-            o.review_comment = comment.to_owned();
+            o.review_comment = full.clone();
+            o.review_reasons = reasons.clone();
         })
+        .await
+    }
+
+    /// The catalogue of coded rejection reasons, for operators.
+    pub async fn reject_reasons(
+        &self,
+        who: &Who,
+    ) -> Result<Vec<sealdesk_store::RejectReason>, AppError> {
+        if !matches!(who.principal, Principal::Operator { .. }) {
+            return Err(AppError::Forbidden("只有操作员可以查看不通过原因".into()));
+        }
+        Ok(self.store.reject_reasons().await?)
+    }
+
+    /// Changes the text of a coded rejection reason. Super-administrators only; audited.
+    pub async fn set_reject_reason_text(
+        &self,
+        who: &Who,
+        code: &str,
+        text: &str,
+    ) -> Result<(), AppError> {
+        if !matches!(who.principal, Principal::Operator { is_admin: true, .. }) {
+            return Err(AppError::Forbidden(
+                "只有超级管理员可以修改不通过原因".into(),
+            ));
+        }
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 200 {
+            return Err(AppError::field("text", "原因文字应为 1 到 200 个字"));
+        }
+        self.store
+            .set_reject_reason_text(code, text)
+            .await
+            .map_err(|e| match e {
+                sealdesk_store::StoreError::NotFound => AppError::NotFound,
+                other => other.into(),
+            })?;
+        self.audit_event(
+            &who.principal.audit_name(),
+            &who.ip,
+            "reject_reason_edited",
+            serde_json::json!({"code": code, "text": text}),
+        )
         .await
     }
 
@@ -953,6 +1042,13 @@ impl App {
         let mut order = tx.order(id).await?;
         let invoice = self.make_invoice(&order, seals.len())?;
         tx.insert_invoice(&invoice).await?;
+        let email = order
+            .invoice
+            .as_ref()
+            .map(|i| i.email.clone())
+            .unwrap_or_default();
+        self.queue_invoice_mail(&mut tx, &order, &invoice, &email)
+            .await?;
         let detail = serde_json::json!({"invoice": invoice.number, "seals": seals.len()});
         self.apply(
             &mut tx,
@@ -996,6 +1092,7 @@ impl App {
             number,
             body: body.to_string(),
             created_at: self.now_text(),
+            ..Invoice::default()
         })
     }
 

@@ -46,6 +46,8 @@ pub struct PaymentCheckout {
     pub label: &'static str,
     /// What to show as a QR code, for QR channels (微信支付 Native, 支付宝 当面付).
     pub qr: Option<String>,
+    /// The account and reference, for 对公转账.
+    pub bank: Option<crate::BankTransfer>,
 }
 
 fn refused(e: &PayError) -> AppError {
@@ -94,6 +96,14 @@ impl App {
         }
         if order.invoice.is_none() {
             return Err(AppError::field("invoice", "请先确认发票信息"));
+        }
+        if channel == "bank"
+            && self.cfg.bank_account.is_some()
+            && self.cfg.payment_channels.iter().any(|c| c == channel)
+        {
+            let p = self.open_bank_transfer(order.id, order.total).await?;
+            let url = format!("/orders/{}/payments/{}", order.id, p.id);
+            return Ok((p, url));
         }
         let provider = match self.provider(channel) {
             Some(p) if self.cfg.payment_channels.iter().any(|c| c == channel) => p,
@@ -164,6 +174,7 @@ impl App {
             .map(str::to_owned);
         Ok(PaymentCheckout {
             label: crate::channel_label(&payment.channel),
+            bank: self.bank_transfer_of(&payment),
             payment,
             order_no: order.order_no,
             qr,
@@ -202,14 +213,16 @@ impl App {
     /// Payments whose money came after their order was cancelled (or paid twice): what finance must refund.
     /// Administrators only.
     pub async fn refunds_due(&self, who: &Who) -> Result<Vec<Payment>, AppError> {
-        self.admin_only(who, "只有管理员可以查看待退款记录")?;
+        self.finance_only(who, "只有财务人员可以查看待退款记录")?;
         Ok(self.store.payments_due_refund().await?)
     }
 
-    fn admin_only(&self, who: &Who, why: &str) -> Result<(), AppError> {
-        match who.principal {
-            Principal::Operator { is_admin: true, .. } => Ok(()),
-            _ => Err(AppError::Forbidden(why.into())),
+    /// Refuses a caller who may not act for finance (财务 role or super-administrator).
+    pub(crate) fn finance_only(&self, who: &Who, why: &str) -> Result<(), AppError> {
+        if who.principal.may(sealdesk_domain::Role::Finance) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(why.into()))
         }
     }
 
@@ -255,7 +268,7 @@ impl App {
 
     /// Records what a gateway said about one of our payments. A trade that is not (yet) paid changes nothing; a
     /// paid one must name a payment of this channel and carry exactly its amount, which is the order's total.
-    async fn record_trade(
+    pub(crate) async fn record_trade(
         &self,
         channel: &str,
         trade: &Trade,
@@ -395,10 +408,15 @@ impl App {
     /// with its audit entry. Administrators only; a refunded payment is not refunded twice (the gateway sees the
     /// same refund number, and the payment row changes once).
     pub async fn refund_payment(&self, who: &Who, payment_id: i64) -> Result<Payment, AppError> {
-        self.admin_only(who, "只有管理员可以退款")?;
+        self.finance_only(who, "只有财务人员可以退款")?;
         let p = self.store.payment(payment_id).await?;
         if p.state != "paid" || !p.refund_due {
             return Err(AppError::Conflict("该笔款项无需退款".into()));
+        }
+        if p.channel == "bank" {
+            return Err(AppError::Conflict(
+                "对公转账的款项没有原路退款：请通过银行退回付款账户后登记退款流水号".into(),
+            ));
         }
         let provider = self.provider(&p.channel).ok_or_else(|| {
             AppError::Conflict(format!("支付渠道「{}」未配置，无法原路退款", p.channel))

@@ -3,14 +3,14 @@
 
 use sealdesk_store::AuditDraft;
 
-use crate::{App, AppError, Principal, Who};
+use crate::{App, AppError, Who};
 
 impl App {
     /// The order holder's full ID number for an operator who serves the order, with an audit entry
     /// (`view_id_number`) saying who saw it, when and from where.
     pub async fn reveal_id_number(&self, who: &Who, order_id: i64) -> Result<String, AppError> {
-        if !matches!(who.principal, Principal::Operator { .. }) {
-            return Err(AppError::Forbidden("只有审核人员可以查看完整证件号".into()));
+        if !who.principal.may(sealdesk_domain::Role::Reviewer) {
+            return Err(AppError::Forbidden("只有审核员可以查看完整证件号".into()));
         }
         let order = self.visible_order(who, order_id).await?;
         let mut tx = self.store.begin().await?;

@@ -161,6 +161,7 @@ fn synthetic_order(i: usize, id: i64, project_id: i64, code: &str, applicant_id:
         } else {
             String::new()
         },
+        review_reasons: Vec::new(),
         invoice: None,
         key: None,
         previous_order: None,

@@ -273,9 +273,12 @@ enum OperatorCmd {
         /// Password.
         #[arg(long, env = "SEALDESK_OPERATOR_PASSWORD", hide_env_values = true)]
         password: String,
-        /// Sees every project.
+        /// Super-administrator: sees every project and has every role.
         #[arg(long)]
         admin: bool,
+        /// Roles, comma-separated: reviewer (审核员), issuer (制章员), finance (财务), auditor (审计员).
+        #[arg(long, default_value = "reviewer")]
+        roles: String,
         /// Group to join (created if missing).
         #[arg(long)]
         group: Option<String>,
@@ -501,16 +504,23 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     name,
                     password,
                     admin,
+                    roles,
                     group,
                 },
         } => {
+            let roles = sealdesk_domain::Roles::parse(&roles).map_err(anyhow::Error::msg)?;
             anyhow::ensure!(
                 password.chars().count() >= 10,
                 "the password must have at least 10 characters"
             );
             let store = data.create_and_open(0).await?;
             let op = store
-                .create_operator(&name, &sealdesk_app::hash_password(&password)?, admin)
+                .create_operator_with_roles(
+                    &name,
+                    &sealdesk_app::hash_password(&password)?,
+                    admin,
+                    roles,
+                )
                 .await?;
             if let Some(g) = group {
                 store
@@ -518,9 +528,14 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     .await?;
             }
             println!(
-                "operator {} created{}",
+                "operator {} created{} (roles: {})",
                 op.name,
-                if admin { " (admin)" } else { "" }
+                if admin { " (admin)" } else { "" },
+                if admin {
+                    "all".to_owned()
+                } else {
+                    roles.codes()
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -51,7 +51,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALDESK_TRUST", value_delimiter = ',')]
     trust: Vec<PathBuf>,
     /// Payment channels offered to applicants, comma-separated, in order: `alipay` (SEALDESK_ALIPAY_*),
-    /// `wechat` (SEALDESK_WECHAT_*), and `sandbox`, which needs --demo (and is the default with it). None: the
+    /// `wechat` (SEALDESK_WECHAT_*), `bank` (对公转账 to the account in SEALDESK_BANK_PAYEE, _NAME, _ACCOUNT; finance
+    /// imports the statement), and `sandbox`, which needs --demo (and is the default with it). None: the
     /// server starts, logs that payment is not open, and tells applicants so.
     #[arg(long, env = "SEALDESK_PAYMENTS", value_delimiter = ',')]
     payments: Vec<String>,
@@ -151,9 +152,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             "sandbox" => anyhow::bail!(
                 "--payments sandbox needs --demo: the sandbox cashier marks orders paid without money"
             ),
-            "alipay" | "wechat" => {}
+            "alipay" | "wechat" | "bank" => {}
             other => anyhow::bail!(
-                "--payments {other}: no such payment channel (available: alipay, wechat; sandbox with --demo)"
+                "--payments {other}: no such payment channel (available: alipay, wechat, bank; sandbox with --demo)"
             ),
         }
     }
@@ -233,6 +234,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         sms_signature: a.sms_signature.clone(),
         public_url: public_url.clone(),
         data_dir: data_dir.clone(),
+        bank_account: channels::bank_account(&channels)?,
         ..Default::default()
     };
     let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway)
@@ -290,6 +292,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    match channels::mailer()? {
+        Some(m) => {
+            println!("  invoice e-mail SMTP relay (sender worker, retries with backoff)");
+            let sender = app.mail_sender(m, sealdesk_app::RetryPolicy::default());
+            tokio::spawn(sender.run(channels::SMS_POLL, shutdown()));
+        }
+        None => println!(
+            "  invoice e-mail not sent: no SMTP relay (SEALDESK_SMTP_HOST); invoices stay downloadable"
+        ),
     }
     tokio::spawn(channels::background_jobs(app.clone()));
     println!(

@@ -358,6 +358,39 @@ fn smoke_passes_against_a_server_on_postgresql() {
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // Roles are given by code; an unknown one is refused with the list of known ones.
+    let finance = |roles: &str| {
+        Command::new(BIN)
+            .args([
+                "operator",
+                "add",
+                "--name",
+                "caiwu",
+                "--roles",
+                roles,
+                "--data-dir",
+            ])
+            .arg(data)
+            .args(["--database-url", &db_url])
+            .env("SEALDESK_OPERATOR_PASSWORD", "finance-password")
+            .output()
+            .unwrap()
+    };
+    let r = finance("finance,boss");
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains(
+            "未知的角色：boss（可选：reviewer 审核员、issuer 制章员、finance 财务、auditor 审计员）"
+        ),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = finance("auditor,finance");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout).trim(),
+        "operator caiwu created (roles: finance,auditor)"
+    );
     // The smoke reads its SMS code from the demo outbox and pays at the sandbox cashier, so the server runs with
     // --demo — but with the production flags: its own maker key and certificate, its own trusted CA and a keyed
     // audit chain.

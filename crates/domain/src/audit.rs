@@ -6,7 +6,7 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 20] = [
+pub const ACTIONS: [(&str, &str); 24] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
@@ -16,6 +16,10 @@ pub const ACTIONS: [(&str, &str); 20] = [
     ("invoice_info", "确认开票信息"),
     ("payment_confirmed", "支付成功"),
     ("payment_refund_due", "待退款"),
+    ("payment_refunded", "退款"),
+    ("bank_statement_imported", "导入银行流水"),
+    ("invoice_reissued", "作废重开发票"),
+    ("reject_reason_edited", "修改不通过原因"),
     ("authorize", "授权"),
     ("make", "制章"),
     ("seal_issued", "签发印章"),

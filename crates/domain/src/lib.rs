@@ -28,6 +28,7 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod review_stats;
+pub mod role;
 pub mod seal_status;
 pub mod state;
 pub mod time;
@@ -40,9 +41,10 @@ pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
     Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
-    SealKind, SealLine, Service, UploadKind,
+    ReviewReason, SealKind, SealLine, Service, UploadKind,
 };
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
+pub use role::{Role, Roles};
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};

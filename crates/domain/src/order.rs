@@ -388,6 +388,19 @@ pub struct KeyBinding {
     pub subject: String,
 }
 
+/// One coded reason of a 审核不通过 (from the catalogue an administrator edits), tied to the form field or upload
+/// it concerns, so that the applicant's form shows it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewReason {
+    /// The catalogue code, e.g. `licence_mismatch`.
+    pub code: String,
+    /// The form field or upload it concerns (`holder.credit_code`, `uploads.licence`), or "" for the order.
+    pub field: String,
+    /// The text as it was when the order was rejected.
+    pub text: String,
+}
+
 /// An electronic-seal order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -413,6 +426,9 @@ pub struct Order {
     pub total: Fen,
     /// The last 审核意见, if rejected.
     pub review_comment: String,
+    /// The coded reasons of the last rejection.
+    #[serde(default)]
+    pub review_reasons: Vec<ReviewReason>,
     /// 申请开票 details, once confirmed.
     pub invoice: Option<InvoiceInfo>,
     /// The key bound at 授权.
@@ -570,6 +586,26 @@ impl OrderForm {
 }
 
 impl Order {
+    /// The coded reasons of the rejection that concern `field` (a form field such as `holder.credit_code`, or
+    /// `uploads.<kind>`), while the order stands rejected; `、`-joined, `None` if there are none.
+    pub fn review_reason(&self, field: &str) -> Option<String> {
+        if self.state != crate::OrderState::Rejected {
+            return None;
+        }
+        let texts: Vec<&str> = self
+            .review_reasons
+            .iter()
+            .filter(|r| r.field == field)
+            .map(|r| r.text.as_str())
+            .collect();
+        (!texts.is_empty()).then(|| texts.join("；"))
+    }
+
+    /// [`Order::review_reason`] of an upload.
+    pub fn upload_reason(&self, kind: UploadKind) -> Option<String> {
+        self.review_reason(&format!("uploads.{}", kind.code()))
+    }
+
     /// The uploads still missing before the order can be submitted.
     pub fn missing_uploads(&self, have: &[UploadKind]) -> Vec<UploadKind> {
         let mut need = self.required_uploads();

@@ -14,6 +14,8 @@ pub struct ReviewEvent {
     pub at: Timestamp,
     /// The 审核意见 of a rejection.
     pub comment: Option<String>,
+    /// The texts of a rejection's coded reasons (counted instead of the comment when there are any).
+    pub reasons: Vec<String>,
 }
 
 /// What the events say.
@@ -42,9 +44,14 @@ pub fn review_stats(events: &[ReviewEvent]) -> ReviewStats {
                     waits.push(e.at.0 - since.0);
                 }
                 if e.action == "reject" {
-                    let text = e.comment.as_deref().unwrap_or("").trim();
-                    if !text.is_empty() {
-                        *reasons.entry(text.to_owned()).or_default() += 1;
+                    if e.reasons.is_empty() {
+                        let text = e.comment.as_deref().unwrap_or("").trim();
+                        if !text.is_empty() {
+                            *reasons.entry(text.to_owned()).or_default() += 1;
+                        }
+                    }
+                    for r in &e.reasons {
+                        *reasons.entry(r.clone()).or_default() += 1;
                     }
                 }
             }
@@ -73,6 +80,7 @@ mod tests {
 
     fn ev(order_id: i64, action: &str, at: i64, comment: Option<&str>) -> ReviewEvent {
         ReviewEvent {
+            reasons: Vec::new(),
             order_id,
             action: action.into(),
             at: Timestamp(at),
@@ -113,5 +121,29 @@ mod tests {
         ]);
         assert_eq!(two.median_seconds, Some(200));
         assert_eq!(review_stats(&[]), ReviewStats::default());
+    }
+
+    #[test]
+    fn coded_reasons_are_counted_each_and_their_comment_is_not() {
+        let coded = |order_id, reasons: &[&str]| ReviewEvent {
+            order_id,
+            action: "reject".into(),
+            at: Timestamp(0),
+            comment: Some("另附说明".into()),
+            reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let s = review_stats(&[
+            coded(1, &["营业执照扫描件不清晰", "企业名称不一致"]),
+            coded(2, &["营业执照扫描件不清晰"]),
+            ev(3, "reject", 0, Some("其他问题")),
+        ]);
+        assert_eq!(
+            s.reasons,
+            vec![
+                ("营业执照扫描件不清晰".to_owned(), 2),
+                ("企业名称不一致".to_owned(), 1),
+                ("其他问题".to_owned(), 1),
+            ]
+        );
     }
 }

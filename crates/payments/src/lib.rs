@@ -7,6 +7,8 @@
 //!   query, refund;
 //! - [`sms`]: Aliyun Dysms `SendSms` (ACS3-HMAC-SHA256; the V2 HMAC-SHA1 rule too) and a generic signed-HTTP
 //!   provider;
+//! - [`bank`]: 对公转账 references with a check character and the bank statement (CSV) reader;
+//! - [`mail`]: the invoice e-mail through an SMTP relay (TLS or STARTTLS);
 //! - [`invoice`]: the built-in electronic invoice (电子发票) as a PDF with an embedded CJK font.
 //!
 //! Both payment adapters implement [`PaymentProvider`], so the application can hold a list of configured channels
@@ -15,8 +17,10 @@
 #![deny(missing_docs)]
 
 pub mod alipay;
+pub mod bank;
 pub mod http;
 pub mod invoice;
+pub mod mail;
 pub mod rsakey;
 pub mod sms;
 #[cfg(feature = "testkit")]
@@ -39,6 +43,8 @@ pub enum Channel {
     Wechat,
     /// The demo sandbox (demo mode only; `sealdesk_adapters::pay`).
     Sandbox,
+    /// 对公转账: no gateway; finance matches the bank statement ([`bank`]).
+    Bank,
 }
 
 impl Channel {
@@ -48,6 +54,7 @@ impl Channel {
             Channel::Alipay => "alipay",
             Channel::Wechat => "wechat",
             Channel::Sandbox => "sandbox",
+            Channel::Bank => "bank",
         }
     }
     /// The label on pages.
@@ -56,6 +63,7 @@ impl Channel {
             Channel::Alipay => "支付宝",
             Channel::Wechat => "微信支付",
             Channel::Sandbox => "沙箱支付（演示）",
+            Channel::Bank => "对公转账",
         }
     }
 }

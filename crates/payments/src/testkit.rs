@@ -5,6 +5,8 @@
 //! mistake on either side shows.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod smtp;
+
 use crate::rsakey::{RsaPrivate, RsaPublic};
 use crate::sms::percent_encode;
 use axum::Router;

@@ -24,8 +24,10 @@
 mod audit_query;
 mod dashboard;
 mod delivery;
+mod finance;
 mod limits;
 mod ops;
+mod reasons;
 mod records;
 mod search;
 
@@ -35,7 +37,9 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 pub use audit_query::AuditFilter;
 pub use delivery::*;
+pub use finance::{MailDelivery, MailDraft};
 pub use ops::{PlanArg, Stats, database_is_blank};
+pub use reasons::RejectReason;
 pub use records::*;
 
 /// What went wrong, in terms a caller can act on.
@@ -399,47 +403,81 @@ impl Store {
         rows.iter().map(project_from_row).collect()
     }
 
-    /// Creates an operator with an already-hashed password.
+    /// Creates an operator with an already-hashed password: a reviewer, or a super-administrator.
     pub async fn create_operator(
         &self,
         name: &str,
         password_hash: &str,
         is_admin: bool,
     ) -> Result<Operator> {
+        self.create_operator_with_roles(
+            name,
+            password_hash,
+            is_admin,
+            sealdesk_domain::Roles::only(sealdesk_domain::Role::Reviewer),
+        )
+        .await
+    }
+
+    /// Creates an operator with an already-hashed password and the given roles.
+    pub async fn create_operator_with_roles(
+        &self,
+        name: &str,
+        password_hash: &str,
+        is_admin: bool,
+        roles: sealdesk_domain::Roles,
+    ) -> Result<Operator> {
         let o = Operator {
             id: self.next_id(),
             name: name.into(),
             password_hash: password_hash.into(),
             is_admin,
+            roles,
         };
-        sqlx::query("INSERT INTO operators (id, name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO operators (id, name, password_hash, is_admin, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(o.id)
             .bind(&o.name)
             .bind(&o.password_hash)
             .bind(i32::from(is_admin))
+            .bind(roles.codes())
             .bind(now_text())
             .execute(&self.pool)
             .await?;
         Ok(o)
     }
 
+    /// Sets an operator's roles.
+    pub async fn set_operator_roles(&self, id: i64, roles: sealdesk_domain::Roles) -> Result<()> {
+        let r = sqlx::query("UPDATE operators SET roles = $1 WHERE id = $2")
+            .bind(roles.codes())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// The operator called `name`.
     pub async fn operator_by_name(&self, name: &str) -> Result<Operator> {
-        let row =
-            sqlx::query("SELECT id, name, password_hash, is_admin FROM operators WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, name, password_hash, is_admin, roles FROM operators WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
         operator_from_row(&row)
     }
 
     /// One operator.
     pub async fn operator(&self, id: i64) -> Result<Operator> {
-        let row =
-            sqlx::query("SELECT id, name, password_hash, is_admin FROM operators WHERE id = $1")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, name, password_hash, is_admin, roles FROM operators WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         operator_from_row(&row)
     }
 
@@ -849,24 +887,15 @@ impl Store {
         rows.iter().map(payment_from_row).collect()
     }
 
-    /// The invoice of an order, if issued.
+    /// The current invoice of an order (not voided), if issued.
     pub async fn invoice(&self, order_id: i64) -> Result<Option<Invoice>> {
         let row = sqlx::query(
-            "SELECT id, order_id, number, body, created_at FROM invoices WHERE order_id = $1",
+            "SELECT id, order_id, number, body, created_at, voided_at, void_reason, replaces FROM invoices WHERE order_id = $1 AND voided_at IS NULL",
         )
         .bind(order_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Invoice {
-                id: r.try_get("id")?,
-                order_id: r.try_get("order_id")?,
-                number: r.try_get("number")?,
-                body: r.try_get("body")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| finance::invoice_from_row(&r)).transpose()
     }
 
     // ---- sessions ----
@@ -1337,12 +1366,13 @@ impl StoreTx {
 
     /// Stores an issued invoice.
     pub async fn insert_invoice(&mut self, i: &Invoice) -> Result<()> {
-        sqlx::query("INSERT INTO invoices (id, order_id, number, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO invoices (id, order_id, number, body, created_at, replaces) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(i.id)
             .bind(i.order_id)
             .bind(&i.number)
             .bind(&i.body)
             .bind(&i.created_at)
+            .bind(i.replaces)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -1535,6 +1565,7 @@ pub mod testing {
             authorization: Authorization::default(),
             total: Fen(8_000),
             review_comment: String::new(),
+            review_reasons: Vec::new(),
             invoice: Some(InvoiceInfo {
                 kind: InvoiceKind::Enterprise,
                 title: "北筑设计研究院有限公司".into(),

@@ -41,6 +41,8 @@ pub struct Operator {
     pub password_hash: String,
     /// Sees every project and manages groups.
     pub is_admin: bool,
+    /// What the operator may do besides seeing their groups' orders (a super-administrator may do everything).
+    pub roles: sealdesk_domain::Roles,
 }
 
 /// What a list of orders is ordered by.
@@ -194,7 +196,7 @@ pub struct Payment {
 }
 
 /// An issued electronic invoice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invoice {
     /// Id.
     pub id: i64,
@@ -206,6 +208,12 @@ pub struct Invoice {
     pub body: String,
     /// RFC 3339.
     pub created_at: String,
+    /// RFC 3339, once voided (作废).
+    pub voided_at: Option<String>,
+    /// Why it was voided.
+    pub void_reason: Option<String>,
+    /// The voided invoice this one was issued in place of.
+    pub replaces: Option<i64>,
 }
 
 /// A signed-in session.
@@ -288,6 +296,12 @@ pub(crate) fn operator_from_row(r: &AnyRow) -> Result<Operator> {
         name: r.try_get("name")?,
         password_hash: r.try_get("password_hash")?,
         is_admin: flag(r, "is_admin")?,
+        // An unknown code (written by a newer release) grants nothing rather than failing the sign-in.
+        roles: r
+            .try_get::<String, _>("roles")
+            .ok()
+            .and_then(|t| sealdesk_domain::Roles::parse(&t).ok())
+            .unwrap_or_default(),
     })
 }
 

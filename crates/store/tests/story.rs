@@ -47,6 +47,7 @@ fn order(store: &Store, project: &Project, applicant: i64) -> Order {
         authorization: Authorization::default(),
         total: Fen(8000),
         review_comment: String::new(),
+        review_reasons: Vec::new(),
         invoice: None,
         key: None,
         previous_order: None,

@@ -78,6 +78,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
         .routes(routes!(seal_status))
         .routes(routes!(revoked_seals));
+    let api = crate::api_finance::routes(api);
     if demo {
         api.routes(routes!(demo_outbox))
             .routes(routes!(sandbox_pay))
@@ -494,7 +495,11 @@ async fn reject(
     Path(oid): Path<String>,
     ApiJson(r): ApiJson<RejectRequest>,
 ) -> ApiResult<OrderBody> {
-    Ok(order(&s.app.reject(&who, id(&oid)?, &r.comment).await?))
+    Ok(order(
+        &s.app
+            .reject_with(&who, id(&oid)?, &r.reasons, &r.comment)
+            .await?,
+    ))
 }
 
 /// Cancel before payment.

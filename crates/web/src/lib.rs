@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod api_finance;
 mod assets;
 mod cashier;
 mod console;

@@ -236,9 +236,11 @@ pub(crate) fn paid_label(o: &Order) -> &'static str {
 }
 
 /// One CSV field: quoted when it holds a comma, quote or line break; a value a spreadsheet would run as a
-/// formula (starting `=`, `+`, `-`, `@`, tab or CR) gets a leading `'` so that it stays text.
+/// formula (starting `=`, `+`, `-`, `@`, tab or CR) gets a leading `'` so that it stays text. A plain negative
+/// amount (`-160.00`) is no formula and stays a number, so that the daily report's refunds add up in Excel.
 fn field(out: &mut String, v: &str) {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = v.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_negative_amount(v);
+    let v = if formula {
         format!("'{v}")
     } else {
         v.to_owned()
@@ -250,6 +252,18 @@ fn field(out: &mut String, v: &str) {
     } else {
         out.push_str(&v);
     }
+}
+
+/// `-` followed by digits and at most one `.` with digits after it.
+fn is_negative_amount(v: &str) -> bool {
+    let Some(n) = v.strip_prefix('-') else {
+        return false;
+    };
+    let (int, frac) = n.split_once('.').unwrap_or((n, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub(crate) fn row(out: &mut String, cells: &[&str]) {
@@ -373,11 +387,19 @@ mod tests {
         let mut out = String::new();
         row(
             &mut out,
-            &["a,b", "say \"hi\"", "=1+1", "-3", "李四", "x\ny"],
+            &[
+                "a,b",
+                "say \"hi\"",
+                "=1+1",
+                "-3+cmd",
+                "-3.50",
+                "李四",
+                "x\ny",
+            ],
         );
         assert_eq!(
             out,
-            "\"a,b\",\"say \"\"hi\"\"\",'=1+1,'-3,李四,\"x\ny\"\r\n"
+            "\"a,b\",\"say \"\"hi\"\"\",'=1+1,'-3+cmd,-3.50,李四,\"x\ny\"\r\n"
         );
     }
 

@@ -128,6 +128,8 @@ pub struct OrderBody {
     pub total_yuan: String,
     /// The last 审核意见.
     pub review_comment: String,
+    /// The coded reasons of the last rejection, each with the field or upload it concerns.
+    pub review_reasons: Vec<sealdesk_domain::ReviewReason>,
     /// 申请开票 details, once confirmed.
     pub invoice: Option<InvoiceInfo>,
     /// The key bound at 授权.
@@ -160,6 +162,7 @@ impl From<&Order> for OrderBody {
             total_fen: o.total.0,
             total_yuan: o.total.yuan_string(),
             review_comment: o.review_comment.clone(),
+            review_reasons: o.review_reasons.clone(),
             invoice: o.invoice.clone(),
             key: o.key.as_ref().map(|k| KeyEntry {
                 serial: k.serial.clone(),
@@ -346,8 +349,12 @@ impl From<&UploadOutcome> for UploadResult {
 /// `POST /orders/{id}/reject`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RejectRequest {
-    /// 审核意见.
+    /// 审核意见 (may be empty when reasons are given).
+    #[serde(default)]
     pub comment: String,
+    /// Codes of coded reasons from `GET /reject-reasons`.
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 /// `POST /orders/{id}/payments`.

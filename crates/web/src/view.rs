@@ -33,15 +33,31 @@ pub(crate) enum Nav {
     Visitor,
     /// A signed-in applicant, with the session's CSRF token (for the logout form).
     Applicant(String),
-    /// A signed-in operator: name and CSRF token.
-    Operator(String, String),
+    /// A signed-in operator: name, CSRF token, and which role-bound links to show (finance, audit log).
+    Operator(String, String, OperatorLinks),
+}
+
+/// The header links an operator's roles open.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OperatorLinks {
+    /// 财务对账.
+    pub finance: bool,
+    /// 审计日志.
+    pub audit: bool,
 }
 
 impl Nav {
     /// The header of someone signed in.
     pub(crate) fn of(c: &PageCaller) -> Nav {
         match &c.who.principal {
-            Principal::Operator { name, .. } => Nav::Operator(name.clone(), c.csrf.clone()),
+            p @ Principal::Operator { name, .. } => Nav::Operator(
+                name.clone(),
+                c.csrf.clone(),
+                OperatorLinks {
+                    finance: p.may(sealdesk_domain::Role::Finance),
+                    audit: p.may(sealdesk_domain::Role::Auditor),
+                },
+            ),
             _ => Nav::Applicant(c.csrf.clone()),
         }
     }
@@ -83,15 +99,23 @@ impl Layout {
 
     pub(crate) fn operator(&self) -> Option<&str> {
         match &self.nav {
-            Nav::Operator(n, _) => Some(n),
+            Nav::Operator(n, _, _) => Some(n),
             _ => None,
+        }
+    }
+
+    /// The role-bound links of an operator's header (none for others).
+    pub(crate) fn links(&self) -> OperatorLinks {
+        match &self.nav {
+            Nav::Operator(_, _, l) => *l,
+            _ => OperatorLinks::default(),
         }
     }
 
     /// The session's CSRF token, which the logout form carries ("" for a visitor).
     pub(crate) fn csrf(&self) -> &str {
         match &self.nav {
-            Nav::Applicant(c) | Nav::Operator(_, c) => c,
+            Nav::Applicant(c) | Nav::Operator(_, c, _) => c,
             Nav::Visitor => "",
         }
     }

@@ -64,6 +64,45 @@ pub fn payment_providers(
     Ok(out)
 }
 
+/// The platform's account for 对公转账, when `--payments` names `bank`: all three settings are needed, since a
+/// reference without an account to send the money to helps nobody.
+pub fn bank_account(channels: &[String]) -> anyhow::Result<Option<sealdesk_app::BankAccount>> {
+    if !channels.iter().any(|c| c == "bank") {
+        return Ok(None);
+    }
+    let get = |n: &str| {
+        env_lookup(n)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    match (
+        get("SEALDESK_BANK_PAYEE"),
+        get("SEALDESK_BANK_NAME"),
+        get("SEALDESK_BANK_ACCOUNT"),
+    ) {
+        (Some(payee), Some(bank), Some(account)) => Ok(Some(sealdesk_app::BankAccount {
+            payee,
+            bank,
+            account,
+        })),
+        _ => anyhow::bail!(
+            "--payments bank needs SEALDESK_BANK_PAYEE (收款单位), SEALDESK_BANK_NAME (开户银行) and SEALDESK_BANK_ACCOUNT (银行账号)"
+        ),
+    }
+}
+
+/// The SMTP relay for invoice e-mails, if `SEALDESK_SMTP_HOST` names one.
+pub fn mailer() -> anyhow::Result<Option<Arc<dyn sealdesk_payments::mail::Mailer>>> {
+    use sealdesk_payments::mail::{SmtpConfig, SmtpMailer};
+    let get = |n: &str| env_lookup(n);
+    match SmtpConfig::from_lookup(&get).map_err(anyhow::Error::msg)? {
+        Some(cfg) => Ok(Some(Arc::new(
+            SmtpMailer::new(&cfg).map_err(anyhow::Error::msg)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// The SMS gateway `--sms` names; `None` for `outbox`.
 pub fn sms_provider(kind: &str) -> anyhow::Result<Option<Arc<dyn SmsProvider>>> {
     let get = |n: &str| env_lookup(n);

@@ -3,6 +3,8 @@
 
 mod audit;
 mod dashboard;
+mod finance;
+mod reasons;
 
 use std::collections::HashMap;
 
@@ -42,6 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/sms", get(sms))
         .merge(audit::routes())
         .merge(dashboard::routes())
+        .merge(finance::routes())
+        .merge(reasons::routes())
 }
 
 #[derive(Template)]
@@ -266,9 +270,17 @@ struct Detail<'a> {
     comment: String,
     /// The holder's full ID number, once the reviewer asked for it (masked otherwise).
     id_number: Option<String>,
+    /// The catalogue of coded reasons, and those ticked when the form comes back with an error.
+    reasons: Vec<sealdesk_store::RejectReason>,
+    chosen: Vec<String>,
 }
 
 impl Detail<'_> {
+    /// Whether reason `code` was ticked.
+    fn ticked(&self, code: &str) -> bool {
+        self.chosen.iter().any(|c| c == code)
+    }
+
     /// The ID number as this page shows it: in full once asked for, masked otherwise.
     fn shown_id_number(&self) -> String {
         match &self.id_number {
@@ -339,8 +351,10 @@ async fn detail_page(
     review_error: Option<String>,
     comment: String,
     id_number: Option<String>,
+    chosen: Vec<String>,
 ) -> PageResult {
     let v = s.app.order_view(&c.who, id).await?;
+    let reasons = s.app.reject_reasons(&c.who).await?;
     let trail = s
         .app
         .order_audit(&c.who, v.order.id)
@@ -367,13 +381,15 @@ async fn detail_page(
             review_error,
             comment,
             id_number,
+            reasons,
+            chosen,
         },
     ))
 }
 
 async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
     c.operator_name()?;
-    detail_page(&s, &c, oid(&id)?, None, String::new(), None).await
+    detail_page(&s, &c, oid(&id)?, None, String::new(), None, Vec::new()).await
 }
 
 /// 显示完整证件号: the order page again with the full ID number, the view recorded in the audit log.
@@ -386,7 +402,7 @@ async fn reveal_id(
     c.check_csrf(Fields::parse(&body).get("_csrf"))?;
     let id = oid(&id)?;
     let full = s.app.reveal_id_number(&c.who, id).await?;
-    detail_page(&s, &c, id, None, String::new(), Some(full)).await
+    detail_page(&s, &c, id, None, String::new(), Some(full), Vec::new()).await
 }
 
 /// A scan shown inside the review page (JPEG or PNG; a PDF is downloaded from the order's file list), to an
@@ -423,10 +439,17 @@ async fn review(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let id = oid(&id)?;
+    let chosen: Vec<String> =
+        f.0.iter()
+            .filter(|(k, _)| k == "reason")
+            .map(|(_, v)| v.clone())
+            .collect();
     let done = if approve {
         s.app.approve(&c.who, id).await
     } else {
-        s.app.reject(&c.who, id, f.get("comment")).await
+        s.app
+            .reject_with(&c.who, id, &chosen, f.get("comment"))
+            .await
     };
     match done {
         Ok(o) => Ok(redirect(&format!("/admin/orders/{}", o.id))),
@@ -439,7 +462,16 @@ async fn review(
                     .join("；"),
                 other => other.to_string(),
             };
-            detail_page(&s, &c, id, Some(why), f.get("comment").to_owned(), None).await
+            detail_page(
+                &s,
+                &c,
+                id,
+                Some(why),
+                f.get("comment").to_owned(),
+                None,
+                chosen,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -191,6 +191,19 @@ pub(super) async fn edit_page(
 ) -> PageResult {
     let v = s.app.order_view(&c.who, oid(&id)?).await?;
     let form = v.order.form();
+    // A rejected order opens with each coded reason beside the field it concerns.
+    let reasons: Vec<FieldError> = v
+        .order
+        .review_reasons
+        .iter()
+        .filter(|r| !r.field.is_empty() && !r.field.starts_with("uploads."))
+        .filter_map(|r| {
+            Some(FieldError {
+                field: r.field.clone(),
+                message: v.order.review_reason(&r.field)?,
+            })
+        })
+        .collect();
     let cx = FormContext {
         l: Layout::new(format!("修改订单 {}", v.order.order_no), Nav::of(&c)),
         action: format!("/orders/{}/edit", v.order.id),
@@ -199,7 +212,7 @@ pub(super) async fn edit_page(
         projects: &[],
         editing: true,
     };
-    Ok(render(&form_page(cx, &form, &[])))
+    Ok(render(&form_page(cx, &form, &reasons)))
 }
 
 pub(super) async fn edit(

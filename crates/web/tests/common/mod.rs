@@ -53,6 +53,25 @@ pub async fn start_with_clock(
     start_full(demo, trusted_proxies, String::new(), clock).await
 }
 
+/// A demo server that also offers 对公转账 (`bank`) to an account of 中国工商银行南昌分行营业部.
+pub async fn start_bank() -> TestServer {
+    start_cfg(
+        true,
+        Vec::new(),
+        String::new(),
+        Arc::new(sealdesk_domain::SystemClock),
+        |cfg| {
+            cfg.payment_channels.push("bank".into());
+            cfg.bank_account = Some(sealdesk_app::BankAccount {
+                payee: "某某数字认证有限公司".into(),
+                bank: "中国工商银行南昌分行营业部".into(),
+                account: "1502 2010 0901 2345 678".into(),
+            });
+        },
+    )
+    .await
+}
+
 /// A server whose pages look for the UKey agent at `agent_url` ("" for the default address) and whose
 /// application reads the time from `clock`.
 pub async fn start_full(
@@ -60,6 +79,17 @@ pub async fn start_full(
     trusted_proxies: Vec<sealdesk_web::Cidr>,
     agent_url: String,
     clock: Arc<dyn sealdesk_domain::Clock>,
+) -> TestServer {
+    start_cfg(demo, trusted_proxies, agent_url, clock, |_| {}).await
+}
+
+/// [`start_full`] with the application's settings adjusted by `tweak` before it starts.
+pub async fn start_cfg(
+    demo: bool,
+    trusted_proxies: Vec<sealdesk_web::Cidr>,
+    agent_url: String,
+    clock: Arc<dyn sealdesk_domain::Clock>,
+    tweak: impl FnOnce(&mut AppConfig),
 ) -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::connect(
@@ -84,7 +114,7 @@ pub async fn start_full(
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let cfg = AppConfig {
+    let mut cfg = AppConfig {
         demo,
         payment_channels: if demo {
             vec!["sandbox".into()]
@@ -96,6 +126,7 @@ pub async fn start_full(
         clock,
         ..Default::default()
     };
+    tweak(&mut cfg);
     let app = App::new(
         store.clone(),
         Arc::new(LocalDir::new(tmp.path().join("blobs"))),
