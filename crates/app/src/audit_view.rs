@@ -50,3 +50,42 @@ impl App {
         })
     }
 }
+
+/// Audit entries between two checkpoints the background job writes (and `sealdesk audit checkpoint` on demand).
+pub const CHECKPOINT_EVERY: i64 = 1_000;
+
+impl App {
+    /// Signs every audit chain's head (one snapshot) with the seal maker's key and stores the checkpoint; its id.
+    pub async fn audit_checkpoint(&self) -> Result<i64, AppError> {
+        write_audit_checkpoint(&self.store, &self.maker).await
+    }
+
+    /// A checkpoint when at least `every` entries were appended since the last one; its id if one was written.
+    pub async fn audit_checkpoint_if_due(&self, every: i64) -> Result<Option<i64>, AppError> {
+        if self.store.audit_appends_since_checkpoint().await? < every {
+            return Ok(None);
+        }
+        Ok(Some(self.audit_checkpoint().await?))
+    }
+}
+
+/// Signs every audit chain's head with `maker`'s key (SM2) and stores the checkpoint; its id.
+pub async fn write_audit_checkpoint(
+    store: &sealdesk_store::Store,
+    maker: &sealdesk_adapters::keys::Identity,
+) -> Result<i64, AppError> {
+    use base64::Engine;
+    let c = store.audit_heads().await?;
+    let sig = maker.key.sign(c.text().as_bytes());
+    Ok(store
+        .add_audit_checkpoint(&c, &base64::engine::general_purpose::STANDARD.encode(sig))
+        .await?)
+}
+
+/// Whether a stored checkpoint (its text and base64 signature) was signed by the key of `maker`.
+pub fn checkpoint_signed_by(text: &str, signature: &str, maker: &sealdesk_pki::Cert) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(signature)
+        .is_ok_and(|sig| maker.verify_signature(text.as_bytes(), &sig))
+}

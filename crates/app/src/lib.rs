@@ -36,7 +36,7 @@ use sealdesk_domain::{Clock, SystemClock, Timestamp};
 use sealdesk_payments::PaymentProvider;
 use sealdesk_store::Store;
 
-pub use audit_view::AuditPage;
+pub use audit_view::{AuditPage, CHECKPOINT_EVERY, checkpoint_signed_by, write_audit_checkpoint};
 pub use auth::{
     CODES_PER_ADDRESS_HOUR, CODES_PER_DAY, CODES_PER_HOUR, OPERATOR_LOCKOUT, OPERATOR_MAX_FAILURES,
     WRONG_CODES_PER_ADDRESS_DAY, WRONG_CODES_PER_DAY, hash_password,
@@ -49,7 +49,7 @@ pub use error::AppError;
 pub use finance::{ChannelDay, FinanceDay};
 pub use mail::MailSender;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
-pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, Reconciled};
+pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, RECONCILE_LEASE_SECS, Reconciled};
 pub use reminders::{REMINDER_DAYS, reminder_text};
 pub use seal_status::SealStatusView;
 /// The largest bank statement an import reads.

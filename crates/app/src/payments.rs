@@ -62,6 +62,9 @@ fn gateway_down(e: &PayError) -> AppError {
     }
 }
 
+/// How long a payment the reconciliation job claimed is left to the instance that claimed it (its round).
+pub const RECONCILE_LEASE_SECS: i64 = 60;
+
 impl App {
     /// Adds real payment channels (Alipay, WeChat Pay) beside the sandbox, if any. Each is offered only if
     /// [`crate::AppConfig::payment_channels`] names it.
@@ -353,7 +356,8 @@ impl App {
 
     /// Reconciliation (a scheduled job): asks the gateways about payments opened between `max_age_secs` and
     /// `min_age_secs` ago that no notification has settled, and records those the gateway says were paid, exactly
-    /// as their notification would have.
+    /// as their notification would have. Each payment is claimed for [`RECONCILE_LEASE_SECS`] first, so however
+    /// many instances run the job, one asks about it, at most once in that time.
     pub async fn reconcile_payments(
         &self,
         min_age_secs: i64,
@@ -368,10 +372,12 @@ impl App {
         let now = self.now();
         let unsettled = self
             .store
-            .unsettled_payments(
+            .claim_unsettled_payments(
                 &channels,
                 &Timestamp(now - max_age_secs).rfc3339(),
                 &Timestamp(now - min_age_secs).rfc3339(),
+                now,
+                RECONCILE_LEASE_SECS,
                 200,
             )
             .await?;

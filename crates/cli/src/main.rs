@@ -237,6 +237,22 @@ enum AuditCmd {
         /// The audit key file the server runs with (a keyed chain verifies only with its key).
         #[arg(long, env = "SEALDESK_AUDIT_KEY_FILE")]
         audit_key_file: Option<PathBuf>,
+        /// The seal maker's certificate, which checkpoints are signed with (default: the data directory's,
+        /// `pki/seal-maker.pem`, as demo mode and first start create it).
+        #[arg(long, env = "SEALDESK_MAKER_CERT")]
+        maker_cert: Option<PathBuf>,
+    },
+    /// Sign the heads of every audit chain with the seal maker's key and store the checkpoint (the server does
+    /// this itself every 1,000 entries).
+    Checkpoint {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The seal maker's private key (default: the data directory's, `pki/seal-maker.key.pem`).
+        #[arg(long, requires = "maker_cert", env = "SEALDESK_MAKER_KEY")]
+        maker_key: Option<PathBuf>,
+        /// The seal maker's certificate (default: `pki/seal-maker.pem` in the data directory).
+        #[arg(long, requires = "maker_key", env = "SEALDESK_MAKER_CERT")]
+        maker_cert: Option<PathBuf>,
     },
 }
 
@@ -452,9 +468,28 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Calendar { cmd } => calendar::run(cmd),
         Cmd::Audit {
             cmd:
+                AuditCmd::Checkpoint {
+                    data,
+                    maker_key,
+                    maker_cert,
+                },
+        } => {
+            let store = data.open_existing().await?;
+            let pki = data.data_dir.join("pki");
+            let key = maker_key.unwrap_or_else(|| pki.join("seal-maker.key.pem"));
+            let cert = maker_cert.unwrap_or_else(|| pki.join("seal-maker.pem"));
+            let maker = sealdesk_adapters::keys::identity_from_files(&key, &cert)
+                .with_context(|| format!("the seal maker's key {} and certificate {}", key.display(), cert.display()))?;
+            let id = sealdesk_app::write_audit_checkpoint(&store, &maker).await?;
+            println!("audit checkpoint {id} signed by the seal maker");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Audit {
+            cmd:
                 AuditCmd::Verify {
                     data,
                     audit_key_file,
+                    maker_cert,
                 },
         } => {
             let mut store = data.open_existing().await?;
@@ -463,7 +498,25 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             }
             match store.verify_audit().await? {
                 Ok(n) => {
-                    println!("audit chain intact: {n} entries");
+                    let checkpoints = store.audit_checkpoints().await?;
+                    if !checkpoints.is_empty() {
+                        let path = maker_cert.unwrap_or_else(|| data.data_dir.join("pki/seal-maker.pem"));
+                        let pem = std::fs::read_to_string(&path).with_context(|| {
+                            format!("the seal maker's certificate {} (--maker-cert), to check the audit checkpoints", path.display())
+                        })?;
+                        let cert = sealdesk_pki::Cert::from_pem(&pem)
+                            .with_context(|| format!("certificate {}", path.display()))?;
+                        for (id, text, sig) in &checkpoints {
+                            if !sealdesk_app::checkpoint_signed_by(text, sig, &cert) {
+                                println!("audit chain BROKEN at checkpoint {id}: its signature is not the seal maker's");
+                                return Ok(ExitCode::from(1));
+                            }
+                        }
+                    }
+                    println!(
+                        "audit chain intact: {n} entries, {} checkpoints signed by the seal maker",
+                        checkpoints.len()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err((seq, why)) => {

@@ -33,9 +33,11 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (a separate listener, not exposed through the proxy).
     #[arg(long, env = "SEALDESK_METRICS_LISTEN")]
     metrics_listen: Option<String>,
-    /// This instance's number (0-1023); several instances on one database need different numbers.
-    #[arg(long, default_value_t = 0, env = "SEALDESK_INSTANCE")]
-    instance: u16,
+    /// This instance's number (0-1023) in the order ids it mints; several instances on one database need
+    /// different numbers. Without it the server leases a number no running instance holds from the database
+    /// (renewed while it runs), so N instances need no numbering by hand.
+    #[arg(long, env = "SEALDESK_INSTANCE")]
+    instance: Option<u16>,
     /// The platform's public address, used in SMS texts and to decide on secure cookies.
     #[arg(long, env = "SEALDESK_PUBLIC_URL")]
     public_url: Option<String>,
@@ -175,9 +177,17 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let data_dir = a.data.data_dir.clone();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
     let url = a.data.url();
-    let mut store = Store::connect(&url, a.instance)
+    let mut store = Store::connect(&url, a.instance.unwrap_or(0))
         .await
         .with_context(|| format!("open the database {}", sealdesk_store::redact_url(&url)))?;
+    let instance = match a.instance {
+        Some(n) => n,
+        None => {
+            let n = lease_instance(&store).await?;
+            store = store.with_instance(n);
+            n
+        }
+    };
     let blobs = a.blobs.open(&data_dir).context("blob store")?;
     if let Some(p) = &a.audit_key_file {
         store = store
@@ -245,6 +255,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     println!("  database       {}", sealdesk_store::redact_url(&url));
     println!("  data directory {}", data_dir.display());
     println!("  blob store     {}", a.blobs.spec(&data_dir));
+    println!(
+        "  instance       {instance}{}",
+        if a.instance.is_some() { "" } else { " (leased)" }
+    );
     if a.demo {
         let token_dir = match &ca {
             Some(ca) => demo_setup(&app, &store, &data_dir, ca).await?,
@@ -387,6 +401,47 @@ async fn demo_setup(
         .context("demo soft token")?;
     }
     Ok(token_dir)
+}
+
+/// How long a leased instance number stays this process's without renewal, and how often it is renewed.
+const INSTANCE_LEASE_SECS: i64 = 60;
+const INSTANCE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Leases an order-id instance number from the database and keeps it renewed. If a renewal finds the number
+/// taken (this process stalled past the lease and another instance took it), the process exits: two instances
+/// minting with one number could make the same order id.
+async fn lease_instance(store: &Store) -> anyhow::Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    let holder = format!(
+        "pid {} {:016x}",
+        std::process::id(),
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    );
+    let unix = || sealdesk_domain::Clock::now(&sealdesk_domain::SystemClock).0;
+    let n = store
+        .lease_instance_number(&holder, unix(), INSTANCE_LEASE_SECS)
+        .await
+        .context("lease an instance number")?
+        .context("all 1024 instance numbers are held by running instances")?;
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INSTANCE_RENEW_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match store.renew_instance_number(n, &holder, unix()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!(instance = n, "instance number taken by another instance: stopping");
+                    std::process::exit(1);
+                }
+                Err(e) => tracing::warn!(error = %e, "renewing the instance number failed"),
+            }
+        }
+    });
+    Ok(n)
 }
 
 async fn shutdown() {

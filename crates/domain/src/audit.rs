@@ -1,4 +1,11 @@
-//! The audit chain: every entry carries the SM3 hash of the one before, so an edited or deleted row shows.
+//! The audit chains: every entry carries the SM3 hash (HMAC-SM3 under the audit key) of the one before in its
+//! chain, so an edited or deleted row shows.
+//!
+//! Since issue 13 the log is one chain per order plus chain 0 for platform events (sign-ins, operator
+//! administration), so that writers on different orders do not queue on one head. Entries written before that
+//! form the *legacy* chain (no [`ChainPos`]), verified as before; every per-order chain starts from the legacy
+//! chain's last hash. A [`Checkpoint`] lists the heads of all chains at one moment and is signed with the seal
+//! maker's key, so that a chain's tail cannot be cut off together with its head row unseen.
 
 use sm3::{Digest, Sm3};
 
@@ -63,10 +70,29 @@ pub struct AuditRecord {
     pub after_state: Option<String>,
     /// Free detail (JSON text).
     pub detail: String,
-    /// The hash of entry `seq - 1`, or [`GENESIS_HASH`].
+    /// The hash of the entry before in the same chain, or [`GENESIS_HASH`] (legacy chain), or the legacy
+    /// chain's last hash (first entry of a per-order chain).
     pub prev_hash: String,
     /// SM3 over `prev_hash` and the fields above, hex.
     pub hash: String,
+    /// The chain and position of an entry of a per-order chain; `None` in the legacy chain.
+    pub chain: Option<ChainPos>,
+}
+
+/// Where an entry stands in the per-order chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChainPos {
+    /// The chain: the order's id, or 0 for platform events.
+    pub chain_id: i64,
+    /// Position in that chain, from 1.
+    pub pos: i64,
+}
+
+impl ChainPos {
+    /// The chain of an entry about `order_id` (0: platform events).
+    pub fn chain_of(order_id: Option<i64>) -> i64 {
+        order_id.unwrap_or(0)
+    }
 }
 
 impl AuditRecord {
@@ -114,6 +140,12 @@ impl AuditRecord {
         field(self.before_state.as_deref().unwrap_or("").as_bytes());
         field(self.after_state.as_deref().unwrap_or("").as_bytes());
         field(self.detail.as_bytes());
+        // Legacy entries hash as they always did; per-order entries also commit to their chain and position.
+        if let Some(c) = self.chain {
+            field(b"chain");
+            field(&c.chain_id.to_be_bytes());
+            field(&c.pos.to_be_bytes());
+        }
     }
 
     /// Checks a chain read in `seq` order. Returns the `seq` of the first broken entry and why.
@@ -156,6 +188,112 @@ impl AuditRecord {
         }
         Ok(n)
     }
+
+    /// Checks one per-order chain read in position order, whose first entry follows `first_prev` (the legacy
+    /// chain's last hash). Returns the number of entries, or the global `seq` of the first broken one and why.
+    pub fn verify_order_chain<'a>(
+        chain_id: i64,
+        first_prev: &str,
+        records: impl IntoIterator<Item = &'a AuditRecord>,
+        key: Option<&[u8]>,
+    ) -> Result<u64, (i64, String)> {
+        let mut prev = first_prev.to_owned();
+        let mut n = 0;
+        for (pos, r) in (1..).zip(records) {
+            let at = r.chain.map(|c| (c.chain_id, c.pos));
+            if at != Some((chain_id, pos)) {
+                return Err((
+                    r.seq,
+                    format!("chain {chain_id}: expected entry {pos}: an entry is missing"),
+                ));
+            }
+            if r.prev_hash != prev {
+                return Err((
+                    r.seq,
+                    format!("chain {chain_id} entry {pos}: prev_hash does not match the entry before"),
+                ));
+            }
+            if r.compute_hash_keyed(key) != r.hash {
+                return Err((
+                    r.seq,
+                    format!(
+                        "chain {chain_id} entry {pos}: hash does not match the entry's contents{}: it was altered",
+                        if key.is_some() { " under the audit key" } else { "" }
+                    ),
+                ));
+            }
+            prev = r.hash.clone();
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The head of one chain: how many entries it has and the last one's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The chain (order id, 0 for platform events).
+    pub chain_id: i64,
+    /// Entries in it.
+    pub seq: i64,
+    /// The last entry's hash.
+    pub hash: String,
+}
+
+/// A checkpoint: the heads of every chain at one moment (and the legacy chain's), as the text the seal maker
+/// signs. The text is the record: it is stored as signed, and parsed back to be checked against the chains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// The legacy chain's entries and last hash.
+    pub legacy: (i64, String),
+    /// Every per-order chain's head, by chain id.
+    pub heads: Vec<ChainHead>,
+}
+
+const CHECKPOINT_MAGIC: &str = "sealdesk audit checkpoint v1";
+
+impl Checkpoint {
+    /// The signed text: a first line naming the format, then `at`, `legacy SEQ HASH` and one `chain ID SEQ HASH`
+    /// line per chain in chain order, each ended by a newline.
+    pub fn text(&self) -> String {
+        let mut heads = self.heads.clone();
+        heads.sort_by_key(|h| h.chain_id);
+        let mut t = format!(
+            "{CHECKPOINT_MAGIC}\nat {}\nlegacy {} {}\n",
+            self.at, self.legacy.0, self.legacy.1
+        );
+        for h in &heads {
+            t.push_str(&format!("chain {} {} {}\n", h.chain_id, h.seq, h.hash));
+        }
+        t
+    }
+
+    /// Reads a checkpoint's text back; `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Checkpoint> {
+        let mut lines = text.strip_suffix('\n')?.split('\n');
+        if lines.next()? != CHECKPOINT_MAGIC {
+            return None;
+        }
+        let at = lines.next()?.strip_prefix("at ")?.to_owned();
+        let mut legacy = lines.next()?.strip_prefix("legacy ")?.split(' ');
+        let legacy = (legacy.next()?.parse().ok()?, legacy.next()?.to_owned());
+        let mut heads = Vec::new();
+        for l in lines {
+            let mut p = l.strip_prefix("chain ")?.split(' ');
+            heads.push(ChainHead {
+                chain_id: p.next()?.parse().ok()?,
+                seq: p.next()?.parse().ok()?,
+                hash: p.next()?.to_owned(),
+            });
+            if p.next().is_some() {
+                return None;
+            }
+        }
+        let c = Checkpoint { at, legacy, heads };
+        (c.text() == text).then_some(c)
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +316,7 @@ mod tests {
                     detail: "{}".into(),
                     prev_hash: prev.clone(),
                     hash: String::new(),
+                    chain: None,
                 };
                 r.hash = r.compute_hash();
                 prev = r.hash.clone();
@@ -242,5 +381,78 @@ mod tests {
             1
         );
         assert_eq!(AuditRecord::verify_chain(&c).unwrap_err().0, 1);
+    }
+
+    fn order_chain(chain_id: i64, first_prev: &str, n: i64) -> Vec<AuditRecord> {
+        let mut prev = first_prev.to_owned();
+        (1..=n)
+            .map(|pos| {
+                let mut r = AuditRecord {
+                    seq: 100 + pos,
+                    at: "2026-12-01T00:00:00Z".into(),
+                    actor: "applicant:1".into(),
+                    ip: "127.0.0.1".into(),
+                    order_id: Some(chain_id),
+                    action: "edit".into(),
+                    before_state: None,
+                    after_state: None,
+                    detail: "{}".into(),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                    chain: Some(ChainPos { chain_id, pos }),
+                };
+                r.hash = r.compute_hash();
+                prev = r.hash.clone();
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_order_chain_starts_after_the_legacy_head_and_commits_to_its_place() {
+        let legacy = chain(3);
+        let head = legacy[2].hash.clone();
+        let c = order_chain(7, &head, 4);
+        assert_eq!(AuditRecord::verify_order_chain(7, &head, &c, None), Ok(4));
+        // Not after the legacy head: the first entry's link is wrong.
+        assert_eq!(
+            AuditRecord::verify_order_chain(7, GENESIS_HASH, &c, None),
+            Err((101, "chain 7 entry 1: prev_hash does not match the entry before".into()))
+        );
+        // Moved to another chain (its position relabelled): its hash no longer matches.
+        let mut moved = c.clone();
+        moved[0].chain = Some(ChainPos { chain_id: 8, pos: 1 });
+        assert_eq!(
+            AuditRecord::verify_order_chain(8, &head, &moved[..1], None),
+            Err((101, "chain 8 entry 1: hash does not match the entry's contents: it was altered".into()))
+        );
+        let mut gap = c.clone();
+        gap.remove(2);
+        assert_eq!(
+            AuditRecord::verify_order_chain(7, &head, &gap, None),
+            Err((104, "chain 7: expected entry 3: an entry is missing".into()))
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_text_reads_back_and_nothing_else_does() {
+        let c = Checkpoint {
+            at: "2026-12-01T00:00:00Z".into(),
+            legacy: (3, "ab".into()),
+            heads: vec![
+                ChainHead { chain_id: 9, seq: 2, hash: "cd".into() },
+                ChainHead { chain_id: 0, seq: 5, hash: "ef".into() },
+            ],
+        };
+        let t = c.text();
+        assert_eq!(
+            t,
+            "sealdesk audit checkpoint v1\nat 2026-12-01T00:00:00Z\nlegacy 3 ab\nchain 0 5 ef\nchain 9 2 cd\n"
+        );
+        let back = Checkpoint::parse(&t).unwrap();
+        assert_eq!(back.text(), t);
+        assert_eq!(back.heads[0].chain_id, 0);
+        assert_eq!(Checkpoint::parse(&t.replace("chain 9 2 cd\n", "chain 9 2 cd x\n")), None);
+        assert_eq!(Checkpoint::parse(&t.replace("\nchain 0", "\nchain  0")), None);
     }
 }

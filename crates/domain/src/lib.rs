@@ -36,7 +36,7 @@ pub mod validate;
 pub mod workdays;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use audit::{ACTIONS, AuditRecord, GENESIS_HASH, action_label};
+pub use audit::{ACTIONS, AuditRecord, ChainHead, ChainPos, Checkpoint, GENESIS_HASH, action_label};
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{

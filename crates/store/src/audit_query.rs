@@ -68,7 +68,7 @@ impl Store {
         }
         let total: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
         let mut q = sqlx::query(AssertSqlSafe(format!(
-            "SELECT seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash \
+            "SELECT seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash, chain_id, chain_seq \
              FROM audit_log {where_} ORDER BY seq DESC LIMIT {} OFFSET {}",
             f.limit.clamp(1, 1000),
             f.offset.max(0)

@@ -1,8 +1,10 @@
 //! Money and messages: the SMS outbox as a delivery queue, the once-only reminder ledger, and the payments that
 //! background jobs settle (reconciliation) or give back (refunds).
 //!
-//! Claiming a message is a conditional update (`lease_until <= now`), so of several workers on several instances
-//! exactly one wins each message; a worker that dies leaves a lease that simply runs out.
+//! Claiming a message (or a payment to reconcile) is one conditional update (`lease_until <= now`) over rows
+//! picked `FOR UPDATE SKIP LOCKED` on PostgreSQL, so of several workers on several instances exactly one wins
+//! each message; a worker that dies leaves a lease that simply runs out. Order-id instance numbers are leased
+//! here too (`instance_leases`), so that instances never mint the same id.
 
 use sqlx::{AssertSqlSafe, Row};
 
@@ -97,39 +99,40 @@ fn sms_from_row(r: &sqlx::any::AnyRow) -> Result<SmsDelivery> {
 
 impl Store {
     /// Claims up to `limit` messages due at `now` for `lease_secs`: each is returned to exactly one caller.
+    ///
+    /// One statement: on PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so instances claiming at the
+    /// same moment take different rows instead of queueing on each other; on SQLite the single writer makes the
+    /// conditional update atomic by itself.
     pub async fn claim_due_sms(
         &self,
         now: i64,
         lease_secs: i64,
         limit: i64,
     ) -> Result<Vec<SmsDelivery>> {
-        let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM sms_outbox WHERE status = 'pending' AND next_at <= $1 AND lease_until <= $1 ORDER BY id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<std::result::Result<_, _>>()?;
-        let mut won = Vec::new();
-        for id in ids {
-            let claimed = sqlx::query(
-                "UPDATE sms_outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' AND lease_until <= $3",
-            )
+        let sql = format!(
+            "UPDATE sms_outbox SET lease_until = $1 WHERE id IN (SELECT id FROM sms_outbox WHERE status = 'pending' AND next_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT $3{}) RETURNING {SMS_COLS}",
+            self.skip_locked()
+        );
+        let mut won = sqlx::query(AssertSqlSafe(sql))
             .bind(now + lease_secs)
-            .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await?
-            .rows_affected()
-                == 1;
-            if claimed {
-                won.push(self.sms_delivery(id).await?);
-            }
-        }
+            .iter()
+            .map(sms_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        won.sort_by_key(|d| d.id);
         Ok(won)
+    }
+
+    /// The row-locking clause of a claiming subquery: ` FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite
+    /// (which has no row locks, and one writer at a time).
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        }
     }
 
     /// One message with its delivery state.
@@ -221,35 +224,101 @@ impl Store {
         Ok(())
     }
 
-    /// Payments on `channels` still waiting for their notification, created in `[since, before)` (RFC 3339):
-    /// what the reconciliation job asks the gateways about.
-    pub async fn unsettled_payments(
+    /// Claims, for `lease_secs` from `now` (Unix seconds), up to `limit` payments on `channels` still waiting for
+    /// their notification, created in `[since, before)` (RFC 3339): what the reconciliation job asks the gateways
+    /// about. A payment claimed by one instance is not returned to another until the lease runs out, so each is
+    /// asked about once a round however many instances run the job (rows picked `FOR UPDATE SKIP LOCKED` on
+    /// PostgreSQL).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim_unsettled_payments(
         &self,
         channels: &[String],
         since: &str,
         before: &str,
+        now: i64,
+        lease_secs: i64,
         limit: i64,
     ) -> Result<Vec<Payment>> {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (0..channels.len()).map(|i| format!("${}", i + 4)).collect();
+        let marks: Vec<String> = (0..channels.len()).map(|i| format!("${}", i + 6)).collect();
         let sql = format!(
-            "SELECT {PAYMENT_COLS} FROM payments WHERE state IN ('pending', 'superseded') AND created_at >= $1 AND created_at < $2 AND channel IN ({}) ORDER BY id LIMIT $3",
-            marks.join(", ")
+            "UPDATE payments SET reconcile_lease_until = $1 WHERE id IN (SELECT id FROM payments WHERE state IN ('pending', 'superseded') AND created_at >= $2 AND created_at < $3 AND reconcile_lease_until <= $4 AND channel IN ({}) ORDER BY id LIMIT $5{}) RETURNING {PAYMENT_COLS}",
+            marks.join(", "),
+            self.skip_locked()
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(now + lease_secs)
             .bind(since)
             .bind(before)
+            .bind(now)
             .bind(limit);
         for c in channels {
             q = q.bind(c);
         }
-        q.fetch_all(&self.pool)
+        let mut won = q
+            .fetch_all(&self.pool)
             .await?
             .iter()
             .map(payment_from_row)
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        won.sort_by_key(|p| p.id);
+        Ok(won)
+    }
+
+    /// Leases an order-id instance number (0-1023) to `holder` for `ttl_secs` from `now` (Unix seconds): the
+    /// lowest number that no other holder renewed within the last `ttl_secs`. `None` when all are taken.
+    pub async fn lease_instance_number(
+        &self,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<Option<u16>> {
+        let taken: Vec<i64> = sqlx::query(
+            "SELECT number FROM instance_leases WHERE seen_at > $1 AND holder <> $2 ORDER BY number",
+        )
+        .bind(now - ttl_secs)
+        .bind(holder)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("number"))
+        .collect::<std::result::Result<_, _>>()?;
+        for n in (0..1024i64).filter(|n| !taken.contains(n)) {
+            // Taken only if still free (or stale, or ours) at the moment of writing: two instances starting
+            // together cannot both win a number.
+            let won = sqlx::query(
+                "INSERT INTO instance_leases (number, holder, seen_at) VALUES ($1, $2, $3) ON CONFLICT (number) DO UPDATE SET holder = excluded.holder, seen_at = excluded.seen_at WHERE instance_leases.seen_at <= $4 OR instance_leases.holder = excluded.holder",
+            )
+            .bind(n)
+            .bind(holder)
+            .bind(now)
+            .bind(now - ttl_secs)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if won {
+                return Ok(u16::try_from(n).ok());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Renews `holder`'s lease of instance number `number`; `false` if another holder has taken it meanwhile
+    /// (this process was stalled past the lease), in which case the caller must stop minting ids with it.
+    pub async fn renew_instance_number(&self, number: u16, holder: &str, now: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE instance_leases SET seen_at = $1 WHERE number = $2 AND holder = $3",
+        )
+        .bind(now)
+        .bind(i64::from(number))
+        .bind(holder)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
     }
 }
 

@@ -31,7 +31,9 @@ mod reasons;
 mod records;
 mod search;
 
-use sealdesk_domain::{AuditRecord, Fen, Order, OrderIdGen, OrderState, Timestamp};
+use sealdesk_domain::{
+    AuditRecord, ChainHead, ChainPos, Checkpoint, Fen, Order, OrderIdGen, OrderState, Timestamp,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
@@ -259,6 +261,14 @@ impl Store {
     /// A fresh unique, time-ordered id.
     pub fn next_id(&self) -> i64 {
         self.ids.next_id(now_ms())
+    }
+
+    /// This store minting ids as instance number `instance` (one leased with
+    /// [`Store::lease_instance_number`], when several instances share the database).
+    #[must_use]
+    pub fn with_instance(mut self, instance: u16) -> Store {
+        self.ids = std::sync::Arc::new(OrderIdGen::new(instance));
+        self
     }
 
     /// The most connections the pool opens (16 on PostgreSQL, 4 on SQLite); [`Store::ping`] has one more.
@@ -1064,7 +1074,7 @@ impl Store {
 
     /// The audit entries, in order; of one order if given.
     pub async fn audit_entries(&self, order_id: Option<i64>) -> Result<Vec<AuditRecord>> {
-        let cols = "seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash";
+        let cols = AUDIT_COLS;
         let rows = match order_id {
             Some(id) => {
                 sqlx::query(AssertSqlSafe(format!(
@@ -1085,53 +1095,121 @@ impl Store {
         rows.iter().map(audit_from_row).collect()
     }
 
-    /// Checks the whole audit chain: the number of entries, or the first broken one and why.
+    /// Checks the whole audit log: the number of entries, or the first broken one and why.
     ///
-    /// The head and the entries are read in one snapshot (a read-only repeatable-read transaction on PostgreSQL,
-    /// one read transaction under WAL on SQLite), and only entries up to the head are read, so that entries
-    /// committed meanwhile never look like removed ones.
+    /// Proven: the legacy chain (entries written before per-order chains, against the frozen `audit_head`), every
+    /// per-order chain (each from the legacy chain's last hash, against its `audit_chains` head), and the content
+    /// of every checkpoint (each chain it lists still has that entry with that hash, so a tail cut off together
+    /// with its head row shows). The checkpoints' signatures are checked above the store ([`Store::audit_checkpoints`]).
+    ///
+    /// Everything is read in one snapshot (a read-only repeatable-read transaction on PostgreSQL, one read
+    /// transaction under WAL on SQLite), so that entries committed meanwhile never look like removed ones.
     pub async fn verify_audit(&self) -> Result<std::result::Result<u64, (i64, String)>> {
-        let mut tx = match self.backend {
+        let mut tx = self.snapshot().await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let legacy = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLS} FROM audit_log WHERE chain_id IS NULL AND seq <= $1 ORDER BY seq"
+        )))
+        .bind(head_seq)
+        .fetch_all(&mut *tx)
+        .await?;
+        let heads = chain_heads(&mut tx).await?;
+        let chained = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLS} FROM audit_log WHERE chain_id IS NOT NULL ORDER BY chain_id, chain_seq"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let checkpoints = sqlx::query("SELECT id, heads FROM audit_checkpoints ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("id")?, r.try_get::<String, _>("heads")?)))
+            .collect::<Result<Vec<_>>>()?;
+        tx.rollback().await?;
+        let legacy = legacy.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
+        let chained = chained.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
+        let key = self.audit_key.as_deref().map(|k| k.as_slice());
+        Ok(verify_log(
+            (head_seq, &head_hash),
+            &legacy,
+            &heads,
+            &chained,
+            &checkpoints,
+            key,
+        ))
+    }
+
+    /// A read-only transaction that sees one moment of the database: repeatable read on PostgreSQL, one read
+    /// transaction under WAL on SQLite.
+    async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
             Backend::Postgres => {
                 self.pool
                     .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?
             }
             Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
-        };
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        })
+    }
+
+    /// The checkpoints, oldest first: (id, the signed text, the signature as base64 DER).
+    pub async fn audit_checkpoints(&self) -> Result<Vec<(i64, String, String)>> {
+        sqlx::query("SELECT id, heads, signature FROM audit_checkpoints ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("heads")?, r.try_get("signature")?)))
+            .collect()
+    }
+
+    /// Every chain's head at one moment (one snapshot), as a checkpoint to be signed.
+    pub async fn audit_heads(&self) -> Result<Checkpoint> {
+        let mut tx = self.snapshot().await?;
+        let legacy = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash FROM audit_log WHERE seq <= $1 ORDER BY seq",
-        )
-        .bind(head_seq)
-        .fetch_all(&mut *tx)
-        .await?;
+        let heads = chain_heads(&mut tx).await?;
         tx.rollback().await?;
-        let entries = rows
-            .iter()
-            .map(audit_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let key = self.audit_key.as_deref().map(|k| k.as_slice());
-        Ok(match AuditRecord::verify_chain_keyed(&entries, key) {
-            Ok(n) if n as i64 != head_seq => Err((
-                head_seq,
-                format!(
-                    "the chain head says {head_seq} entries but {n} remain: entries were removed"
-                ),
-            )),
-            Ok(n)
-                if entries.last().map(|e| e.hash.as_str()) != Some(head_hash.as_str()) && n > 0 =>
-            {
-                Err((
-                    head_seq,
-                    "the last entry's hash differs from the chain head".into(),
-                ))
-            }
-            other => other,
+        Ok(Checkpoint {
+            at: now_text(),
+            legacy: (legacy.try_get("seq")?, legacy.try_get("hash")?),
+            heads,
         })
+    }
+
+    /// Stores a signed checkpoint (`signature`: base64 DER); returns its id.
+    pub async fn add_audit_checkpoint(&self, c: &Checkpoint, signature: &str) -> Result<i64> {
+        let id = self.next_id();
+        sqlx::query("INSERT INTO audit_checkpoints (id, at, heads, signature) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(&c.at)
+            .bind(c.text())
+            .bind(signature)
+            .execute(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// Audit entries appended to the per-order chains since the last checkpoint (all of them if none).
+    pub async fn audit_appends_since_checkpoint(&self) -> Result<i64> {
+        let total: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS n FROM audit_chains")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let last: Option<String> =
+            sqlx::query("SELECT heads FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("heads"))
+                .transpose()?;
+        let covered: i64 = last
+            .as_deref()
+            .and_then(Checkpoint::parse)
+            .map_or(0, |c| c.heads.iter().map(|h| h.seq).sum());
+        Ok(total - covered)
     }
 }
 
@@ -1422,15 +1500,29 @@ impl StoreTx {
         Ok(m)
     }
 
-    /// Appends an entry to the audit chain and returns it as stored.
+    /// Appends an entry to its chain (the order's, or chain 0 for platform events) and returns it as stored.
     pub async fn append_audit(&mut self, d: AuditDraft) -> Result<AuditRecord> {
-        // Taking the head row's lock first serialises appenders across connections and instances.
-        let head =
-            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *self.tx)
-                .await?;
+        // The chain's head row: made at an order's first entry (following the legacy chain's last hash), else
+        // moved on by one. Its row lock serialises the appenders of this chain only, across connections and
+        // instances; writers on other orders do not wait.
+        let chain_id = ChainPos::chain_of(d.order_id);
+        let head = sqlx::query(
+            "INSERT INTO audit_chains (chain_id, seq, hash) VALUES ($1, 1, (SELECT hash FROM audit_head WHERE id = 1)) \
+             ON CONFLICT (chain_id) DO UPDATE SET seq = audit_chains.seq + 1 RETURNING seq, hash",
+        )
+        .bind(chain_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        // The global number orders entries across chains for reading; it is not part of any chain's proof.
+        let seq: i64 = sqlx::query(match self.backend {
+            Backend::Postgres => "SELECT nextval('audit_seq') AS seq",
+            Backend::Sqlite => "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM audit_log",
+        })
+        .fetch_one(&mut *self.tx)
+        .await?
+        .try_get("seq")?;
         let mut rec = AuditRecord {
-            seq: head.try_get("seq")?,
+            seq,
             at: now_text(),
             actor: d.actor,
             ip: d.ip,
@@ -1441,11 +1533,15 @@ impl StoreTx {
             detail: d.detail,
             prev_hash: head.try_get("hash")?,
             hash: String::new(),
+            chain: Some(ChainPos {
+                chain_id,
+                pos: head.try_get("seq")?,
+            }),
         };
         rec.hash = rec.compute_hash_keyed(self.audit_key.as_deref().map(|k| k.as_slice()));
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO audit_log (seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash, chain_id, chain_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(rec.seq)
         .bind(&rec.at)
@@ -1458,14 +1554,121 @@ impl StoreTx {
         .bind(&rec.detail)
         .bind(&rec.prev_hash)
         .bind(&rec.hash)
+        .bind(chain_id)
+        .bind(head.try_get::<i64, _>("seq")?)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        sqlx::query("UPDATE audit_chains SET hash = $1 WHERE chain_id = $2")
             .bind(&rec.hash)
+            .bind(chain_id)
             .execute(&mut *self.tx)
             .await?;
         Ok(rec)
     }
+}
+
+/// The columns an [`AuditRecord`] is read from.
+const AUDIT_COLS: &str =
+    "seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash, chain_id, chain_seq";
+
+/// Every per-order chain's head, by chain id.
+async fn chain_heads(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<Vec<ChainHead>> {
+    sqlx::query("SELECT chain_id, seq, hash FROM audit_chains ORDER BY chain_id")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ChainHead {
+                chain_id: r.try_get("chain_id")?,
+                seq: r.try_get("seq")?,
+                hash: r.try_get("hash")?,
+            })
+        })
+        .collect()
+}
+
+/// Proves the log read in one snapshot: the legacy chain against its frozen head, each per-order chain (from the
+/// legacy chain's last hash) against its head, and each checkpoint's heads against the chains.
+fn verify_log(
+    (head_seq, head_hash): (i64, &str),
+    legacy: &[AuditRecord],
+    heads: &[ChainHead],
+    chained: &[AuditRecord],
+    checkpoints: &[(i64, String)],
+    key: Option<&[u8]>,
+) -> std::result::Result<u64, (i64, String)> {
+    let n = AuditRecord::verify_chain_keyed(legacy, key)?;
+    if n as i64 != head_seq {
+        return Err((
+            head_seq,
+            format!("the chain head says {head_seq} entries but {n} remain: entries were removed"),
+        ));
+    }
+    if n > 0 && legacy.last().map(|e| e.hash.as_str()) != Some(head_hash) {
+        return Err((head_seq, "the last entry's hash differs from the chain head".into()));
+    }
+    let mut total = n;
+    let mut by_chain: std::collections::BTreeMap<i64, Vec<&AuditRecord>> = Default::default();
+    for r in chained {
+        by_chain
+            .entry(r.chain.map_or(0, |c| c.chain_id))
+            .or_default()
+            .push(r);
+    }
+    for h in heads {
+        let entries = by_chain.remove(&h.chain_id).unwrap_or_default();
+        let n = AuditRecord::verify_order_chain(h.chain_id, head_hash, entries.iter().copied(), key)?;
+        let last = entries.last();
+        if n as i64 != h.seq {
+            return Err((
+                last.map_or(0, |e| e.seq),
+                format!(
+                    "chain {}: its head says {} entries but {n} remain: entries were removed",
+                    h.chain_id, h.seq
+                ),
+            ));
+        }
+        if last.map(|e| e.hash.as_str()) != Some(h.hash.as_str()) {
+            return Err((
+                last.map_or(0, |e| e.seq),
+                format!("chain {}: the last entry's hash differs from the chain head", h.chain_id),
+            ));
+        }
+        total += n;
+    }
+    if let Some((chain_id, entries)) = by_chain.into_iter().next() {
+        return Err((
+            entries.first().map_or(0, |e| e.seq),
+            format!("chain {chain_id} has entries but no head: its head row was removed"),
+        ));
+    }
+    let hash_at = |chain_id: i64, seq: i64| -> Option<&str> {
+        let pos = ChainPos { chain_id, pos: seq };
+        chained
+            .binary_search_by(|r| r.chain.cmp(&Some(pos)))
+            .ok()
+            .map(|i| chained[i].hash.as_str())
+    };
+    for (id, text) in checkpoints {
+        let Some(c) = Checkpoint::parse(text) else {
+            return Err((0, format!("checkpoint {id} is not a checkpoint text")));
+        };
+        if c.legacy != (head_seq, head_hash.to_owned()) {
+            return Err((0, format!("checkpoint {id}: the legacy chain's head differs from it")));
+        }
+        for h in &c.heads {
+            if hash_at(h.chain_id, h.seq) != Some(h.hash.as_str()) {
+                return Err((
+                    0,
+                    format!(
+                        "checkpoint {id}: chain {} entry {} is not there as signed: entries were removed or altered",
+                        h.chain_id, h.seq
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// The columns [`SealStanding`] is read from.
@@ -1657,6 +1860,8 @@ pub mod testing {
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
             ),
             format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}"),
+            format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_checkpoints FROM {role}"),
+            format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
         ] {
             sqlx::query(AssertSqlSafe(sql))
                 .execute(&owner)
@@ -1667,6 +1872,50 @@ pub mod testing {
         let (scheme, rest) = db_url.split_once("://").unwrap_or(("postgres", db_url));
         let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
         format!("{scheme}://{role}@{host}")
+    }
+
+    /// Runs `f` on a store over a new SQLite file, then on a fresh PostgreSQL database (`name` tags both).
+    #[allow(clippy::expect_used)]
+    pub async fn with_each_backend<F, Fut>(name: &str, f: F)
+    where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = std::env::temp_dir().join(format!("sealdesk-store-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let sqlite = Store::connect(&format!("sqlite://{}?mode=rwc", dir.join("t.db").display()), 1)
+            .await
+            .expect("sqlite");
+        f(sqlite.clone()).await;
+        sqlite.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+
+        let (pg, drop_db) = fresh_postgres(name).await;
+        f(pg.clone()).await;
+        pg.close().await;
+        drop_db.await;
+    }
+
+    /// Runs any `sql` on `store`, returning the rows it changed or the database's refusal: for tests that play
+    /// someone with the database in hand (tampering with the audit log behind the triggers' back).
+    pub async fn run_sql(store: &Store, sql: &str) -> std::result::Result<u64, String> {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(&store.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Drops the triggers that keep the audit log append-only, as a database administrator could.
+    #[allow(clippy::expect_used)]
+    pub async fn drop_audit_triggers(store: &Store) {
+        let sql: &[&str] = match store.backend {
+            Backend::Sqlite => &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"],
+            Backend::Postgres => &["DROP TRIGGER audit_log_no_update ON audit_log"],
+        };
+        for s in sql {
+            run_sql(store, s).await.expect("drop trigger");
+        }
     }
 
     /// Runs `sql` on `store` and returns the database's refusal, if any (for tests of what a role may do).

@@ -402,5 +402,12 @@ pub(crate) fn audit_from_row(r: &AnyRow) -> Result<sealdesk_domain::AuditRecord>
         detail: r.try_get("detail")?,
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
+        chain: match (
+            r.try_get::<Option<i64>, _>("chain_id")?,
+            r.try_get::<Option<i64>, _>("chain_seq")?,
+        ) {
+            (Some(chain_id), Some(pos)) => Some(sealdesk_domain::ChainPos { chain_id, pos }),
+            _ => None,
+        },
     })
 }

@@ -3,27 +3,8 @@
 //! that cannot be reached fails the test: the production path is not optional.
 
 use sealdesk_domain::*;
+use sealdesk_store::testing::with_each_backend;
 use sealdesk_store::*;
-
-async fn with_each_backend<F, Fut>(name: &str, f: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = std::env::temp_dir().join(format!("sealdesk-store-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("t.db").display()), 1)
-        .await
-        .unwrap();
-    f(sqlite.clone()).await;
-    sqlite.close().await;
-    std::fs::remove_dir_all(&dir).ok();
-
-    let (pg, drop_db) = sealdesk_store::testing::fresh_postgres(name).await;
-    f(pg.clone()).await;
-    pg.close().await;
-    drop_db.await;
-}
 
 fn order(store: &Store, project: &Project, applicant: i64) -> Order {
     let id = store.next_id();

@@ -125,12 +125,19 @@ pub fn sms_provider(kind: &str) -> anyhow::Result<Option<Arc<dyn SmsProvider>>> 
     })
 }
 
-/// Reconciliation every minute, reminders every hour, for as long as the process lives.
+/// Reconciliation every minute, reminders every hour, an audit checkpoint whenever a minute ends with
+/// `CHECKPOINT_EVERY` entries or more since the last, for as long as the process lives.
 pub async fn background_jobs(app: App) {
     let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
     let mut remind = tokio::time::interval(REMINDERS_EVERY);
+    let mut checkpoint = tokio::time::interval(RECONCILE_EVERY);
     loop {
         tokio::select! {
+            _ = checkpoint.tick() => match app.audit_checkpoint_if_due(sealdesk_app::CHECKPOINT_EVERY).await {
+                Ok(Some(id)) => tracing::info!(checkpoint = id, "audit checkpoint signed"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "audit checkpoint failed"),
+            },
             _ = reconcile.tick() => match app.reconcile_payments(RECONCILE_MIN_AGE, RECONCILE_MAX_AGE).await {
                 Ok(r) if r.settled > 0 || r.failed > 0 => {
                     tracing::info!(settled = r.settled, open = r.open, failed = r.failed, "reconciliation");
