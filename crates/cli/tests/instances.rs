@@ -104,6 +104,20 @@ async fn ok(
     v
 }
 
+/// As [`ok`], for a call that makes something (an order, a payment): 201.
+async fn created(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    s: Option<&Session>,
+    body: Option<Value>,
+) -> Value {
+    let (status, v) = call(http, method, base, path, s, body).await;
+    assert_eq!(status, 201, "{path}: {v}");
+    v
+}
+
 async fn upload(http: &reqwest::Client, base: &str, s: &Session, id: &str, kind: &str, bytes: &[u8]) {
     let form = reqwest::multipart::Form::new().text("kind", kind.to_owned()).part(
         "file",
@@ -121,7 +135,7 @@ async fn upload(http: &reqwest::Client, base: &str, s: &Session, id: &str, kind:
         .await
         .unwrap();
     let status = resp.status();
-    assert_eq!(status, 200, "upload {kind}: {}", resp.text().await.unwrap());
+    assert_eq!(status, 201, "upload {kind}: {}", resp.text().await.unwrap());
 }
 
 /// Waits until the gateway has a sign-in code for `mobile` beyond the first `seen` ones, and returns it.
@@ -215,7 +229,7 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
         for n in 0..ORDERS {
             let (mobile, s) = &applicants[n % APPLICANTS];
             let (x, y) = (&bases[n % 2], &bases[(n + 1) % 2]);
-            let o = ok(&http, Method::POST, x, "/orders", Some(s), Some(order_body(mobile, n))).await;
+            let o = created(&http, Method::POST, x, "/orders", Some(s), Some(order_body(mobile, n))).await;
             let id = o["id"].as_str().unwrap().to_owned();
             for kind in ["id_front", "id_back", "licence", "impression_form"] {
                 upload(&http, y, s, &id, kind, &scan).await;
@@ -225,7 +239,7 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
             let o = ok(&http, Method::POST, y, &format!("/orders/{id}/approve"), Some(&op), Some(json!({}))).await;
             assert_eq!(o["state"], "pending_payment");
             ok(&http, Method::POST, x, &format!("/orders/{id}/invoice"), Some(s), Some(json!({"kind": "enterprise", "title": "北筑设计研究院有限公司", "taxpayer_id": "91110108551385082Q", "mobile": mobile, "email": ""}))).await;
-            let pay = ok(&http, Method::POST, y, &format!("/orders/{id}/payments"), Some(s), Some(json!({"channel": "sandbox"}))).await;
+            let pay = created(&http, Method::POST, y, &format!("/orders/{id}/payments"), Some(s), Some(json!({"channel": "sandbox"}))).await;
             let pid = pay["payment_id"].as_str().unwrap();
             let o = ok(&http, Method::POST, x, &format!("/sandbox/payments/{pid}/pay"), Some(s), Some(json!({}))).await;
             assert_eq!(o["state"], "paid");
