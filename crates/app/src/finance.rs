@@ -165,7 +165,7 @@ impl App {
         );
         body["number"] = number.clone().into();
         body["date"] = date.beijing_date().into();
-        body["buyer"] = serde_json::json!({"kind": buyer.kind.label(), "title": buyer.title, "taxpayer_id": buyer.taxpayer_id, "mobile": buyer.mobile, "email": buyer.email});
+        body["buyer"] = buyer_json(buyer);
         body["replaces"] = old.number.clone().into();
         let new = Invoice {
             id,
@@ -228,5 +228,43 @@ impl App {
         };
         tx.queue_mail(self.store.next_id(), &m).await?;
         Ok(())
+    }
+}
+
+/// The buyer block an issued invoice's body keeps: the details as confirmed, with the 发票类型 as its label (as
+/// the first invoices stored it) and the 发票种类 as its code.
+pub(crate) fn buyer_json(b: &InvoiceInfo) -> serde_json::Value {
+    serde_json::json!({
+        "kind": b.kind.label(), "form": b.form, "title": b.title, "taxpayer_id": b.taxpayer_id,
+        "mobile": b.mobile, "email": b.email, "address": b.address, "phone": b.phone, "bank": b.bank,
+        "account": b.account,
+    })
+}
+
+/// The buyer details of an issued invoice's body (see [`buyer_json`]); an invoice stored before 专票 and the
+/// optional fields existed reads as a 普票 without them.
+pub fn invoice_buyer(body: &str) -> InvoiceInfo {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let b = &v["buyer"];
+    let text = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+    let kind = [
+        sealdesk_domain::InvoiceKind::Enterprise,
+        sealdesk_domain::InvoiceKind::Institution,
+        sealdesk_domain::InvoiceKind::Personal,
+    ]
+    .into_iter()
+    .find(|k| k.label() == b["kind"].as_str().unwrap_or(""))
+    .unwrap_or_default();
+    InvoiceInfo {
+        kind,
+        form: serde_json::from_value(b["form"].clone()).unwrap_or_default(),
+        title: text("title"),
+        taxpayer_id: text("taxpayer_id"),
+        mobile: text("mobile"),
+        email: text("email"),
+        address: text("address"),
+        phone: text("phone"),
+        bank: text("bank"),
+        account: text("account"),
     }
 }

@@ -1,7 +1,7 @@
 //! The electronic invoice as a PDF (with the CJK font embedded), made from the invoice issued when the order was
 //! completed, through the invoice provider (the built-in renderer here; a tax-bureau connection later).
 
-use sealdesk_domain::Fen;
+use sealdesk_domain::{Fen, InvoiceForm};
 use sealdesk_payments::invoice::{
     BuiltinPdf, InvoiceDoc, InvoiceLine, InvoiceProvider, InvoiceType, Party,
 };
@@ -45,18 +45,30 @@ impl App {
             (Some(y), Some(m), Some(d)) => format!("{y}年{m}月{d}日"),
             _ => date,
         };
+        let buyer = crate::finance::invoice_buyer(&issued.body);
+        let seller = &self.cfg.invoice_seller;
         let doc = InvoiceDoc {
-            kind: InvoiceType::General,
+            kind: match buyer.form {
+                InvoiceForm::Ordinary => InvoiceType::General,
+                InvoiceForm::Special => InvoiceType::Special,
+            },
             number: issued.number.clone(),
             date,
             buyer: Party {
-                name: text("/buyer/title"),
-                taxpayer_id: text("/buyer/taxpayer_id"),
-                ..Default::default()
+                address_phone: buyer.address_phone(),
+                bank_account: buyer.bank_account(),
+                name: buyer.title,
+                taxpayer_id: buyer.taxpayer_id,
             },
             seller: Party {
-                name: self.cfg.platform_name.clone(),
-                ..Default::default()
+                name: if seller.name.is_empty() {
+                    self.cfg.platform_name.clone()
+                } else {
+                    seller.name.clone()
+                },
+                taxpayer_id: seller.taxpayer_id.clone(),
+                address_phone: seller.address_phone.clone(),
+                bank_account: seller.bank_account.clone(),
             },
             lines: vec![InvoiceLine::service_fee(total, 1, TAX_RATE_PERCENT)],
             remark: format!("订单编号 {}", text("/order_no")),

@@ -46,7 +46,7 @@ pub use bank::{BankAccount, BankTransfer, StatementIssue, StatementReport};
 pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
-pub use finance::{ChannelDay, FinanceDay};
+pub use finance::{ChannelDay, FinanceDay, invoice_buyer};
 pub use mail::MailSender;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, RECONCILE_LEASE_SECS, Reconciled};
@@ -89,6 +89,21 @@ pub struct AppConfig {
     pub clock: Arc<dyn Clock>,
     /// The platform's account for 对公转账 (channel `bank`), if that channel is offered.
     pub bank_account: Option<BankAccount>,
+    /// 销售方 as printed on the electronic invoice (the name defaults to `platform_name`).
+    pub invoice_seller: InvoiceSeller,
+}
+
+/// 销售方: the platform's operator as its invoices print it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceSeller {
+    /// 名称; empty: `platform_name`.
+    pub name: String,
+    /// 统一社会信用代码/纳税人识别号.
+    pub taxpayer_id: String,
+    /// 地址、电话.
+    pub address_phone: String,
+    /// 开户行及账号.
+    pub bank_account: String,
 }
 
 impl Default for AppConfig {
@@ -102,6 +117,7 @@ impl Default for AppConfig {
             data_dir: PathBuf::from("data"),
             clock: Arc::new(SystemClock),
             bank_account: None,
+            invoice_seller: InvoiceSeller::default(),
         }
     }
 }

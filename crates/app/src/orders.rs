@@ -1080,7 +1080,7 @@ impl App {
             "date": date.beijing_date(),
             "order_no": order.order_no,
             "service": order.service.label(),
-            "buyer": {"kind": info.kind.label(), "title": info.title, "taxpayer_id": info.taxpayer_id, "mobile": info.mobile, "email": info.email},
+            "buyer": crate::finance::buyer_json(&info),
             "items": [{"name": "技术服务费", "detail": format!("电子印章 {} 个 × {} 个月", qty, order.authorization.months), "quantity": 1, "amount_fen": order.total.0}],
             "total_fen": order.total.0,
             "total_yuan": order.total.yuan_string(),

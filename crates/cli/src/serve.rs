@@ -245,6 +245,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         public_url: public_url.clone(),
         data_dir: data_dir.clone(),
         bank_account: channels::bank_account(&channels)?,
+        invoice_seller: channels::invoice_seller(),
         ..Default::default()
     };
     let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway)

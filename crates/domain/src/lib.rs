@@ -40,7 +40,7 @@ pub use audit::{ACTIONS, AuditRecord, ChainHead, ChainPos, Checkpoint, GENESIS_H
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
-    Authorization, Holder, HolderKind, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
+    Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
     ReviewReason, SealKind, SealLine, Service, UploadKind,
 };
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};

@@ -265,11 +265,12 @@ impl Default for Authorization {
 }
 
 /// 发票类型.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InvoiceKind {
     /// 企业.
+    #[default]
     Enterprise,
     /// 政府或事业单位.
     Institution,
@@ -288,29 +289,85 @@ impl InvoiceKind {
     }
 }
 
+impl InvoiceKind {
+    /// The label of the 抬头 field for this kind, as the dialog shows it.
+    pub fn title_label(self) -> &'static str {
+        match self {
+            InvoiceKind::Enterprise => "企业名称",
+            InvoiceKind::Institution => "单位名称",
+            InvoiceKind::Personal => "姓名",
+        }
+    }
+}
+
+/// 发票种类: 增值税电子普通发票 (普票) or 增值税专用发票 (专票).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum InvoiceForm {
+    /// 普票: anyone may take it; the buyer's address and bank are optional.
+    #[default]
+    Ordinary,
+    /// 专票: only for an enterprise or institution that deducts input VAT; every buyer field is required.
+    Special,
+}
+
+impl InvoiceForm {
+    /// The label shown to applicants and printed in lists.
+    pub fn label(self) -> &'static str {
+        match self {
+            InvoiceForm::Ordinary => "增值税电子普通发票",
+            InvoiceForm::Special => "增值税专用发票",
+        }
+    }
+}
+
 /// 申请开票: what the applicant confirmed for the electronic invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceInfo {
     /// 发票类型.
     pub kind: InvoiceKind,
-    /// 企业名称 / 抬头.
+    /// 发票种类 (普票 unless 专票 is asked for).
+    #[serde(default)]
+    pub form: InvoiceForm,
+    /// 企业名称 / 单位名称 / 姓名: the 抬头.
     pub title: String,
-    /// 纳税人识别号 (required for enterprises).
+    /// 纳税人识别号 (required for enterprises and for every 专票).
     pub taxpayer_id: String,
     /// 手机号 the invoice notice goes to.
     pub mobile: String,
-    /// 邮箱 (optional).
+    /// 邮箱 (optional): the invoice PDF is e-mailed there.
     pub email: String,
+    /// 地址 (展开非必填信息; required on 专票).
+    #[serde(default)]
+    pub address: String,
+    /// 电话 (展开非必填信息; required on 专票).
+    #[serde(default)]
+    pub phone: String,
+    /// 开户银行 (展开非必填信息; required on 专票).
+    #[serde(default)]
+    pub bank: String,
+    /// 银行账号 (展开非必填信息; required on 专票).
+    #[serde(default)]
+    pub account: String,
 }
 
 impl InvoiceInfo {
-    /// Checks the fields the way the seed's 申请开票 dialog requires them.
+    /// Checks the fields the way the seed's 申请开票 dialog requires them: the 抬头 by the kind's label, the
+    /// taxpayer number for enterprises, and on a 专票 every buyer field (which a person cannot take).
     pub fn validate(&self) -> Result<InvoiceInfo, Vec<FieldError>> {
         let mut v = Validation::default();
         let mut out = self.clone();
-        out.title = v.text("invoice.title", "发票抬头", &self.title, 100);
-        if self.kind == InvoiceKind::Enterprise || !self.taxpayer_id.trim().is_empty() {
+        out.title = v.text("invoice.title", self.kind.title_label(), &self.title, 100);
+        let special = self.form == InvoiceForm::Special;
+        if special && self.kind == InvoiceKind::Personal {
+            v.add("invoice.form", "个人不能开具增值税专用发票，请选择增值税电子普通发票");
+        }
+        let taxpayer_required = self.kind == InvoiceKind::Enterprise || special;
+        if taxpayer_required && self.taxpayer_id.trim().is_empty() {
+            v.add("invoice.taxpayer_id", "请填写纳税人识别号");
+        } else if taxpayer_required || !self.taxpayer_id.trim().is_empty() {
             out.taxpayer_id = v.check(
                 "invoice.taxpayer_id",
                 &self.taxpayer_id,
@@ -322,7 +379,46 @@ impl InvoiceInfo {
         if !out.email.is_empty() && (!out.email.contains('@') || out.email.len() > 100) {
             v.add("invoice.email", "邮箱格式不正确");
         }
+        for (field, label, value, max, slot) in [
+            ("invoice.address", "地址", &self.address, 100, &mut out.address),
+            ("invoice.phone", "电话", &self.phone, 30, &mut out.phone),
+            ("invoice.bank", "开户银行", &self.bank, 60, &mut out.bank),
+            ("invoice.account", "银行账号", &self.account, 40, &mut out.account),
+        ] {
+            let trimmed = value.trim();
+            if trimmed.is_empty() {
+                if special {
+                    v.add(field, format!("开具增值税专用发票须填写{label}"));
+                }
+                *slot = String::new();
+            } else {
+                *slot = v.text(field, label, trimmed, max);
+            }
+        }
+        if !out.account.is_empty()
+            && !out.account.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+        {
+            v.add("invoice.account", "银行账号只能包含数字");
+        }
         v.finish().map(|()| out)
+    }
+
+    /// 地址、电话 as one invoice line.
+    pub fn address_phone(&self) -> String {
+        join_nonempty(&self.address, &self.phone)
+    }
+
+    /// 开户行及账号 as one invoice line.
+    pub fn bank_account(&self) -> String {
+        join_nonempty(&self.bank, &self.account)
+    }
+}
+
+fn join_nonempty(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a} {b}"),
     }
 }
 
@@ -649,6 +745,102 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn enterprise_invoice() -> InvoiceInfo {
+        InvoiceInfo {
+            kind: InvoiceKind::Enterprise,
+            title: "北筑设计研究院有限公司".into(),
+            taxpayer_id: "91110108551385082Q".into(),
+            mobile: "13800138000".into(),
+            ..InvoiceInfo::default()
+        }
+    }
+
+    fn messages(r: Result<InvoiceInfo, Vec<FieldError>>) -> Vec<(String, String)> {
+        r.unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn an_ordinary_invoice_leaves_the_folded_fields_optional() {
+        let ok = enterprise_invoice().validate().unwrap();
+        assert_eq!(ok.form, InvoiceForm::Ordinary);
+        assert_eq!((ok.address_phone(), ok.bank_account()), (String::new(), String::new()));
+        let mut personal = InvoiceInfo {
+            kind: InvoiceKind::Personal,
+            title: " 李四 ".into(),
+            mobile: "13800138000".into(),
+            phone: " 0791-88888888 ".into(),
+            ..InvoiceInfo::default()
+        };
+        let ok = personal.clone().validate().unwrap();
+        assert_eq!((ok.title.as_str(), ok.address_phone().as_str()), ("李四", "0791-88888888"));
+        personal.title.clear();
+        assert_eq!(
+            messages(personal.validate()),
+            [("invoice.title".to_owned(), "请填写姓名".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_special_invoice_needs_every_buyer_field_and_no_person_takes_one() {
+        let mut special = InvoiceInfo {
+            form: InvoiceForm::Special,
+            address: "南昌市红谷滩区丰和中大道 1 号".into(),
+            phone: "0791-88888888".into(),
+            ..enterprise_invoice()
+        };
+        assert_eq!(
+            messages(special.clone().validate()),
+            [
+                ("invoice.bank".to_owned(), "开具增值税专用发票须填写开户银行".to_owned()),
+                ("invoice.account".to_owned(), "开具增值税专用发票须填写银行账号".to_owned()),
+            ]
+        );
+        special.bank = "中国工商银行南昌分行".into();
+        special.account = "1502 2010 0901 2345 678".into();
+        let ok = special.clone().validate().unwrap();
+        assert_eq!(ok.bank_account(), "中国工商银行南昌分行 1502 2010 0901 2345 678");
+        assert_eq!(ok.address_phone(), "南昌市红谷滩区丰和中大道 1 号 0791-88888888");
+        special.account = "账号1502".into();
+        assert_eq!(
+            messages(special.clone().validate()),
+            [("invoice.account".to_owned(), "银行账号只能包含数字".to_owned())]
+        );
+        let institution = InvoiceInfo {
+            kind: InvoiceKind::Institution,
+            taxpayer_id: String::new(),
+            account: "15022010090123456".into(),
+            ..special.clone()
+        };
+        assert_eq!(
+            messages(institution.validate()),
+            [("invoice.taxpayer_id".to_owned(), "请填写纳税人识别号".to_owned())]
+        );
+        let person = InvoiceInfo {
+            kind: InvoiceKind::Personal,
+            account: "15022010090123456".into(),
+            ..special
+        };
+        assert_eq!(
+            messages(person.validate())[0],
+            (
+                "invoice.form".to_owned(),
+                "个人不能开具增值税专用发票，请选择增值税电子普通发票".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn invoices_stored_before_the_special_form_read_as_ordinary() {
+        let old: InvoiceInfo = serde_json::from_str(
+            r#"{"kind":"enterprise","title":"甲","taxpayer_id":"91110108551385082Q","mobile":"13800138000","email":""}"#,
+        )
+        .unwrap();
+        assert_eq!((old.form, old.bank.as_str()), (InvoiceForm::Ordinary, ""));
+    }
 
     fn enterprise_form() -> OrderForm {
         OrderForm {

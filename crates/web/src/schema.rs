@@ -541,6 +541,21 @@ pub struct InvoiceBuyer {
     pub mobile: String,
     /// 邮箱.
     pub email: String,
+    /// 发票种类 (absent on invoices issued before 专票 existed: 普票).
+    #[serde(default)]
+    pub form: sealdesk_domain::InvoiceForm,
+    /// 地址.
+    #[serde(default)]
+    pub address: String,
+    /// 电话.
+    #[serde(default)]
+    pub phone: String,
+    /// 开户银行.
+    #[serde(default)]
+    pub bank: String,
+    /// 银行账号.
+    #[serde(default)]
+    pub account: String,
 }
 
 /// One line of an invoice.

@@ -196,6 +196,79 @@ impl Fields {
     }
 }
 
+/// The 发票类型 choices with their form codes.
+const INVOICE_KINDS: [(sealdesk_domain::InvoiceKind, &str); 3] = [
+    (sealdesk_domain::InvoiceKind::Enterprise, "enterprise"),
+    (sealdesk_domain::InvoiceKind::Institution, "institution"),
+    (sealdesk_domain::InvoiceKind::Personal, "personal"),
+];
+
+/// The 发票种类 choices with their form codes.
+const INVOICE_FORMS: [(sealdesk_domain::InvoiceForm, &str); 2] = [
+    (sealdesk_domain::InvoiceForm::Ordinary, "ordinary"),
+    (sealdesk_domain::InvoiceForm::Special, "special"),
+];
+
+/// What `partials/invoice_fields.html` shows: the details, and the radio choices (code, label, checked) of the
+/// 发票类型 and 发票种类.
+pub(crate) struct InvoiceFields {
+    pub info: sealdesk_domain::InvoiceInfo,
+    pub kinds: Vec<(&'static str, &'static str, bool)>,
+    pub forms: Vec<(&'static str, &'static str, bool)>,
+}
+
+impl InvoiceFields {
+    pub(crate) fn of(info: sealdesk_domain::InvoiceInfo) -> InvoiceFields {
+        InvoiceFields {
+            kinds: INVOICE_KINDS
+                .iter()
+                .map(|(k, code)| (*code, k.label(), *k == info.kind))
+                .collect(),
+            forms: INVOICE_FORMS
+                .iter()
+                .map(|(f, code)| (*code, f.label(), *f == info.form))
+                .collect(),
+            info,
+        }
+    }
+
+    /// Whether the 纳税人识别号 is marked required (enterprises; every 专票).
+    pub(crate) fn taxpayer_required(&self) -> bool {
+        self.info.kind == sealdesk_domain::InvoiceKind::Enterprise
+            || self.info.form == sealdesk_domain::InvoiceForm::Special
+    }
+
+    /// Whether any 展开非必填信息 field is filled (the fold then opens).
+    pub(crate) fn has_optional(&self) -> bool {
+        let i = &self.info;
+        [&i.address, &i.phone, &i.bank, &i.account, &i.email]
+            .iter()
+            .any(|v| !v.is_empty())
+    }
+}
+
+/// The invoice details posted by `partials/invoice_fields.html`.
+pub(crate) fn invoice_from_fields(f: &Fields) -> sealdesk_domain::InvoiceInfo {
+    sealdesk_domain::InvoiceInfo {
+        kind: INVOICE_KINDS
+            .iter()
+            .find(|(_, code)| *code == f.get("kind"))
+            .map_or(sealdesk_domain::InvoiceKind::Enterprise, |(k, _)| *k),
+        form: INVOICE_FORMS
+            .iter()
+            .find(|(_, code)| *code == f.get("form"))
+            .map_or(sealdesk_domain::InvoiceForm::Ordinary, |(k, _)| *k),
+        title: f.get("title").into(),
+        taxpayer_id: f.get("taxpayer_id").into(),
+        mobile: f.get("mobile").into(),
+        email: f.get("email").into(),
+        address: f.get("address").into(),
+        phone: f.get("phone").into(),
+        bank: f.get("bank").into(),
+        account: f.get("account").into(),
+    }
+}
+
 pub(crate) fn redirect(to: &str) -> Response {
     Redirect::to(to).into_response()
 }

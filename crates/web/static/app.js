@@ -48,3 +48,22 @@ document.addEventListener("click", function (ev) {
   // Through the CSSOM, which the page's CSP (no inline style) allows.
   img.style.transform = "rotate(" + turns * 90 + "deg) scale(" + zoom + ")";
 });
+
+// 申请开票: the 抬头's label follows the 发票类型 (企业名称 / 单位名称 / 姓名), and 纳税人识别号 is marked required
+// for an enterprise.
+document.addEventListener("change", function (ev) {
+  var input = ev.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "radio" || input.name !== "kind") {
+    return;
+  }
+  var form = input.form;
+  var title = form && form.querySelector("#invoice-title-label");
+  if (!title) {
+    return;
+  }
+  title.textContent = (title.dataset[input.value] || title.textContent.replace(/：$/, "")) + "：";
+  var taxpayer = form.querySelector("#invoice-taxpayer-label");
+  if (taxpayer) {
+    taxpayer.classList.toggle("req", input.value === "enterprise");
+  }
+});

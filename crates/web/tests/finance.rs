@@ -367,3 +367,132 @@ async fn roles_decide_what_an_operator_may_do() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// 申请开票 as the seed's dialog: the hint about Chinese, 发票种类, 展开非必填信息; a 专票 without its bank is refused on
+/// the same page with what was typed kept; the confirmed 专票 prints as 增值税专用发票 with the buyer's address and
+/// bank and the configured seller block, and the invoice page says which kind it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_special_invoice_needs_every_buyer_field_and_prints_them() {
+    let s = common::start_cfg(
+        true,
+        Vec::new(),
+        String::new(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+        |cfg| {
+            cfg.invoice_seller = sealdesk_app::InvoiceSeller {
+                name: "某某数字认证有限公司".into(),
+                taxpayer_id: "91360100705521234K".into(),
+                address_phone: "南昌市高新区火炬大街 1 号 0791-86661234".into(),
+                bank_account: "中国银行南昌分行 1900 0000 1234".into(),
+            };
+        },
+    )
+    .await;
+    let http = common::http();
+    let (alice, csrf) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 7).await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let r = http
+        .post(format!("{}/api/v1/orders/{id}/approve", s.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = format!("sd_session={alice}");
+    let page = common::get_text(&http, &format!("{}/orders/{id}", s.url), &cookie).await;
+    for want in [
+        "开具发票应当使用中文。国外企业或者用户请联系管理员开具形式发票。",
+        "<summary>展开非必填信息</summary>",
+        "增值税专用发票",
+        r#"data-personal="姓名">企业名称："#,
+    ] {
+        assert!(page.contains(want), "{want} missing from:\n{page}");
+    }
+    let mut form = vec![
+        ("_csrf", csrf.as_str()),
+        ("kind", "enterprise"),
+        ("form", "special"),
+        ("title", "北筑设计研究院有限公司"),
+        ("taxpayer_id", "91110108551385082Q"),
+        ("mobile", "13800138000"),
+        ("address", "北京市海淀区学院路 1 号"),
+        ("phone", "010-62345678"),
+        ("bank", ""),
+        ("account", "0200 0012 3456 789"),
+        ("email", ""),
+    ];
+    let r = http
+        .post(format!("{}/orders/{id}/invoice", s.url))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = r.text().await.unwrap();
+    assert!(refused.contains("开具增值税专用发票须填写开户银行"), "{refused}");
+    assert!(
+        refused.contains(r#"value="北京市海淀区学院路 1 号""#)
+            && refused.contains(r#"<details id="invoice-optional" open>"#)
+            && refused.contains(r#"value="special" checked"#),
+        "what was typed stays: {refused}"
+    );
+    assert_eq!(s.store.order(id).await.unwrap().invoice, None, "nothing kept");
+    form[8] = ("bank", "中国工商银行北京学院路支行");
+    let r = http
+        .post(format!("{}/orders/{id}/invoice", s.url))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let confirmed = s.store.order(id).await.unwrap().invoice.unwrap();
+    assert_eq!(
+        (confirmed.form, confirmed.bank.as_str()),
+        (sealdesk_domain::InvoiceForm::Special, "中国工商银行北京学院路支行")
+    );
+
+    let who = common::applicant_who(&s, "13800138000").await;
+    let (p, _) = s.app.start_payment(&who, id, "sandbox").await.unwrap();
+    s.app.sandbox_pay(&who, p.id).await.unwrap();
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, id, &mut key).await;
+    let page = common::get_text(&http, &format!("{}/orders/{id}/invoice", s.url), &cookie).await;
+    assert!(
+        page.contains(r#"<td id="invoice-form">增值税专用发票</td>"#),
+        "{page}"
+    );
+    let pdf = http
+        .get(format!("{}/orders/{id}/invoice.pdf", s.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = s.tmp.path().join("special.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/test.sh)");
+    // pdftotext breaks long lines where the PDF wraps them; compare without white space.
+    let text: String = String::from_utf8(out.stdout)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    for want in [
+        "电子发票（增值税专用发票）",
+        "北京市海淀区学院路1号010-62345678",
+        "中国工商银行北京学院路支行020000123456789",
+        "某某数字认证有限公司",
+        "91360100705521234K",
+        "中国银行南昌分行190000001234",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+}

@@ -91,6 +91,22 @@ pub fn bank_account(channels: &[String]) -> anyhow::Result<Option<sealdesk_app::
     }
 }
 
+/// 销售方 of the electronic invoices from `SEALDESK_SELLER_NAME`, `_TAXPAYER_ID`, `_ADDRESS_PHONE` and
+/// `_BANK_ACCOUNT` (each optional; the name defaults to the platform's).
+pub fn invoice_seller() -> sealdesk_app::InvoiceSeller {
+    let get = |n: &str| {
+        env_lookup(n)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    sealdesk_app::InvoiceSeller {
+        name: get("SEALDESK_SELLER_NAME"),
+        taxpayer_id: get("SEALDESK_SELLER_TAXPAYER_ID"),
+        address_phone: get("SEALDESK_SELLER_ADDRESS_PHONE"),
+        bank_account: get("SEALDESK_SELLER_BANK_ACCOUNT"),
+    }
+}
+
 /// The SMTP relay for invoice e-mails, if `SEALDESK_SMTP_HOST` names one.
 pub fn mailer() -> anyhow::Result<Option<Arc<dyn sealdesk_payments::mail::Mailer>>> {
     use sealdesk_payments::mail::{SmtpConfig, SmtpMailer};

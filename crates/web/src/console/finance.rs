@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::routing::{get, post};
 use sealdesk_app::{AppError, FinanceDay, StatementReport};
-use sealdesk_domain::{Fen, InvoiceInfo, InvoiceKind, Timestamp};
+use sealdesk_domain::{Fen, Timestamp};
 use sealdesk_store::{Invoice, Payment};
 use serde::Deserialize;
 
@@ -248,13 +248,9 @@ impl InvoicesPage {
             .and_then(|b| b["buyer"][key].as_str().map(str::to_owned))
             .unwrap_or_default()
     }
-    /// The invoice types with whether `i`'s buyer is of each.
-    fn kinds(&self, i: &Invoice) -> Vec<(&'static str, &'static str, bool)> {
-        let now = self.buyer(i, "kind");
-        KINDS
-            .iter()
-            .map(|(k, code)| (*code, k.label(), k.label() == now))
-            .collect()
+    /// The buyer details of `i`, to correct in a re-issue.
+    fn fields(&self, i: &Invoice) -> crate::view::InvoiceFields {
+        crate::view::InvoiceFields::of(sealdesk_app::invoice_buyer(&i.body))
     }
     fn replaced_number(&self, i: &Invoice) -> String {
         i.replaces
@@ -263,12 +259,6 @@ impl InvoicesPage {
             .unwrap_or_default()
     }
 }
-
-const KINDS: [(InvoiceKind, &str); 3] = [
-    (InvoiceKind::Enterprise, "enterprise"),
-    (InvoiceKind::Institution, "institution"),
-    (InvoiceKind::Personal, "personal"),
-];
 
 async fn invoices(
     State(s): State<AppState>,
@@ -301,17 +291,7 @@ async fn reissue(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let (id, iid) = (oid(&id)?, oid(&iid)?);
-    let buyer = InvoiceInfo {
-        kind: KINDS
-            .iter()
-            .find(|(_, code)| *code == f.get("kind"))
-            .map(|(k, _)| *k)
-            .unwrap_or(InvoiceKind::Enterprise),
-        title: f.get("title").into(),
-        taxpayer_id: f.get("taxpayer_id").into(),
-        mobile: f.get("mobile").into(),
-        email: f.get("email").into(),
-    };
+    let buyer = crate::view::invoice_from_fields(&f);
     let back = format!("/admin/orders/{id}/invoices");
     match s
         .app

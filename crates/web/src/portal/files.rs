@@ -136,6 +136,13 @@ impl InvoicePage {
             .and_then(|x| x.as_str())
             .unwrap_or("")
     }
+
+    /// 发票种类 (invoices issued before 专票 existed are 普票).
+    fn form(&self) -> &'static str {
+        serde_json::from_value::<sealdesk_domain::InvoiceForm>(self.body["buyer"]["form"].clone())
+            .unwrap_or_default()
+            .label()
+    }
 }
 
 pub(super) async fn invoice(

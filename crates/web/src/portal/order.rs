@@ -70,10 +70,8 @@ struct Show<'a> {
     can_write: bool,
     /// Where the page's script finds the UKey agent.
     agent_url: &'a str,
-    /// The invoice details to confirm: those confirmed, else proposed from the order.
-    invoice: InvoiceInfo,
-    /// (code, label, checked) of each invoice kind.
-    invoice_kinds: Vec<(&'static str, &'static str, bool)>,
+    /// The invoice details to confirm (those confirmed, else proposed from the order) and their choices.
+    inv: crate::view::InvoiceFields,
     /// (code, label) of the payment channels configured; none means payment is not open.
     channels: Vec<(String, &'static str)>,
     /// The 授权 challenge for the key to sign, when the order is paid.
@@ -88,23 +86,27 @@ pub(super) async fn show(
     Path(id): Path<String>,
     Query(m): Query<Msg>,
 ) -> PageResult {
-    let v = s.app.order_view(&c.who, oid(&id)?).await?;
+    show_page(&s, &c, oid(&id)?, &m, None).await
+}
+
+/// The order page; `typed`: invoice details just refused, shown again as typed (with `m.err`, status 422).
+async fn show_page(
+    s: &AppState,
+    c: &PageCaller,
+    id: i64,
+    m: &Msg,
+    typed: Option<InvoiceInfo>,
+) -> PageResult {
+    let v = s.app.order_view(&c.who, id).await?;
     let o = &v.order;
-    let invoice = o.invoice.clone().unwrap_or(InvoiceInfo {
-        kind: InvoiceKind::Enterprise,
-        title: o.holder.enterprise_name.clone(),
-        taxpayer_id: o.holder.credit_code.clone(),
-        mobile: o.holder.mobile.clone(),
-        email: String::new(),
-    });
-    let invoice_kinds = [
-        (InvoiceKind::Enterprise, "enterprise"),
-        (InvoiceKind::Institution, "institution"),
-        (InvoiceKind::Personal, "personal"),
-    ]
-    .into_iter()
-    .map(|(k, code)| (code, k.label(), invoice.kind == k))
-    .collect();
+    let status = if typed.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let invoice = typed
+        .or_else(|| o.invoice.clone())
+        .unwrap_or_else(|| proposed_invoice(o));
     let pending = if o.state == sealdesk_domain::OrderState::PendingPayment {
         s.app
             .pending_payments(&c.who, o.id)
@@ -126,8 +128,8 @@ pub(super) async fn show(
     } else {
         None
     };
-    Ok(render(&Show {
-        l: Layout::new(format!("订单 {}", o.order_no), Nav::of(&c)).with_step(o.state.step()),
+    Ok(crate::view::render_with(status, &Show {
+        l: Layout::new(format!("订单 {}", o.order_no), Nav::of(c)).with_step(o.state.step()),
         v: &v,
         csrf: &c.csrf,
         ok: m.ok.as_deref(),
@@ -135,12 +137,35 @@ pub(super) async fn show(
         editable: o.state.editable(),
         can_write: true,
         agent_url: &s.agent_url,
-        invoice,
-        invoice_kinds,
+        inv: crate::view::InvoiceFields::of(invoice),
         channels: s.app.payment_channels(),
         challenge,
         pending,
     }))
+}
+
+/// The invoice a first-time payer is offered: the enterprise's name and credit code, or the person's name.
+fn proposed_invoice(o: &sealdesk_domain::Order) -> InvoiceInfo {
+    let personal = o.holder.kind == sealdesk_domain::HolderKind::Person;
+    InvoiceInfo {
+        kind: if personal {
+            InvoiceKind::Personal
+        } else {
+            InvoiceKind::Enterprise
+        },
+        title: if personal {
+            o.holder.applicant_name.clone()
+        } else {
+            o.holder.enterprise_name.clone()
+        },
+        taxpayer_id: if personal {
+            String::new()
+        } else {
+            o.holder.credit_code.clone()
+        },
+        mobile: o.holder.mobile.clone(),
+        ..InvoiceInfo::default()
+    }
 }
 
 /// A form post that moves the order on: checks the CSRF token, runs `f`, and goes back to the order page,
@@ -198,22 +223,23 @@ pub(super) async fn confirm_invoice(
     body: axum::body::Bytes,
 ) -> PageResult {
     let f = Fields::parse(&body);
-    let info = InvoiceInfo {
-        kind: match f.get("kind") {
-            "institution" => InvoiceKind::Institution,
-            "personal" => InvoiceKind::Personal,
-            _ => InvoiceKind::Enterprise,
-        },
-        title: f.get("title").into(),
-        taxpayer_id: f.get("taxpayer_id").into(),
-        mobile: f.get("mobile").into(),
-        email: f.get("email").into(),
-    };
-    let who = c.who.clone();
-    simple_post(&c, &id, &body, |id| async move {
-        s.app.confirm_invoice(&who, id, &info).await
-    })
-    .await
+    c.check_csrf(f.get("_csrf"))?;
+    let id = oid(&id)?;
+    let info = crate::view::invoice_from_fields(&f);
+    match s.app.confirm_invoice(&c.who, id, &info).await {
+        Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
+        // What was typed stays on the page beside the reasons, so nothing is typed twice.
+        Err(AppError::Invalid(e)) => {
+            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
+            let m = Msg {
+                ok: None,
+                err: Some(msg.join("；")),
+            };
+            show_page(&s, &c, id, &m, Some(info)).await
+        }
+        Err(AppError::Conflict(m)) => Ok(redirect_with(&format!("/orders/{id}"), "err", &m)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn pay(
