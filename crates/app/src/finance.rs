@@ -165,7 +165,7 @@ impl App {
         );
         body["number"] = number.clone().into();
         body["date"] = date.beijing_date().into();
-        body["buyer"] = buyer_json(buyer);
+        body["buyer"] = buyer_json(&buyer);
         body["replaces"] = old.number.clone().into();
         let new = Invoice {
             id,

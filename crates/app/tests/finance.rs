@@ -337,6 +337,7 @@ async fn reissue_and_mail(store: Store) {
         taxpayer_id: "91110108551385082Q".into(),
         mobile: "13700137000".into(),
         email: "caiwu@beizhu.example.com".into(),
+        ..InvoiceInfo::default()
     };
     match app
         .reissue_invoice(&finance(), order.id, first.id, "  ", &buyer)

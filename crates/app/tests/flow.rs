@@ -218,6 +218,7 @@ async fn story(store: Store) {
         taxpayer_id: "91110108551385082Q".into(),
         mobile: "13800138000".into(),
         email: String::new(),
+        ..InvoiceInfo::default()
     };
     app.confirm_invoice(&alice, order.id, &invoice)
         .await
@@ -469,6 +470,7 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
         taxpayer_id: String::new(),
         mobile: "13800138000".into(),
         email: String::new(),
+        ..InvoiceInfo::default()
     };
     app.confirm_invoice(&alice, order.id, &invoice)
         .await

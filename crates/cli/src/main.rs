@@ -478,8 +478,14 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let pki = data.data_dir.join("pki");
             let key = maker_key.unwrap_or_else(|| pki.join("seal-maker.key.pem"));
             let cert = maker_cert.unwrap_or_else(|| pki.join("seal-maker.pem"));
-            let maker = sealdesk_adapters::keys::identity_from_files(&key, &cert)
-                .with_context(|| format!("the seal maker's key {} and certificate {}", key.display(), cert.display()))?;
+            let maker =
+                sealdesk_adapters::keys::identity_from_files(&key, &cert).with_context(|| {
+                    format!(
+                        "the seal maker's key {} and certificate {}",
+                        key.display(),
+                        cert.display()
+                    )
+                })?;
             let id = sealdesk_app::write_audit_checkpoint(&store, &maker).await?;
             println!("audit checkpoint {id} signed by the seal maker");
             Ok(ExitCode::SUCCESS)
@@ -500,7 +506,8 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 Ok(n) => {
                     let checkpoints = store.audit_checkpoints().await?;
                     if !checkpoints.is_empty() {
-                        let path = maker_cert.unwrap_or_else(|| data.data_dir.join("pki/seal-maker.pem"));
+                        let path =
+                            maker_cert.unwrap_or_else(|| data.data_dir.join("pki/seal-maker.pem"));
                         let pem = std::fs::read_to_string(&path).with_context(|| {
                             format!("the seal maker's certificate {} (--maker-cert), to check the audit checkpoints", path.display())
                         })?;
@@ -508,7 +515,9 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                             .with_context(|| format!("certificate {}", path.display()))?;
                         for (id, text, sig) in &checkpoints {
                             if !sealdesk_app::checkpoint_signed_by(text, sig, &cert) {
-                                println!("audit chain BROKEN at checkpoint {id}: its signature is not the seal maker's");
+                                println!(
+                                    "audit chain BROKEN at checkpoint {id}: its signature is not the seal maker's"
+                                );
                                 return Ok(ExitCode::from(1));
                             }
                         }

@@ -258,7 +258,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     println!("  blob store     {}", a.blobs.spec(&data_dir));
     println!(
         "  instance       {instance}{}",
-        if a.instance.is_some() { "" } else { " (leased)" }
+        if a.instance.is_some() {
+            ""
+        } else {
+            " (leased)"
+        }
     );
     if a.demo {
         let token_dir = match &ca {
@@ -435,7 +439,10 @@ async fn lease_instance(store: &Store) -> anyhow::Result<u16> {
             match store.renew_instance_number(n, &holder, unix()).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::error!(instance = n, "instance number taken by another instance: stopping");
+                    tracing::error!(
+                        instance = n,
+                        "instance number taken by another instance: stopping"
+                    );
                     std::process::exit(1);
                 }
                 Err(e) => tracing::warn!(error = %e, "renewing the instance number failed"),

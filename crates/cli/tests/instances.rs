@@ -28,7 +28,11 @@ struct Gateway {
     by_out_id: Mutex<HashMap<String, Vec<Value>>>,
 }
 
-async fn receive(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn receive(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     let h = |n: &str| {
         headers
             .get(n)
@@ -37,7 +41,8 @@ async fn receive(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes)
             .to_owned()
     };
     let ts: i64 = h("x-sealdesk-timestamp").parse().unwrap_or(0);
-    let want = sealdesk_payments::sms::http_signature(SMS_SECRET, ts, &h("x-sealdesk-nonce"), &body);
+    let want =
+        sealdesk_payments::sms::http_signature(SMS_SECRET, ts, &h("x-sealdesk-nonce"), &body);
     if h("x-sealdesk-signature") != want {
         return (StatusCode::UNAUTHORIZED, "{}".into());
     }
@@ -46,7 +51,10 @@ async fn receive(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes)
     let mut m = g.by_out_id.lock().unwrap();
     let n = m.values().map(Vec::len).sum::<usize>();
     m.entry(out_id).or_default().push(v);
-    (StatusCode::OK, json!({ "id": format!("fake-{n}") }).to_string())
+    (
+        StatusCode::OK,
+        json!({ "id": format!("fake-{n}") }).to_string(),
+    )
 }
 
 /// A session (token and CSRF token) used as a browser would: the cookie, and the CSRF header on writes.
@@ -80,7 +88,9 @@ async fn call(
 ) -> (u16, Value) {
     let mut r = http.request(method, format!("{base}/api/v1{path}"));
     if let Some(s) = s {
-        r = r.header("cookie", s.cookie()).header("x-csrf-token", &s.csrf);
+        r = r
+            .header("cookie", s.cookie())
+            .header("x-csrf-token", &s.csrf);
     }
     if let Some(b) = body {
         r = r.json(&b);
@@ -88,7 +98,10 @@ async fn call(
     let resp = r.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn ok(
@@ -118,14 +131,23 @@ async fn created(
     v
 }
 
-async fn upload(http: &reqwest::Client, base: &str, s: &Session, id: &str, kind: &str, bytes: &[u8]) {
-    let form = reqwest::multipart::Form::new().text("kind", kind.to_owned()).part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes.to_vec())
-            .file_name(format!("{kind}.jpg"))
-            .mime_str("image/jpeg")
-            .unwrap(),
-    );
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    s: &Session,
+    id: &str,
+    kind: &str,
+    bytes: &[u8],
+) {
+    let form = reqwest::multipart::Form::new()
+        .text("kind", kind.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(format!("{kind}.jpg"))
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
     let resp = http
         .post(format!("{base}/api/v1/orders/{id}/uploads"))
         .header("cookie", s.cookie())
@@ -146,7 +168,10 @@ async fn code_for(g: &Gateway, mobile: &str, seen: usize) -> String {
             let m = g.by_out_id.lock().unwrap();
             let mut all: Vec<(i64, String)> = m
                 .iter()
-                .flat_map(|(id, v)| v.iter().map(move |b| (id.parse::<i64>().unwrap(), b.clone())))
+                .flat_map(|(id, v)| {
+                    v.iter()
+                        .map(move |b| (id.parse::<i64>().unwrap(), b.clone()))
+                })
                 .filter(|(_, b)| b["mobile"] == mobile && b["template"] == "login_code")
                 .map(|(id, b)| (id, b["text"].as_str().unwrap().to_owned()))
                 .collect();
@@ -163,7 +188,10 @@ async fn code_for(g: &Gateway, mobile: &str, seen: usize) -> String {
                 .take(6)
                 .collect();
         }
-        assert!(Instant::now() < deadline, "no sign-in code reached the gateway for {mobile}");
+        assert!(
+            Instant::now() < deadline,
+            "no sign-in code reached the gateway for {mobile}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -199,16 +227,35 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
         .unwrap();
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while http.get(format!("{base_a}/healthz")).send().await.ok().map(|r| r.status()) != Some(reqwest::StatusCode::OK) {
+        while http
+            .get(format!("{base_a}/healthz"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+            != Some(reqwest::StatusCode::OK)
+        {
             assert!(Instant::now() < deadline, "instance A not healthy");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         // The demo set-up (operator, project) is written by A before it serves.
-        ok(&http, reqwest::Method::POST, &base_a, "/auth/operator", None, Some(json!({"name": "admin", "password": "sealdesk-demo"}))).await;
+        ok(
+            &http,
+            reqwest::Method::POST,
+            &base_a,
+            "/auth/operator",
+            None,
+            Some(json!({"name": "admin", "password": "sealdesk-demo"})),
+        )
+        .await;
     });
     let (b, base_b) = start_with_env(data.path(), &args, &env);
     let bases = [base_a.clone(), base_b.clone()];
-    let scan = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../artwork/tests/forms/form-1.jpg")).unwrap();
+    let scan = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../artwork/tests/forms/form-1.jpg"
+    ))
+    .unwrap();
 
     rt.block_on(async {
         use reqwest::Method;

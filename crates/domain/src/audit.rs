@@ -210,7 +210,9 @@ impl AuditRecord {
             if r.prev_hash != prev {
                 return Err((
                     r.seq,
-                    format!("chain {chain_id} entry {pos}: prev_hash does not match the entry before"),
+                    format!(
+                        "chain {chain_id} entry {pos}: prev_hash does not match the entry before"
+                    ),
                 ));
             }
             if r.compute_hash_keyed(key) != r.hash {
@@ -218,7 +220,11 @@ impl AuditRecord {
                     r.seq,
                     format!(
                         "chain {chain_id} entry {pos}: hash does not match the entry's contents{}: it was altered",
-                        if key.is_some() { " under the audit key" } else { "" }
+                        if key.is_some() {
+                            " under the audit key"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -417,14 +423,23 @@ mod tests {
         // Not after the legacy head: the first entry's link is wrong.
         assert_eq!(
             AuditRecord::verify_order_chain(7, GENESIS_HASH, &c, None),
-            Err((101, "chain 7 entry 1: prev_hash does not match the entry before".into()))
+            Err((
+                101,
+                "chain 7 entry 1: prev_hash does not match the entry before".into()
+            ))
         );
         // Moved to another chain (its position relabelled): its hash no longer matches.
         let mut moved = c.clone();
-        moved[0].chain = Some(ChainPos { chain_id: 8, pos: 1 });
+        moved[0].chain = Some(ChainPos {
+            chain_id: 8,
+            pos: 1,
+        });
         assert_eq!(
             AuditRecord::verify_order_chain(8, &head, &moved[..1], None),
-            Err((101, "chain 8 entry 1: hash does not match the entry's contents: it was altered".into()))
+            Err((
+                101,
+                "chain 8 entry 1: hash does not match the entry's contents: it was altered".into()
+            ))
         );
         let mut gap = c.clone();
         gap.remove(2);
@@ -440,8 +455,16 @@ mod tests {
             at: "2026-12-01T00:00:00Z".into(),
             legacy: (3, "ab".into()),
             heads: vec![
-                ChainHead { chain_id: 9, seq: 2, hash: "cd".into() },
-                ChainHead { chain_id: 0, seq: 5, hash: "ef".into() },
+                ChainHead {
+                    chain_id: 9,
+                    seq: 2,
+                    hash: "cd".into(),
+                },
+                ChainHead {
+                    chain_id: 0,
+                    seq: 5,
+                    hash: "ef".into(),
+                },
             ],
         };
         let t = c.text();
@@ -452,7 +475,13 @@ mod tests {
         let back = Checkpoint::parse(&t).unwrap();
         assert_eq!(back.text(), t);
         assert_eq!(back.heads[0].chain_id, 0);
-        assert_eq!(Checkpoint::parse(&t.replace("chain 9 2 cd\n", "chain 9 2 cd x\n")), None);
-        assert_eq!(Checkpoint::parse(&t.replace("\nchain 0", "\nchain  0")), None);
+        assert_eq!(
+            Checkpoint::parse(&t.replace("chain 9 2 cd\n", "chain 9 2 cd x\n")),
+            None
+        );
+        assert_eq!(
+            Checkpoint::parse(&t.replace("\nchain 0", "\nchain  0")),
+            None
+        );
     }
 }

@@ -36,12 +36,14 @@ pub mod validate;
 pub mod workdays;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use audit::{ACTIONS, AuditRecord, ChainHead, ChainPos, Checkpoint, GENESIS_HASH, action_label};
+pub use audit::{
+    ACTIONS, AuditRecord, ChainHead, ChainPos, Checkpoint, GENESIS_HASH, action_label,
+};
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
-    Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order, OrderForm,
-    ReviewReason, SealKind, SealLine, Service, UploadKind,
+    Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order,
+    OrderForm, ReviewReason, SealKind, SealLine, Service, UploadKind,
 };
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
 pub use role::{Role, Roles};

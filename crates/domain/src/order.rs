@@ -362,7 +362,10 @@ impl InvoiceInfo {
         out.title = v.text("invoice.title", self.kind.title_label(), &self.title, 100);
         let special = self.form == InvoiceForm::Special;
         if special && self.kind == InvoiceKind::Personal {
-            v.add("invoice.form", "个人不能开具增值税专用发票，请选择增值税电子普通发票");
+            v.add(
+                "invoice.form",
+                "个人不能开具增值税专用发票，请选择增值税电子普通发票",
+            );
         }
         let taxpayer_required = self.kind == InvoiceKind::Enterprise || special;
         if taxpayer_required && self.taxpayer_id.trim().is_empty() {
@@ -380,10 +383,22 @@ impl InvoiceInfo {
             v.add("invoice.email", "邮箱格式不正确");
         }
         for (field, label, value, max, slot) in [
-            ("invoice.address", "地址", &self.address, 100, &mut out.address),
+            (
+                "invoice.address",
+                "地址",
+                &self.address,
+                100,
+                &mut out.address,
+            ),
             ("invoice.phone", "电话", &self.phone, 30, &mut out.phone),
             ("invoice.bank", "开户银行", &self.bank, 60, &mut out.bank),
-            ("invoice.account", "银行账号", &self.account, 40, &mut out.account),
+            (
+                "invoice.account",
+                "银行账号",
+                &self.account,
+                40,
+                &mut out.account,
+            ),
         ] {
             let trimmed = value.trim();
             if trimmed.is_empty() {
@@ -396,7 +411,10 @@ impl InvoiceInfo {
             }
         }
         if !out.account.is_empty()
-            && !out.account.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+            && !out
+                .account
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
         {
             v.add("invoice.account", "银行账号只能包含数字");
         }
@@ -767,7 +785,10 @@ mod tests {
     fn an_ordinary_invoice_leaves_the_folded_fields_optional() {
         let ok = enterprise_invoice().validate().unwrap();
         assert_eq!(ok.form, InvoiceForm::Ordinary);
-        assert_eq!((ok.address_phone(), ok.bank_account()), (String::new(), String::new()));
+        assert_eq!(
+            (ok.address_phone(), ok.bank_account()),
+            (String::new(), String::new())
+        );
         let mut personal = InvoiceInfo {
             kind: InvoiceKind::Personal,
             title: " 李四 ".into(),
@@ -776,7 +797,10 @@ mod tests {
             ..InvoiceInfo::default()
         };
         let ok = personal.clone().validate().unwrap();
-        assert_eq!((ok.title.as_str(), ok.address_phone().as_str()), ("李四", "0791-88888888"));
+        assert_eq!(
+            (ok.title.as_str(), ok.address_phone().as_str()),
+            ("李四", "0791-88888888")
+        );
         personal.title.clear();
         assert_eq!(
             messages(personal.validate()),
@@ -795,19 +819,34 @@ mod tests {
         assert_eq!(
             messages(special.clone().validate()),
             [
-                ("invoice.bank".to_owned(), "开具增值税专用发票须填写开户银行".to_owned()),
-                ("invoice.account".to_owned(), "开具增值税专用发票须填写银行账号".to_owned()),
+                (
+                    "invoice.bank".to_owned(),
+                    "开具增值税专用发票须填写开户银行".to_owned()
+                ),
+                (
+                    "invoice.account".to_owned(),
+                    "开具增值税专用发票须填写银行账号".to_owned()
+                ),
             ]
         );
         special.bank = "中国工商银行南昌分行".into();
         special.account = "1502 2010 0901 2345 678".into();
         let ok = special.clone().validate().unwrap();
-        assert_eq!(ok.bank_account(), "中国工商银行南昌分行 1502 2010 0901 2345 678");
-        assert_eq!(ok.address_phone(), "南昌市红谷滩区丰和中大道 1 号 0791-88888888");
+        assert_eq!(
+            ok.bank_account(),
+            "中国工商银行南昌分行 1502 2010 0901 2345 678"
+        );
+        assert_eq!(
+            ok.address_phone(),
+            "南昌市红谷滩区丰和中大道 1 号 0791-88888888"
+        );
         special.account = "账号1502".into();
         assert_eq!(
             messages(special.clone().validate()),
-            [("invoice.account".to_owned(), "银行账号只能包含数字".to_owned())]
+            [(
+                "invoice.account".to_owned(),
+                "银行账号只能包含数字".to_owned()
+            )]
         );
         let institution = InvoiceInfo {
             kind: InvoiceKind::Institution,
@@ -817,7 +856,10 @@ mod tests {
         };
         assert_eq!(
             messages(institution.validate()),
-            [("invoice.taxpayer_id".to_owned(), "请填写纳税人识别号".to_owned())]
+            [(
+                "invoice.taxpayer_id".to_owned(),
+                "请填写纳税人识别号".to_owned()
+            )]
         );
         let person = InvoiceInfo {
             kind: InvoiceKind::Personal,

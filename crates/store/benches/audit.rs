@@ -22,7 +22,12 @@ fn draft(order_id: Option<i64>, n: u64) -> AuditDraft {
         actor: "applicant:1".into(),
         ip: "127.0.0.1".into(),
         order_id,
-        action: if order_id.is_some() { "update" } else { "sign_in" }.into(),
+        action: if order_id.is_some() {
+            "update"
+        } else {
+            "sign_in"
+        }
+        .into(),
         before_state: None,
         after_state: None,
         detail: format!("{{\"n\":{n}}}"),
@@ -85,7 +90,11 @@ async fn bench(name: &str, store: Store, secs: u64) {
     ] {
         let rate = run(&store, secs, work).await;
         if let Work::Anchor = work {
-            anchor = if anchor == 0.0 { rate } else { (anchor + rate) / 2.0 };
+            anchor = if anchor == 0.0 {
+                rate
+            } else {
+                (anchor + rate) / 2.0
+            };
             println!("{name:<10} {label:<16} {WRITERS} writers, {secs} s: {rate:>8.0} tx/s");
         } else {
             println!(

@@ -309,16 +309,18 @@ impl Store {
     /// Renews `holder`'s lease of instance number `number`; `false` if another holder has taken it meanwhile
     /// (this process was stalled past the lease), in which case the caller must stop minting ids with it.
     pub async fn renew_instance_number(&self, number: u16, holder: &str, now: i64) -> Result<bool> {
-        Ok(sqlx::query(
-            "UPDATE instance_leases SET seen_at = $1 WHERE number = $2 AND holder = $3",
+        Ok(
+            sqlx::query(
+                "UPDATE instance_leases SET seen_at = $1 WHERE number = $2 AND holder = $3",
+            )
+            .bind(now)
+            .bind(i64::from(number))
+            .bind(holder)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1,
         )
-        .bind(now)
-        .bind(i64::from(number))
-        .bind(holder)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1)
     }
 }
 

@@ -1129,8 +1129,14 @@ impl Store {
             .map(|r| Ok((r.try_get::<i64, _>("id")?, r.try_get::<String, _>("heads")?)))
             .collect::<Result<Vec<_>>>()?;
         tx.rollback().await?;
-        let legacy = legacy.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
-        let chained = chained.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
+        let legacy = legacy
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let chained = chained
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let key = self.audit_key.as_deref().map(|k| k.as_slice());
         Ok(verify_log(
             (head_seq, &head_hash),
@@ -1161,7 +1167,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("heads")?, r.try_get("signature")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("heads")?,
+                    r.try_get("signature")?,
+                ))
+            })
             .collect()
     }
 
@@ -1183,22 +1195,25 @@ impl Store {
     /// Stores a signed checkpoint (`signature`: base64 DER); returns its id.
     pub async fn add_audit_checkpoint(&self, c: &Checkpoint, signature: &str) -> Result<i64> {
         let id = self.next_id();
-        sqlx::query("INSERT INTO audit_checkpoints (id, at, heads, signature) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(&c.at)
-            .bind(c.text())
-            .bind(signature)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (id, at, heads, signature) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(&c.at)
+        .bind(c.text())
+        .bind(signature)
+        .execute(&self.pool)
+        .await?;
         Ok(id)
     }
 
     /// Audit entries appended to the per-order chains since the last checkpoint (all of them if none).
     pub async fn audit_appends_since_checkpoint(&self) -> Result<i64> {
-        let total: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS n FROM audit_chains")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total: i64 =
+            sqlx::query("SELECT CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS n FROM audit_chains")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
         let last: Option<String> =
             sqlx::query("SELECT heads FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&self.pool)
@@ -1568,8 +1583,7 @@ impl StoreTx {
 }
 
 /// The columns an [`AuditRecord`] is read from.
-const AUDIT_COLS: &str =
-    "seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash, chain_id, chain_seq";
+const AUDIT_COLS: &str = "seq, at, actor, ip, order_id, action, before_state, after_state, detail, prev_hash, hash, chain_id, chain_seq";
 
 /// Every per-order chain's head, by chain id.
 async fn chain_heads(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<Vec<ChainHead>> {
@@ -1605,7 +1619,10 @@ fn verify_log(
         ));
     }
     if n > 0 && legacy.last().map(|e| e.hash.as_str()) != Some(head_hash) {
-        return Err((head_seq, "the last entry's hash differs from the chain head".into()));
+        return Err((
+            head_seq,
+            "the last entry's hash differs from the chain head".into(),
+        ));
     }
     let mut total = n;
     let mut by_chain: std::collections::BTreeMap<i64, Vec<&AuditRecord>> = Default::default();
@@ -1617,7 +1634,8 @@ fn verify_log(
     }
     for h in heads {
         let entries = by_chain.remove(&h.chain_id).unwrap_or_default();
-        let n = AuditRecord::verify_order_chain(h.chain_id, head_hash, entries.iter().copied(), key)?;
+        let n =
+            AuditRecord::verify_order_chain(h.chain_id, head_hash, entries.iter().copied(), key)?;
         let last = entries.last();
         if n as i64 != h.seq {
             return Err((
@@ -1631,7 +1649,10 @@ fn verify_log(
         if last.map(|e| e.hash.as_str()) != Some(h.hash.as_str()) {
             return Err((
                 last.map_or(0, |e| e.seq),
-                format!("chain {}: the last entry's hash differs from the chain head", h.chain_id),
+                format!(
+                    "chain {}: the last entry's hash differs from the chain head",
+                    h.chain_id
+                ),
             ));
         }
         total += n;
@@ -1654,7 +1675,10 @@ fn verify_log(
             return Err((0, format!("checkpoint {id} is not a checkpoint text")));
         };
         if c.legacy != (head_seq, head_hash.to_owned()) {
-            return Err((0, format!("checkpoint {id}: the legacy chain's head differs from it")));
+            return Err((
+                0,
+                format!("checkpoint {id}: the legacy chain's head differs from it"),
+            ));
         }
         for h in &c.heads {
             if hash_at(h.chain_id, h.seq) != Some(h.hash.as_str()) {
@@ -1774,7 +1798,7 @@ pub mod testing {
                 title: "北筑设计研究院有限公司".into(),
                 taxpayer_id: "91110108551385082Q".into(),
                 mobile: mobile.into(),
-                email: String::new(),
+                ..InvoiceInfo::default()
             }),
             key: None,
             previous_order: None,
@@ -1881,11 +1905,15 @@ pub mod testing {
         F: Fn(Store) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        let dir = std::env::temp_dir().join(format!("sealdesk-store-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sealdesk-store-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let sqlite = Store::connect(&format!("sqlite://{}?mode=rwc", dir.join("t.db").display()), 1)
-            .await
-            .expect("sqlite");
+        let sqlite = Store::connect(
+            &format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
+            1,
+        )
+        .await
+        .expect("sqlite");
         f(sqlite.clone()).await;
         sqlite.close().await;
         std::fs::remove_dir_all(&dir).ok();
@@ -1910,7 +1938,10 @@ pub mod testing {
     #[allow(clippy::expect_used)]
     pub async fn drop_audit_triggers(store: &Store) {
         let sql: &[&str] = match store.backend {
-            Backend::Sqlite => &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"],
+            Backend::Sqlite => &[
+                "DROP TRIGGER audit_log_no_update",
+                "DROP TRIGGER audit_log_no_delete",
+            ],
             Backend::Postgres => &["DROP TRIGGER audit_log_no_update ON audit_log"],
         };
         for s in sql {

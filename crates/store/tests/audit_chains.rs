@@ -46,7 +46,13 @@ async fn seq_of(store: &Store, chain: i64, pos: i64) -> i64 {
         .await
         .unwrap()
         .into_iter()
-        .find(|r| r.chain == Some(ChainPos { chain_id: chain, pos }))
+        .find(|r| {
+            r.chain
+                == Some(ChainPos {
+                    chain_id: chain,
+                    pos,
+                })
+        })
         .unwrap()
         .seq
 }
@@ -59,14 +65,21 @@ async fn each_order_has_its_chain_and_an_edit_or_a_deletion_is_named() {
         let trail = store.audit_entries(Some(ORDERS[1])).await.unwrap();
         assert_eq!(
             trail.iter().map(|r| r.chain.unwrap()).collect::<Vec<_>>(),
-            (1..=3).map(|pos| ChainPos { chain_id: ORDERS[1], pos }).collect::<Vec<_>>()
+            (1..=3)
+                .map(|pos| ChainPos {
+                    chain_id: ORDERS[1],
+                    pos
+                })
+                .collect::<Vec<_>>()
         );
         // Every chain starts from the legacy chain's head (genesis in a new database).
         assert_eq!(trail[0].prev_hash, GENESIS_HASH);
         assert_eq!(trail[1].prev_hash, trail[0].hash);
         // The log stays append-only.
         assert_eq!(
-            run_sql(&store, "DELETE FROM audit_log").await.map_err(|e| e.contains("append-only")),
+            run_sql(&store, "DELETE FROM audit_log")
+                .await
+                .map_err(|e| e.contains("append-only")),
             Err(true)
         );
         drop_audit_triggers(&store).await;
@@ -74,12 +87,22 @@ async fn each_order_has_its_chain_and_an_edit_or_a_deletion_is_named() {
         // An edited entry: its chain, its place, and the entry's number.
         let edited = seq_of(&store, ORDERS[1], 2).await;
         assert_eq!(
-            run_sql(&store, &format!("UPDATE audit_log SET detail = '{{\"n\":99}}' WHERE seq = {edited}")).await,
+            run_sql(
+                &store,
+                &format!("UPDATE audit_log SET detail = '{{\"n\":99}}' WHERE seq = {edited}")
+            )
+            .await,
             Ok(1)
         );
         assert_eq!(
             store.verify_audit().await.unwrap(),
-            Err((edited, format!("chain {} entry 2: hash does not match the entry's contents: it was altered", ORDERS[1])))
+            Err((
+                edited,
+                format!(
+                    "chain {} entry 2: hash does not match the entry's contents: it was altered",
+                    ORDERS[1]
+                )
+            ))
         );
     })
     .await;
@@ -87,11 +110,20 @@ async fn each_order_has_its_chain_and_an_edit_or_a_deletion_is_named() {
         fill(&store).await;
         drop_audit_triggers(&store).await;
         // A deleted entry in the middle of a chain: the entry after it is where the gap shows.
-        let (gone, next) = (seq_of(&store, ORDERS[0], 2).await, seq_of(&store, ORDERS[0], 3).await);
-        assert_eq!(run_sql(&store, &format!("DELETE FROM audit_log WHERE seq = {gone}")).await, Ok(1));
+        let (gone, next) = (
+            seq_of(&store, ORDERS[0], 2).await,
+            seq_of(&store, ORDERS[0], 3).await,
+        );
+        assert_eq!(
+            run_sql(&store, &format!("DELETE FROM audit_log WHERE seq = {gone}")).await,
+            Ok(1)
+        );
         assert_eq!(
             store.verify_audit().await.unwrap(),
-            Err((next, format!("chain {}: expected entry 2: an entry is missing", ORDERS[0])))
+            Err((
+                next,
+                format!("chain {}: expected entry 2: an entry is missing", ORDERS[0])
+            ))
         );
     })
     .await;
@@ -101,12 +133,19 @@ async fn each_order_has_its_chain_and_an_edit_or_a_deletion_is_named() {
         // Platform events (chain 0) are proven like any order's.
         let edited = seq_of(&store, 0, 1).await;
         assert_eq!(
-            run_sql(&store, &format!("UPDATE audit_log SET actor = 'operator:mallory' WHERE seq = {edited}")).await,
+            run_sql(
+                &store,
+                &format!("UPDATE audit_log SET actor = 'operator:mallory' WHERE seq = {edited}")
+            )
+            .await,
             Ok(1)
         );
         assert_eq!(
             store.verify_audit().await.unwrap(),
-            Err((edited, "chain 0 entry 1: hash does not match the entry's contents: it was altered".into()))
+            Err((
+                edited,
+                "chain 0 entry 1: hash does not match the entry's contents: it was altered".into()
+            ))
         );
     })
     .await;
@@ -166,13 +205,16 @@ async fn a_cut_off_tail_shows_against_the_head_and_against_a_checkpoint() {
 
 /// The migration files of `dialect` numbered below `below`, as an older release applied them.
 fn migrations_below(dialect: &str, below: i64) -> Vec<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_str().unwrap();
-            name.ends_with(".sql") && name.split('_').next().unwrap().parse::<i64>().unwrap() < below
+            name.ends_with(".sql")
+                && name.split('_').next().unwrap().parse::<i64>().unwrap() < below
         })
         .collect();
     files.sort();
@@ -188,8 +230,17 @@ async fn legacy_database(url: &str, dialect: &str, dir: &std::path::Path, n: i64
         std::fs::copy(&f, only.join(f.file_name().unwrap())).unwrap();
     }
     sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
-    sqlx::migrate::Migrator::new(only.as_path()).await.unwrap().run(&pool).await.unwrap();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(only.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
     let mut prev = GENESIS_HASH.to_owned();
     for seq in 1..=n {
         let mut r = AuditRecord {
@@ -253,12 +304,19 @@ async fn legacy_is_kept(store: Store) {
     assert_eq!(store.audit_heads().await.unwrap().legacy, (4, legacy_head));
     drop_audit_triggers(&store).await;
     assert_eq!(
-        run_sql(&store, "UPDATE audit_log SET actor = 'operator:mallory' WHERE seq = 3").await,
+        run_sql(
+            &store,
+            "UPDATE audit_log SET actor = 'operator:mallory' WHERE seq = 3"
+        )
+        .await,
         Ok(1)
     );
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        Err((3, "hash does not match the entry's contents: it was altered".into()))
+        Err((
+            3,
+            "hash does not match the entry's contents: it was altered".into()
+        ))
     );
 }
 
@@ -267,14 +325,23 @@ async fn the_legacy_single_chain_is_kept_and_the_per_order_chains_follow_it() {
     let dir = std::env::temp_dir().join(format!("sealdesk-chains-{}-legacy", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("t.db");
-    legacy_database(&format!("sqlite://{}?mode=rwc", db.display()), "sqlite", &dir, 4).await;
-    let store = Store::connect(&format!("sqlite://{}", db.display()), 1).await.unwrap();
+    legacy_database(
+        &format!("sqlite://{}?mode=rwc", db.display()),
+        "sqlite",
+        &dir,
+        4,
+    )
+    .await;
+    let store = Store::connect(&format!("sqlite://{}", db.display()), 1)
+        .await
+        .unwrap();
     legacy_is_kept(store.clone()).await;
     store.close().await;
     std::fs::remove_dir_all(&dir).ok();
 
     let (url, drop_db) = sealdesk_store::testing::fresh_postgres_url("chains_legacy").await;
-    let dir = std::env::temp_dir().join(format!("sealdesk-chains-{}-legacy-pg", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("sealdesk-chains-{}-legacy-pg", std::process::id()));
     legacy_database(&url, "postgres", &dir, 4).await;
     let store = Store::connect(&url, 1).await.unwrap();
     legacy_is_kept(store.clone()).await;

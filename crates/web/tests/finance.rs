@@ -400,6 +400,7 @@ async fn a_special_invoice_needs_every_buyer_field_and_prints_them() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let cookie = format!("sd_session={alice}");
+    let oid: i64 = id.parse().unwrap();
     let page = common::get_text(&http, &format!("{}/orders/{id}", s.url), &cookie).await;
     for want in [
         "开具发票应当使用中文。国外企业或者用户请联系管理员开具形式发票。",
@@ -431,14 +432,21 @@ async fn a_special_invoice_needs_every_buyer_field_and_prints_them() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let refused = r.text().await.unwrap();
-    assert!(refused.contains("开具增值税专用发票须填写开户银行"), "{refused}");
+    assert!(
+        refused.contains("开具增值税专用发票须填写开户银行"),
+        "{refused}"
+    );
     assert!(
         refused.contains(r#"value="北京市海淀区学院路 1 号""#)
             && refused.contains(r#"<details id="invoice-optional" open>"#)
             && refused.contains(r#"value="special" checked"#),
         "what was typed stays: {refused}"
     );
-    assert_eq!(s.store.order(id).await.unwrap().invoice, None, "nothing kept");
+    assert_eq!(
+        s.store.order(oid).await.unwrap().invoice,
+        None,
+        "nothing kept"
+    );
     form[8] = ("bank", "中国工商银行北京学院路支行");
     let r = http
         .post(format!("{}/orders/{id}/invoice", s.url))
@@ -448,17 +456,20 @@ async fn a_special_invoice_needs_every_buyer_field_and_prints_them() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let confirmed = s.store.order(id).await.unwrap().invoice.unwrap();
+    let confirmed = s.store.order(oid).await.unwrap().invoice.unwrap();
     assert_eq!(
         (confirmed.form, confirmed.bank.as_str()),
-        (sealdesk_domain::InvoiceForm::Special, "中国工商银行北京学院路支行")
+        (
+            sealdesk_domain::InvoiceForm::Special,
+            "中国工商银行北京学院路支行"
+        )
     );
 
     let who = common::applicant_who(&s, "13800138000").await;
-    let (p, _) = s.app.start_payment(&who, id, "sandbox").await.unwrap();
+    let (p, _) = s.app.start_payment(&who, oid, "sandbox").await.unwrap();
     s.app.sandbox_pay(&who, p.id).await.unwrap();
     let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
-    common::authorize_and_write(&s, &who, id, &mut key).await;
+    common::authorize_and_write(&s, &who, oid, &mut key).await;
     let page = common::get_text(&http, &format!("{}/orders/{id}/invoice", s.url), &cookie).await;
     assert!(
         page.contains(r#"<td id="invoice-form">增值税专用发票</td>"#),

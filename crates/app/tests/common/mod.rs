@@ -227,6 +227,7 @@ pub async fn approved_order(app: &App, applicant: &Who, reviewer: &Who, form: &O
         taxpayer_id: String::new(),
         mobile: "13800138000".into(),
         email: String::new(),
+        ..InvoiceInfo::default()
     };
     app.confirm_invoice(applicant, order.id, &invoice)
         .await

@@ -128,25 +128,28 @@ async fn show_page(
     } else {
         None
     };
-    Ok(crate::view::render_with(status, &Show {
-        l: Layout::new(format!("订单 {}", o.order_no), Nav::of(c)).with_step(o.state.step()),
-        v: &v,
-        csrf: &c.csrf,
-        ok: m.ok.as_deref(),
-        err: m.err.as_deref(),
-        editable: o.state.editable(),
-        can_write: true,
-        agent_url: &s.agent_url,
-        inv: crate::view::InvoiceFields::of(invoice),
-        channels: s.app.payment_channels(),
-        challenge,
-        pending,
-    }))
+    Ok(crate::view::render_with(
+        status,
+        &Show {
+            l: Layout::new(format!("订单 {}", o.order_no), Nav::of(c)).with_step(o.state.step()),
+            v: &v,
+            csrf: &c.csrf,
+            ok: m.ok.as_deref(),
+            err: m.err.as_deref(),
+            editable: o.state.editable(),
+            can_write: true,
+            agent_url: &s.agent_url,
+            inv: crate::view::InvoiceFields::of(invoice),
+            channels: s.app.payment_channels(),
+            challenge,
+            pending,
+        },
+    ))
 }
 
 /// The invoice a first-time payer is offered: the enterprise's name and credit code, or the person's name.
 fn proposed_invoice(o: &sealdesk_domain::Order) -> InvoiceInfo {
-    let personal = o.holder.kind == sealdesk_domain::HolderKind::Person;
+    let personal = o.holder.kind == Some(sealdesk_domain::HolderKind::Person);
     InvoiceInfo {
         kind: if personal {
             InvoiceKind::Personal
