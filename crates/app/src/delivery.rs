@@ -164,15 +164,28 @@ impl SmsSender {
         every: std::time::Duration,
         stop: impl std::future::Future<Output = ()>,
     ) {
-        tokio::pin!(stop);
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = tick.tick() => {
-                    if let Err(e) = self.run_once().await {
-                        tracing::error!(error = %e, "SMS sender round failed");
-                    }
+        rounds("SMS sender", every, stop, || self.run_once()).await;
+    }
+}
+
+/// Runs `round` every `every` until `stop` resolves; a failed round is logged (as `what`) and the next one comes
+/// on time, so that a database or provider outage delays work but never ends the worker.
+pub(crate) async fn rounds<T, Fut>(
+    what: &str,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+    mut round: impl FnMut() -> Fut,
+) where
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {
+                if let Err(e) = round().await {
+                    tracing::error!(error = %e, "{what} round failed");
                 }
             }
         }

@@ -112,17 +112,6 @@ impl MailSender {
         every: std::time::Duration,
         stop: impl std::future::Future<Output = ()>,
     ) {
-        tokio::pin!(stop);
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = tick.tick() => {
-                    if let Err(e) = self.run_once().await {
-                        tracing::error!(error = %e, "mail sender round failed");
-                    }
-                }
-            }
-        }
+        crate::delivery::rounds("mail sender", every, stop, || self.run_once()).await;
     }
 }

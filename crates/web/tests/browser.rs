@@ -199,6 +199,31 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     // 申请开票 and 支付 at the sandbox cashier.
     c.goto(order_url.as_str()).await.unwrap();
     wait_text(&c, "请确认发票信息是否正确").await;
+    // The 抬头's label follows the 发票类型, and 纳税人识别号 is required only of an enterprise.
+    let labels = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let title = c.find(Locator::Id("invoice-title-label")).await.unwrap();
+            let taxpayer = c.find(Locator::Id("invoice-taxpayer-label")).await.unwrap();
+            (
+                title.text().await.unwrap(),
+                taxpayer.attr("class").await.unwrap().unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(
+        labels(&c).await,
+        ("企业名称：".to_owned(), "req".to_owned())
+    );
+    click(&c, "input[name=kind][value=personal]").await;
+    assert_eq!(labels(&c).await, ("姓名：".to_owned(), String::new()));
+    click(&c, "input[name=kind][value=institution]").await;
+    assert_eq!(labels(&c).await.0, "单位名称：");
+    click(&c, "input[name=kind][value=enterprise]").await;
+    assert_eq!(
+        labels(&c).await,
+        ("企业名称：".to_owned(), "req".to_owned())
+    );
     click(&c, "#confirm-invoice").await;
     wait_text(&c, "去付款").await;
     click(&c, "#pay").await;
