@@ -507,6 +507,15 @@ impl App {
                 message: format!("请上传{}", k.label()),
             });
         }
+        // The stamped form must give every seal its own impression before the order goes to review.
+        if errors.is_empty() {
+            for message in self.impression_problems(&order).await? {
+                errors.push(sealdesk_domain::FieldError {
+                    field: format!("uploads.{}", UploadKind::ImpressionForm.code()),
+                    message,
+                });
+            }
+        }
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
@@ -942,33 +951,23 @@ impl App {
             .get(&form.blob_key)
             .await
             .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
-        let found = tokio::task::spawn_blocking(move || {
-            sealdesk_artwork::extract(&bytes, &sealdesk_artwork::ExtractOptions::default())
+        let spec = crate::impression::form_spec(order);
+        let pics = tokio::task::spawn_blocking(move || {
+            let reading = crate::impression::read(&bytes, &spec).map_err(|e| {
+                format!("无法从印模采集表中取出印章：{e}。请联系客服重新上传印模采集表")
+            })?;
+            crate::impression::pictures(&spec, reading)
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| {
-            AppError::Conflict(format!(
-                "无法从印模采集表中取出印章：{e}。请联系客服重新上传印模采集表"
-            ))
-        })?;
-        let pics: Vec<(Vec<u8>, i64, i64)> = found
-            .into_iter()
-            .map(|i| {
-                (
-                    i.png,
-                    i.width_mm.round().max(1.0) as i64,
-                    i.height_mm.round().max(1.0) as i64,
-                )
-            })
-            .collect();
-        let last = pics
-            .last()
-            .cloned()
-            .ok_or_else(|| AppError::Conflict("印模采集表中没有找到印章".into()))?;
-        Ok((0..n)
-            .map(|i| pics.get(i).cloned().unwrap_or_else(|| last.clone()))
-            .collect())
+        .map_err(|m| AppError::Conflict(format!("无法制章：{m}")))?;
+        if pics.len() != n {
+            return Err(AppError::Internal(format!(
+                "{} pictures for {n} seals",
+                pics.len()
+            )));
+        }
+        Ok(pics)
     }
 
     /// The seals of an order, for its applicant (to write them onto the key) or an operator.

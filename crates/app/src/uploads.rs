@@ -130,6 +130,9 @@ pub struct UploadOutcome {
     /// For a 印模采集表: how many seal impressions the pre-check found (`Some(0)` means none: the form will
     /// not make seals as it is), or why it could not look.
     pub impressions: Option<Result<usize, String>>,
+    /// For a 印模采集表: what keeps it from giving every seal its own impression, each problem naming its box
+    /// (empty when none). The order cannot be submitted while there are any.
+    pub problems: Vec<String>,
 }
 
 /// A held processing slot of one applicant.
@@ -203,8 +206,30 @@ impl App {
             ));
         }
         let _slot = self.processing_slot(order.applicant_id)?;
-        let (sniffed, impressions, bytes) = self.process_upload(kind, bytes).await?;
+        let spec = crate::impression::form_spec(&order);
+        let (sniffed, reading, bytes) = self.process_upload(kind, bytes, spec.clone()).await?;
         let sniffed = sniffed.map_err(|m| AppError::field(&field, m))?;
+        // A form of another order is refused before anything is kept.
+        if let Some(Ok(sealdesk_artwork::FormReading::OtherOrder { order_no })) = &reading {
+            return Err(AppError::field(
+                &field,
+                crate::impression::other_order_message(order_no, &order.order_no),
+            ));
+        }
+        let problems = match &reading {
+            Some(Ok(r)) => crate::impression::problems(&spec, r),
+            _ => Vec::new(),
+        };
+        let impressions = reading.map(|r| {
+            r.map(|r| match r {
+                sealdesk_artwork::FormReading::Located { boxes, .. } => boxes
+                    .iter()
+                    .filter(|(_, b)| matches!(b, sealdesk_artwork::BoxReading::Found(_)))
+                    .count(),
+                sealdesk_artwork::FormReading::Unlocated { impressions } => impressions.len(),
+                sealdesk_artwork::FormReading::OtherOrder { .. } => 0,
+            })
+        });
         if sniffed == Sniffed::Pdf && !kind.accepts_pdf() {
             return Err(AppError::field(
                 &field,
@@ -267,7 +292,11 @@ impl App {
                         tracing::warn!(%key, error = %e, "could not delete a replaced upload");
                     }
                 }
-                Ok(UploadOutcome { meta, impressions })
+                Ok(UploadOutcome {
+                    meta,
+                    impressions,
+                    problems,
+                })
             }
         }
     }
@@ -295,10 +324,11 @@ impl App {
         &self,
         kind: UploadKind,
         bytes: Vec<u8>,
+        spec: sealdesk_artwork::FormSpec,
     ) -> Result<
         (
             Result<Sniffed, String>,
-            Option<Result<usize, String>>,
+            Option<Result<sealdesk_artwork::FormReading, String>>,
             Vec<u8>,
         ),
         AppError,
@@ -312,19 +342,9 @@ impl App {
         let job = tokio::task::spawn_blocking(move || {
             let sniffed = sniff(&bytes);
             let impressions = match (&sniffed, kind) {
-                (Ok(_), UploadKind::ImpressionForm) => Some(
-                    match sealdesk_artwork::extract(
-                        &bytes,
-                        &sealdesk_artwork::ExtractOptions::default(),
-                    ) {
-                        Ok(found) => Ok(found.len()),
-                        Err(
-                            sealdesk_artwork::Error::NoImpression
-                            | sealdesk_artwork::Error::EmptyPage,
-                        ) => Ok(0),
-                        Err(e) => Err(e.to_string()),
-                    },
-                ),
+                (Ok(_), UploadKind::ImpressionForm) => {
+                    Some(crate::impression::read(&bytes, &spec).map_err(|e| e.to_string()))
+                }
                 _ => None,
             };
             drop(permit);

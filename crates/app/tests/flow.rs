@@ -70,7 +70,6 @@ async fn story(store: Store) {
 
     let stamped =
         sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150);
-    let n_stamps = stamped.seals.len();
     for kind in [UploadKind::IdFront, UploadKind::IdBack, UploadKind::Licence] {
         app.add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
             .await
@@ -108,11 +107,12 @@ async fn story(store: Store) {
             order.id,
             UploadKind::ImpressionForm,
             "印模采集表.jpg",
-            stamped.jpeg.clone(),
+            stamped_form(app, &alice, &order).await,
         )
         .await
         .unwrap();
-    assert_eq!(up.impressions.unwrap(), Ok(n_stamps));
+    assert_eq!(up.impressions.unwrap(), Ok(2));
+    assert!(up.problems.is_empty(), "{:?}", up.problems);
     assert_eq!(store.uploads(order.id).await.unwrap().len(), 4);
 
     // Mallory sees nothing of Alice's, not even that it exists.
@@ -400,7 +400,7 @@ async fn new_order_from_application_to_seal_on_the_key_postgres() {
 /// A stamped form without a readable seal passes review by mistake: after 授权 the order is paid for, so the
 /// applicant may replace just that form and retry 制章, and nothing else.
 #[tokio::test]
-async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_made_again() {
+async fn an_unstamped_form_cannot_be_submitted_and_the_stamped_one_makes_the_seals() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(
         &format!("sqlite://{}", dir.path().join("t.db").display()),
@@ -462,64 +462,31 @@ async fn a_bad_stamped_form_can_be_replaced_after_authorisation_and_the_seals_ma
         Ok(0),
         "the pre-check warns: no seal on the form"
     );
-    app.submit(&alice, order.id).await.unwrap();
-    app.approve(&reviewer, order.id).await.unwrap();
-    let invoice = InvoiceInfo {
-        kind: InvoiceKind::Personal,
-        title: "李四".into(),
-        taxpayer_id: String::new(),
-        mobile: "13800138000".into(),
-        email: String::new(),
-        ..InvoiceInfo::default()
-    };
-    app.confirm_invoice(&alice, order.id, &invoice)
-        .await
-        .unwrap();
-    let (payment, _) = app
-        .start_payment(&alice, order.id, "sandbox")
-        .await
-        .unwrap();
-    app.sandbox_pay(&alice, payment.id).await.unwrap();
-    let mut token = SoftToken::open(&e.token_dir).unwrap();
-    let err = authorize_with(app, &alice, order.id, &mut token)
-        .await
-        .unwrap_err();
+    // An unstamped form cannot go to review: nothing could make the seals from it.
+    let err = app.submit(&alice, order.id).await.unwrap_err();
     assert!(
-        matches!(err, AppError::Conflict(ref m) if m.contains("印模采集表")),
+        invalid_field(
+            &err,
+            "uploads.impression_form",
+            "印模采集表上没有找到印章，请在本订单的印模采集表各框内盖章后重新扫描上传"
+        ),
         "{err:?}"
     );
     assert_eq!(
         store.order(order.id).await.unwrap().state,
-        OrderState::Authorized
+        OrderState::Draft
     );
-    assert!(
-        store.seals(order.id).await.unwrap().is_empty(),
-        "no half-made seals"
-    );
-
-    // Only the stamped form may be replaced now.
-    assert!(matches!(
-        app.add_upload(
-            &alice,
-            order.id,
-            UploadKind::IdFront,
-            "x.jpg",
-            stamped.jpeg.clone()
-        )
-        .await,
-        Err(AppError::Conflict(m)) if m == "订单状态为「已授权」，不能再修改资料"
-    ));
     app.add_upload(
         &alice,
         order.id,
         UploadKind::ImpressionForm,
         "form2.jpg",
-        stamped.jpeg.clone(),
+        stamped_form(app, &alice, &order).await,
     )
     .await
     .unwrap();
-    let order = app.make_seals(&alice, order.id).await.unwrap();
-    assert_eq!(order.state, OrderState::Made);
+    let made = submitted_to_made(&e, &store, &alice, &reviewer, order.id).await;
+    assert_eq!(made.state, OrderState::Made);
     assert_eq!(store.seals(order.id).await.unwrap().len(), 2);
 }
 

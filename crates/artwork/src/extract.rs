@@ -174,6 +174,17 @@ fn check_options(opts: &ExtractOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// Sizes one impression found on `page` (as [`extract`] does), for the form reader.
+pub(crate) fn finish_found(
+    f: &Found,
+    page: &Page,
+    opts: &ExtractOptions,
+) -> Result<Impression, Error> {
+    check_options(opts)?;
+    let size = (page.width as usize, page.height as usize);
+    finish(f, size, page_px_per_mm(page), page.dpi.is_some(), opts)
+}
+
 /// The page's scale: the resolution the scanner recorded, else an A4 form (long side 297 mm).
 fn page_px_per_mm(page: &Page) -> f32 {
     page.dpi

@@ -10,7 +10,7 @@ use ttf_parser::{Face, OutlineBuilder};
 
 use crate::Error;
 
-static FONT_BYTES: &[u8] = include_bytes!("../fonts/NotoSerifSC-Bold-GB2312.otf");
+pub(crate) static FONT_BYTES: &[u8] = include_bytes!("../fonts/NotoSerifSC-Bold-GB2312.otf");
 
 /// The parsed font, once per process; parsing only reads table offsets.
 fn face() -> Option<&'static Face<'static>> {

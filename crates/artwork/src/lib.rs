@@ -35,6 +35,7 @@ mod decode;
 mod error;
 mod extract;
 mod font;
+pub mod form;
 mod raster;
 mod render;
 mod signature;
@@ -46,6 +47,10 @@ pub mod testkit;
 pub use decode::{MAX_INPUT_BYTES, MAX_PIXELS};
 pub use error::Error;
 pub use extract::{ExtractOptions, Impression, InkLook, SealInk, Warning, extract};
+pub use form::{
+    BoxReading, BoxShape, BoxSpec, FormReading, FormSpec, PageLayout, PlacedBox, layout, read_form,
+    render_form_pdf,
+};
 pub use render::{RenderRequest, Style, render, render_with};
 pub use signature::{
     MAX_POINTS, MAX_STROKES, PadStroke, PaperSignatureOptions, PenInk, SIGNATURE_PAD_JS,

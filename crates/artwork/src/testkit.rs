@@ -612,3 +612,176 @@ pub fn font_covers_generator_text() -> bool {
         ])
         .all(|t| font::check_text(t).is_ok())
 }
+
+/// Maps an RGB page (`w` × `h`) onto an `out_w` × `out_h` canvas of `background`, its corners
+/// (top-left, top-right, bottom-right, bottom-left) landing on `quad`, sampled bilinearly: a scan
+/// turned on the glass, or a phone photo of the sheet in perspective, for the form reader's tests.
+pub fn warp_onto(
+    rgb: &[u8],
+    (w, h): (usize, usize),
+    quad: [(f32, f32); 4],
+    (out_w, out_h): (usize, usize),
+    background: [u8; 3],
+) -> Vec<u8> {
+    let corners = [
+        (0.0, 0.0),
+        (w as f32, 0.0),
+        (w as f32, h as f32),
+        (0.0, h as f32),
+    ];
+    let mut out = background.repeat(out_w * out_h);
+    let Some(m) = crate::form::Homography::from_points(&quad, &corners) else {
+        return out;
+    };
+    for (v, row) in out.chunks_exact_mut(out_w * 3).enumerate() {
+        for (u, px) in row.chunks_exact_mut(3).enumerate() {
+            let (x, y) = m.apply(u as f64 + 0.5, v as f64 + 0.5);
+            if let Some(p) = crate::form::sample_rgb(rgb, (w, h), x, y) {
+                px.copy_from_slice(&p);
+            }
+        }
+    }
+    out
+}
+
+/// A sheet printed at some resolution: RGB, row-major.
+#[derive(Debug, Clone)]
+pub struct Printed {
+    /// 8-bit RGB samples.
+    pub rgb: Vec<u8>,
+    /// Width, px.
+    pub width: usize,
+    /// Height, px.
+    pub height: usize,
+    /// Resolution, dpi.
+    pub dpi: f32,
+}
+
+/// Prints page `page` (from 1) of a PDF through poppler's `pdftoppm` (colour, anti-aliased) at `dpi`.
+pub fn print_pdf(pdf: &[u8], page: usize, dpi: u32) -> Result<Printed, String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sealdesk-print-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let file = dir.join("form.pdf");
+    std::fs::write(&file, pdf).map_err(|e| e.to_string())?;
+    let p = page.to_string();
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", &dpi.to_string(), "-f", &p, "-l", &p, "-singlefile"])
+        .arg(&file)
+        .arg(dir.join("page"))
+        .status()
+        .map_err(|e| format!("pdftoppm (Debian poppler-utils) not runnable: {e}"))?;
+    let ppm = std::fs::read(dir.join("page.ppm")).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        return Err(format!("pdftoppm failed: {status}"));
+    }
+    let ppm = ppm?;
+    // P6 <w> <h> 255, one whitespace, then the samples.
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while ppm.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while ppm.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        if start == i {
+            return Err("bad PPM from pdftoppm".into());
+        }
+        fields.push(String::from_utf8_lossy(&ppm[start..i]).into_owned());
+    }
+    let parse = |s: &str| s.parse::<usize>().map_err(|e| e.to_string());
+    let (width, height) = (parse(&fields[1])?, parse(&fields[2])?);
+    let rgb = ppm
+        .get(i + 1..i + 1 + width * height * 3)
+        .ok_or("short PPM from pdftoppm")?
+        .to_vec();
+    if fields[0] != "P6" {
+        return Err("not a P6 PPM".into());
+    }
+    Ok(Printed {
+        rgb,
+        width,
+        height,
+        dpi: dpi as f32,
+    })
+}
+
+impl Printed {
+    /// Presses a stamp (an RGBA PNG at the sheet's resolution, as [`crate::render`] draws it) with its centre
+    /// at (x, y) mm: inks multiply with the paper.
+    pub fn press(&mut self, stamp_png: &[u8], (x, y): (f32, f32)) -> Result<(), Error> {
+        let s = image::load_from_memory(stamp_png)
+            .map_err(|e| Error::Corrupt(e.to_string()))?
+            .into_rgba8();
+        let ppm = self.dpi / 25.4;
+        let x0 = (x * ppm - s.width() as f32 / 2.0).round() as i64;
+        let y0 = (y * ppm - s.height() as f32 / 2.0).round() as i64;
+        for (sx, sy, p) in s.enumerate_pixels() {
+            let (px, py) = (x0 + i64::from(sx), y0 + i64::from(sy));
+            if px < 0 || py < 0 || px >= self.width as i64 || py >= self.height as i64 {
+                continue;
+            }
+            let a = f32::from(p[3]) / 255.0;
+            let i = (py as usize * self.width + px as usize) * 3;
+            for c in 0..3 {
+                let ink = 1.0 - a + a * f32::from(p[c]) / 255.0;
+                self.rgb[i + c] = (f32::from(self.rgb[i + c]) * ink).round() as u8;
+            }
+        }
+        Ok(())
+    }
+
+    /// The sheet as a JPEG (quality 88) recording its resolution.
+    pub fn jpeg(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88);
+        enc.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(self.dpi as u16));
+        let _ = enc.encode(
+            &self.rgb,
+            self.width as u32,
+            self.height as u32,
+            image::ExtendedColorType::Rgb8,
+        );
+        out
+    }
+}
+
+/// How well two seal pictures (RGBA PNGs) agree: each cropped to its ink (alpha ≥ ½), the first resized to the
+/// second's crop, then the [`iou`] of the two ink masks.
+pub fn picture_iou(got_png: &[u8], want_png: &[u8]) -> Result<f64, Error> {
+    let load = |b: &[u8]| {
+        image::load_from_memory(b)
+            .map(|i| i.into_rgba8())
+            .map_err(|e| Error::Corrupt(e.to_string()))
+    };
+    let crop = |img: &image::RgbaImage| {
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        for (x, y, p) in img.enumerate_pixels() {
+            if p[3] >= 128 {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+            }
+        }
+        if x1 < x0 {
+            return image::RgbaImage::new(1, 1);
+        }
+        image::imageops::crop_imm(img, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image()
+    };
+    let (got, want) = (crop(&load(got_png)?), crop(&load(want_png)?));
+    let got = image::imageops::resize(
+        &got,
+        want.width(),
+        want.height(),
+        image::imageops::FilterType::Triangle,
+    );
+    let a: Vec<u8> = got.pixels().map(|p| u8::from(p[3] >= 128)).collect();
+    let b: Vec<u8> = want.pixels().map(|p| u8::from(p[3] >= 128)).collect();
+    Ok(iou(&a, &b))
+}

@@ -215,20 +215,17 @@ pub async fn approved_order(app: &App, applicant: &Who, reviewer: &Who, form: &O
     let stamped =
         sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150);
     for kind in UploadKind::ALL {
-        app.add_upload(applicant, order.id, kind, "scan.jpg", stamped.jpeg.clone())
+        let bytes = match kind {
+            UploadKind::ImpressionForm => stamped_form(app, applicant, &order).await,
+            _ => stamped.jpeg.clone(),
+        };
+        app.add_upload(applicant, order.id, kind, "scan.jpg", bytes)
             .await
             .unwrap();
     }
     app.submit(applicant, order.id).await.unwrap();
     app.approve(reviewer, order.id).await.unwrap();
-    let invoice = InvoiceInfo {
-        kind: InvoiceKind::Personal,
-        title: "李四".into(),
-        taxpayer_id: String::new(),
-        mobile: "13800138000".into(),
-        email: String::new(),
-        ..InvoiceInfo::default()
-    };
+    let invoice = personal_invoice();
     app.confirm_invoice(applicant, order.id, &invoice)
         .await
         .unwrap()
@@ -242,4 +239,87 @@ pub async fn paid_order(app: &App, applicant: &Who, reviewer: &Who, form: &Order
         .await
         .unwrap();
     app.sandbox_pay(applicant, payment.id).await.unwrap()
+}
+
+/// A stamp the tests press: `style` with the holder's name and `title`, at its standard size.
+fn stamp(style: sealdesk_artwork::Style, title: &str) -> Vec<u8> {
+    let mut req = sealdesk_artwork::RenderRequest::new(style, "北筑设计研究院有限公司");
+    req.title = Some(title.into());
+    sealdesk_artwork::render(&req).unwrap()
+}
+
+/// The 企业公章 the tests press: round, 42 mm.
+pub fn official_stamp() -> Vec<u8> {
+    stamp(sealdesk_artwork::Style::Round, "公章")
+}
+
+/// The 资质专用章 the tests press: oval, 40 × 30 mm.
+pub fn qualification_stamp() -> Vec<u8> {
+    stamp(sealdesk_artwork::Style::Oval, "资质专用章")
+}
+
+/// Where box `i` of the order's 印模采集表 is, mm.
+pub fn box_centre(order: &Order, i: usize) -> (f32, f32) {
+    sealdesk_artwork::layout(&form_spec(order))[0].boxes[i].centre()
+}
+
+/// The order's own 印模采集表 as the server draws it, printed at 300 dpi through `pdftoppm` (unstamped).
+pub async fn printed_form(
+    app: &App,
+    who: &Who,
+    order: &Order,
+) -> sealdesk_artwork::testkit::Printed {
+    let (name, pdf) = app.impression_form_pdf(who, order.id).await.unwrap();
+    assert!(name.ends_with(".pdf") && pdf.starts_with(b"%PDF-"));
+    sealdesk_artwork::testkit::print_pdf(&pdf, 1, 300).expect("pdftoppm prints the form")
+}
+
+/// The order's form (of [`form`]: a 企业公章 and a 企业资质印章) stamped as it should be, each seal in its box,
+/// scanned as a 300-dpi JPEG.
+pub async fn stamped_form(app: &App, who: &Who, order: &Order) -> Vec<u8> {
+    let mut sheet = printed_form(app, who, order).await;
+    sheet
+        .press(&official_stamp(), box_centre(order, 0))
+        .unwrap();
+    sheet
+        .press(&qualification_stamp(), box_centre(order, 1))
+        .unwrap();
+    sheet.jpeg()
+}
+
+/// A submitted draft taken through 审核通过, 确认发票, the sandbox payment and 授权 with the env's soft token to
+/// 已制章: the made order.
+pub async fn submitted_to_made(
+    e: &Env,
+    store: &Store,
+    applicant: &Who,
+    reviewer: &Who,
+    id: i64,
+) -> Order {
+    let app = &e.app;
+    app.submit(applicant, id).await.unwrap();
+    app.approve(reviewer, id).await.unwrap();
+    let invoice = personal_invoice();
+    app.confirm_invoice(applicant, id, &invoice).await.unwrap();
+    let (payment, _) = app.start_payment(applicant, id, "sandbox").await.unwrap();
+    app.sandbox_pay(applicant, payment.id).await.unwrap();
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    authorize_with(app, applicant, id, &mut token)
+        .await
+        .unwrap();
+    if store.order(id).await.unwrap().state == OrderState::Authorized {
+        app.make_seals(applicant, id).await.unwrap();
+    }
+    store.order(id).await.unwrap()
+}
+
+/// 申请开票 as a person (李四).
+pub fn personal_invoice() -> InvoiceInfo {
+    InvoiceInfo {
+        kind: InvoiceKind::Personal,
+        title: "李四".into(),
+        taxpayer_id: String::new(),
+        mobile: "13800138000".into(),
+        email: String::new(),
+    }
 }

@@ -23,6 +23,11 @@ pub(super) async fn upload(
     c.check_csrf(&csrf)?;
     let back = format!("/orders/{id}");
     match s.app.add_upload(&c.who, id, kind, &name, bytes).await {
+        Ok(out) if !out.problems.is_empty() => Ok(redirect_with(
+            &back,
+            "err",
+            &format!("已上传，但{}", out.problems.join("；")),
+        )),
         Ok(out) => Ok(match out.impressions {
             Some(Ok(0)) => redirect_with(
                 &back,
@@ -117,6 +122,17 @@ pub(super) async fn impression_form(
         o: v.order,
         units,
     }))
+}
+
+/// 印模采集表 as the PDF drawn from the order (QR code, corner marks, one true-size box per seal), for the order's
+/// applicant or its operators.
+pub(super) async fn impression_form_pdf(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let (name, pdf) = s.app.impression_form_pdf(&c.who, oid(&id)?).await?;
+    Ok(crate::api::attachment("application/pdf", &name, pdf))
 }
 
 /// 电子发票, shown from the issued invoice's JSON body.

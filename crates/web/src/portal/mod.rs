@@ -53,6 +53,10 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| order::step(s, c, p, b, order::Step::Make)),
         )
         .route("/orders/{id}/impression-form", get(files::impression_form))
+        .route(
+            "/orders/{id}/impression-form.pdf",
+            get(files::impression_form_pdf),
+        )
         .route("/orders/{id}/seals/{seq}", get(files::seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(files::seal_picture))
         .route("/uploads/{id}", get(files::upload_file))
