@@ -117,6 +117,14 @@ async fn ok(
     v
 }
 
+/// `body` asking for the two seals the stored scan `form-1.jpg` carries (a 公章 and a 资质专用章), so that its
+/// impression form (a scan without the order's QR code) has one impression per seal.
+fn two_seals(mut body: Value) -> Value {
+    body["seals"] =
+        json!([{"kind": "official_seal", "count": 1}, {"kind": "qualification_seal", "count": 1}]);
+    body
+}
+
 /// As [`ok`], for a call that makes something (an order, a payment): 201.
 async fn created(
     http: &reqwest::Client,
@@ -276,7 +284,7 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
         for n in 0..ORDERS {
             let (mobile, s) = &applicants[n % APPLICANTS];
             let (x, y) = (&bases[n % 2], &bases[(n + 1) % 2]);
-            let o = created(&http, Method::POST, x, "/orders", Some(s), Some(order_body(mobile, n))).await;
+            let o = created(&http, Method::POST, x, "/orders", Some(s), Some(two_seals(order_body(mobile, n)))).await;
             let id = o["id"].as_str().unwrap().to_owned();
             for kind in ["id_front", "id_back", "licence", "impression_form"] {
                 upload(&http, y, s, &id, kind, &scan).await;

@@ -758,7 +758,7 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
     c.call("put", "/orders/{id}", &p(""), me, j(form)).await;
     let scan =
         sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for (st, body) in common::upload_all(&http, &s.url, me.unwrap(), &id, &scan, "scan.jpg").await {
+    for (st, body) in common::upload_all(&s, &http, me.unwrap(), &id, &scan, "scan.jpg").await {
         c.check("post", "/orders/{id}/uploads", st, &body);
         assert_eq!(st, 201);
     }
@@ -1205,11 +1205,17 @@ async fn production_mode_mounts_no_sandbox_and_no_outbox() {
     let form: sealdesk_domain::OrderForm =
         serde_json::from_value(common::order_body("13800138000")).unwrap();
     let order = s.app.create_order(&alice, "testCSQY", &form).await.unwrap();
-    let stamped =
-        sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
+    let scan = sealdesk_artwork::testkit::generate(7, sealdesk_artwork::testkit::FormSpec::A4_150);
+    let (_, pdf) = s.app.impression_form_pdf(&alice, order.id).await.unwrap();
+    let form_scan = common::stamp_form(&order, &pdf);
     for kind in sealdesk_domain::UploadKind::ALL {
+        let bytes = if kind == sealdesk_domain::UploadKind::ImpressionForm {
+            form_scan.clone()
+        } else {
+            scan.jpeg.clone()
+        };
         s.app
-            .add_upload(&alice, order.id, kind, "scan.jpg", stamped.jpeg.clone())
+            .add_upload(&alice, order.id, kind, "scan.jpg", bytes)
             .await
             .unwrap();
     }
@@ -1574,7 +1580,7 @@ async fn a_refused_review_stays_on_the_order_page_and_the_trail_reads_in_chinese
         .build()
         .unwrap();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 5).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 5).await;
     let signed: Value = http
         .post(format!("{}/api/v1/auth/operator", s.url))
         .json(&json!({"name": "admin", "password": "sealdesk-demo"}))
@@ -1709,7 +1715,7 @@ async fn the_super_administrator_reads_filters_checks_and_exports_the_audit_log(
         .await
         .unwrap();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 7).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 7).await;
     let other = common::draft_order(&http, &s.url, &alice, "13800138000").await;
     let order_no = s.store.order(id.parse().unwrap()).await.unwrap().order_no;
     let root = format!(
@@ -1808,7 +1814,7 @@ async fn the_dashboard_counts_the_operators_projects() {
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
     let mut decided = Vec::new();
     for seed in 1..=3 {
-        decided.push(common::submitted_order(&http, &s.url, &alice, "13800138000", seed).await);
+        decided.push(common::submitted_order(&s, &http, &alice, "13800138000", seed).await);
     }
     let base = common::draft_order(&http, &s.url, &alice, "13800138000").await;
     let base = s.store.order(base.parse().unwrap()).await.unwrap();

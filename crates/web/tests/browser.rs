@@ -389,8 +389,7 @@ async fn markup_typed_into_an_order_shows_as_text_on_every_page() {
         let o: Value = r.json().await.unwrap();
         assert_eq!(status, 201, "{o}");
         let id = o["id"].as_str().unwrap().to_owned();
-        for (st, body) in
-            common::upload_all(&http, &s.url, &me, &id, &scan, &format!("{p}.jpg")).await
+        for (st, body) in common::upload_all(&s, &http, &me, &id, &scan, &format!("{p}.jpg")).await
         {
             assert_eq!(st, 201, "{body}");
         }
@@ -770,7 +769,7 @@ async fn a_reviewer_compares_the_scans_with_the_typed_values() {
     let s = common::start().await;
     let http = common::http();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 9).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 9).await;
     let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
     let (_driver, c) = browser().await;
     use_session(&c, &s.url, &admin).await;

@@ -176,7 +176,7 @@ async fn a_bank_transfer_is_paid_by_the_imported_statement() {
         .await
         .unwrap();
     let (alice, alice_csrf) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 5).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 5).await;
     let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
     let r = http
         .post(format!("{}/api/v1/orders/{id}/approve", s.url))
@@ -279,7 +279,7 @@ async fn roles_decide_what_an_operator_may_do() {
         .await
         .unwrap();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 3).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 3).await;
     let today = sealdesk_domain::Timestamp(s.app.now()).beijing_date();
     let reviewer = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
     let auditor = common::operator(&http, &s.url, "shenji", "auditor-password-1").await;
@@ -390,7 +390,7 @@ async fn a_special_invoice_needs_every_buyer_field_and_prints_them() {
     .await;
     let http = common::http();
     let (alice, csrf) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 7).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 7).await;
     let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
     let r = http
         .post(format!("{}/api/v1/orders/{id}/approve", s.url))

@@ -17,7 +17,7 @@ async fn coded_reasons_reach_the_fields_they_concern() {
         .build()
         .unwrap();
     let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let id = common::submitted_order(&http, &s.url, &alice, "13800138000", 5).await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 5).await;
     let signed: Value = http
         .post(format!("{}/api/v1/auth/operator", s.url))
         .json(&json!({"name": "admin", "password": "sealdesk-demo"}))

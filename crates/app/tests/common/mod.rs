@@ -321,5 +321,6 @@ pub fn personal_invoice() -> InvoiceInfo {
         taxpayer_id: String::new(),
         mobile: "13800138000".into(),
         email: String::new(),
+        ..InvoiceInfo::default()
     }
 }

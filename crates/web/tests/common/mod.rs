@@ -272,18 +272,25 @@ pub fn order_body(mobile: &str) -> serde_json::Value {
 
 /// Uploads `scan` through the API as every document a 新办 needs, answering each response's (status, body).
 pub async fn upload_all(
+    s: &TestServer,
     http: &reqwest::Client,
-    url: &str,
     token: &str,
     order_id: &str,
     scan: &[u8],
     file_name: &str,
 ) -> Vec<(u16, serde_json::Value)> {
+    let url = &s.url;
     let mut out = Vec::new();
+    let form_scan = stamped_form(s, http, token, order_id).await;
     for kind in ["id_front", "id_back", "licence", "impression_form"] {
+        let bytes = if kind == "impression_form" {
+            form_scan.clone()
+        } else {
+            scan.to_vec()
+        };
         let form = reqwest::multipart::Form::new().text("kind", kind).part(
             "file",
-            reqwest::multipart::Part::bytes(scan.to_vec()).file_name(file_name.to_owned()),
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
         );
         let r = http
             .post(format!("{url}/api/v1/orders/{order_id}/uploads"))
@@ -295,6 +302,51 @@ pub async fn upload_all(
         out.push((r.status().as_u16(), r.json().await.unwrap()));
     }
     out
+}
+
+/// The order's own 印模采集表 as the server draws it (`/orders/{id}/impression-form.pdf`), printed at 300 dpi
+/// through `pdftoppm` and stamped with one seal of the box's shape in each box: what an applicant scans and
+/// uploads.
+pub async fn stamped_form(
+    s: &TestServer,
+    http: &reqwest::Client,
+    token: &str,
+    order_id: &str,
+) -> Vec<u8> {
+    let r = http
+        .get(format!("{}/orders/{order_id}/impression-form.pdf", s.url))
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the order's form downloads");
+    let pdf = r.bytes().await.unwrap();
+    let order = s.store.order(order_id.parse().unwrap()).await.unwrap();
+    stamp_form(&order, &pdf)
+}
+
+/// `pdf`, the 印模采集表 of `order`, printed at 300 dpi through `pdftoppm` and stamped with one seal of the box's
+/// shape in each box, as a JPEG.
+pub fn stamp_form(order: &sealdesk_domain::Order, pdf: &[u8]) -> Vec<u8> {
+    use sealdesk_artwork::{BoxShape, RenderRequest, Style};
+    let spec = sealdesk_app::form_spec(order);
+    let pages = sealdesk_artwork::layout(&spec);
+    assert_eq!(pages.len(), 1, "the tests' orders fit one page");
+    let mut sheet =
+        sealdesk_artwork::testkit::print_pdf(pdf, 1, 300).expect("pdftoppm prints the form");
+    for (b, at) in spec.boxes.iter().zip(&pages[0].boxes) {
+        let style = match b.shape {
+            BoxShape::Round => Style::Round,
+            BoxShape::Oval => Style::Oval,
+            BoxShape::Square => Style::Square,
+            BoxShape::Rect => Style::Frame,
+        };
+        let mut req = RenderRequest::new(style, order.holder.display_name());
+        req.title = Some(b.seal_name.clone());
+        let stamp = sealdesk_artwork::render(&req).unwrap();
+        sheet.press(&stamp, at.centre()).unwrap();
+    }
+    sheet.jpeg()
 }
 
 /// What `sealdesk token write` gives back for the seals of `GET /orders/{id}/seals`: the receipts to post.
@@ -345,16 +397,17 @@ pub async fn get_text(http: &reqwest::Client, url: &str, cookie: &str) -> String
 
 /// A 新办 order of the applicant `token`, with every upload (a generated form scan, `seed`) and submitted: 待审核.
 pub async fn submitted_order(
+    s: &TestServer,
     http: &reqwest::Client,
-    url: &str,
     token: &str,
     mobile: &str,
     seed: u64,
 ) -> String {
+    let url = &s.url;
     let id = draft_order(http, url, token, mobile).await;
     let scan =
         sealdesk_artwork::testkit::generate(seed, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for (st, body) in upload_all(http, url, token, &id, &scan, "scan.jpg").await {
+    for (st, body) in upload_all(s, http, token, &id, &scan, "scan.jpg").await {
         assert_eq!(st, 201, "{body}");
     }
     let r = http
