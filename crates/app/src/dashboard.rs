@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sealdesk_domain::{
-    OrderState, ReviewDue, ReviewEvent, ReviewStats, Timestamp, WorkCalendar, review_stats,
-};
+use sealdesk_domain::{OrderState, ReviewDue, ReviewEvent, ReviewStats, Timestamp, review_stats};
 
 use crate::{App, AppError, Principal, Who};
 
@@ -72,9 +70,9 @@ impl App {
 
         let now = Timestamp(self.now());
         let (mut overdue, mut due_today, mut due_unknown) = (0, 0, 0);
-        let cal = WorkCalendar::china().ok();
+        let cal = self.work_calendar();
         for since in self.store.pending_review_since(scope).await? {
-            match cal.as_ref().and_then(|c| c.review_due_at(&since, now)) {
+            match cal.and_then(|c| c.review_due_at(&since, now)) {
                 Some(Ok(ReviewDue::Overdue { .. })) => overdue += 1,
                 Some(Ok(ReviewDue::Today { .. })) => due_today += 1,
                 Some(Ok(ReviewDue::OnTime { .. })) => {}

@@ -93,6 +93,10 @@ pub struct AppConfig {
     pub bank_account: Option<BankAccount>,
     /// 销售方 as printed on the electronic invoice (the name defaults to `platform_name`).
     pub invoice_seller: InvoiceSeller,
+    /// 工作日: the calendar review due dates are counted in (the embedded data unless `serve --holidays FILE`
+    /// gives an administrator's file); `None` only if the embedded data were broken, and then every due date
+    /// is said to be unknown rather than guessed.
+    pub calendar: Option<Arc<sealdesk_domain::WorkCalendar>>,
 }
 
 /// 销售方: the platform's operator as its invoices print it.
@@ -120,6 +124,7 @@ impl Default for AppConfig {
             clock: Arc::new(SystemClock),
             bank_account: None,
             invoice_seller: InvoiceSeller::default(),
+            calendar: sealdesk_domain::WorkCalendar::china().ok().map(Arc::new),
         }
     }
 }
@@ -213,6 +218,11 @@ impl App {
     /// The trust anchors' certificates (PEM), for verifying seals this platform made.
     pub fn trust_pems(&self) -> Vec<String> {
         self.trust.iter().map(|c| c.to_pem()).collect()
+    }
+
+    /// The 工作日 calendar review due dates are counted in.
+    pub fn work_calendar(&self) -> Option<&sealdesk_domain::WorkCalendar> {
+        self.cfg.calendar.as_deref()
     }
 
     /// The payment channels offered, with their Chinese names, in order; empty when payment is not open yet.

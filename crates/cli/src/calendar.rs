@@ -37,7 +37,7 @@ pub struct Source {
 }
 
 impl Source {
-    fn calendar(&self) -> anyhow::Result<WorkCalendar> {
+    pub fn calendar(&self) -> anyhow::Result<WorkCalendar> {
         match &self.holidays {
             Some(p) => {
                 let text = std::fs::read_to_string(p)

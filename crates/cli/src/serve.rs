@@ -77,6 +77,11 @@ pub struct ServeArgs {
     /// The UKey agent's program (a file) that the home page offers for download at /downloads/sealdesk-agent.
     #[arg(long, env = "SEALDESK_AGENT_DOWNLOAD")]
     agent_download: Option<PathBuf>,
+    /// 工作日: review due dates count in the holidays and 调休 of this file (the format of
+    /// `crates/domain/data/holidays-cn.txt`) instead of the built-in one, so that an administrator adds next year's
+    /// schedule when it is announced without a new release.
+    #[command(flatten)]
+    holidays: crate::calendar::Source,
     /// The SMS signature (the bracketed name that starts each message).
     #[arg(long, default_value = "金格科技", env = "SEALDESK_SMS_SIGNATURE")]
     sms_signature: String,
@@ -246,6 +251,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         bank_account: channels::bank_account(&channels)?,
         invoice_seller: channels::invoice_seller(),
+        calendar: Some(std::sync::Arc::new(a.holidays.calendar()?)),
         ..Default::default()
     };
     let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway)

@@ -52,3 +52,28 @@ fn a_year_without_data_and_a_bad_file_are_refused_by_name() {
         "{err}"
     );
 }
+
+/// `serve --holidays FILE` reads the administrator's file before it starts: a broken one stops the start, naming
+/// the line, instead of a platform that counts due dates in a calendar nobody checked.
+#[test]
+fn serve_refuses_a_broken_holiday_file_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.txt");
+    std::fs::write(&file, "year 2027\nwork 2027-01-04\n").unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = sealdesk(&[
+        "serve",
+        "--demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--holidays",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("节假日数据第 2 行有误：2027-01-04 不是周末，无需调休上班"),
+        "{err}"
+    );
+}

@@ -1704,6 +1704,57 @@ async fn the_review_queue_shows_due_dates_in_working_days() {
     }
 }
 
+/// The platform counts due dates in the holiday file it is given (`serve --holidays FILE`): with next year's
+/// schedule added, an order submitted on New Year's Eve is due after the holiday instead of "no data".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_counts_in_the_holiday_file_the_platform_is_given() {
+    let clock = sealdesk_domain::ManualClock::at(sealdesk_domain::Timestamp::from_utc(
+        2026, 12, 31, 6, 0, 0,
+    ));
+    let file = format!(
+        "{}\nyear 2027\noff 2027-01-01 元旦\n",
+        include_str!("../../domain/data/holidays-cn.txt")
+    );
+    let calendar = sealdesk_domain::WorkCalendar::parse(&file).unwrap();
+    let s = common::start_cfg(
+        true,
+        Vec::new(),
+        String::new(),
+        std::sync::Arc::new(clock),
+        |cfg| {
+            cfg.calendar = Some(std::sync::Arc::new(calendar));
+        },
+    )
+    .await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::draft_order(&http, &s.url, &alice, "13800138000").await;
+    let base = s.store.order(id.parse().unwrap()).await.unwrap();
+    let order = common::waiting_copy(
+        &s.store,
+        &base,
+        ("testCSQY", base.project_id),
+        "2026-12-31T02:00:00Z",
+    );
+    s.store.bulk_load(&[], &[order.clone()], &[]).await.unwrap();
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let page = common::get_text(
+        &http,
+        &format!("{}/admin/orders", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains(&order.order_no))
+        .unwrap();
+    // 2027-01-01 is off: the two working days are Monday 01-04 and Tuesday 01-05.
+    assert!(
+        row.contains("<td class=\"due-ok\">2027-01-05 前（剩 2 个工作日）</td>"),
+        "{row}"
+    );
+}
+
 /// 审计日志: only a super-administrator reads the whole log; it filters by order and action, names people (a
 /// masked mobile number for an applicant), checks the chain on request and exports the filter as CSV.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -199,7 +199,7 @@ async fn orders(
     let due = orders
         .iter()
         .filter(|o| o.state == OrderState::PendingReview)
-        .map(|o| (o.id, review_due(&o.updated_at, now)))
+        .map(|o| (o.id, review_due(s.app.work_calendar(), &o.updated_at, now)))
         .collect();
     let page = q.page();
     let pager = Pager::new(page, per_page, orders.len(), total, |n| {
@@ -229,16 +229,14 @@ async fn orders(
     }))
 }
 
-/// The 工作日 calendar the queue counts in (the embedded data; it must parse, a unit test of the domain makes sure).
-fn calendar() -> Option<&'static WorkCalendar> {
-    static CAL: std::sync::OnceLock<Option<WorkCalendar>> = std::sync::OnceLock::new();
-    CAL.get_or_init(|| WorkCalendar::china().ok()).as_ref()
-}
-
 /// 办理时限 of an order submitted at `submitted` (RFC 3339), as of `now`. A year the calendar
 /// has no data for is said, never guessed.
-fn review_due(submitted: &str, now: Timestamp) -> (String, &'static str) {
-    match calendar().and_then(|c| c.review_due_at(submitted, now)) {
+fn review_due(
+    cal: Option<&WorkCalendar>,
+    submitted: &str,
+    now: Timestamp,
+) -> (String, &'static str) {
+    match cal.and_then(|c| c.review_due_at(submitted, now)) {
         None => ("无法计算".into(), "due-unknown"),
         Some(Ok(ReviewDue::OnTime { due, left })) => {
             (format!("{due} 前（剩 {left} 个工作日）"), "due-ok")
