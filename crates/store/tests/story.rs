@@ -989,11 +989,24 @@ async fn search_finds_any_part_and_the_filters_combine() {
             ..Default::default()
         };
         let ids = |found: &[Order]| found.iter().map(|o| o.id).collect::<Vec<_>>();
-        // Orders made together share all but the last digits of their numbers: a middle part finds them all, a
-        // tail one.
+        // Orders made together share the start of their numbers (their ids differ in the low digits, more of
+        // them when the clock ticked between two): a middle part of that shared start finds them all, a tail one.
         let no = &orders[1].order_no;
         let tail = &no[no.len() - 4..];
-        let middle = no[3..no.len() - 4].to_ascii_lowercase();
+        let shared = orders
+            .iter()
+            .skip(1)
+            .fold(orders[0].order_no.len(), |n, o| {
+                orders[0]
+                    .order_no
+                    .bytes()
+                    .zip(o.order_no.bytes())
+                    .take(n)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            });
+        let middle = orders[0].order_no[3..shared].to_ascii_lowercase();
+        assert!(middle.len() > 8, "{middle}");
         for (q, want) in [
             (tail, vec![orders[1].id]),
             (&middle, vec![orders[2].id, orders[1].id, orders[0].id]),
