@@ -59,10 +59,12 @@ pub fn review_stats(events: &[ReviewEvent]) -> ReviewStats {
         }
     }
     waits.sort_unstable();
-    let median_seconds = match waits.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(waits[n / 2]),
-        n => Some((waits[n / 2 - 1] + waits[n / 2]) / 2),
+    let n = waits.len();
+    // The middle one, or the mean of the two middle ones (`get`, so that no index can panic).
+    let median_seconds = match (waits.get(n / 2), waits.get(n.saturating_sub(1) / 2)) {
+        (Some(&hi), Some(&lo)) if n % 2 == 0 => Some((lo + hi) / 2),
+        (Some(&mid), _) => Some(mid),
+        _ => None,
     };
     let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
