@@ -19,6 +19,7 @@ mod mail;
 mod orders;
 mod payments;
 mod pending_payment;
+mod prechecks;
 mod reminders;
 mod review;
 mod seal_status;
@@ -126,6 +127,8 @@ pub struct App {
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
     /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
     pub(crate) processing: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Tesseract for the 审核预检 of scans (bounded and timed out in the adapter).
+    pub(crate) ocr: Arc<sealdesk_adapters::ocr::Ocr>,
 }
 
 impl std::fmt::Debug for App {
@@ -164,6 +167,7 @@ impl App {
             receiving: Arc::new(tokio::sync::Semaphore::new(uploads::UPLOADS_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
+            ocr: Arc::new(sealdesk_adapters::ocr::Ocr::default()),
         }
     }
 

@@ -343,7 +343,7 @@ impl App {
         Ok(())
     }
 
-    fn today(&self) -> u32 {
+    pub(crate) fn today(&self) -> u32 {
         Timestamp(self.now()).beijing_yyyymmdd()
     }
 
@@ -510,15 +510,19 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        self.step(
-            who,
-            id,
-            Actor::Applicant,
-            &Event::Submit,
-            serde_json::json!({}),
-            |_| (),
-        )
-        .await
+        let order = self
+            .step(
+                who,
+                id,
+                Actor::Applicant,
+                &Event::Submit,
+                serde_json::json!({}),
+                |_| (),
+            )
+            .await?;
+        // After the commit: the checks read the order and its files as submitted.
+        self.schedule_prechecks(&order).await;
+        Ok(order)
     }
 
     /// 审核通过.

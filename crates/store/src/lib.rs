@@ -27,6 +27,7 @@ mod delivery;
 mod finance;
 mod limits;
 mod ops;
+mod prechecks;
 mod reasons;
 mod records;
 mod search;
@@ -39,6 +40,7 @@ pub use audit_query::AuditFilter;
 pub use delivery::*;
 pub use finance::{MailDelivery, MailDraft};
 pub use ops::{PlanArg, Stats, database_is_blank};
+pub use prechecks::StoredPrechecks;
 pub use reasons::RejectReason;
 pub use records::*;
 

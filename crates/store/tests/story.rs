@@ -1114,3 +1114,66 @@ async fn search_finds_any_part_and_the_filters_combine() {
     })
     .await;
 }
+
+/// 审核预检 results belong to one submission: a resubmission resets them, and a late run for the earlier
+/// submission writes nothing.
+#[tokio::test]
+async fn prechecks_belong_to_the_submission_they_were_run_for() {
+    with_each_backend("prechecks", |store| async move {
+        let o = sealdesk_store::testing::order_in(
+            &store,
+            "PC",
+            "13800138000",
+            OrderState::PendingReview,
+        )
+        .await;
+        assert_eq!(store.prechecks(o.id).await.unwrap(), None);
+        store.reset_prechecks(o.id, 2).await.unwrap();
+        let due = store.prechecks(o.id).await.unwrap().unwrap();
+        assert_eq!(
+            (due.submitted_version, due.results, due.checked_at),
+            (2, None, None)
+        );
+        let first = vec![Precheck::new(
+            "licence_ocr_credit_code",
+            Outcome::Fail,
+            "证件识别企业证件号为91360100MA35L0N2TX，与最终填写的不符",
+        )];
+        assert!(
+            store
+                .put_prechecks(o.id, 2, &first, "2026-12-01T00:00:00Z")
+                .await
+                .unwrap()
+        );
+        let got = store.prechecks(o.id).await.unwrap().unwrap();
+        assert_eq!(got.results, Some(first.clone()));
+        assert_eq!(got.checked_at.as_deref(), Some("2026-12-01T00:00:00Z"));
+
+        // Resubmitted at version 5: the old results go, and the run for version 2 cannot bring them back.
+        store.reset_prechecks(o.id, 5).await.unwrap();
+        assert_eq!(store.prechecks(o.id).await.unwrap().unwrap().results, None);
+        assert!(
+            !store
+                .put_prechecks(o.id, 2, &first, "2026-12-01T00:01:00Z")
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.prechecks(o.id).await.unwrap().unwrap().results, None);
+        let second = vec![Precheck::new(
+            "duplicate_orders",
+            Outcome::Pass,
+            "没有同一持有人的其他未完成订单",
+        )];
+        assert!(
+            store
+                .put_prechecks(o.id, 5, &second, "2026-12-01T00:02:00Z")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.prechecks(o.id).await.unwrap().unwrap().results,
+            Some(second)
+        );
+    })
+    .await;
+}

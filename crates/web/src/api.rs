@@ -334,7 +334,12 @@ async fn show_order(
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
 ) -> ApiResult<OrderDetail> {
-    Ok(Json(s.app.order_view(&who, id(&oid)?).await?.into()))
+    let oid = id(&oid)?;
+    let mut detail: OrderDetail = s.app.order_view(&who, oid).await?.into();
+    if matches!(who.principal, sealdesk_app::Principal::Operator { .. }) {
+        detail.prechecks = Some(s.app.prechecks(&who, oid).await?.unwrap_or_default());
+    }
+    Ok(Json(detail))
 }
 
 /// Edit a draft or rejected order.

@@ -245,6 +245,9 @@ pub struct OrderDetail {
     pub made_seals: Vec<SealRef>,
     /// The electronic invoice's number, once issued.
     pub invoice_number: Option<String>,
+    /// 审核预检 results, for operators only (absent for applicants; empty before the first submission).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prechecks: Option<Vec<sealdesk_domain::Precheck>>,
 }
 
 impl From<OrderView> for OrderDetail {
@@ -279,6 +282,7 @@ impl From<OrderView> for OrderDetail {
                 })
                 .collect(),
             invoice_number: v.invoice.map(|i| i.number),
+            prechecks: None,
         }
     }
 }

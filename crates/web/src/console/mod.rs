@@ -273,6 +273,8 @@ struct Detail<'a> {
     /// The catalogue of coded reasons, and those ticked when the form comes back with an error.
     reasons: Vec<sealdesk_store::RejectReason>,
     chosen: Vec<String>,
+    /// 审核预检 results (`None`: never submitted).
+    prechecks: Option<Vec<sealdesk_domain::Precheck>>,
 }
 
 impl Detail<'_> {
@@ -355,6 +357,7 @@ async fn detail_page(
 ) -> PageResult {
     let v = s.app.order_view(&c.who, id).await?;
     let reasons = s.app.reject_reasons(&c.who).await?;
+    let prechecks = s.app.prechecks(&c.who, v.order.id).await?;
     let trail = s
         .app
         .order_audit(&c.who, v.order.id)
@@ -383,6 +386,7 @@ async fn detail_page(
             id_number,
             reasons,
             chosen,
+            prechecks,
         },
     ))
 }
