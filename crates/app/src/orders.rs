@@ -525,9 +525,35 @@ impl App {
         Ok(order)
     }
 
-    /// 审核通过.
+    /// 审核通过. When the order's project asks a second approval (二次审核) for one of its seal kinds, the first
+    /// approval is recorded (`approve_first`) and the order stays 待审核; a different reviewer's approval then
+    /// completes it. The order as it is after the call.
     pub async fn approve(&self, who: &Who, id: i64) -> Result<Order, AppError> {
-        self.operator_order(who, id).await?;
+        let mut order = self.operator_order(who, id).await?;
+        let project = self.store.project(order.project_id).await?;
+        let second = order
+            .seals
+            .iter()
+            .any(|l| project.second_approval.contains(&l.kind));
+        if second && order.state == OrderState::PendingReview {
+            match self.first_approver(id).await? {
+                None => {
+                    let name = who.principal.audit_name();
+                    self.save_edit(
+                        who,
+                        &mut order,
+                        "approve_first",
+                        serde_json::json!({"first_approver": name}),
+                    )
+                    .await?;
+                    return Ok(order);
+                }
+                Some(first) if first == who.principal.audit_name() => {
+                    return Err(AppError::Conflict("复核须由另一位审核员完成".into()));
+                }
+                Some(_) => {}
+            }
+        }
         self.step(
             who,
             id,

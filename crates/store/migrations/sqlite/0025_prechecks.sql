@@ -8,3 +8,7 @@ CREATE TABLE order_prechecks (
     body TEXT,
     checked_at TEXT
 );
+
+-- 二次审核 (issue 10, item 5): the seal kinds (comma-separated codes, e.g. `official_seal`) whose orders in this
+-- project need a second reviewer's approval after the first; empty: one approval suffices.
+ALTER TABLE projects ADD COLUMN second_approval_kinds TEXT NOT NULL DEFAULT '';
