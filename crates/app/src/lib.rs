@@ -16,6 +16,7 @@ mod error;
 mod finance;
 mod invoice_pdf;
 mod mail;
+mod messages;
 mod orders;
 mod payments;
 mod pending_payment;
@@ -90,6 +91,8 @@ pub struct AppConfig {
     pub clock: Arc<dyn Clock>,
     /// The platform's account for 对公转账 (channel `bank`), if that channel is offered.
     pub bank_account: Option<BankAccount>,
+    /// 在线客服's service hours, shown beside each order's message thread.
+    pub service_hours: String,
 }
 
 impl Default for AppConfig {
@@ -103,6 +106,7 @@ impl Default for AppConfig {
             data_dir: PathBuf::from("data"),
             clock: Arc::new(SystemClock),
             bank_account: None,
+            service_hours: "工作日 9:00–17:00".into(),
         }
     }
 }

@@ -198,7 +198,7 @@ impl App {
         Ok(o)
     }
 
-    async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
+    pub(crate) async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
         match &who.principal {
             Principal::Operator {
                 id,

@@ -6,13 +6,14 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 26] = [
+pub const ACTIONS: [(&str, &str); 27] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
     ("submit", "提交审核"),
     ("approve", "审核通过"),
     ("approve_first", "初审通过"),
+    ("message_answered", "客服回复"),
     ("reject", "审核不通过"),
     ("invoice_info", "确认开票信息"),
     ("payment_confirmed", "支付成功"),

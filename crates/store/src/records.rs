@@ -313,7 +313,7 @@ pub(crate) fn operator_from_row(r: &AnyRow) -> Result<Operator> {
 }
 
 /// SMALLINT on PostgreSQL and INTEGER on SQLite come back as different widths through `Any`.
-fn flag(r: &AnyRow, col: &str) -> Result<bool> {
+pub(crate) fn flag(r: &AnyRow, col: &str) -> Result<bool> {
     int(r, col).map(|v| v != 0)
 }
 

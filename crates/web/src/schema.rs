@@ -361,6 +361,51 @@ pub struct RejectRequest {
     pub reasons: Vec<String>,
 }
 
+/// `POST /orders/{id}/messages`: a message in the order's thread (在线客服).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostMessage {
+    /// The text, 1–500 characters.
+    pub body: String,
+}
+
+/// One message of an order's thread.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageEntry {
+    /// Id.
+    pub id: String,
+    /// `applicant` or `operator` (客服).
+    pub from: String,
+    /// The text.
+    pub body: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<sealdesk_store::OrderMessage> for MessageEntry {
+    fn from(m: sealdesk_store::OrderMessage) -> Self {
+        MessageEntry {
+            id: m.id.to_string(),
+            from: if m.from_operator {
+                "operator"
+            } else {
+                "applicant"
+            }
+            .into(),
+            body: m.body,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// An order's thread with the service hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageThread {
+    /// 服务时间, e.g. 工作日 9:00–17:00.
+    pub service_hours: String,
+    /// Oldest first.
+    pub messages: Vec<MessageEntry>,
+}
+
 /// `POST /orders/{id}/payments`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PayRequest {

@@ -12,3 +12,14 @@ CREATE TABLE order_prechecks (
 -- 二次审核 (issue 10, item 5): the seal kinds (comma-separated codes, e.g. `official_seal`) whose orders in this
 -- project need a second reviewer's approval after the first; empty: one approval suffices.
 ALTER TABLE projects ADD COLUMN second_approval_kinds TEXT NOT NULL DEFAULT '';
+
+-- 在线客服 (issue 10, item 9): one message thread per order between its applicant and the operators.
+CREATE TABLE order_messages (
+    id BIGINT PRIMARY KEY,
+    order_id BIGINT NOT NULL REFERENCES orders(id),
+    from_operator SMALLINT NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX order_messages_order ON order_messages (order_id, id);

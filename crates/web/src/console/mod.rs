@@ -39,6 +39,8 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .route("/admin/messages", get(waiting_messages))
+        .route("/admin/orders/{id}/messages", post(post_message))
         .route(
             "/admin/projects/{code}/second-approval",
             post(second_approval),
@@ -281,6 +283,8 @@ struct Detail<'a> {
     prechecks: Option<Vec<sealdesk_domain::Precheck>>,
     /// 二次审核: "已初审，待复核（初审：NAME）" while the second approval is awaited.
     review_stage: Option<String>,
+    /// 在线客服.
+    thread: crate::view::Thread,
 }
 
 impl Detail<'_> {
@@ -365,6 +369,10 @@ async fn detail_page(
     let reasons = s.app.reject_reasons(&c.who).await?;
     let prechecks = s.app.prechecks(&c.who, v.order.id).await?;
     let review_stage = s.app.review_stage(&c.who, v.order.id).await?;
+    let thread = crate::view::Thread::of(
+        &s.app.config().service_hours,
+        s.app.messages(&c.who, v.order.id).await?,
+    );
     let trail = s
         .app
         .order_audit(&c.who, v.order.id)
@@ -395,6 +403,7 @@ async fn detail_page(
             chosen,
             prechecks,
             review_stage,
+            thread,
         },
     ))
 }
@@ -564,6 +573,40 @@ async fn second_approval(
             .collect();
     s.app.set_second_approval(&c.who, &code, &kinds).await?;
     Ok(redirect("/admin/projects"))
+}
+
+#[derive(Template)]
+#[template(path = "console/messages.html")]
+struct Waiting {
+    l: Layout,
+    threads: Vec<sealdesk_store::WaitingThread>,
+}
+
+impl Waiting {
+    fn at(&self, rfc3339: &str) -> String {
+        crate::view::beijing(rfc3339)
+    }
+}
+
+/// 客服留言: the threads waiting for an answer in the operator's projects, newest first.
+async fn waiting_messages(State(s): State<AppState>, c: PageCaller) -> PageResult {
+    c.operator_name()?;
+    let threads = s.app.waiting_threads(&c.who).await?;
+    Ok(render(&Waiting {
+        l: Layout::new("客服留言", Nav::of(&c)),
+        threads,
+    }))
+}
+
+/// 客服 answers in an order's thread; the applicant gets an SMS.
+async fn post_message(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    c.operator_name()?;
+    crate::view::post_thread_message(&s, &c, &id, &body, "/admin/orders").await
 }
 
 /// Rows of the SMS delivery page.
