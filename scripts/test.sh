@@ -20,6 +20,9 @@ command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 # SoftHSM2: the UKey agent's PKCS#11 tests initialise tokens on it (module /usr/lib/softhsm/libsofthsm2.so).
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+# 审核预检: OCR of the licence and ID card scans (Tesseract with the simplified-Chinese data).
+command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
+dpkg -s tesseract-ocr-chi-sim >/dev/null 2>&1 || need+=(tesseract-ocr-chi-sim)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -8,6 +8,7 @@
 
 pub mod blobs;
 pub mod keys;
+pub mod ocr;
 pub mod pay;
 pub mod s3;
 pub mod token;

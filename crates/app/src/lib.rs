@@ -17,9 +17,11 @@ mod finance;
 mod impression;
 mod invoice_pdf;
 mod mail;
+mod messages;
 mod orders;
 mod payments;
 mod pending_payment;
+mod prechecks;
 mod reminders;
 mod review;
 mod seal_status;
@@ -97,6 +99,8 @@ pub struct AppConfig {
     /// gives an administrator's file); `None` only if the embedded data were broken, and then every due date
     /// is said to be unknown rather than guessed.
     pub calendar: Option<Arc<sealdesk_domain::WorkCalendar>>,
+    /// 在线客服's service hours, shown beside each order's message thread.
+    pub service_hours: String,
 }
 
 /// 销售方: the platform's operator as its invoices print it.
@@ -125,6 +129,7 @@ impl Default for AppConfig {
             bank_account: None,
             invoice_seller: InvoiceSeller::default(),
             calendar: sealdesk_domain::WorkCalendar::china().ok().map(Arc::new),
+            service_hours: "工作日 9:00–17:00".into(),
         }
     }
 }
@@ -149,6 +154,8 @@ pub struct App {
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
     /// Uploads in processing per applicant (see [`PROCESSING_PER_APPLICANT`]).
     pub(crate) processing: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Tesseract for the 审核预检 of scans (bounded and timed out in the adapter).
+    pub(crate) ocr: Arc<sealdesk_adapters::ocr::Ocr>,
 }
 
 impl std::fmt::Debug for App {
@@ -187,6 +194,7 @@ impl App {
             receiving: Arc::new(tokio::sync::Semaphore::new(uploads::UPLOADS_AT_ONCE)),
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
+            ocr: Arc::new(sealdesk_adapters::ocr::Ocr::default()),
         }
     }
 

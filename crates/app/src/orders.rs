@@ -198,7 +198,7 @@ impl App {
         Ok(o)
     }
 
-    async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
+    pub(crate) async fn operator_scope(&self, who: &Who) -> Result<Option<Vec<i64>>, AppError> {
         match &who.principal {
             Principal::Operator {
                 id,
@@ -343,7 +343,7 @@ impl App {
         Ok(())
     }
 
-    fn today(&self) -> u32 {
+    pub(crate) fn today(&self) -> u32 {
         Timestamp(self.now()).beijing_yyyymmdd()
     }
 
@@ -519,20 +519,50 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        self.step(
-            who,
-            id,
-            Actor::Applicant,
-            &Event::Submit,
-            serde_json::json!({}),
-            |_| (),
-        )
-        .await
+        let order = self
+            .step(
+                who,
+                id,
+                Actor::Applicant,
+                &Event::Submit,
+                serde_json::json!({}),
+                |_| (),
+            )
+            .await?;
+        // After the commit: the checks read the order and its files as submitted.
+        self.schedule_prechecks(&order).await;
+        Ok(order)
     }
 
-    /// 审核通过.
+    /// 审核通过. When the order's project asks a second approval (二次审核) for one of its seal kinds, the first
+    /// approval is recorded (`approve_first`) and the order stays 待审核; a different reviewer's approval then
+    /// completes it. The order as it is after the call.
     pub async fn approve(&self, who: &Who, id: i64) -> Result<Order, AppError> {
-        self.operator_order(who, id).await?;
+        let mut order = self.operator_order(who, id).await?;
+        let project = self.store.project(order.project_id).await?;
+        let second = order
+            .seals
+            .iter()
+            .any(|l| project.second_approval.contains(&l.kind));
+        if second && order.state == OrderState::PendingReview {
+            match self.first_approver(id).await? {
+                None => {
+                    let name = who.principal.audit_name();
+                    self.save_edit(
+                        who,
+                        &mut order,
+                        "approve_first",
+                        serde_json::json!({"first_approver": name}),
+                    )
+                    .await?;
+                    return Ok(order);
+                }
+                Some(first) if first == who.principal.audit_name() => {
+                    return Err(AppError::Conflict("复核须由另一位审核员完成".into()));
+                }
+                Some(_) => {}
+            }
+        }
         self.step(
             who,
             id,

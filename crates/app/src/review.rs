@@ -3,7 +3,7 @@
 
 use sealdesk_store::AuditDraft;
 
-use crate::{App, AppError, Who};
+use crate::{App, AppError, Principal, Who};
 
 impl App {
     /// The order holder's full ID number for an operator who serves the order, with an audit entry
@@ -25,5 +25,61 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(order.holder.id_number)
+    }
+}
+
+/// 二次审核: who approved first, read from the order's audit trail since its latest submission (a rejection
+/// and resubmission start the review over).
+impl App {
+    /// The audit name (`operator:NAME`) of the first approval of the current submission, if any.
+    pub(crate) async fn first_approver(&self, order_id: i64) -> Result<Option<String>, AppError> {
+        let trail = self.store.audit_entries(Some(order_id)).await?;
+        let since = trail
+            .iter()
+            .rposition(|a| a.action == "submit")
+            .map_or(0, |i| i + 1);
+        Ok(trail
+            .get(since..)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find(|a| a.action == "approve_first")
+            .map(|a| a.actor.clone()))
+    }
+
+    /// What the review page says of an order approved once and waiting for its second approval:
+    /// "已初审，待复核（初审：NAME）"; `None` otherwise.
+    pub async fn review_stage(&self, who: &Who, order_id: i64) -> Result<Option<String>, AppError> {
+        let order = self.visible_order(who, order_id).await?;
+        if order.state != sealdesk_domain::OrderState::PendingReview {
+            return Ok(None);
+        }
+        Ok(self.first_approver(order_id).await?.map(|actor| {
+            let name = actor.strip_prefix("operator:").unwrap_or(&actor);
+            format!("已初审，待复核（初审：{name}）")
+        }))
+    }
+
+    /// Sets the seal kinds whose orders in project `code` need a second approval. Super-administrators only;
+    /// audited.
+    pub async fn set_second_approval(
+        &self,
+        who: &Who,
+        code: &str,
+        kinds: &[sealdesk_domain::SealKind],
+    ) -> Result<(), AppError> {
+        if !matches!(who.principal, Principal::Operator { is_admin: true, .. }) {
+            return Err(AppError::Forbidden("只有超级管理员可以设置二次审核".into()));
+        }
+        let project = self.store.project_by_code(code).await?;
+        self.store.set_second_approval(project.id, kinds).await?;
+        let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+        self.audit_event(
+            &who.principal.audit_name(),
+            &who.ip,
+            "second_approval_set",
+            serde_json::json!({"project": code, "kinds": codes}),
+        )
+        .await
     }
 }

@@ -47,6 +47,13 @@ pub(crate) fn for_state(
     })
 }
 
+/// The message telling the applicant that 客服 answered in the order's thread.
+pub(crate) fn message_answered(sig: &str, platform: &str, url: &str, order_no: &str) -> String {
+    format!(
+        "[{sig}] 尊敬的客户，您好！您订单号为【{order_no}】的订单，客服已回复您的留言，请登录 {platform}（{url}）查看，本条短信无需回复，感谢您的合作，谢谢！"
+    )
+}
+
 /// The sign-in code message.
 pub(crate) fn login_code(sig: &str, code: &str) -> String {
     format!("[{sig}] 您的登录验证码为 {code}，5 分钟内有效。如非本人操作，请忽略本短信。")

@@ -2,7 +2,7 @@
 //! by compositing *different* seals into its boxes at the layout's positions, captured straight,
 //! turned on the glass and photographed in perspective, then read back box by box.
 
-use sealdesk_artwork::testkit::{Printed, iou, print_pdf, warp_onto};
+use sealdesk_artwork::testkit::{Printed, print_pdf, warp_onto};
 use sealdesk_artwork::{
     BoxReading, BoxShape, BoxSpec, ExtractOptions, FormReading, FormSpec, Impression,
     RenderRequest, Style, layout, read_form, render, render_form_pdf,

@@ -13,12 +13,14 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 24] = [
+pub const ACTIONS: [(&str, &str); 27] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
     ("submit", "提交审核"),
     ("approve", "审核通过"),
+    ("approve_first", "初审通过"),
+    ("message_answered", "客服回复"),
     ("reject", "审核不通过"),
     ("invoice_info", "确认开票信息"),
     ("payment_confirmed", "支付成功"),
@@ -27,6 +29,7 @@ pub const ACTIONS: [(&str, &str); 24] = [
     ("bank_statement_imported", "导入银行流水"),
     ("invoice_reissued", "作废重开发票"),
     ("reject_reason_edited", "修改不通过原因"),
+    ("second_approval_set", "设置二次审核"),
     ("authorize", "授权"),
     ("make", "制章"),
     ("seal_issued", "签发印章"),

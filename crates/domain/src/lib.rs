@@ -27,6 +27,7 @@ pub mod audit;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod precheck;
 pub mod review_stats;
 pub mod role;
 pub mod seal_status;
@@ -45,6 +46,7 @@ pub use order::{
     Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order,
     OrderForm, ReviewReason, SealKind, SealLine, Service, UploadKind,
 };
+pub use precheck::{Outcome, Precheck};
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
 pub use role::{Role, Roles};
 pub use seal_status::SealStatus;

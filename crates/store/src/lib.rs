@@ -26,13 +26,16 @@ mod dashboard;
 mod delivery;
 mod finance;
 mod limits;
+mod messages;
 mod ops;
+mod prechecks;
 mod reasons;
 mod records;
 mod search;
 
 use sealdesk_domain::{
-    AuditRecord, ChainHead, ChainPos, Checkpoint, Fen, Order, OrderIdGen, OrderState, Timestamp,
+    AuditRecord, ChainHead, ChainPos, Checkpoint, Fen, Order, OrderIdGen, OrderState, SealKind,
+    Timestamp,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -40,7 +43,9 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 pub use audit_query::AuditFilter;
 pub use delivery::*;
 pub use finance::{MailDelivery, MailDraft};
+pub use messages::{OrderMessage, WaitingThread};
 pub use ops::{PlanArg, Stats, database_is_blank};
+pub use prechecks::StoredPrechecks;
 pub use reasons::RejectReason;
 pub use records::*;
 
@@ -366,6 +371,7 @@ impl Store {
             name: name.into(),
             price,
             group_id,
+            second_approval: Vec::new(),
         };
         sqlx::query(
             "INSERT INTO projects (id, code, name, price_fen_per_seal_year, group_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -384,7 +390,7 @@ impl Store {
     /// One project.
     pub async fn project(&self, id: i64) -> Result<Project> {
         let row = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects WHERE id = $1",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
@@ -395,7 +401,7 @@ impl Store {
     /// The project with `code`.
     pub async fn project_by_code(&self, code: &str) -> Result<Project> {
         let row = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects WHERE code = $1",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects WHERE code = $1",
         )
         .bind(code)
         .fetch_one(&self.pool)
@@ -403,10 +409,24 @@ impl Store {
         project_from_row(&row)
     }
 
+    /// Sets the seal kinds whose orders in project `id` need a second approval (二次审核).
+    pub async fn set_second_approval(&self, id: i64, kinds: &[SealKind]) -> Result<()> {
+        let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+        let done = sqlx::query("UPDATE projects SET second_approval_kinds = $2 WHERE id = $1")
+            .bind(id)
+            .bind(codes.join(","))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Every project, by name.
     pub async fn list_projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id FROM projects ORDER BY name",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;

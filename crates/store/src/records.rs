@@ -28,6 +28,8 @@ pub struct Project {
     pub price: Fen,
     /// The group whose operators review its orders.
     pub group_id: Option<i64>,
+    /// 二次审核: the seal kinds whose orders need a second reviewer's approval (empty: one approval suffices).
+    pub second_approval: Vec<sealdesk_domain::SealKind>,
 }
 
 /// An operator account.
@@ -287,6 +289,11 @@ pub(crate) fn project_from_row(r: &AnyRow) -> Result<Project> {
         name: r.try_get("name")?,
         price: Fen(r.try_get("price_fen_per_seal_year")?),
         group_id: r.try_get("group_id")?,
+        second_approval: r
+            .try_get::<String, _>("second_approval_kinds")?
+            .split(',')
+            .filter_map(sealdesk_domain::SealKind::from_code)
+            .collect(),
     })
 }
 
@@ -306,7 +313,7 @@ pub(crate) fn operator_from_row(r: &AnyRow) -> Result<Operator> {
 }
 
 /// SMALLINT on PostgreSQL and INTEGER on SQLite come back as different widths through `Any`.
-fn flag(r: &AnyRow, col: &str) -> Result<bool> {
+pub(crate) fn flag(r: &AnyRow, col: &str) -> Result<bool> {
     int(r, col).map(|v| v != 0)
 }
 

@@ -1108,3 +1108,132 @@ async fn search_finds_any_part_and_the_filters_combine() {
     })
     .await;
 }
+
+/// 审核预检 results belong to one submission: a resubmission resets them, and a late run for the earlier
+/// submission writes nothing.
+#[tokio::test]
+async fn prechecks_belong_to_the_submission_they_were_run_for() {
+    with_each_backend("prechecks", |store| async move {
+        let o = sealdesk_store::testing::order_in(
+            &store,
+            "PC",
+            "13800138000",
+            OrderState::PendingReview,
+        )
+        .await;
+        assert_eq!(store.prechecks(o.id).await.unwrap(), None);
+        store.reset_prechecks(o.id, 2).await.unwrap();
+        let due = store.prechecks(o.id).await.unwrap().unwrap();
+        assert_eq!(
+            (due.submitted_version, due.results, due.checked_at),
+            (2, None, None)
+        );
+        let first = vec![Precheck::new(
+            "licence_ocr_credit_code",
+            Outcome::Fail,
+            "证件识别企业证件号为91360100MA35L0N2TX，与最终填写的不符",
+        )];
+        assert!(
+            store
+                .put_prechecks(o.id, 2, &first, "2026-12-01T00:00:00Z")
+                .await
+                .unwrap()
+        );
+        let got = store.prechecks(o.id).await.unwrap().unwrap();
+        assert_eq!(got.results, Some(first.clone()));
+        assert_eq!(got.checked_at.as_deref(), Some("2026-12-01T00:00:00Z"));
+
+        // Resubmitted at version 5: the old results go, and the run for version 2 cannot bring them back.
+        store.reset_prechecks(o.id, 5).await.unwrap();
+        assert_eq!(store.prechecks(o.id).await.unwrap().unwrap().results, None);
+        assert!(
+            !store
+                .put_prechecks(o.id, 2, &first, "2026-12-01T00:01:00Z")
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.prechecks(o.id).await.unwrap().unwrap().results, None);
+        let second = vec![Precheck::new(
+            "duplicate_orders",
+            Outcome::Pass,
+            "没有同一持有人的其他未完成订单",
+        )];
+        assert!(
+            store
+                .put_prechecks(o.id, 5, &second, "2026-12-01T00:02:00Z")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.prechecks(o.id).await.unwrap().unwrap().results,
+            Some(second)
+        );
+    })
+    .await;
+}
+
+/// 在线客服: a thread per order, oldest first; a thread waits for an answer while its last message is the
+/// applicant's, newest first.
+#[tokio::test]
+async fn message_threads_wait_until_an_operator_answers() {
+    with_each_backend("messages", |store| async move {
+        let a = sealdesk_store::testing::order_in(
+            &store,
+            "MS",
+            "13800138000",
+            OrderState::PendingReview,
+        )
+        .await;
+        let b = sealdesk_store::testing::order_in(
+            &store,
+            "MS",
+            "13800138001",
+            OrderState::PendingReview,
+        )
+        .await;
+        let say = |order_id: i64, from_operator: bool, body: &str| OrderMessage {
+            id: store.next_id(),
+            order_id,
+            from_operator,
+            author: if from_operator {
+                "operator:admin".into()
+            } else {
+                format!("applicant:{order_id}")
+            },
+            body: body.into(),
+            created_at: now_text(),
+        };
+        let m1 = say(a.id, false, "请问多久能审核完？");
+        let m2 = say(b.id, false, "营业执照需要盖章吗？");
+        let m3 = say(a.id, true, "1-2 个工作日内审核，请耐心等待。");
+        for m in [&m1, &m2, &m3] {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_message(m).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(
+            store.messages(a.id).await.unwrap(),
+            vec![m1.clone(), m3.clone()]
+        );
+        let waiting = store.waiting_threads(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(
+            (waiting[0].last.clone(), waiting[0].order_no.clone()),
+            (m2.clone(), b.order_no.clone())
+        );
+        // The applicant writes again: both wait, the newest first.
+        let m4 = say(a.id, false, "好的，谢谢");
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_message(&m4).await.unwrap();
+        tx.commit().await.unwrap();
+        let waiting: Vec<i64> = store
+            .waiting_threads(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.last.id)
+            .collect();
+        assert_eq!(waiting, [m4.id, m2.id]);
+    })
+    .await;
+}

@@ -64,6 +64,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(approve))
         .routes(routes!(reject))
         .routes(routes!(cancel))
+        .routes(routes!(messages, post_message))
         .routes(routes!(confirm_invoice, invoice))
         .routes(routes!(start_payment))
         .routes(routes!(payment_notify))
@@ -334,7 +335,12 @@ async fn show_order(
     ApiCaller(who): ApiCaller,
     Path(oid): Path<String>,
 ) -> ApiResult<OrderDetail> {
-    Ok(Json(s.app.order_view(&who, id(&oid)?).await?.into()))
+    let oid = id(&oid)?;
+    let mut detail: OrderDetail = s.app.order_view(&who, oid).await?.into();
+    if matches!(who.principal, sealdesk_app::Principal::Operator { .. }) {
+        detail.prechecks = Some(s.app.prechecks(&who, oid).await?.unwrap_or_default());
+    }
+    Ok(Json(detail))
 }
 
 /// Edit a draft or rejected order.
@@ -500,6 +506,36 @@ async fn reject(
             .reject_with(&who, id(&oid)?, &r.reasons, &r.comment)
             .await?,
     ))
+}
+
+/// The order's message thread (在线客服), its applicant or an operator of its project.
+#[utoipa::path(get, path = "/orders/{id}/messages", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = MessageThread), (status = "4XX", body = ErrorBody)))]
+async fn messages(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+) -> ApiResult<MessageThread> {
+    let messages = s.app.messages(&who, id(&oid)?).await?;
+    Ok(Json(MessageThread {
+        service_hours: s.app.config().service_hours.clone(),
+        messages: messages.into_iter().map(MessageEntry::from).collect(),
+    }))
+}
+
+/// Write in the order's thread; an operator's answer sends the applicant an SMS.
+#[utoipa::path(post, path = "/orders/{id}/messages", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = PostMessage, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = MessageEntry), (status = "4XX", body = ErrorBody)))]
+async fn post_message(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+    ApiJson(r): ApiJson<PostMessage>,
+) -> Created<MessageEntry> {
+    let m = s.app.post_message(&who, id(&oid)?, &r.body).await?;
+    Ok((StatusCode::CREATED, Json(m.into())))
 }
 
 /// Cancel before payment.

@@ -245,6 +245,9 @@ pub struct OrderDetail {
     pub made_seals: Vec<SealRef>,
     /// The electronic invoice's number, once issued.
     pub invoice_number: Option<String>,
+    /// 审核预检 results, for operators only (absent for applicants; empty before the first submission).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prechecks: Option<Vec<sealdesk_domain::Precheck>>,
 }
 
 impl From<OrderView> for OrderDetail {
@@ -279,6 +282,7 @@ impl From<OrderView> for OrderDetail {
                 })
                 .collect(),
             invoice_number: v.invoice.map(|i| i.number),
+            prechecks: None,
         }
     }
 }
@@ -355,6 +359,51 @@ pub struct RejectRequest {
     /// Codes of coded reasons from `GET /reject-reasons`.
     #[serde(default)]
     pub reasons: Vec<String>,
+}
+
+/// `POST /orders/{id}/messages`: a message in the order's thread (在线客服).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostMessage {
+    /// The text, 1–500 characters.
+    pub body: String,
+}
+
+/// One message of an order's thread.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageEntry {
+    /// Id.
+    pub id: String,
+    /// `applicant` or `operator` (客服).
+    pub from: String,
+    /// The text.
+    pub body: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<sealdesk_store::OrderMessage> for MessageEntry {
+    fn from(m: sealdesk_store::OrderMessage) -> Self {
+        MessageEntry {
+            id: m.id.to_string(),
+            from: if m.from_operator {
+                "operator"
+            } else {
+                "applicant"
+            }
+            .into(),
+            body: m.body,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// An order's thread with the service hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageThread {
+    /// 服务时间, e.g. 工作日 9:00–17:00.
+    pub service_hours: String,
+    /// Oldest first.
+    pub messages: Vec<MessageEntry>,
 }
 
 /// `POST /orders/{id}/payments`.

@@ -413,3 +413,71 @@ mod tests {
         assert_eq!(mask_id("身份证号码一二三四"), "身份证号码一二三四");
     }
 }
+
+/// The messages of a refused form, one line for a page's error banner.
+pub(crate) fn field_messages(errs: &[sealdesk_domain::FieldError]) -> String {
+    errs.iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// One message of an order's thread (在线客服) as pages show it.
+pub(crate) struct ThreadRow {
+    /// 客服 or 申请人.
+    pub who: &'static str,
+    /// Written by an operator.
+    pub operator: bool,
+    /// Beijing time.
+    pub at: String,
+    pub body: String,
+}
+
+/// An order's thread with the service hours, for the applicant's and the console's order pages.
+pub(crate) struct Thread {
+    pub hours: String,
+    pub rows: Vec<ThreadRow>,
+}
+
+impl Thread {
+    pub(crate) fn of(hours: &str, messages: Vec<sealdesk_store::OrderMessage>) -> Thread {
+        Thread {
+            hours: hours.to_owned(),
+            rows: messages
+                .into_iter()
+                .map(|m| ThreadRow {
+                    who: if m.from_operator {
+                        "客服"
+                    } else {
+                        "申请人"
+                    },
+                    operator: m.from_operator,
+                    at: beijing(&m.created_at),
+                    body: m.body,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Posts a message in an order's thread from a page form (`body`), then back to `back` (its `#messages`), with
+/// the refusal as the page's error when the text is empty or too long.
+pub(crate) async fn post_thread_message(
+    s: &crate::AppState,
+    c: &crate::session::PageCaller,
+    id: &str,
+    body: &[u8],
+    back: &str,
+) -> PageResult {
+    let f = Fields::parse(body);
+    c.check_csrf(f.get("_csrf"))?;
+    let id = oid(id)?;
+    let back = format!("{back}/{id}");
+    match s.app.post_message(&c.who, id, f.get("body")).await {
+        Ok(_) => Ok(redirect(&format!("{back}#messages"))),
+        Err(sealdesk_app::AppError::Invalid(errs)) => {
+            Ok(redirect_with(&back, "err", &field_messages(&errs)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

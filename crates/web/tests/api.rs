@@ -768,6 +768,54 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
     assert_eq!(st, 409, "a draft cannot be approved");
     c.call("post", "/orders/{id}/submit", &p("/submit"), me, None)
         .await;
+    // 在线客服: the applicant asks, the operator answers (an SMS goes out), an empty message is refused.
+    let (st, asked) = c
+        .call(
+            "post",
+            "/orders/{id}/messages",
+            &p("/messages"),
+            me,
+            j(json!({"body": "请问多久能审核完？"})),
+        )
+        .await;
+    assert_eq!((st, asked["from"].as_str()), (201, Some("applicant")));
+    let (st, answer) = c
+        .call(
+            "post",
+            "/orders/{id}/messages",
+            &p("/messages"),
+            op,
+            j(json!({"body": "1-2 个工作日内审核完毕。"})),
+        )
+        .await;
+    assert_eq!((st, answer["from"].as_str()), (201, Some("operator")));
+    let (st, bad) = c
+        .call(
+            "post",
+            "/orders/{id}/messages",
+            &p("/messages"),
+            me,
+            j(json!({"body": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (st, bad["fields"][0]["message"].as_str()),
+        (422, Some("留言应为 1 到 500 个字"))
+    );
+    let (st, thread) = c
+        .call("get", "/orders/{id}/messages", &p("/messages"), me, None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(thread["service_hours"], "工作日 9:00–17:00");
+    assert_eq!(
+        thread["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["请问多久能审核完？", "1-2 个工作日内审核完毕。"]
+    );
     c.call(
         "post",
         "/orders/{id}/reject",

@@ -209,11 +209,7 @@ async fn refund(
         Err(AppError::Invalid(errs)) => Ok(redirect_with(
             "/admin/finance",
             "err",
-            &errs
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；"),
+            &crate::view::field_messages(&errs),
         )),
         Err(e) => Err(e.into()),
     }

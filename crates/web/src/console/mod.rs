@@ -39,6 +39,12 @@ pub(crate) fn routes() -> Router<AppState> {
             post(|s, c, p, b| review(s, c, p, b, false)),
         )
         .route("/admin/projects", get(projects))
+        .route("/admin/messages", get(waiting_messages))
+        .route("/admin/orders/{id}/messages", post(post_message))
+        .route(
+            "/admin/projects/{code}/second-approval",
+            post(second_approval),
+        )
         .route("/admin/uploads/{id}/preview", get(preview))
         .route("/admin/orders/{id}/reveal-id", post(reveal_id))
         .route("/admin/sms", get(sms))
@@ -271,6 +277,12 @@ struct Detail<'a> {
     /// The catalogue of coded reasons, and those ticked when the form comes back with an error.
     reasons: Vec<sealdesk_store::RejectReason>,
     chosen: Vec<String>,
+    /// 审核预检 results (`None`: never submitted).
+    prechecks: Option<Vec<sealdesk_domain::Precheck>>,
+    /// 二次审核: "已初审，待复核（初审：NAME）" while the second approval is awaited.
+    review_stage: Option<String>,
+    /// 在线客服.
+    thread: crate::view::Thread,
 }
 
 impl Detail<'_> {
@@ -353,6 +365,12 @@ async fn detail_page(
 ) -> PageResult {
     let v = s.app.order_view(&c.who, id).await?;
     let reasons = s.app.reject_reasons(&c.who).await?;
+    let prechecks = s.app.prechecks(&c.who, v.order.id).await?;
+    let review_stage = s.app.review_stage(&c.who, v.order.id).await?;
+    let thread = crate::view::Thread::of(
+        &s.app.config().service_hours,
+        s.app.messages(&c.who, v.order.id).await?,
+    );
     let trail = s
         .app
         .order_audit(&c.who, v.order.id)
@@ -381,6 +399,9 @@ async fn detail_page(
             id_number,
             reasons,
             chosen,
+            prechecks,
+            review_stage,
+            thread,
         },
     ))
 }
@@ -481,9 +502,29 @@ struct Projects {
     l: Layout,
     projects: Vec<Project>,
     groups: HashMap<i64, String>,
+    /// A super-administrator edits each project's 二次审核 kinds.
+    can_edit: bool,
+    csrf: String,
 }
 
 impl Projects {
+    /// The kinds a project may ask a second approval for.
+    fn kinds(&self) -> &'static [sealdesk_domain::SealKind] {
+        &sealdesk_domain::SealKind::ALL
+    }
+
+    /// The kinds' labels, or 无.
+    fn second_labels(&self, p: &Project) -> String {
+        if p.second_approval.is_empty() {
+            return "无".into();
+        }
+        p.second_approval
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
     fn group_name(&self, id: &Option<i64>) -> &str {
         id.and_then(|g| self.groups.get(&g))
             .map(String::as_str)
@@ -506,7 +547,64 @@ async fn projects(State(s): State<AppState>, c: PageCaller) -> PageResult {
         l: Layout::new("项目与操作员组", Nav::of(&c)),
         projects,
         groups,
+        can_edit: matches!(
+            c.who.principal,
+            sealdesk_app::Principal::Operator { is_admin: true, .. }
+        ),
+        csrf: c.csrf.clone(),
     }))
+}
+
+/// 二次审核 of a project: the seal kinds ticked (`kind`, repeated) need a second reviewer's approval.
+async fn second_approval(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(code): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let kinds: Vec<sealdesk_domain::SealKind> =
+        f.0.iter()
+            .filter(|(k, _)| k == "kind")
+            .filter_map(|(_, v)| sealdesk_domain::SealKind::from_code(v))
+            .collect();
+    s.app.set_second_approval(&c.who, &code, &kinds).await?;
+    Ok(redirect("/admin/projects"))
+}
+
+#[derive(Template)]
+#[template(path = "console/messages.html")]
+struct Waiting {
+    l: Layout,
+    threads: Vec<sealdesk_store::WaitingThread>,
+}
+
+impl Waiting {
+    fn at(&self, rfc3339: &str) -> String {
+        crate::view::beijing(rfc3339)
+    }
+}
+
+/// 客服留言: the threads waiting for an answer in the operator's projects, newest first.
+async fn waiting_messages(State(s): State<AppState>, c: PageCaller) -> PageResult {
+    c.operator_name()?;
+    let threads = s.app.waiting_threads(&c.who).await?;
+    Ok(render(&Waiting {
+        l: Layout::new("客服留言", Nav::of(&c)),
+        threads,
+    }))
+}
+
+/// 客服 answers in an order's thread; the applicant gets an SMS.
+async fn post_message(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    c.operator_name()?;
+    crate::view::post_thread_message(&s, &c, &id, &body, "/admin/orders").await
 }
 
 /// Rows of the SMS delivery page.

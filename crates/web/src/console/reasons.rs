@@ -85,11 +85,7 @@ async fn edit(
         Err(AppError::Invalid(errs)) => Ok(redirect_with(
             "/admin/reject-reasons",
             "err",
-            &errs
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；"),
+            &crate::view::field_messages(&errs),
         )),
         Err(e) => Err(e.into()),
     }

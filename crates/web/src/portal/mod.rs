@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/orders/{id}/invoice.pdf", get(files::invoice_pdf))
         .route("/orders/{id}/pay", post(order::pay))
+        .route("/orders/{id}/messages", post(order::post_message))
         .route("/orders/{id}/payments/{pid}", get(pay::cashier))
         .route("/orders/{id}/payments/{pid}/qr.svg", get(pay::qr))
         .route("/orders/{id}/authorize", post(order::authorize))

@@ -78,6 +78,8 @@ struct Show<'a> {
     challenge: Option<sealdesk_app::AuthChallenge>,
     /// (payment id, channel label, opened at) of payments opened at a gateway and not yet settled: 支付处理中.
     pending: Vec<(i64, &'static str, String)>,
+    /// 在线客服.
+    thread: crate::view::Thread,
 }
 
 pub(super) async fn show(
@@ -123,6 +125,10 @@ async fn show_page(
     } else {
         Vec::new()
     };
+    let thread = crate::view::Thread::of(
+        &s.app.config().service_hours,
+        s.app.messages(&c.who, o.id).await?,
+    );
     let challenge = if o.state == sealdesk_domain::OrderState::Paid {
         s.app.authorize_challenge(&c.who, o.id).await.ok()
     } else {
@@ -143,6 +149,7 @@ async fn show_page(
             channels: s.app.payment_channels(),
             challenge,
             pending,
+            thread,
         },
     ))
 }
@@ -319,4 +326,14 @@ pub(super) async fn written(
         s.app.confirm_written(&who, id, &receipts).await
     })
     .await
+}
+
+/// The applicant writes in the order's thread (在线客服).
+pub(super) async fn post_message(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    crate::view::post_thread_message(&s, &c, &id, &body, "/orders").await
 }

@@ -231,6 +231,16 @@ pub fn code_in(text: &str) -> String {
 }
 
 pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &str) -> String {
+    operator_session(http, url, name, password).await.0
+}
+
+/// An operator's session token and its CSRF token (for console forms sent with `sd_session=<token>`).
+pub async fn operator_session(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+    password: &str,
+) -> (String, String) {
     let s: serde_json::Value = http
         .post(format!("{url}/api/v1/auth/operator"))
         .json(&serde_json::json!({"name": name, "password": password}))
@@ -240,7 +250,10 @@ pub async fn operator(http: &reqwest::Client, url: &str, name: &str, password: &
         .json()
         .await
         .unwrap();
-    s["token"].as_str().unwrap().to_owned()
+    (
+        s["token"].as_str().unwrap().to_owned(),
+        s["csrf"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Creates a draft order through the API (the holder's mobile being `mobile`) and returns its id.

@@ -1,0 +1,442 @@
+//! 审核预检: the machine's checks of a submitted order, done before a reviewer looks — check digits, the
+//! certificate on the holder's key, OCR of the licence and ID card scans, the impressions on the 印模采集表 and
+//! their ink, and open orders of the same holder. They run in the background after each submission and are kept
+//! (migration 0025); a reviewer who opens the order first has them run on that view. A check that cannot be done
+//! ends as "无法核验" with its reason, never as passed.
+
+use sealdesk_domain::precheck::{
+    self, InkColour, Outcome, Precheck, expected_ink, find_credit_code, find_id_number, same_name,
+    text_has_name,
+};
+use sealdesk_domain::{HolderKind, Order, OrderState, UploadKind, validate};
+use sealdesk_store::OrderFilter;
+
+use crate::{App, AppError, Principal, Who};
+
+/// States of an order still under way, for the duplicate check (a draft is not yet an application).
+const OPEN: [OrderState; 6] = [
+    OrderState::PendingReview,
+    OrderState::Rejected,
+    OrderState::PendingPayment,
+    OrderState::Paid,
+    OrderState::Authorized,
+    OrderState::Made,
+];
+
+fn pass(check: &str, detail: impl Into<String>) -> Precheck {
+    Precheck::new(check, Outcome::Pass, detail)
+}
+fn fail(check: &str, detail: impl Into<String>) -> Precheck {
+    Precheck::new(check, Outcome::Fail, detail)
+}
+fn unknown(check: &str, detail: impl Into<String>) -> Precheck {
+    Precheck::new(check, Outcome::Unknown, detail)
+}
+
+fn ink_of(ink: sealdesk_artwork::SealInk) -> InkColour {
+    match ink {
+        sealdesk_artwork::SealInk::Red => InkColour::Red,
+        sealdesk_artwork::SealInk::Blue => InkColour::Blue,
+        sealdesk_artwork::SealInk::Purple => InkColour::Purple,
+    }
+}
+
+impl App {
+    /// After a submission has committed: resets the order's checks for it and runs them in the background.
+    pub(crate) async fn schedule_prechecks(&self, order: &Order) {
+        if let Err(e) = self.store.reset_prechecks(order.id, order.version).await {
+            // The page view runs them then.
+            tracing::warn!(order = order.id, error = %e, "could not reset the pre-checks");
+            return;
+        }
+        let app = self.clone();
+        let (id, version) = (order.id, order.version);
+        tokio::spawn(async move {
+            if let Err(e) = app.run_prechecks(id, version).await {
+                tracing::warn!(order = id, error = %e, "pre-checks failed");
+            }
+        });
+    }
+
+    /// The pre-check results of an order for an operator who serves it: `None` for an order never submitted;
+    /// run now if they are due (the background run has not finished, or the order was submitted before the
+    /// checks existed).
+    pub async fn prechecks(&self, who: &Who, id: i64) -> Result<Option<Vec<Precheck>>, AppError> {
+        if !matches!(who.principal, Principal::Operator { .. }) {
+            return Err(AppError::Forbidden("只有操作员可以查看预检结果".into()));
+        }
+        let order = self.visible_order(who, id).await?;
+        match self.store.prechecks(id).await? {
+            Some(s) => match s.results {
+                Some(r) => Ok(Some(r)),
+                None => self.run_prechecks(id, s.submitted_version).await.map(Some),
+            },
+            None if order.state == OrderState::Draft => Ok(None),
+            None => {
+                self.store.reset_prechecks(id, order.version).await?;
+                self.run_prechecks(id, order.version).await.map(Some)
+            }
+        }
+    }
+
+    /// Runs the checks of the submission at `version` and stores them (unless the order was resubmitted since).
+    async fn run_prechecks(&self, id: i64, version: i64) -> Result<Vec<Precheck>, AppError> {
+        let order = self.store.order(id).await?;
+        let results = self.compute_prechecks(&order).await?;
+        self.store
+            .put_prechecks(id, version, &results, &self.now_text())
+            .await?;
+        Ok(results)
+    }
+
+    async fn compute_prechecks(&self, order: &Order) -> Result<Vec<Precheck>, AppError> {
+        let h = &order.holder;
+        let enterprise = h.kind == Some(HolderKind::Enterprise);
+        let mut out = Vec::new();
+        if enterprise {
+            out.push(match validate::credit_code(&h.credit_code) {
+                Ok(c) => pass("credit_code_digits", format!("{c} 校验位正确")),
+                Err(e) => fail("credit_code_digits", e),
+            });
+        }
+        out.push(match validate::id_number(&h.id_number, self.today()) {
+            Ok(_) => pass("id_number_digits", "身份证号码校验位正确"),
+            Err(e) => fail("id_number_digits", e),
+        });
+        let same_holder = self.same_holder_orders(order).await?;
+        out.extend(self.cert_checks(order, &same_holder));
+        let uploads = self.store.uploads(order.id).await?;
+        let upload = |k: UploadKind| {
+            uploads
+                .iter()
+                .find(|u| u.kind == k)
+                .map(|u| u.blob_key.clone())
+        };
+        // The three scans are read side by side, so that a reviewer who opens the order before the background
+        // run is done waits for the slowest one, not for the sum.
+        let licence = async {
+            if !enterprise {
+                return Vec::new();
+            }
+            match upload(UploadKind::Licence) {
+                None => vec![
+                    unknown("licence_ocr_credit_code", "未上传营业执照扫描件"),
+                    unknown("licence_ocr_name", "未上传营业执照扫描件"),
+                ],
+                Some(k) => self.licence_checks(order, &k).await,
+            }
+        };
+        let id_card = async {
+            match upload(UploadKind::IdFront) {
+                None => vec![
+                    unknown("id_ocr_name", "未上传身份证人像面扫描件"),
+                    unknown("id_ocr_number", "未上传身份证人像面扫描件"),
+                ],
+                Some(k) => self.id_card_checks(order, &k).await,
+            }
+        };
+        let impressions = async {
+            if !order.service.needs_impression() {
+                return Vec::new();
+            }
+            match upload(UploadKind::ImpressionForm) {
+                None => vec![
+                    unknown("impression_count", "未上传印模采集表"),
+                    unknown("ink_colour", "未上传印模采集表"),
+                ],
+                Some(k) => self.impression_checks(order, &k).await,
+            }
+        };
+        let (a, b, c) = tokio::join!(licence, id_card, impressions);
+        out.extend(a);
+        out.extend(b);
+        out.extend(c);
+        out.push(duplicate_check(order, &same_holder));
+        Ok(out)
+    }
+
+    /// Other orders of the order's holder (same 统一社会信用代码, or for a person the same 身份证号码), newest
+    /// first. The search text narrows; the exact comparison decides.
+    async fn same_holder_orders(&self, order: &Order) -> Result<Vec<Order>, AppError> {
+        let h = &order.holder;
+        let (needle, key): (&str, fn(&Order) -> String) = match h.kind {
+            Some(HolderKind::Enterprise) => (&h.credit_code, |o| {
+                validate::credit_code(&o.holder.credit_code).unwrap_or_default()
+            }),
+            _ => (&h.applicant_name, |o| {
+                o.holder.id_number.trim().to_uppercase()
+            }),
+        };
+        let mine = key(order);
+        if needle.trim().is_empty() || mine.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (found, _) = self
+            .store
+            .list_orders(&OrderFilter {
+                search: Some(needle.trim().to_owned()),
+                limit: 200,
+                ..Default::default()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|o| o.id != order.id && o.holder.kind == h.kind && key(o) == mine)
+            .collect())
+    }
+
+    /// The holder's details against the certificate on their key: the one bound to this order, else the latest
+    /// bound at 授权 to an order of the same holder.
+    fn cert_checks(&self, order: &Order, same_holder: &[Order]) -> Vec<Precheck> {
+        let h = &order.holder;
+        let enterprise = h.kind == Some(HolderKind::Enterprise);
+        let names: &[&str] = if enterprise {
+            &["cert_credit_code", "cert_enterprise_name"]
+        } else {
+            &["cert_person"]
+        };
+        let bound = order
+            .key
+            .as_ref()
+            .or_else(|| same_holder.iter().find_map(|o| o.key.as_ref()));
+        let cert = bound.and_then(|k| {
+            hex::decode(&k.cert_der_hex)
+                .ok()
+                .and_then(|d| sealdesk_pki::Cert::from_der(&d).ok())
+        });
+        let Some(cert) = cert else {
+            let why = if bound.is_some() {
+                "绑定的证书无法解析"
+            } else {
+                "尚未读取 UKey 证书"
+            };
+            return names.iter().map(|c| unknown(c, why)).collect();
+        };
+        let values = cert.subject_values();
+        let shown = cert.common_name().unwrap_or_else(|| cert.subject());
+        if enterprise {
+            let typed = validate::credit_code(&h.credit_code).unwrap_or_default();
+            let code = match values.iter().find_map(|v| find_credit_code(v)) {
+                None => unknown("cert_credit_code", "证书中没有统一社会信用代码"),
+                Some(c) if c == typed => pass("cert_credit_code", format!("证书中为 {c}，一致")),
+                Some(c) => fail(
+                    "cert_credit_code",
+                    format!("证书中的统一社会信用代码为{c}，与填写的不符"),
+                ),
+            };
+            let name = if values.iter().any(|v| same_name(v, &h.enterprise_name)) {
+                pass("cert_enterprise_name", format!("证书为「{shown}」，一致"))
+            } else {
+                fail(
+                    "cert_enterprise_name",
+                    format!(
+                        "证书为「{shown}」，与填写的企业名称「{}」不符",
+                        h.enterprise_name
+                    ),
+                )
+            };
+            vec![code, name]
+        } else {
+            let id = h.id_number.trim().to_uppercase();
+            let has_id = !id.is_empty() && values.iter().any(|v| v.to_uppercase().contains(&id));
+            let has_name = values.iter().any(|v| same_name(v, &h.applicant_name));
+            vec![if has_id && has_name {
+                pass(
+                    "cert_person",
+                    format!("证书为「{shown}」，姓名与身份证号码一致"),
+                )
+            } else {
+                fail(
+                    "cert_person",
+                    format!("证书为「{shown}」，与填写的姓名或身份证号码不符"),
+                )
+            }]
+        }
+    }
+
+    /// The text OCR reads in an uploaded scan, or why it cannot be read.
+    async fn ocr_upload(&self, blob_key: &str) -> Result<String, String> {
+        let bytes = self
+            .blobs
+            .get(blob_key)
+            .await
+            .map_err(|e| format!("读取扫描件失败：{e}"))?;
+        self.ocr.read(&bytes).await.map_err(|e| e.to_string())
+    }
+
+    async fn licence_checks(&self, order: &Order, blob_key: &str) -> Vec<Precheck> {
+        let h = &order.holder;
+        let text = match self.ocr_upload(blob_key).await {
+            Ok(t) => t,
+            Err(why) => {
+                return vec![
+                    unknown("licence_ocr_credit_code", why.clone()),
+                    unknown("licence_ocr_name", why),
+                ];
+            }
+        };
+        let typed = validate::credit_code(&h.credit_code).unwrap_or_else(|_| h.credit_code.clone());
+        let read = find_credit_code(&text);
+        let code = match &read {
+            None => unknown(
+                "licence_ocr_credit_code",
+                "未能从营业执照扫描件中识别出统一社会信用代码",
+            ),
+            Some(c) if *c == typed => pass(
+                "licence_ocr_credit_code",
+                format!("识别为 {c}，与填写的一致"),
+            ),
+            Some(c) => fail(
+                "licence_ocr_credit_code",
+                precheck::licence_code_mismatch(c),
+            ),
+        };
+        let name = name_check(
+            "licence_ocr_name",
+            &text,
+            &h.enterprise_name,
+            read.is_some(),
+            "营业执照",
+        );
+        vec![code, name]
+    }
+
+    async fn id_card_checks(&self, order: &Order, blob_key: &str) -> Vec<Precheck> {
+        let h = &order.holder;
+        let text = match self.ocr_upload(blob_key).await {
+            Ok(t) => t,
+            Err(why) => {
+                return vec![
+                    unknown("id_ocr_name", why.clone()),
+                    unknown("id_ocr_number", why),
+                ];
+            }
+        };
+        let read = find_id_number(&text, self.today());
+        let typed = h.id_number.trim().to_uppercase();
+        let number = match &read {
+            None => unknown("id_ocr_number", "未能从身份证扫描件中识别出身份证号码"),
+            Some(n) if *n == typed => pass("id_ocr_number", "识别的身份证号码与填写的一致"),
+            Some(_) => fail("id_ocr_number", "证件识别身份证号码与最终填写的不符"),
+        };
+        let name = name_check(
+            "id_ocr_name",
+            &text,
+            &h.applicant_name,
+            read.is_some(),
+            "身份证",
+        );
+        vec![name, number]
+    }
+
+    /// Impressions found on the 印模采集表 against the seals ordered, and each one's ink against its kind.
+    async fn impression_checks(&self, order: &Order, blob_key: &str) -> Vec<Precheck> {
+        let units = order.seal_units();
+        let found = async {
+            let bytes = self
+                .blobs
+                .get(blob_key)
+                .await
+                .map_err(|e| format!("读取印模采集表失败：{e}"))?;
+            let _permit = self.image_work.acquire().await.map_err(|e| e.to_string())?;
+            tokio::task::spawn_blocking(move || {
+                match sealdesk_artwork::extract(
+                    &bytes,
+                    &sealdesk_artwork::ExtractOptions::default(),
+                ) {
+                    Ok(found) => Ok(found.into_iter().map(|i| ink_of(i.ink)).collect::<Vec<_>>()),
+                    Err(
+                        sealdesk_artwork::Error::NoImpression | sealdesk_artwork::Error::EmptyPage,
+                    ) => Ok(Vec::new()),
+                    Err(e) => Err(format!("无法分析印模采集表：{e}")),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+        .await;
+        let inks = match found {
+            Ok(i) => i,
+            Err(why) => {
+                return vec![
+                    unknown("impression_count", why.clone()),
+                    unknown("ink_colour", why),
+                ];
+            }
+        };
+        let count = if inks.len() == units.len() {
+            pass(
+                "impression_count",
+                format!("找到 {} 枚印章，与申请的数量一致", inks.len()),
+            )
+        } else {
+            fail(
+                "impression_count",
+                format!(
+                    "印模采集表上找到 {} 枚印章，订单申请 {} 枚",
+                    inks.len(),
+                    units.len()
+                ),
+            )
+        };
+        let mut wrong = Vec::new();
+        let mut compared = 0;
+        for (i, (ink, (kind, _))) in inks.iter().zip(&units).enumerate() {
+            let Some(want) = expected_ink(*kind) else {
+                continue;
+            };
+            compared += 1;
+            if *ink != want {
+                wrong.push(format!(
+                    "第 {} 枚为{}，「{}」应为{}",
+                    i + 1,
+                    ink.label(),
+                    kind.label(),
+                    want.label()
+                ));
+            }
+        }
+        let colour = if !wrong.is_empty() {
+            fail("ink_colour", wrong.join("；"))
+        } else if compared == 0 {
+            unknown("ink_colour", "没有可比对颜色的印章")
+        } else {
+            pass(
+                "ink_colour",
+                format!("{compared} 枚印章的印油颜色与印章类型相符"),
+            )
+        };
+        vec![count, colour]
+    }
+}
+
+/// A name looked for in OCR text. Found: pass. Not found in text that was legible (its code or number was read):
+/// fail, for the reviewer to compare by eye. Not found in text that yielded nothing: could not check.
+fn name_check(check: &str, text: &str, name: &str, legible: bool, scan: &str) -> Precheck {
+    if text_has_name(text, name) {
+        pass(check, format!("识别文字中有「{name}」"))
+    } else if legible {
+        fail(
+            check,
+            format!("{scan}识别文字中没有「{name}」，请与扫描件核对"),
+        )
+    } else {
+        unknown(check, format!("未能从{scan}扫描件中识别出文字"))
+    }
+}
+
+fn duplicate_check(order: &Order, same_holder: &[Order]) -> Precheck {
+    let others: Vec<String> = same_holder
+        .iter()
+        .filter(|o| OPEN.contains(&o.state) && Some(o.id) != order.previous_order)
+        .map(|o| format!("{}（{}）", o.order_no, o.state.label()))
+        .collect();
+    if others.is_empty() {
+        pass("duplicate_orders", "没有同一持有人的其他未完成订单")
+    } else {
+        fail(
+            "duplicate_orders",
+            format!("同一持有人还有未完成的订单：{}", others.join("、")),
+        )
+    }
+}
