@@ -425,18 +425,79 @@ fn name_check(check: &str, text: &str, name: &str, legible: bool, scan: &str) ->
     }
 }
 
+/// Open orders of the same holder. Those of the order's own project are named (whoever reviews this order sees
+/// that project); those of other projects are only counted, since the reviewer's groups may not cover them.
 fn duplicate_check(order: &Order, same_holder: &[Order]) -> Precheck {
-    let others: Vec<String> = same_holder
+    let open: Vec<&Order> = same_holder
         .iter()
         .filter(|o| OPEN.contains(&o.state) && Some(o.id) != order.previous_order)
+        .collect();
+    let named: Vec<String> = open
+        .iter()
+        .filter(|o| o.project_id == order.project_id)
         .map(|o| format!("{}（{}）", o.order_no, o.state.label()))
         .collect();
-    if others.is_empty() {
-        pass("duplicate_orders", "没有同一持有人的其他未完成订单")
-    } else {
-        fail(
+    let elsewhere = open.len() - named.len();
+    match (named.is_empty(), elsewhere) {
+        (true, 0) => pass("duplicate_orders", "没有同一持有人的其他未完成订单"),
+        (false, 0) => fail(
             "duplicate_orders",
-            format!("同一持有人还有未完成的订单：{}", others.join("、")),
-        )
+            format!("同一持有人还有未完成的订单：{}", named.join("、")),
+        ),
+        (true, n) => fail(
+            "duplicate_orders",
+            format!("同一持有人在其他授权单位还有 {n} 个未完成的订单"),
+        ),
+        (false, n) => fail(
+            "duplicate_orders",
+            format!(
+                "同一持有人还有未完成的订单：{}；在其他授权单位另有 {n} 个",
+                named.join("、")
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealdesk_domain::precheck::Outcome;
+    use sealdesk_store::testing::order_in;
+
+    /// A reviewer sees the numbers of the holder's open orders in this order's project only; those of projects
+    /// their groups may not cover are counted.
+    #[tokio::test]
+    async fn open_orders_of_other_projects_are_counted_not_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = sealdesk_store::Store::connect(&url, 1).await.unwrap();
+        let this = order_in(&store, "AAA", "13800138000", OrderState::PendingReview).await;
+        let alone = duplicate_check(&this, &[]);
+        assert_eq!(
+            (alone.outcome, alone.detail.as_str()),
+            (Outcome::Pass, "没有同一持有人的其他未完成订单")
+        );
+        let elsewhere = order_in(&store, "BBB", "13800138000", OrderState::PendingPayment).await;
+        let r = duplicate_check(&this, &[elsewhere.clone()]);
+        assert_eq!(
+            (r.outcome, r.detail.as_str()),
+            (
+                Outcome::Fail,
+                "同一持有人在其他授权单位还有 1 个未完成的订单"
+            )
+        );
+        let here = order_in(&store, "AAA", "13800138000", OrderState::Rejected).await;
+        let r = duplicate_check(&this, &[here.clone(), elsewhere]);
+        assert_eq!(
+            (r.outcome, r.detail),
+            (
+                Outcome::Fail,
+                format!(
+                    "同一持有人还有未完成的订单：{}（审核不通过）；在其他授权单位另有 1 个",
+                    here.order_no
+                )
+            )
+        );
+        store.close().await;
     }
 }
