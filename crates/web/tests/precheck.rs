@@ -71,19 +71,21 @@ fn blank_png() -> Vec<u8> {
 
 /// A submitted 新办 of `token` whose licence upload is `licence` (the other documents: a generated form scan).
 async fn submitted_with_licence(
+    s: &common::TestServer,
     http: &reqwest::Client,
-    url: &str,
     token: &str,
     licence: &[u8],
 ) -> String {
+    let url = &s.url;
     let id = common::draft_order(http, url, token, "13800138000").await;
     let scan =
         sealdesk_artwork::testkit::generate(3, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    let form_scan = common::stamped_form(s, http, token, &id).await;
     for (kind, bytes, name) in [
         ("id_front", &scan[..], "id.jpg"),
         ("id_back", &scan[..], "id2.jpg"),
         ("licence", licence, "licence.png"),
-        ("impression_form", &scan[..], "form.jpg"),
+        ("impression_form", &form_scan[..], "form.jpg"),
     ] {
         let form = reqwest::multipart::Form::new().text("kind", kind).part(
             "file",
@@ -148,7 +150,7 @@ async fn ocr_of_the_licence_catches_a_different_credit_code_and_never_passes_a_b
     };
 
     // A licence showing another enterprise's code: the seed's rejection text, exactly.
-    let wrong = submitted_with_licence(&http, &s.url, &alice, &licence_png(&other, NAME)).await;
+    let wrong = submitted_with_licence(&s, &http, &alice, &licence_png(&other, NAME)).await;
     let detail = get(wrong.clone()).await;
     assert_eq!(
         check(&detail, "licence_ocr_credit_code"),
@@ -189,7 +191,7 @@ async fn ocr_of_the_licence_catches_a_different_credit_code_and_never_passes_a_b
     );
 
     // A blank scan: could not check, never passed; the earlier order of the same enterprise is named.
-    let blank = submitted_with_licence(&http, &s.url, &alice, &blank_png()).await;
+    let blank = submitted_with_licence(&s, &http, &alice, &blank_png()).await;
     let detail = get(blank).await;
     assert_eq!(
         check(&detail, "licence_ocr_credit_code"),
@@ -216,7 +218,7 @@ async fn ocr_of_the_licence_catches_a_different_credit_code_and_never_passes_a_b
     assert!(why.contains(&format!("{wrong_no}（待审核）")), "{why}");
 
     // The enterprise's own licence passes.
-    let right = submitted_with_licence(&http, &s.url, &alice, &licence_png(TYPED, NAME)).await;
+    let right = submitted_with_licence(&s, &http, &alice, &licence_png(TYPED, NAME)).await;
     let detail = get(right).await;
     assert_eq!(
         check(&detail, "licence_ocr_credit_code"),
