@@ -1095,3 +1095,41 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     );
     c.close().await.unwrap();
 }
+
+/// On a 390 px phone the order list and the order page fit the screen: no page-wide sideways scroll, and no
+/// table cell squeezed to a character or two a line (tables scroll inside their own box instead).
+#[tokio::test]
+async fn the_order_pages_fit_a_phone() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 5).await;
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &alice).await;
+    c.set_window_size(390, 844).await.unwrap();
+    for path in ["/orders".to_owned(), format!("/orders/{id}")] {
+        c.goto(&format!("{}{path}", s.url)).await.unwrap();
+        let fit = c
+            .execute(
+                r#"const width = document.documentElement.clientWidth;
+                   const squeezed = Array.from(document.querySelectorAll('main td, main th'))
+                     .filter(cell => cell.innerText.trim().length > 3)
+                     .filter(cell => cell.getBoundingClientRect().width < 2.5 * parseFloat(getComputedStyle(cell).fontSize))
+                     .map(cell => cell.innerText.trim());
+                   return {width, page: document.documentElement.scrollWidth, squeezed,
+                           cells: document.querySelectorAll('main td').length};"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let width = fit["width"].as_i64().unwrap();
+        assert!(width <= 420, "{path}: the window is a phone's: {fit}");
+        assert!(fit["cells"].as_i64().unwrap() > 3, "{path}: a table is there: {fit}");
+        assert!(
+            fit["page"].as_i64().unwrap() <= width,
+            "{path}: the page scrolls sideways: {fit}"
+        );
+        assert_eq!(fit["squeezed"], serde_json::json!([]), "{path}: {fit}");
+    }
+    c.close().await.unwrap();
+}
