@@ -160,7 +160,12 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
     let form = sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150);
     let scan = s.tmp.path().join("scan.jpg");
     std::fs::write(&scan, &form.jpeg).unwrap();
-    for kind in ["id_front", "id_back", "licence", "impression_form"] {
+    for (kind, label) in [
+        ("id_front", "身份证（人像面）"),
+        ("id_back", "身份证（国徽面）"),
+        ("licence", "统一社会信用代码证"),
+        ("impression_form", "印模采集表"),
+    ] {
         c.find(Locator::Id(&format!("file_{kind}")))
             .await
             .unwrap()
@@ -168,7 +173,8 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
             .await
             .unwrap();
         click(&c, &format!("form:has(#file_{kind}) button")).await;
-        wait_text(&c, "已上传").await;
+        // The page after this upload, not the one before it (which already said 已上传 of the earlier one).
+        wait_text(&c, &format!("{label}已上传")).await;
     }
     wait_text(&c, &format!("识别到 {} 枚印章", form.seals.len())).await;
     c.find(Locator::XPath("//button[text()='提交']"))
@@ -1124,7 +1130,10 @@ async fn the_order_pages_fit_a_phone() {
             .unwrap();
         let width = fit["width"].as_i64().unwrap();
         assert!(width <= 420, "{path}: the window is a phone's: {fit}");
-        assert!(fit["cells"].as_i64().unwrap() > 3, "{path}: a table is there: {fit}");
+        assert!(
+            fit["cells"].as_i64().unwrap() > 3,
+            "{path}: a table is there: {fit}"
+        );
         assert!(
             fit["page"].as_i64().unwrap() <= width,
             "{path}: the page scrolls sideways: {fit}"
