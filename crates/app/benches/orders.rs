@@ -38,6 +38,7 @@ fn form() -> OrderForm {
         }],
         months: 12,
         previous_order: None,
+        bid_opening: None,
     }
 }
 

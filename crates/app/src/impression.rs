@@ -11,27 +11,29 @@ use crate::{App, AppError, Who};
 /// A seal's picture: PNG, width and height in mm.
 pub(crate) type Picture = (Vec<u8>, i64, i64);
 
-/// The impression's shape, true size (mm) and required ink of a kind. The project registers no sizes, so these
-/// are the usual ones: 42 mm round for company seals, 20 mm square for 法人章, the 50 × 36 mm frame of 执业印章
-/// (blue ink), 50 × 25 mm for a 手写签字.
+/// The impression's shape, usual true size (mm) and required ink of a kind: 42 mm round for company seals, 20 mm
+/// square for 法人章, the 50 × 36 mm frame of 执业印章 (blue ink), 50 × 25 mm for a 手写签字. An order's own
+/// sizes (the project's registered ones) are in [`sealdesk_domain::Authorization::size_mm`].
 pub fn kind_box(kind: SealKind) -> (BoxShape, f32, f32, Option<SealInk>) {
-    match kind {
+    let (w, h) = kind.usual_size_mm();
+    let (shape, ink) = match kind {
         SealKind::OfficialSeal
         | SealKind::QualificationSeal
         | SealKind::DynamicInputSeal
-        | SealKind::EnterpriseOther => (BoxShape::Round, 42.0, 42.0, None),
-        SealKind::LegalRepresentative | SealKind::PersonalOther => {
-            (BoxShape::Square, 20.0, 20.0, None)
-        }
+        | SealKind::EnterpriseOther => (BoxShape::Round, None),
+        SealKind::LegalRepresentative | SealKind::PersonalOther => (BoxShape::Square, None),
         SealKind::RegisteredConstructor
         | SealKind::RegisteredSupervisor
         | SealKind::CostEngineer
-        | SealKind::CostClerk => (BoxShape::Rect, 50.0, 36.0, Some(SealInk::Blue)),
-        SealKind::HandwrittenSignature => (BoxShape::Rect, 50.0, 25.0, None),
-    }
+        | SealKind::CostClerk => (BoxShape::Rect, Some(SealInk::Blue)),
+        SealKind::HandwrittenSignature => (BoxShape::Rect, None),
+    };
+    (shape, f32::from(w), f32::from(h), ink)
 }
 
-/// The form of an order: one box per seal unit, in [`Order::seal_units`] order.
+/// The form of an order: one box per seal unit, in [`Order::seal_units`] order, each at the order's registered
+/// size of its kind (a round kind registered with a width other than its height is an oval seal, so its box is
+/// oval).
 pub fn form_spec(order: &Order) -> FormSpec {
     FormSpec {
         order_no: order.order_no.clone(),
@@ -40,7 +42,14 @@ pub fn form_spec(order: &Order) -> FormSpec {
             .seal_units()
             .into_iter()
             .map(|(kind, name)| {
-                let (shape, width_mm, height_mm, ink) = kind_box(kind);
+                let (shape, _, _, ink) = kind_box(kind);
+                let (w, h) = order.authorization.size_mm(kind);
+                let shape = if shape == BoxShape::Round && w != h {
+                    BoxShape::Oval
+                } else {
+                    shape
+                };
+                let (width_mm, height_mm) = (f32::from(w), f32::from(h));
                 BoxSpec {
                     kind_label: kind.label().to_owned(),
                     seal_name: name,
@@ -139,7 +148,129 @@ pub(crate) fn read(bytes: &[u8], spec: &FormSpec) -> Result<FormReading, sealdes
     sealdesk_artwork::read_form(bytes, spec, &sealdesk_artwork::ExtractOptions::default())
 }
 
+/// One seal's cut-out as the order's 印模采集表 gives it, before 制章: which seal, and its true size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cutout {
+    /// Seal kind.
+    pub kind: SealKind,
+    /// 印章名称.
+    pub name: String,
+    /// Measured width of the impression (mm).
+    pub width_mm: f32,
+    /// Measured height of the impression (mm).
+    pub height_mm: f32,
+}
+
+/// What the current 印模采集表 gives for each seal: the cut-outs, or why it gives none (each problem naming its
+/// box); `NoForm` before one is uploaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cutouts {
+    /// No 印模采集表 uploaded (or the service needs none).
+    NoForm,
+    /// One per seal, in form order.
+    Found(Vec<Cutout>),
+    /// The form cannot give the seals' pictures yet.
+    Problems(Vec<String>),
+}
+
 impl App {
+    /// The pictures the order's current 印模采集表 gives, one per seal in form order, or the problems that prevent
+    /// it (`Some(Err(..))`); `None` when no form is uploaded. Results are kept in the blob store
+    /// under the SM3 of the form and of the order's boxes, so that page views and 制章 read the scan once; the
+    /// reading itself holds an image-work permit.
+    pub(crate) async fn form_pictures(
+        &self,
+        order: &Order,
+    ) -> Result<Option<Result<Vec<Picture>, String>>, AppError> {
+        let uploads = self.store.uploads(order.id).await?;
+        let Some(form) = uploads
+            .iter()
+            .find(|u| u.kind == UploadKind::ImpressionForm)
+        else {
+            return Ok(None);
+        };
+        let spec = form_spec(order);
+        let cache = format!(
+            "cutouts/{}",
+            &sealdesk_adapters::sm3_hex(format!("{}{spec:?}", form.sm3).as_bytes())[..32]
+        );
+        if let Some(pics) = self.cached_pictures(&cache).await {
+            return Ok(Some(Ok(pics)));
+        }
+        let read = self
+            .read_form(&form.blob_key, spec, |spec, reading| {
+                let reading = reading.map_err(|e| format!("无法从印模采集表中取出印章：{e}"))?;
+                pictures(spec, reading)
+            })
+            .await?;
+        if let Ok(pics) = &read {
+            // A failed write only costs a later re-read.
+            let sizes: Vec<String> = pics.iter().map(|(_, w, h)| format!("{w}x{h}")).collect();
+            let mut ok = true;
+            for (i, (png, _, _)) in pics.iter().enumerate() {
+                ok &= self
+                    .blobs
+                    .put(&format!("{cache}/{i}.png"), png.clone())
+                    .await
+                    .is_ok();
+            }
+            if ok {
+                let _ = self
+                    .blobs
+                    .put(&format!("{cache}/sizes"), sizes.join(",").into_bytes())
+                    .await;
+            }
+        }
+        Ok(Some(read))
+    }
+
+    async fn cached_pictures(&self, cache: &str) -> Option<Vec<Picture>> {
+        let sizes = self.blobs.get(&format!("{cache}/sizes")).await.ok()?;
+        let sizes = String::from_utf8(sizes).ok()?;
+        let mut out = Vec::new();
+        for (i, wh) in sizes.split(',').enumerate() {
+            let (w, h) = wh.split_once('x')?;
+            let png = self.blobs.get(&format!("{cache}/{i}.png")).await.ok()?;
+            out.push((png, w.parse().ok()?, h.parse().ok()?));
+        }
+        Some(out)
+    }
+
+    /// Each seal's cut-out from the current 印模采集表 (applicant who owns the order, or an operator who serves
+    /// it), for showing beside its kind at true size before 制章.
+    pub async fn cutouts(&self, who: &Who, id: i64) -> Result<Cutouts, AppError> {
+        let order = self.visible_order(who, id).await?;
+        if !order.service.needs_impression() {
+            return Ok(Cutouts::NoForm);
+        }
+        Ok(match self.form_pictures(&order).await? {
+            None => Cutouts::NoForm,
+            Some(Err(m)) => Cutouts::Problems(m.split('；').map(str::to_owned).collect()),
+            Some(Ok(pics)) => Cutouts::Found(
+                order
+                    .seal_units()
+                    .into_iter()
+                    .zip(pics)
+                    .map(|((kind, name), (_, w, h))| Cutout {
+                        kind,
+                        name,
+                        width_mm: w as f32,
+                        height_mm: h as f32,
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    /// The PNG of seal `index`'s cut-out (see [`App::cutouts`]).
+    pub async fn cutout_png(&self, who: &Who, id: i64, index: usize) -> Result<Vec<u8>, AppError> {
+        let order = self.visible_order(who, id).await?;
+        match self.form_pictures(&order).await? {
+            Some(Ok(mut pics)) if index < pics.len() => Ok(pics.swap_remove(index).0),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
     /// 印模采集表 as a PDF drawn from the order (its number, QR code and one true-size box per seal), for the
     /// applicant who owns it or an operator who may see it: (file name, bytes).
     pub async fn impression_form_pdf(
@@ -149,10 +280,20 @@ impl App {
     ) -> Result<(String, Vec<u8>), AppError> {
         let order = self.visible_order(who, id).await?;
         let spec = form_spec(&order);
-        let pdf = tokio::task::spawn_blocking(move || sealdesk_artwork::render_form_pdf(&spec))
+        // Drawing the QR code and embedding the font is image work like any other: bounded the same way.
+        let permit = self
+            .image_work
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(|e| AppError::Conflict(format!("无法生成印模采集表：{e}")))?;
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let pdf = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            sealdesk_artwork::render_form_pdf(&spec)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Conflict(format!("无法生成印模采集表：{e}")))?;
         Ok((format!("impression-form-{}.pdf", order.order_no), pdf))
     }
 
@@ -166,12 +307,30 @@ impl App {
         else {
             return Ok(Vec::new());
         };
+        self.read_form(
+            &form.blob_key,
+            form_spec(order),
+            |spec, reading| match reading {
+                Ok(r) => problems(spec, &r),
+                Err(e) => vec![format!("无法读取印模采集表：{e}")],
+            },
+        )
+        .await
+    }
+
+    /// Reads the stamped form under `blob_key` against `spec` on the blocking pool, holding an image-work permit,
+    /// and hands the reading to `then`.
+    async fn read_form<T: Send + 'static>(
+        &self,
+        blob_key: &str,
+        spec: FormSpec,
+        then: impl FnOnce(&FormSpec, Result<FormReading, sealdesk_artwork::Error>) -> T + Send + 'static,
+    ) -> Result<T, AppError> {
         let bytes = self
             .blobs
-            .get(&form.blob_key)
+            .get(blob_key)
             .await
             .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
-        let spec = form_spec(order);
         let permit = self
             .image_work
             .clone()
@@ -180,10 +339,8 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            match read(&bytes, &spec) {
-                Ok(r) => problems(&spec, &r),
-                Err(e) => vec![format!("无法读取印模采集表：{e}")],
-            }
+            let reading = read(&bytes, &spec);
+            then(&spec, reading)
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))

@@ -22,6 +22,7 @@ mod orders;
 mod payments;
 mod pending_payment;
 mod prechecks;
+pub use prechecks::AUTO_APPROVE_RULE;
 mod reminders;
 mod review;
 mod seal_status;
@@ -50,7 +51,9 @@ pub use dashboard::{DASHBOARD_DAYS, Dashboard, ProjectLine};
 pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
 pub use finance::{ChannelDay, FinanceDay, invoice_buyer};
-pub use impression::{form_spec, kind_box, other_order_message, pictures, problems};
+pub use impression::{
+    Cutout, Cutouts, form_spec, kind_box, other_order_message, pictures, problems,
+};
 pub use mail::MailSender;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};
 pub use payments::{PAYMENT_SUBJECT, PaymentCheckout, RECONCILE_LEASE_SECS, Reconciled};

@@ -387,6 +387,7 @@ impl App {
                 unit: project.name.clone(),
                 kind: "期限".into(),
                 months: form.months,
+                sizes: project.seal_sizes.clone(),
             },
             total,
             review_comment: String::new(),
@@ -394,6 +395,7 @@ impl App {
             invoice: None,
             key: None,
             previous_order: form.previous_order,
+            bid_opening: form.bid_opening.clone(),
             version: 1,
             created_at: self.now_text(),
             updated_at: self.now_text(),
@@ -450,6 +452,7 @@ impl App {
         order.seals = form.seals;
         order.authorization.months = form.months;
         order.previous_order = form.previous_order;
+        order.bid_opening = form.bid_opening;
         let detail = serde_json::json!({"total_fen": order.total.0});
         self.save_edit(who, &mut order, "edit", detail).await?;
         Ok(order)
@@ -964,33 +967,19 @@ impl App {
         Ok(order)
     }
 
-    /// The picture for each of `n` seals: the impressions found on the current 印模采集表, in reading order;
-    /// if fewer impressions than seals were stamped, the last one serves the rest.
+    /// The picture for each of `n` seals: the impression stamped in its own box of the current 印模采集表.
     async fn seal_pictures(
         &self,
         order: &Order,
         n: usize,
     ) -> Result<Vec<(Vec<u8>, i64, i64)>, AppError> {
-        let uploads = self.store.uploads(order.id).await?;
-        let form = uploads
-            .iter()
-            .find(|u| u.kind == UploadKind::ImpressionForm)
-            .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?;
-        let bytes = self
-            .blobs
-            .get(&form.blob_key)
-            .await
-            .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
-        let spec = crate::impression::form_spec(order);
-        let pics = tokio::task::spawn_blocking(move || {
-            let reading = crate::impression::read(&bytes, &spec).map_err(|e| {
-                format!("无法从印模采集表中取出印章：{e}。请联系客服重新上传印模采集表")
+        let pics = self
+            .form_pictures(order)
+            .await?
+            .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?
+            .map_err(|m| {
+                AppError::Conflict(format!("无法制章：{m}。请联系客服重新上传印模采集表"))
             })?;
-            crate::impression::pictures(&spec, reading)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|m| AppError::Conflict(format!("无法制章：{m}")))?;
         if pics.len() != n {
             return Err(AppError::Internal(format!(
                 "{} pictures for {n} seals",

@@ -82,4 +82,38 @@ impl App {
         )
         .await
     }
+
+    /// A project's contact, registered seal sizes and 授权转自动开关 (super-administrators only). New orders take
+    /// the sizes from then on; orders already created keep the ones their printed 印模采集表 was drawn with.
+    pub async fn set_project_settings(
+        &self,
+        who: &Who,
+        code: &str,
+        contact: &str,
+        sizes: &[sealdesk_domain::SealSize],
+        auto_approve: bool,
+    ) -> Result<(), AppError> {
+        if !matches!(who.principal, Principal::Operator { is_admin: true, .. }) {
+            return Err(AppError::Forbidden("只有超级管理员可以设置项目".into()));
+        }
+        let contact = contact.trim();
+        if contact.chars().count() > 100 {
+            return Err(AppError::field("contact", "联系人与电话不能超过 100 个字"));
+        }
+        let project = self.store.project_by_code(code).await?;
+        self.store
+            .set_project_settings(project.id, contact, sizes, auto_approve)
+            .await?;
+        let sizes: Vec<String> = sizes
+            .iter()
+            .map(|s| format!("{}:{}x{}", s.kind.code(), s.width_mm, s.height_mm))
+            .collect();
+        self.audit_event(
+            &who.principal.audit_name(),
+            &who.ip,
+            "project_settings_set",
+            serde_json::json!({"project": code, "contact": contact, "sizes": sizes, "auto_approve": auto_approve}),
+        )
+        .await
+    }
 }

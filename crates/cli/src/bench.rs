@@ -154,6 +154,7 @@ fn synthetic_order(i: usize, id: i64, project_id: i64, code: &str, applicant_id:
             unit: "南昌市城建档案馆".into(),
             kind: "期限".into(),
             months,
+            sizes: Vec::new(),
         },
         total: Fen(8_000 * i64::from(units) * i64::from(months) / 12),
         review_comment: if state == OrderState::Rejected {
@@ -165,6 +166,7 @@ fn synthetic_order(i: usize, id: i64, project_id: i64, code: &str, applicant_id:
         invoice: None,
         key: None,
         previous_order: None,
+        bid_opening: None,
         version: 1 + (i % 7) as i64,
         created_at: created.clone(),
         updated_at: created,

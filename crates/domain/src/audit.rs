@@ -13,7 +13,7 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 27] = [
+pub const ACTIONS: [(&str, &str); 28] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
@@ -30,6 +30,7 @@ pub const ACTIONS: [(&str, &str); 27] = [
     ("invoice_reissued", "作废重开发票"),
     ("reject_reason_edited", "修改不通过原因"),
     ("second_approval_set", "设置二次审核"),
+    ("project_settings_set", "设置项目"),
     ("authorize", "授权"),
     ("make", "制章"),
     ("seal_issued", "签发印章"),

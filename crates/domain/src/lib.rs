@@ -44,7 +44,7 @@ pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
     Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order,
-    OrderForm, ReviewReason, SealKind, SealLine, Service, UploadKind,
+    OrderForm, ReviewReason, SealKind, SealLine, SealSize, Service, UploadKind,
 };
 pub use precheck::{Outcome, Precheck};
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};
@@ -52,4 +52,7 @@ pub use role::{Role, Roles};
 pub use seal_status::SealStatus;
 pub use state::{Actor, Event, OrderState, TransitionError};
 pub use validate::{FieldError, Validation};
-pub use workdays::{CalendarError, REVIEW_WORKING_DAYS, ReviewDue, WorkCalendar};
+pub use workdays::{
+    CalendarError, REVIEW_WORKING_DAYS, ReviewDue, URGENT_BID_OPENING_WORKING_DAYS, WorkCalendar,
+    bid_opening_urgent,
+};

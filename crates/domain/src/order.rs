@@ -194,6 +194,74 @@ impl SealKind {
     pub fn for_holder(h: HolderKind) -> impl Iterator<Item = SealKind> {
         SealKind::ALL.into_iter().filter(move |k| k.holder() == h)
     }
+
+    /// The usual true size (width, height in mm) of an impression of this kind, used where the project has
+    /// registered none: 42 mm round for company seals, 20 mm square for 法人章, the 50 × 36 mm frame of the
+    /// 执业印章, 50 × 25 mm for a 手写签字.
+    pub fn usual_size_mm(self) -> (u16, u16) {
+        match self {
+            SealKind::OfficialSeal
+            | SealKind::QualificationSeal
+            | SealKind::DynamicInputSeal
+            | SealKind::EnterpriseOther => (42, 42),
+            SealKind::LegalRepresentative | SealKind::PersonalOther => (20, 20),
+            SealKind::RegisteredConstructor
+            | SealKind::RegisteredSupervisor
+            | SealKind::CostEngineer
+            | SealKind::CostClerk => (50, 36),
+            SealKind::HandwrittenSignature => (50, 25),
+        }
+    }
+}
+
+/// A project's registered size of one seal kind (印章宽度/高度), in whole millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SealSize {
+    /// The kind.
+    pub kind: SealKind,
+    /// 宽度 (mm).
+    pub width_mm: u16,
+    /// 高度 (mm).
+    pub height_mm: u16,
+}
+
+impl SealSize {
+    /// The smallest and largest side a registered size may have (mm): a 手写签字 can be small, no seal is larger
+    /// than the 印模采集表's box can hold on A4.
+    pub const RANGE_MM: std::ops::RangeInclusive<u16> = 10..=90;
+
+    /// A size typed by an administrator (`42`, `40x30`, `40×30`, `40*30`), checked against [`SealSize::RANGE_MM`].
+    pub fn parse(kind: SealKind, text: &str) -> Result<SealSize, String> {
+        let t = text.trim();
+        let (w, h) = match t.split_once(['x', 'X', '×', '*']) {
+            Some((w, h)) => (w.trim(), h.trim()),
+            None => (t, t),
+        };
+        let side = |v: &str| -> Result<u16, String> {
+            let n: u16 = v.parse().map_err(|_| {
+                format!(
+                    "「{}」的尺寸「{t}」应为毫米数，如 42 或 40x30",
+                    kind.label()
+                )
+            })?;
+            if SealSize::RANGE_MM.contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "「{}」的尺寸 {n} mm 超出 {}–{} mm",
+                    kind.label(),
+                    SealSize::RANGE_MM.start(),
+                    SealSize::RANGE_MM.end()
+                ))
+            }
+        };
+        Ok(SealSize {
+            kind,
+            width_mm: side(w)?,
+            height_mm: side(h)?,
+        })
+    }
 }
 
 /// 申请人信息 and 企业信息: who the seals are for.
@@ -252,6 +320,22 @@ pub struct Authorization {
     pub kind: String,
     /// 授权期限（月）, 1–60; the seed's default is 12.
     pub months: u32,
+    /// The project's registered seal sizes when the order was created (印章 宽度/高度 of 导入信息), kept with the
+    /// order so that its 印模采集表 prints and reads with the same boxes even if the project changes them later.
+    /// Set by the server, never by the applicant; a kind not listed has its [`SealKind::usual_size_mm`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<SealSize>,
+}
+
+impl Authorization {
+    /// The true size (width, height in mm) of `kind`'s impressions in this order.
+    pub fn size_mm(&self, kind: SealKind) -> (u16, u16) {
+        self.sizes
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| (s.width_mm, s.height_mm))
+            .unwrap_or_else(|| kind.usual_size_mm())
+    }
 }
 
 impl Default for Authorization {
@@ -260,6 +344,7 @@ impl Default for Authorization {
             unit: String::new(),
             kind: "期限".into(),
             months: 12,
+            sizes: Vec::new(),
         }
     }
 }
@@ -549,6 +634,10 @@ pub struct Order {
     pub key: Option<KeyBinding>,
     /// For 续期 / 变更 / 补办: the order whose seals this one continues.
     pub previous_order: Option<i64>,
+    /// 开标日期 (`YYYY-MM-DD`) of the tender the seals are needed for, if the applicant gave one: the review
+    /// queue marks an order whose bid opening is near as 加急.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_opening: Option<String>,
     /// Optimistic-concurrency version: bumped on every write.
     pub version: i64,
     /// RFC 3339 UTC.
@@ -572,6 +661,8 @@ pub struct OrderForm {
     pub months: u32,
     /// For 续期 / 变更: the earlier order.
     pub previous_order: Option<i64>,
+    /// 开标日期 (`YYYY-MM-DD`), optional.
+    pub bid_opening: Option<String>,
 }
 
 impl Default for OrderForm {
@@ -582,6 +673,7 @@ impl Default for OrderForm {
             seals: Vec::new(),
             months: 12,
             previous_order: None,
+            bid_opening: None,
         }
     }
 }
@@ -621,6 +713,30 @@ impl OrderForm {
         if want(&h.mobile) {
             out.holder.mobile = v.check("holder.mobile", &h.mobile, validate::mobile);
         }
+        out.bid_opening = match self.bid_opening.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => match crate::workdays::parse_date(t) {
+                None => {
+                    v.add(
+                        "bid_opening",
+                        format!("开标日期「{t}」应为 YYYY-MM-DD 格式的日期"),
+                    );
+                    None
+                }
+                Some(d) => {
+                    let ymd = d.year() as u32 * 10_000
+                        + u32::from(u8::from(d.month())) * 100
+                        + u32::from(d.day());
+                    if ymd < today {
+                        v.add(
+                            "bid_opening",
+                            "开标日期已过，请填写今天或以后的日期，或留空",
+                        );
+                    }
+                    Some(d.to_string())
+                }
+            },
+        };
         if kind == HolderKind::Enterprise {
             if want(&h.enterprise_name) {
                 out.holder.enterprise_name = v.text(
@@ -748,6 +864,7 @@ impl Order {
             seals: self.seals.clone(),
             months: self.authorization.months,
             previous_order: self.previous_order,
+            bid_opening: self.bid_opening.clone(),
         }
     }
 
@@ -911,6 +1028,7 @@ mod tests {
             ],
             months: 12,
             previous_order: None,
+            bid_opening: None,
         }
     }
 

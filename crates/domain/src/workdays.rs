@@ -263,6 +263,25 @@ fn date(word: Option<&str>) -> Result<Date, String> {
 mod tests {
 
     #[test]
+    fn a_bid_opening_within_three_working_days_is_urgent_across_national_day() {
+        let cal = WorkCalendar::china().unwrap();
+        let today = parse_date("2026-09-30").unwrap();
+        // The three working days after 2026-09-30 come after the holiday: 10-08, 10-09 and the make-up Saturday
+        // 10-10.
+        assert!(bid_opening_urgent(Some(&cal), "2026-09-30", today));
+        assert!(bid_opening_urgent(Some(&cal), "2026-10-07", today));
+        assert!(bid_opening_urgent(Some(&cal), "2026-10-10", today));
+        assert!(!bid_opening_urgent(Some(&cal), "2026-10-11", today));
+        assert!(!bid_opening_urgent(Some(&cal), "2026-10-12", today));
+        // Past openings and unreadable dates are not urgent.
+        assert!(!bid_opening_urgent(Some(&cal), "2026-09-29", today));
+        assert!(!bid_opening_urgent(Some(&cal), "2026-13-01", today));
+        // Without a calendar: three days plus a weekend.
+        assert!(bid_opening_urgent(None, "2026-10-05", today));
+        assert!(!bid_opening_urgent(None, "2026-10-06", today));
+    }
+
+    #[test]
     fn review_due_counts_working_days_across_national_day_and_its_make_up_saturday() {
         let cal = WorkCalendar::china().unwrap();
         let d = |t: &str| parse_date(t).unwrap();
@@ -461,4 +480,29 @@ mod tests {
             WorkCalendar::parse("# x\n\nyear 2026\noff 2026-01-01 元旦 # new year\n").unwrap();
         assert!(!cal.is_working_day(d("2026-01-01")).unwrap());
     }
+}
+
+/// An order whose 开标日期 falls within this many working days of today is marked 加急 in the review queue: a
+/// decision after the bid opening is worth nothing to the applicant.
+pub const URGENT_BID_OPENING_WORKING_DAYS: u32 = 3;
+
+/// Whether an order with bid opening `bid` (`YYYY-MM-DD`) is urgent on `today`: the opening is today or within
+/// [`URGENT_BID_OPENING_WORKING_DAYS`] working days. A past opening is no longer urgent. Without calendar data
+/// for the days involved, the same count is taken in calendar days plus a weekend, so that nothing near is missed.
+pub fn bid_opening_urgent(cal: Option<&WorkCalendar>, bid: &str, today: Date) -> bool {
+    let Some(bid) = parse_date(bid) else {
+        return false;
+    };
+    if bid < today {
+        return false;
+    }
+    let limit = cal
+        .and_then(|c| {
+            c.add_working_days(today, URGENT_BID_OPENING_WORKING_DAYS)
+                .ok()
+        })
+        .unwrap_or_else(|| {
+            today + time::Duration::days(i64::from(URGENT_BID_OPENING_WORKING_DAYS) + 2)
+        });
+    bid <= limit
 }

@@ -29,6 +29,7 @@ mod limits;
 mod messages;
 mod ops;
 mod prechecks;
+mod projects;
 mod reasons;
 mod records;
 mod search;
@@ -372,6 +373,9 @@ impl Store {
             price,
             group_id,
             second_approval: Vec::new(),
+            contact: String::new(),
+            seal_sizes: Vec::new(),
+            auto_approve: false,
         };
         sqlx::query(
             "INSERT INTO projects (id, code, name, price_fen_per_seal_year, group_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -390,7 +394,7 @@ impl Store {
     /// One project.
     pub async fn project(&self, id: i64) -> Result<Project> {
         let row = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects WHERE id = $1",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds, contact, seal_sizes, auto_approve FROM projects WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
@@ -401,7 +405,7 @@ impl Store {
     /// The project with `code`.
     pub async fn project_by_code(&self, code: &str) -> Result<Project> {
         let row = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects WHERE code = $1",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds, contact, seal_sizes, auto_approve FROM projects WHERE code = $1",
         )
         .bind(code)
         .fetch_one(&self.pool)
@@ -426,7 +430,7 @@ impl Store {
     /// Every project, by name.
     pub async fn list_projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query(
-            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds FROM projects ORDER BY name",
+            "SELECT id, code, name, price_fen_per_seal_year, group_id, second_approval_kinds, contact, seal_sizes, auto_approve FROM projects ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -1822,6 +1826,7 @@ pub mod testing {
             }),
             key: None,
             previous_order: None,
+            bid_opening: None,
             version: 1,
             created_at: now_text(),
             updated_at: now_text(),

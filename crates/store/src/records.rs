@@ -30,6 +30,23 @@ pub struct Project {
     pub group_id: Option<i64>,
     /// 二次审核: the seal kinds whose orders need a second reviewer's approval (empty: one approval suffices).
     pub second_approval: Vec<sealdesk_domain::SealKind>,
+    /// 联系人与电话 shown to applicants of this project.
+    pub contact: String,
+    /// The registered true size of each seal kind that differs from its usual one.
+    pub seal_sizes: Vec<sealdesk_domain::SealSize>,
+    /// 授权转自动开关: a submission whose 审核预检 all pass is approved by the platform, without a reviewer.
+    pub auto_approve: bool,
+}
+
+impl Project {
+    /// The true size (width, height in mm) of `kind` in this project.
+    pub fn size_mm(&self, kind: sealdesk_domain::SealKind) -> (u16, u16) {
+        self.seal_sizes
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| (s.width_mm, s.height_mm))
+            .unwrap_or_else(|| kind.usual_size_mm())
+    }
 }
 
 /// An operator account.
@@ -294,6 +311,9 @@ pub(crate) fn project_from_row(r: &AnyRow) -> Result<Project> {
             .split(',')
             .filter_map(sealdesk_domain::SealKind::from_code)
             .collect(),
+        contact: r.try_get("contact")?,
+        seal_sizes: crate::projects::parse_sizes(&r.try_get::<String, _>("seal_sizes")?),
+        auto_approve: flag(r, "auto_approve")?,
     })
 }
 

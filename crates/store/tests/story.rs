@@ -32,6 +32,7 @@ fn order(store: &Store, project: &Project, applicant: i64) -> Order {
         invoice: None,
         key: None,
         previous_order: None,
+        bid_opening: None,
         version: 1,
         created_at: now_text(),
         updated_at: now_text(),

@@ -255,9 +255,21 @@ async fn projects(
         ps.into_iter()
             .map(|p| ProjectEntry {
                 id: p.id.to_string(),
+                seal_sizes: sealdesk_domain::SealKind::ALL
+                    .into_iter()
+                    .map(|kind| {
+                        let (width_mm, height_mm) = p.size_mm(kind);
+                        sealdesk_domain::SealSize {
+                            kind,
+                            width_mm,
+                            height_mm,
+                        }
+                    })
+                    .collect(),
                 code: p.code,
                 name: p.name,
                 price_fen_per_seal_year: p.price.0,
+                contact: p.contact,
             })
             .collect(),
     ))

@@ -84,6 +84,10 @@ pub struct ProjectEntry {
     pub name: String,
     /// Price per seal per year, fen.
     pub price_fen_per_seal_year: i64,
+    /// 联系人与电话.
+    pub contact: String,
+    /// The true size of every seal kind in this project (registered or usual), mm.
+    pub seal_sizes: Vec<sealdesk_domain::SealSize>,
 }
 
 /// The key bound at 授权.

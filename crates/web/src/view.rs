@@ -368,6 +368,21 @@ pub(crate) fn date_part(rfc3339: &str) -> &str {
     rfc3339.get(..10).unwrap_or("")
 }
 
+/// Millimetres as the seed writes sizes: `4.2 cm`, `5 cm`.
+pub(crate) fn cm(mm: u16) -> String {
+    if mm % 10 == 0 {
+        format!("{} cm", mm / 10)
+    } else {
+        format!("{}.{} cm", mm / 10, mm % 10)
+    }
+}
+
+/// CSS pixels for `mm` at the CSS reference resolution (96 px per inch): an `<img>` with these width and height
+/// attributes shows at true size on a screen whose scale is set right (the CSP forbids inline styles).
+pub(crate) fn css_px(mm: f32) -> u32 {
+    (mm * 96.0 / 25.4).round().max(1.0) as u32
+}
+
 /// ID numbers are shown masked on pages: enough to recognise, not enough to copy.
 pub(crate) fn mask_id(id: &str) -> String {
     match (id.get(..6), id.get(id.len().saturating_sub(4)..)) {
@@ -479,5 +494,67 @@ pub(crate) async fn post_thread_message(
             Ok(redirect_with(&back, "err", &field_messages(&errs)))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// 印章图片 before 制章: each seal's cut-out from the 印模采集表 beside its kind, at true size
+/// (`partials/cutouts.html`), or the problems that keep the form from giving them.
+pub(crate) struct CutoutsView {
+    pub order_id: i64,
+    pub rows: Vec<CutoutRow>,
+    pub problems: Vec<String>,
+}
+
+/// One seal's cut-out.
+pub(crate) struct CutoutRow {
+    pub index: usize,
+    pub kind: sealdesk_domain::SealKind,
+    pub name: String,
+    pub width_mm: f32,
+    pub height_mm: f32,
+    /// `<img>` width and height at true size.
+    pub width_px: u32,
+    pub height_px: u32,
+}
+
+impl CutoutsView {
+    /// The cut-outs of order `id` for `who`, when the order has a 印模采集表 and has not been made yet.
+    pub(crate) async fn of(
+        app: &sealdesk_app::App,
+        who: &sealdesk_app::Who,
+        order: &sealdesk_domain::Order,
+    ) -> Result<Option<CutoutsView>, sealdesk_app::AppError> {
+        use sealdesk_domain::OrderState as S;
+        if !matches!(
+            order.state,
+            S::Draft | S::PendingReview | S::Rejected | S::PendingPayment | S::Paid | S::Authorized
+        ) {
+            return Ok(None);
+        }
+        Ok(match app.cutouts(who, order.id).await? {
+            sealdesk_app::Cutouts::NoForm => None,
+            sealdesk_app::Cutouts::Problems(problems) => Some(CutoutsView {
+                order_id: order.id,
+                rows: Vec::new(),
+                problems,
+            }),
+            sealdesk_app::Cutouts::Found(list) => Some(CutoutsView {
+                order_id: order.id,
+                rows: list
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, c)| CutoutRow {
+                        index,
+                        kind: c.kind,
+                        name: c.name,
+                        width_px: css_px(c.width_mm),
+                        height_px: css_px(c.height_mm),
+                        width_mm: c.width_mm,
+                        height_mm: c.height_mm,
+                    })
+                    .collect(),
+                problems: Vec::new(),
+            }),
+        })
     }
 }

@@ -801,6 +801,37 @@ async fn a_reviewer_compares_the_scans_with_the_typed_values() {
         ]),
         "every scan shows inside the page"
     );
+
+    // Each seal's cut-out from its own box of the stamped form, beside its kind, at true size: the <img> is as
+    // many CSS pixels (96 to the inch) as the impression measures in millimetres, and nothing shrinks it.
+    let cut = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#cutouts tr[data-kind]')).map(r => { const i = r.querySelector('img'); const b = i.getBoundingClientRect(); return [r.dataset.kind, r.cells[2].textContent, Number(i.getAttribute('width')), Math.round(b.width), i.complete && i.naturalWidth > 0]; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows = cut.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{cut}");
+    for (row, kind) in rows.iter().zip(["official_seal", "qualification_seal"]) {
+        assert_eq!(row[0], kind, "{cut}");
+        let mm: f64 = row[1]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (36.0..=44.0).contains(&mm),
+            "a stamp in a 42 mm box measures about that: {cut}"
+        );
+        let px = (mm * 96.0 / 25.4).round();
+        assert_eq!(row[2].as_f64().unwrap(), px, "{cut}");
+        assert_eq!(row[3].as_f64().unwrap(), px, "shown at its width: {cut}");
+        assert_eq!(row[4], true, "the cut-out loads: {cut}");
+    }
     click(&c, "figure.scan button[data-act='rotate']").await;
     click(&c, "figure.scan button[data-act='zoom-in']").await;
     let transform = c
@@ -874,6 +905,224 @@ async fn a_reviewer_compares_the_scans_with_the_typed_values() {
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert_eq!(r.headers()["content-disposition"], "inline");
+
+    // The cut-outs are the order's people's: its applicant sees them too, another applicant finds nothing.
+    let cutout = format!("{}/orders/{id}/cutouts/1", s.url);
+    let r = http
+        .get(&cutout)
+        .header("cookie", format!("sd_session={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let png = r.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (bob, _) = common::applicant(&http, &s.url, "13900139000").await;
+    let r = http
+        .get(&cutout)
+        .header("cookie", format!("sd_session={bob}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = http
+        .get(format!("{}/orders/{id}/cutouts/2", s.url))
+        .header("cookie", format!("sd_session={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::NOT_FOUND,
+        "two seals: no third"
+    );
+}
+
+/// 审核不通过 with a coded reason and a comment, all in the browser: the reviewer ticks the reason on the review
+/// page, the applicant reads the comment on the order page and the reason beside the field it concerns, saves
+/// the corrected form and submits again, and the reviewer approves the resubmission.
+#[tokio::test]
+async fn a_rejection_with_a_coded_reason_is_corrected_and_approved() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 11).await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let (_driver, c) = browser().await;
+
+    use_session(&c, &s.url, &admin).await;
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "不通过原因").await;
+    click(&c, "input[name='reason'][value='credit_code_mismatch']").await;
+    fill(&c, "comment", "请按营业执照核对统一社会信用代码").await;
+    click(&c, "#reject").await;
+    wait_text(&c, "请按营业执照核对统一社会信用代码").await;
+    let order = s.store.order(id.parse().unwrap()).await.unwrap();
+    assert_eq!(order.state, sealdesk_domain::OrderState::Rejected);
+    assert_eq!(order.review_reasons[0].code, "credit_code_mismatch");
+    let reason = order.review_reasons[0].text.clone();
+
+    use_session(&c, &s.url, &alice).await;
+    c.goto(&format!("{}/orders/{id}", s.url)).await.unwrap();
+    let page = wait_text(&c, "审核意见").await;
+    assert!(page.contains("请按营业执照核对统一社会信用代码"), "{page}");
+    click(&c, "a[href$='/edit']").await;
+    wait_text(&c, "统一社会信用代码").await;
+    let beside = c
+        .execute(
+            "return document.getElementById('credit_code').closest('.row').querySelector('.error').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(beside, serde_json::json!(reason));
+    fill(&c, "address", "北京市西城区南礼士路62号院").await;
+    click(&c, "#save").await;
+    wait_text(&c, "南礼士路62号院").await;
+    click(&c, "form[action$='/submit'] button").await;
+    wait_text(&c, "待审核").await;
+    let order = s.store.order(id.parse().unwrap()).await.unwrap();
+    assert_eq!(order.state, sealdesk_domain::OrderState::PendingReview);
+    assert_eq!(order.holder.address, "北京市西城区南礼士路62号院");
+
+    use_session(&c, &s.url, &admin).await;
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "审核对照").await;
+    click(&c, "form[action$='/approve'] button").await;
+    wait_text(&c, "待支付").await;
+    let order = s.store.order(id.parse().unwrap()).await.unwrap();
+    assert_eq!(order.state, sealdesk_domain::OrderState::PendingPayment);
+    let trail: Vec<String> = s
+        .store
+        .audit_entries(Some(order.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .filter(|a| ["submit", "reject", "edit", "approve"].contains(&a.as_str()))
+        .collect();
+    assert_eq!(trail, ["submit", "reject", "edit", "submit", "approve"]);
+    c.close().await.unwrap();
+}
+
+/// The console in the browser for three operators: a super-administrator sets the project's registered seal size
+/// and asks a 二次审核 for 企业公章 on the projects page; the first reviewer's approval leaves the order 待审核
+/// and a second click of theirs is refused on the page; another reviewer completes it; an operator of another
+/// group neither lists the order nor opens it by its address, and the attempt is logged.
+#[tokio::test]
+async fn a_second_reviewer_completes_the_approval_and_another_group_never_sees_the_order() {
+    let s = common::start().await;
+    let http = common::http();
+    common::foreign_project(&s.store).await;
+    s.app
+        .ensure_operator("root", "root-password-1", true)
+        .await
+        .unwrap();
+    let wangwu = s
+        .app
+        .ensure_operator("wangwu", "wangwu-password-1", false)
+        .await
+        .unwrap();
+    let zhaoliu = s
+        .app
+        .ensure_operator("zhaoliu", "zhaoliu-password-1", false)
+        .await
+        .unwrap();
+    let a = s.store.group_by_name("A组").await.unwrap();
+    let b = s.store.group_by_name("B组").await.unwrap();
+    s.store.add_to_group(a.id, wangwu).await.unwrap();
+    s.store.add_to_group(b.id, zhaoliu).await.unwrap();
+    let root = common::operator(&http, &s.url, "root", "root-password-1").await;
+    let admin = common::operator(&http, &s.url, "admin", "sealdesk-demo").await;
+    let wangwu = common::operator(&http, &s.url, "wangwu", "wangwu-password-1").await;
+    let zhaoliu = common::operator(&http, &s.url, "zhaoliu", "zhaoliu-password-1").await;
+    let (_driver, c) = browser().await;
+
+    // The projects page: a size that is no size is named, a right one is kept; then the 二次审核.
+    use_session(&c, &s.url, &root).await;
+    c.goto(&format!("{}/admin/projects", s.url)).await.unwrap();
+    wait_text(&c, "需二次审核的印章").await;
+    click(&c, "#settings-testCSQY summary").await;
+    fill(&c, "size-testCSQY-official_seal", "5").await;
+    click(&c, "#save-settings-testCSQY").await;
+    wait_text(&c, "「企业公章」的尺寸 5 mm 超出 10–90 mm").await;
+    click(&c, "#settings-testCSQY summary").await;
+    fill(&c, "size-testCSQY-official_seal", "40").await;
+    fill(&c, "contact-testCSQY", "王老师 0791-88888888").await;
+    click(&c, "#save-settings-testCSQY").await;
+    wait_text(&c, "企业公章 40×40 mm").await;
+    click(&c, "#second-approval-testCSQY input[value='official_seal']").await;
+    click(&c, "#second-approval-testCSQY button").await;
+    wait_text(&c, "项目与操作员组").await;
+    let p = s.store.project_by_code("testCSQY").await.unwrap();
+    assert_eq!(p.second_approval, [sealdesk_domain::SealKind::OfficialSeal]);
+    assert_eq!(p.size_mm(sealdesk_domain::SealKind::OfficialSeal), (40, 40));
+    assert_eq!(p.contact, "王老师 0791-88888888");
+
+    // An order made after the change is drawn with the registered size.
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let id = common::submitted_order(&s, &http, &alice, "13800138000", 13).await;
+    let order = s.store.order(id.parse().unwrap()).await.unwrap();
+    let spec = sealdesk_app::form_spec(&order);
+    assert_eq!(
+        (spec.boxes[0].width_mm, spec.boxes[1].width_mm),
+        (40.0, 42.0),
+        "企业公章 registered at 40 mm, 企业资质印章 usual"
+    );
+
+    // First approval, the same reviewer again, then another reviewer.
+    use_session(&c, &s.url, &admin).await;
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "审核对照").await;
+    click(&c, "form[action$='/approve'] button").await;
+    wait_text(&c, "已初审，待复核（初审：admin）").await;
+    click(&c, "form[action$='/approve'] button").await;
+    wait_text(&c, "复核须由另一位审核员完成").await;
+    assert_eq!(
+        s.store.order(order.id).await.unwrap().state,
+        sealdesk_domain::OrderState::PendingReview
+    );
+    use_session(&c, &s.url, &wangwu).await;
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "已初审，待复核（初审：admin）").await;
+    click(&c, "form[action$='/approve'] button").await;
+    wait_text(&c, "待支付").await;
+    assert_eq!(
+        s.store.order(order.id).await.unwrap().state,
+        sealdesk_domain::OrderState::PendingPayment
+    );
+
+    // B组's operator: not in the list (every state), not found by address, and the attempt is in the audit log.
+    use_session(&c, &s.url, &zhaoliu).await;
+    c.goto(&format!("{}/admin/orders?state=", s.url))
+        .await
+        .unwrap();
+    let list = wait_text(&c, "订单管理").await;
+    assert!(!list.contains(&order.order_no), "{list}");
+    c.goto(&format!("{}/admin/orders/{id}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "未找到该记录").await;
+    let refused: Vec<String> = s
+        .store
+        .audit_entries(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "access_refused" && a.detail.contains(&id))
+        .map(|a| a.actor)
+        .collect();
+    assert_eq!(refused, ["operator:zhaoliu"]);
+    c.close().await.unwrap();
 }
 
 /// The UKey agent, in-process on a real loopback port, serving the soft token to the platform's origin only.

@@ -24,6 +24,25 @@ fn other_code() -> String {
 
 /// A licence-like page: title, the credit code and the name in large dark type on white, as a PNG at 200 dpi.
 fn licence_png(code: &str, name: &str) -> Vec<u8> {
+    card_png(&[
+        (50.0, 28.0, "营业执照".to_owned()),
+        (110.0, 22.0, "统一社会信用代码".to_owned()),
+        (150.0, 26.0, code.to_owned()),
+        (215.0, 22.0, format!("名称 {name}")),
+    ])
+}
+
+/// An ID card's portrait side as the OCR sees it: the name and the number in large dark type, PNG at 200 dpi.
+fn id_card_png(name: &str, number: &str) -> Vec<u8> {
+    card_png(&[
+        (60.0, 26.0, format!("姓名 {name}")),
+        (130.0, 22.0, "公民身份号码".to_owned()),
+        (185.0, 26.0, number.to_owned()),
+    ])
+}
+
+/// Lines of (baseline y, size, text) drawn with the CJK font on a 600 × 260 pt page, printed to PNG by poppler.
+fn card_png(lines: &[(f32, f32, String)]) -> Vec<u8> {
     use krilla::Document;
     use krilla::geom::Point;
     use krilla::page::PageSettings;
@@ -32,17 +51,12 @@ fn licence_png(code: &str, name: &str) -> Vec<u8> {
     let mut doc = Document::new();
     let mut page = doc.start_page_with(PageSettings::from_wh(600.0, 260.0).unwrap());
     let mut surface = page.surface();
-    for (y, size, text) in [
-        (50.0, 28.0, "营业执照".to_owned()),
-        (110.0, 22.0, "统一社会信用代码".to_owned()),
-        (150.0, 26.0, code.to_owned()),
-        (215.0, 22.0, format!("名称 {name}")),
-    ] {
+    for (y, size, text) in lines {
         surface.draw_text(
-            Point::from_xy(40.0, y),
+            Point::from_xy(40.0, *y),
             font.clone(),
-            size,
-            &text,
+            *size,
+            text,
             false,
             TextDirection::Auto,
         );
@@ -76,13 +90,26 @@ async fn submitted_with_licence(
     token: &str,
     licence: &[u8],
 ) -> String {
+    let scan =
+        sealdesk_artwork::testkit::generate(3, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    submitted_with(s, http, token, &scan, licence).await
+}
+
+/// A submitted 新办 of `token` with `id_front` as the ID card's portrait side and `licence` as the licence.
+async fn submitted_with(
+    s: &common::TestServer,
+    http: &reqwest::Client,
+    token: &str,
+    id_front: &[u8],
+    licence: &[u8],
+) -> String {
     let url = &s.url;
     let id = common::draft_order(http, url, token, "13800138000").await;
     let scan =
         sealdesk_artwork::testkit::generate(3, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
     let form_scan = common::stamped_form(s, http, token, &id).await;
     for (kind, bytes, name) in [
-        ("id_front", &scan[..], "id.jpg"),
+        ("id_front", id_front, "id.png"),
         ("id_back", &scan[..], "id2.jpg"),
         ("licence", licence, "licence.png"),
         ("impression_form", &form_scan[..], "form.jpg"),
@@ -225,4 +252,98 @@ async fn ocr_of_the_licence_catches_a_different_credit_code_and_never_passes_a_b
         ("pass".to_owned(), format!("识别为 {TYPED}，与填写的一致"))
     );
     assert_eq!(check(&detail, "licence_ocr_name").0, "pass", "{detail}");
+}
+
+/// The order once its pre-checks are stored (the background run after submission), and the checks.
+async fn checked(
+    s: &common::TestServer,
+    id: &str,
+) -> (sealdesk_domain::Order, Vec<sealdesk_domain::Precheck>) {
+    let id: i64 = id.parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Some(results) = s.store.prechecks(id).await.unwrap().and_then(|p| p.results) {
+            // The approval, when due, commits right after the results.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            return (s.store.order(id).await.unwrap(), results);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pre-checks never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// 授权转自动: with the project's switch on, a submission whose licence names another code stays with the
+/// reviewers; the holder's matching documents (licence and ID card read by OCR, two red stamps on the order's
+/// form) are approved by the platform, and the trail says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_approves_by_itself_only_what_every_check_passed() {
+    let s = common::start().await;
+    let http = common::http();
+    let p = s.store.project_by_code("testCSQY").await.unwrap();
+    s.store
+        .set_project_settings(p.id, "", &[], true)
+        .await
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let card = id_card_png("李四", "11010519491231002X");
+
+    let wrong = submitted_with(&s, &http, &alice, &card, &licence_png(&other_code(), NAME)).await;
+    let (order, results) = checked(&s, &wrong).await;
+    assert_eq!(order.state, sealdesk_domain::OrderState::PendingReview);
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|p| p.outcome == sealdesk_domain::Outcome::Fail)
+        .map(|p| p.check.as_str())
+        .collect();
+    assert_eq!(failed, ["licence_ocr_credit_code"], "{results:?}");
+    // Out of the way, so that the next one is not a duplicate open order.
+    let r = http
+        .post(format!("{}/api/v1/orders/{wrong}/cancel", s.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let right = submitted_with(&s, &http, &alice, &card, &licence_png(TYPED, NAME)).await;
+    let (order, results) = checked(&s, &right).await;
+    let not_passed: Vec<(&str, &str)> = results
+        .iter()
+        .filter(|p| p.outcome != sealdesk_domain::Outcome::Pass)
+        .map(|p| (p.check.as_str(), p.detail.as_str()))
+        .collect();
+    assert_eq!(
+        not_passed,
+        [
+            ("cert_credit_code", "尚未读取 UKey 证书"),
+            ("cert_enterprise_name", "尚未读取 UKey 证书")
+        ],
+        "{results:?}"
+    );
+    assert_eq!(order.state, sealdesk_domain::OrderState::PendingPayment);
+    let approvals: Vec<(String, String)> = s
+        .store
+        .audit_entries(Some(order.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "approve")
+        .map(|a| (a.actor, a.detail))
+        .collect();
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    assert_eq!(approvals[0].0, "platform");
+    assert!(
+        approvals[0].1.contains(sealdesk_app::AUTO_APPROVE_RULE),
+        "{approvals:?}"
+    );
+    // The applicant got the approval SMS as from a reviewer.
+    let sms = s.store.outbox(Some("13800138000"), 20).await.unwrap();
+    assert!(
+        sms.iter().any(|m| m.template == "review_approved"),
+        "{:?}",
+        sms.iter().map(|m| &m.template).collect::<Vec<_>>()
+    );
 }

@@ -289,3 +289,231 @@ async fn a_second_approval_comes_from_another_reviewer() {
         ]
     );
 }
+
+/// A project's settings (projects page): only a super-administrator changes them; a size out of range is named
+/// and changes nothing; new orders take the registered sizes (their 印模采集表 boxes and the 授权 step's 宽度/高度),
+/// orders created before keep the sizes their printed form was drawn with; the change is in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_seal_sizes_reach_new_orders_only() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    s.app
+        .ensure_operator("root", "root-password-1", true)
+        .await
+        .unwrap();
+    let (admin, admin_csrf) =
+        common::operator_session(&http, &s.url, "admin", "sealdesk-demo").await;
+    let (root, root_csrf) =
+        common::operator_session(&http, &s.url, "root", "root-password-1").await;
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let before = common::paid_order(&s, &who, "new", None).await;
+
+    let post = |cookie: String, form: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let url = s.url.clone();
+        async move {
+            let r = http
+                .post(format!("{url}/admin/projects/testCSQY/settings"))
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let settings = |csrf: &str, official: &str| {
+        vec![
+            ("_csrf", csrf.to_owned()),
+            ("contact", "王老师 0791-88888888".to_owned()),
+            ("size_official_seal", official.to_owned()),
+            ("size_qualification_seal", "45x30".to_owned()),
+            ("auto_approve", "1".to_owned()),
+        ]
+    };
+    let (st, _) = post(format!("sd_session={admin}"), settings(&admin_csrf, "40")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, page) = post(format!("sd_session={root}"), settings(&root_csrf, "40mm")).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("<p class=\"error\" id=\"projects-error\">「企业公章」的尺寸「40mm」应为毫米数，如 42 或 40x30</p>"),
+        "{page}"
+    );
+    let p = s.store.project_by_code("testCSQY").await.unwrap();
+    assert_eq!(
+        (p.seal_sizes.len(), p.auto_approve, p.contact.as_str()),
+        (0, false, "")
+    );
+
+    let (st, _) = post(format!("sd_session={root}"), settings(&root_csrf, "42")).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let p = s.store.project_by_code("testCSQY").await.unwrap();
+    // 42 is the usual size of a 公章: only the size that differs is registered.
+    assert_eq!(
+        p.seal_sizes,
+        [sealdesk_domain::SealSize {
+            kind: sealdesk_domain::SealKind::QualificationSeal,
+            width_mm: 45,
+            height_mm: 30
+        }]
+    );
+    assert!(p.auto_approve);
+    let list = common::get_text(
+        &http,
+        &format!("{}/admin/projects", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    assert!(
+        list.contains("<td class=\"contact\">王老师 0791-88888888</td><td class=\"sizes\">企业资质印章 45×30 mm</td><td class=\"auto-approve\">开</td>"),
+        "{list}"
+    );
+    let logged = s
+        .store
+        .audit_entries(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "project_settings_set")
+        .map(|a| (a.actor, a.detail))
+        .collect::<Vec<_>>();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].0, "operator:root");
+    assert!(
+        logged[0].1.contains("qualification_seal:45x30"),
+        "{logged:?}"
+    );
+
+    // The order paid before keeps its sizes; one made now has an oval 45 × 30 box and says so at 授权.
+    let after = common::paid_order(&s, &who, "new", None).await;
+    let spec = |id: i64| {
+        let store = s.store.clone();
+        async move { sealdesk_app::form_spec(&store.order(id).await.unwrap()) }
+    };
+    let old = spec(before).await;
+    assert_eq!(
+        (old.boxes[1].width_mm, old.boxes[1].height_mm),
+        (42.0, 42.0)
+    );
+    let new = spec(after).await;
+    assert_eq!(
+        (new.boxes[1].width_mm, new.boxes[1].height_mm),
+        (45.0, 30.0)
+    );
+    assert_eq!(new.boxes[1].shape, sealdesk_artwork::BoxShape::Oval);
+    let page = common::get_text(
+        &http,
+        &format!("{}/orders/{after}", s.url),
+        &format!("sd_session={alice}"),
+    )
+    .await;
+    assert!(
+        page.contains(
+            "<label>印章2：</label>企业资质印章「北筑设计研究院有限公司」 宽度：4.5 cm 高度：3 cm"
+        ),
+        "{page}"
+    );
+    let page = common::get_text(
+        &http,
+        &format!("{}/orders/{before}", s.url),
+        &format!("sd_session={alice}"),
+    )
+    .await;
+    assert!(
+        page.contains(
+            "<label>印章2：</label>企业资质印章「北筑设计研究院有限公司」 宽度：4.2 cm 高度：4.2 cm"
+        ),
+        "{page}"
+    );
+}
+
+/// 开标日期: an order whose bid opening is today is marked 加急 in the review queue, one a month away is not, and
+/// a date already past is refused on the form with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_bid_opening_marks_the_order_urgent_in_the_queue() {
+    let s = common::start().await;
+    let http = common::http();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let today = sealdesk_domain::Timestamp(s.app.now()).beijing_date();
+    let later = sealdesk_domain::Timestamp(s.app.now() + 30 * 86_400).beijing_date();
+    let past = sealdesk_domain::Timestamp(s.app.now() - 2 * 86_400).beijing_date();
+
+    let create = |bid: String| {
+        let http = http.clone();
+        let url = s.url.clone();
+        let token = alice.clone();
+        async move {
+            let mut body = common::order_body("13800138000");
+            body["bid_opening"] = json!(bid);
+            let r = http
+                .post(format!("{url}/api/v1/orders"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, body) = create(past.clone()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string()
+            .contains("开标日期已过，请填写今天或以后的日期，或留空"),
+        "{body}"
+    );
+    let (st, body) = create("2026-02-30".into()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string()
+            .contains("开标日期「2026-02-30」应为 YYYY-MM-DD 格式的日期"),
+        "{body}"
+    );
+
+    let mut ids = Vec::new();
+    for bid in [today.clone(), later.clone()] {
+        let (st, body) = create(bid).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let scan =
+            sealdesk_artwork::testkit::generate(3, sealdesk_artwork::testkit::FormSpec::A4_150)
+                .jpeg;
+        for (st, body) in common::upload_all(&s, &http, &alice, &id, &scan, "scan.jpg").await {
+            assert_eq!(st, 201, "{body}");
+        }
+        let r = http
+            .post(format!("{}/api/v1/orders/{id}/submit", s.url))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        ids.push(id);
+    }
+    let (admin, _) = common::operator_session(&http, &s.url, "admin", "sealdesk-demo").await;
+    let queue = common::get_text(
+        &http,
+        &format!("{}/admin/orders", s.url),
+        &format!("sd_session={admin}"),
+    )
+    .await;
+    let row = |id: &str| {
+        let at = queue.find(&format!("href=\"/admin/orders/{id}\"")).unwrap();
+        let start = queue[..at].rfind("<tr").unwrap();
+        queue[start..at + queue[at..].find("</tr>").unwrap()].to_owned()
+    };
+    assert!(
+        row(&ids[0]).contains(&format!(
+            "<span class=\"badge urgent\">加急：开标 {today}</span>"
+        )),
+        "{}",
+        row(&ids[0])
+    );
+    assert!(!row(&ids[1]).contains("加急"), "{}", row(&ids[1]));
+    let order = s.store.order(ids[1].parse().unwrap()).await.unwrap();
+    assert_eq!(order.bid_opening.as_deref(), Some(later.as_str()));
+}

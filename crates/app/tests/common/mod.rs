@@ -138,6 +138,7 @@ pub fn form() -> OrderForm {
         ],
         months: 12,
         previous_order: None,
+        bid_opening: None,
     }
 }
 

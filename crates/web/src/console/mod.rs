@@ -45,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/admin/projects/{code}/second-approval",
             post(second_approval),
         )
+        .route("/admin/projects/{code}/settings", post(project_settings))
         .route("/admin/uploads/{id}/preview", get(preview))
         .route("/admin/orders/{id}/reveal-id", post(reveal_id))
         .route("/admin/sms", get(sms))
@@ -118,9 +119,16 @@ struct Queue {
     export: String,
     /// 办理时限 of each order waiting for 审核: (text, CSS class).
     due: HashMap<i64, (String, &'static str)>,
+    /// Orders waiting for 审核 whose 开标日期 is near.
+    urgent: HashMap<i64, String>,
 }
 
 impl Queue {
+    /// `加急：开标 2026-12-03` for an order whose bid opening is near.
+    fn urgent_text(&self, o: &Order) -> Option<&str> {
+        self.urgent.get(&o.id).map(String::as_str)
+    }
+
     fn project_name(&self, id: &i64) -> &str {
         self.project_names.get(id).map(String::as_str).unwrap_or("")
     }
@@ -207,6 +215,20 @@ async fn orders(
         .filter(|o| o.state == OrderState::PendingReview)
         .map(|o| (o.id, review_due(s.app.work_calendar(), &o.updated_at, now)))
         .collect();
+    let urgent = now
+        .beijing_day()
+        .map(|today| {
+            orders
+                .iter()
+                .filter(|o| o.state == OrderState::PendingReview)
+                .filter_map(|o| {
+                    let bid = o.bid_opening.as_deref()?;
+                    sealdesk_domain::bid_opening_urgent(s.app.work_calendar(), bid, today)
+                        .then(|| (o.id, format!("加急：开标 {bid}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let page = q.page();
     let pager = Pager::new(page, per_page, orders.len(), total, |n| {
         format!("/admin/orders?{}", q.query_string(Some(n), Some(per_page)))
@@ -232,6 +254,7 @@ async fn orders(
         orders,
         pager,
         due,
+        urgent,
     }))
 }
 
@@ -283,6 +306,8 @@ struct Detail<'a> {
     review_stage: Option<String>,
     /// 在线客服.
     thread: crate::view::Thread,
+    /// 印章图片 at true size, before 制章.
+    cut: Option<crate::view::CutoutsView>,
 }
 
 impl Detail<'_> {
@@ -367,6 +392,7 @@ async fn detail_page(
     let reasons = s.app.reject_reasons(&c.who).await?;
     let prechecks = s.app.prechecks(&c.who, v.order.id).await?;
     let review_stage = s.app.review_stage(&c.who, v.order.id).await?;
+    let cut = crate::view::CutoutsView::of(&s.app, &c.who, &v.order).await?;
     let thread = crate::view::Thread::of(
         &s.app.config().service_hours,
         s.app.messages(&c.who, v.order.id).await?,
@@ -402,6 +428,7 @@ async fn detail_page(
             prechecks,
             review_stage,
             thread,
+            cut,
         },
     ))
 }
@@ -505,9 +532,45 @@ struct Projects {
     /// A super-administrator edits each project's 二次审核 kinds.
     can_edit: bool,
     csrf: String,
+    /// Why the last change of settings was refused.
+    err: Option<String>,
 }
 
 impl Projects {
+    /// A kind's label, with whose it is where two kinds share one (其他章).
+    fn kind_label(&self, k: &sealdesk_domain::SealKind) -> String {
+        if k.label() == "其他章" {
+            format!("其他章（{}）", k.holder().label())
+        } else {
+            k.label().to_owned()
+        }
+    }
+
+    /// `40×40` for a kind's size in project `p`.
+    fn size_text(&self, p: &Project, k: &sealdesk_domain::SealKind) -> String {
+        let (w, h) = p.size_mm(*k);
+        format!("{w}×{h}")
+    }
+
+    /// The sizes that differ from the usual ones, or 常规尺寸.
+    fn registered_sizes(&self, p: &Project) -> String {
+        if p.seal_sizes.is_empty() {
+            return "常规尺寸".into();
+        }
+        p.seal_sizes
+            .iter()
+            .map(|z| {
+                format!(
+                    "{} {}×{} mm",
+                    self.kind_label(&z.kind),
+                    z.width_mm,
+                    z.height_mm
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
     /// The kinds a project may ask a second approval for.
     fn kinds(&self) -> &'static [sealdesk_domain::SealKind] {
         &sealdesk_domain::SealKind::ALL
@@ -533,6 +596,10 @@ impl Projects {
 }
 
 async fn projects(State(s): State<AppState>, c: PageCaller) -> PageResult {
+    projects_page(&s, &c, None).await
+}
+
+async fn projects_page(s: &AppState, c: &PageCaller, err: Option<String>) -> PageResult {
     c.operator_name()?;
     let projects = s.app.projects(&c.who).await?;
     let groups = s
@@ -543,16 +610,70 @@ async fn projects(State(s): State<AppState>, c: PageCaller) -> PageResult {
         .into_iter()
         .map(|g| (g.id, g.name))
         .collect();
-    Ok(render(&Projects {
-        l: Layout::new("项目与操作员组", Nav::of(&c)),
-        projects,
-        groups,
-        can_edit: matches!(
-            c.who.principal,
-            sealdesk_app::Principal::Operator { is_admin: true, .. }
-        ),
-        csrf: c.csrf.clone(),
-    }))
+    let status = if err.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(render_with(
+        status,
+        &Projects {
+            l: Layout::new("项目与操作员组", Nav::of(c)),
+            projects,
+            groups,
+            can_edit: matches!(
+                c.who.principal,
+                sealdesk_app::Principal::Operator { is_admin: true, .. }
+            ),
+            csrf: c.csrf.clone(),
+            err,
+        },
+    ))
+}
+
+/// A project's 联系人与电话, registered seal sizes (`size_<kind>`: `42` or `40x30` mm; blank keeps the usual
+/// size) and 授权转自动开关 (`auto_approve`). A size that does not read is named on the page and nothing changes.
+async fn project_settings(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(code): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let mut sizes = Vec::new();
+    for k in sealdesk_domain::SealKind::ALL {
+        let typed = f.get(&format!("size_{}", k.code())).trim();
+        if typed.is_empty() {
+            continue;
+        }
+        match sealdesk_domain::SealSize::parse(k, typed) {
+            Ok(z) => sizes.push(z),
+            Err(why) => return projects_page(&s, &c, Some(why)).await,
+        }
+    }
+    match s
+        .app
+        .set_project_settings(
+            &c.who,
+            &code,
+            f.get("contact"),
+            &sizes,
+            f.get("auto_approve") == "1",
+        )
+        .await
+    {
+        Ok(()) => Ok(redirect("/admin/projects")),
+        Err(AppError::Invalid(errors)) => {
+            let why = errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("；");
+            projects_page(&s, &c, Some(why)).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// 二次审核 of a project: the seal kinds ticked (`kind`, repeated) need a second reviewer's approval.

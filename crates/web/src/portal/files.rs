@@ -135,6 +135,25 @@ pub(super) async fn impression_form_pdf(
     Ok(crate::api::attachment("application/pdf", &name, pdf))
 }
 
+/// One seal's cut-out from the order's 印模采集表 (PNG, shown at true size by the order pages), for the order's
+/// applicant or its operators.
+pub(super) async fn cutout(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path((id, index)): Path<(String, String)>,
+) -> PageResult {
+    let index: usize = index.parse().map_err(|_| AppError::NotFound)?;
+    let png = s.app.cutout_png(&c.who, oid(&id)?, index).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "private, no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
 /// 电子发票, shown from the issued invoice's JSON body.
 #[derive(Template)]
 #[template(path = "portal/invoice.html")]

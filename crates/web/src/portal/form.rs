@@ -124,6 +124,7 @@ fn form_from_fields(f: &Fields) -> OrderForm {
         seals,
         months: f.get("months").trim().parse().unwrap_or(0),
         previous_order: f.get("previous_order").parse().ok(),
+        bid_opening: Some(f.get("bid_opening").to_owned()),
     }
 }
 

@@ -58,6 +58,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/orders/{id}/impression-form.pdf",
             get(files::impression_form_pdf),
         )
+        .route("/orders/{id}/cutouts/{index}", get(files::cutout))
         .route("/orders/{id}/seals/{seq}", get(files::seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(files::seal_picture))
         .route("/uploads/{id}", get(files::upload_file))

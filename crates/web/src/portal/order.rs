@@ -80,6 +80,26 @@ struct Show<'a> {
     pending: Vec<(i64, &'static str, String)>,
     /// 在线客服.
     thread: crate::view::Thread,
+    /// 印章图片 at true size, before 制章.
+    cut: Option<crate::view::CutoutsView>,
+}
+
+impl Show<'_> {
+    /// 导入信息's 印章 lines: (number from 1, kind, name, `宽度：4.2 cm 高度：4.2 cm`).
+    fn seal_sizes(&self) -> Vec<(usize, &'static str, String, String)> {
+        let a = &self.v.order.authorization;
+        self.v
+            .order
+            .seal_units()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, name))| {
+                let (w, h) = a.size_mm(kind);
+                let size = format!("宽度：{} 高度：{}", crate::view::cm(w), crate::view::cm(h));
+                (i + 1, kind.label(), name, size)
+            })
+            .collect()
+    }
 }
 
 pub(super) async fn show(
@@ -129,6 +149,7 @@ async fn show_page(
         &s.app.config().service_hours,
         s.app.messages(&c.who, o.id).await?,
     );
+    let cut = crate::view::CutoutsView::of(&s.app, &c.who, o).await?;
     let challenge = if o.state == sealdesk_domain::OrderState::Paid {
         s.app.authorize_challenge(&c.who, o.id).await.ok()
     } else {
@@ -150,6 +171,7 @@ async fn show_page(
             challenge,
             pending,
             thread,
+            cut,
         },
     ))
 }
