@@ -489,9 +489,14 @@ fn smoke_with_uploads_in_s3_then_blobs_copy_moves_them_to_a_directory() {
     .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let keys = rt.block_on(bucket.list()).unwrap();
+    // The scans, and the seal cut-outs read from the 印模采集表 (kept beside them for the order pages and 制章).
     assert!(
-        keys.len() >= 2 && keys.iter().all(|k| k.starts_with("uploads/")),
-        "the smoke's scans are in the bucket: {keys:?}"
+        keys.iter().filter(|k| k.starts_with("uploads/")).count() >= 2
+            && keys.iter().any(|k| k.starts_with("cutouts/"))
+            && keys
+                .iter()
+                .all(|k| k.starts_with("uploads/") || k.starts_with("cutouts/")),
+        "the smoke's scans and cut-outs are in the bucket: {keys:?}"
     );
 
     let dir = data.join("moved");
