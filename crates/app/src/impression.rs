@@ -148,6 +148,27 @@ pub(crate) fn read(bytes: &[u8], spec: &FormSpec) -> Result<FormReading, sealdes
     sealdesk_artwork::read_form(bytes, spec, &sealdesk_artwork::ExtractOptions::default())
 }
 
+/// What a stamped form gives: each seal's picture, or the problems that prevent it.
+pub(crate) type FormOutcome = Result<Vec<Picture>, Vec<String>>;
+
+/// Where the outcome of reading form `form_sm3` against `spec` is kept.
+fn cache_key(form_sm3: &str, spec: &FormSpec) -> String {
+    format!(
+        "cutouts/{}",
+        &sealdesk_adapters::sm3_hex(format!("{form_sm3}{spec:?}").as_bytes())[..32]
+    )
+}
+
+/// The outcome of a reading (or of a scan that could not be read).
+fn outcome_of(spec: &FormSpec, reading: Result<FormReading, String>) -> FormOutcome {
+    let reading = reading.map_err(|e| vec![format!("无法读取印模采集表：{e}")])?;
+    let wrong = problems(spec, &reading);
+    if !wrong.is_empty() {
+        return Err(wrong);
+    }
+    pictures(spec, reading).map_err(|m| vec![m])
+}
+
 /// One seal's cut-out as the order's 印模采集表 gives it, before 制章: which seal, and its true size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cutout {
@@ -171,60 +192,107 @@ pub enum Cutouts {
     Found(Vec<Cutout>),
     /// The form cannot give the seals' pictures yet.
     Problems(Vec<String>),
+    /// The form is being read: ask again in a moment.
+    Pending,
 }
 
 impl App {
     /// The pictures the order's current 印模采集表 gives, one per seal in form order, or the problems that prevent
-    /// it (`Some(Err(..))`); `None` when no form is uploaded. Results are kept in the blob store
-    /// under the SM3 of the form and of the order's boxes, so that page views and 制章 read the scan once; the
-    /// reading itself holds an image-work permit.
+    /// it (`Some(Err(..))`, each naming its box); `None` when no form is uploaded. The outcome is kept in the
+    /// blob store under the SM3 of the form and of the order's boxes (the upload itself leaves it there), so that
+    /// page views and 制章 read a scan once; a reading holds an image-work permit.
     pub(crate) async fn form_pictures(
         &self,
         order: &Order,
-    ) -> Result<Option<Result<Vec<Picture>, String>>, AppError> {
-        let uploads = self.store.uploads(order.id).await?;
-        let Some(form) = uploads
-            .iter()
-            .find(|u| u.kind == UploadKind::ImpressionForm)
-        else {
+    ) -> Result<Option<FormOutcome>, AppError> {
+        let Some((form, spec)) = self.current_form(order).await? else {
             return Ok(None);
         };
-        let spec = form_spec(order);
-        let cache = format!(
-            "cutouts/{}",
-            &sealdesk_adapters::sm3_hex(format!("{}{spec:?}", form.sm3).as_bytes())[..32]
-        );
-        if let Some(pics) = self.cached_pictures(&cache).await {
-            return Ok(Some(Ok(pics)));
+        let cache = cache_key(&form.sm3, &spec);
+        if let Some(known) = self.cached_outcome(&cache).await {
+            return Ok(Some(known));
         }
-        let read = self
-            .read_form(&form.blob_key, spec, |spec, reading| {
-                let reading = reading.map_err(|e| format!("无法从印模采集表中取出印章：{e}"))?;
-                pictures(spec, reading)
-            })
-            .await?;
-        if let Ok(pics) = &read {
-            // A failed write only costs a later re-read.
-            let sizes: Vec<String> = pics.iter().map(|(_, w, h)| format!("{w}x{h}")).collect();
-            let mut ok = true;
-            for (i, (png, _, _)) in pics.iter().enumerate() {
-                ok &= self
+        let bytes = self
+            .blobs
+            .get(&form.blob_key)
+            .await
+            .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
+        let permit = self
+            .image_work
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            outcome_of(&spec, read(&bytes, &spec).map_err(|e| e.to_string()))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        self.keep_outcome(&cache, &outcome).await;
+        Ok(Some(outcome))
+    }
+
+    /// Keeps what the upload of a form read, so that no page has to read it again.
+    pub(crate) async fn remember_reading(
+        &self,
+        form_sm3: &str,
+        spec: &FormSpec,
+        reading: Result<FormReading, String>,
+    ) {
+        let outcome = outcome_of(spec, reading);
+        self.keep_outcome(&cache_key(form_sm3, spec), &outcome)
+            .await;
+    }
+
+    async fn current_form(
+        &self,
+        order: &Order,
+    ) -> Result<Option<(sealdesk_store::UploadMeta, FormSpec)>, AppError> {
+        let uploads = self.store.uploads(order.id).await?;
+        Ok(uploads
+            .into_iter()
+            .find(|u| u.kind == UploadKind::ImpressionForm)
+            .map(|u| (u, form_spec(order))))
+    }
+
+    /// A failed write costs only a later re-read.
+    async fn keep_outcome(&self, cache: &str, outcome: &FormOutcome) {
+        match outcome {
+            Err(problems) => {
+                let _ = self
                     .blobs
-                    .put(&format!("{cache}/{i}.png"), png.clone())
-                    .await
-                    .is_ok();
+                    .put(
+                        &format!("{cache}/problems"),
+                        problems.join("\n").into_bytes(),
+                    )
+                    .await;
             }
-            if ok {
+            Ok(pics) => {
+                for (i, (png, _, _)) in pics.iter().enumerate() {
+                    if self
+                        .blobs
+                        .put(&format!("{cache}/{i}.png"), png.clone())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                let sizes: Vec<String> = pics.iter().map(|(_, w, h)| format!("{w}x{h}")).collect();
                 let _ = self
                     .blobs
                     .put(&format!("{cache}/sizes"), sizes.join(",").into_bytes())
                     .await;
             }
         }
-        Ok(Some(read))
     }
 
-    async fn cached_pictures(&self, cache: &str) -> Option<Vec<Picture>> {
+    async fn cached_outcome(&self, cache: &str) -> Option<FormOutcome> {
+        if let Ok(text) = self.blobs.get(&format!("{cache}/problems")).await {
+            let text = String::from_utf8(text).ok()?;
+            return Some(Err(text.lines().map(str::to_owned).collect()));
+        }
         let sizes = self.blobs.get(&format!("{cache}/sizes")).await.ok()?;
         let sizes = String::from_utf8(sizes).ok()?;
         let mut out = Vec::new();
@@ -233,20 +301,32 @@ impl App {
             let png = self.blobs.get(&format!("{cache}/{i}.png")).await.ok()?;
             out.push((png, w.parse().ok()?, h.parse().ok()?));
         }
-        Some(out)
+        Some(Ok(out))
     }
 
     /// Each seal's cut-out from the current 印模采集表 (applicant who owns the order, or an operator who serves
-    /// it), for showing beside its kind at true size before 制章.
+    /// it), for showing beside its kind at true size before 制章. A page never waits for a scan to be read: a form
+    /// not read yet is `Pending`, and is read in the background.
     pub async fn cutouts(&self, who: &Who, id: i64) -> Result<Cutouts, AppError> {
         let order = self.visible_order(who, id).await?;
         if !order.service.needs_impression() {
             return Ok(Cutouts::NoForm);
         }
-        Ok(match self.form_pictures(&order).await? {
-            None => Cutouts::NoForm,
-            Some(Err(m)) => Cutouts::Problems(m.split('；').map(str::to_owned).collect()),
-            Some(Ok(pics)) => Cutouts::Found(
+        let Some((form, spec)) = self.current_form(&order).await? else {
+            return Ok(Cutouts::NoForm);
+        };
+        let Some(outcome) = self.cached_outcome(&cache_key(&form.sm3, &spec)).await else {
+            let app = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.form_pictures(&order).await {
+                    tracing::warn!(order = order.id, error = %e, "could not read the 印模采集表");
+                }
+            });
+            return Ok(Cutouts::Pending);
+        };
+        Ok(match outcome {
+            Err(problems) => Cutouts::Problems(problems),
+            Ok(pics) => Cutouts::Found(
                 order
                     .seal_units()
                     .into_iter()
@@ -300,49 +380,9 @@ impl App {
     /// The problems of the order's current 印模采集表, each naming its box (empty when none, or when no form is
     /// uploaded yet: the missing upload is reported on its own).
     pub async fn impression_problems(&self, order: &Order) -> Result<Vec<String>, AppError> {
-        let uploads = self.store.uploads(order.id).await?;
-        let Some(form) = uploads
-            .iter()
-            .find(|u| u.kind == UploadKind::ImpressionForm)
-        else {
-            return Ok(Vec::new());
-        };
-        self.read_form(
-            &form.blob_key,
-            form_spec(order),
-            |spec, reading| match reading {
-                Ok(r) => problems(spec, &r),
-                Err(e) => vec![format!("无法读取印模采集表：{e}")],
-            },
-        )
-        .await
-    }
-
-    /// Reads the stamped form under `blob_key` against `spec` on the blocking pool, holding an image-work permit,
-    /// and hands the reading to `then`.
-    async fn read_form<T: Send + 'static>(
-        &self,
-        blob_key: &str,
-        spec: FormSpec,
-        then: impl FnOnce(&FormSpec, Result<FormReading, sealdesk_artwork::Error>) -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        let bytes = self
-            .blobs
-            .get(blob_key)
-            .await
-            .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
-        let permit = self
-            .image_work
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let reading = read(&bytes, &spec);
-            then(&spec, reading)
+        Ok(match self.form_pictures(order).await? {
+            Some(Err(problems)) => problems,
+            _ => Vec::new(),
         })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
     }
 }

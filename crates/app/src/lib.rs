@@ -24,6 +24,8 @@ mod pending_payment;
 mod prechecks;
 pub use prechecks::AUTO_APPROVE_RULE;
 mod reminders;
+mod renewal;
+pub use renewal::certificate_expired_message;
 mod review;
 mod seal_status;
 mod sms;

@@ -166,7 +166,7 @@ pub struct WriteReceipt {
     pub signature: Vec<u8>,
 }
 
-fn to_made(s: SealRecord) -> MadeSeal {
+pub(crate) fn to_made(s: SealRecord) -> MadeSeal {
     MadeSeal {
         seq: s.seq,
         es_id: s.es_id,
@@ -361,14 +361,17 @@ impl App {
             .project_by_code(project_code)
             .await
             .map_err(|_| AppError::field("project", "请选择授权单位（项目）"))?;
-        let form = form
+        let mut form = form
             .validate(self.today(), true)
             .map_err(AppError::Invalid)?;
+        self.check_previous(applicant, form.previous_order, &form.holder)
+            .await?;
+        if let Some(prev) = crate::renewal::renews(form.service, form.previous_order) {
+            form.seals = self.renewal_lines(prev).await?;
+        }
         let total = form
             .price(project.price)
             .ok_or_else(|| AppError::field("seals", "数量过大"))?;
-        self.check_previous(applicant, form.previous_order, &form.holder)
-            .await?;
         let mut holder = form.holder.clone();
         if holder.mobile.is_empty() {
             holder.mobile = self.store.applicant_mobile(applicant).await?;
@@ -433,14 +436,18 @@ impl App {
             )));
         }
         let project = self.store.project(order.project_id).await?;
-        let form = form
+        let mut form = form
             .validate(self.today(), true)
             .map_err(AppError::Invalid)?;
+        self.check_previous(order.applicant_id, form.previous_order, &form.holder)
+            .await?;
+        let service = form.service.or(Some(order.service));
+        if let Some(prev) = crate::renewal::renews(service, form.previous_order) {
+            form.seals = self.renewal_lines(prev).await?;
+        }
         order.total = form
             .price(project.price)
             .ok_or_else(|| AppError::field("seals", "数量过大"))?;
-        self.check_previous(order.applicant_id, form.previous_order, &form.holder)
-            .await?;
         if let Some(s) = form.service {
             order.service = s;
         }
@@ -497,6 +504,22 @@ impl App {
             Ok(_) => Vec::new(),
             Err(e) => e,
         };
+        // A renewal renews the seals of an earlier order: without one there is nothing to renew, and with an
+        // expired certificate nothing can be renewed onto the key; both are said before any payment.
+        if order.service == sealdesk_domain::Service::Renewal {
+            match order.previous_order {
+                None => errors.push(sealdesk_domain::FieldError {
+                    field: "previous_order".into(),
+                    message: "续期须针对已完成的订单：请在「我的订单」中点击该订单的「续期」"
+                        .into(),
+                }),
+                Some(prev) => match self.renewal_lines(prev).await {
+                    Ok(_) => {}
+                    Err(AppError::Invalid(e)) => errors.extend(e),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
         let have: Vec<UploadKind> = self
             .store
             .uploads(id)
@@ -836,7 +859,12 @@ impl App {
         let cert_der =
             hex::decode(&key.cert_der_hex).map_err(|e| AppError::Internal(e.to_string()))?;
         let units = order.seal_units();
-        let pictures = self.seal_pictures(&order, units.len()).await?;
+        let pictures =
+            if crate::renewal::renews(Some(order.service), order.previous_order).is_some() {
+                self.renewal_pictures(&order, units.len()).await?
+            } else {
+                self.seal_pictures(&order, units.len()).await?
+            };
         let start = self.now();
         let end = Timestamp(start).add_months(order.authorization.months).0;
         let seal_type = order
@@ -978,7 +1006,10 @@ impl App {
             .await?
             .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?
             .map_err(|m| {
-                AppError::Conflict(format!("无法制章：{m}。请联系客服重新上传印模采集表"))
+                AppError::Conflict(format!(
+                    "无法制章：{}。请联系客服重新上传印模采集表",
+                    m.join("；")
+                ))
             })?;
         if pics.len() != n {
             return Err(AppError::Internal(format!(

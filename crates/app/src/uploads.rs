@@ -220,8 +220,8 @@ impl App {
             Some(Ok(r)) => crate::impression::problems(&spec, r),
             _ => Vec::new(),
         };
-        let impressions = reading.map(|r| {
-            r.map(|r| match r {
+        let impressions = reading.as_ref().map(|r| {
+            r.as_ref().map_err(Clone::clone).map(|r| match r {
                 sealdesk_artwork::FormReading::Located { boxes, .. } => boxes
                     .iter()
                     .filter(|(_, b)| matches!(b, sealdesk_artwork::BoxReading::Found(_)))
@@ -291,6 +291,9 @@ impl App {
                     if let Err(e) = self.blobs.delete(&key).await {
                         tracing::warn!(%key, error = %e, "could not delete a replaced upload");
                     }
+                }
+                if let Some(reading) = reading {
+                    self.remember_reading(&meta.sm3, &spec, reading).await;
                 }
                 Ok(UploadOutcome {
                     meta,

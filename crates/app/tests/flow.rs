@@ -567,3 +567,104 @@ async fn the_clock_a_test_sets_decides_expiry_and_timestamps() {
         Err(AppError::Unauthenticated)
     ));
 }
+
+/// 续期 through the use cases: the renewal takes the earlier order's standing seals (seals typed on the form are
+/// ignored), needs no 印模采集表, and makes each new seal with the earlier seal's own picture, kind and name and a
+/// later end of validity; once the key's certificate has expired, a renewal is refused before any payment, with
+/// the reason and what to do first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_makes_the_same_seals_again_without_a_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let clock = ManualClock::at(Timestamp(now));
+    let e = env_with_clock(store.clone(), std::sync::Arc::new(clock.clone())).await;
+    let app = &e.app;
+    let reviewer = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let first = paid_order(app, &alice, &reviewer, &form()).await;
+    let first = authorize_with(app, &alice, first.id, &mut token)
+        .await
+        .unwrap();
+    assert_eq!(first.state, OrderState::Made);
+    clock.advance(86_400);
+
+    let mut renewal = form();
+    renewal.service = Some(Service::Renewal);
+    renewal.previous_order = Some(first.id);
+    renewal.seals = vec![SealLine {
+        kind: SealKind::EnterpriseOther,
+        count: 3,
+        name: "别的章".into(),
+    }];
+    let r = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.seals, first.seals,
+        "the earlier order's seals, not the typed ones"
+    );
+    assert_eq!(r.total, first.total);
+    let scan =
+        sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150)
+            .jpeg;
+    for kind in [UploadKind::IdFront, UploadKind::IdBack, UploadKind::Licence] {
+        app.add_upload(&alice, r.id, kind, "scan.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    app.submit(&alice, r.id).await.unwrap();
+    app.approve(&reviewer, r.id).await.unwrap();
+    app.confirm_invoice(&alice, r.id, &personal_invoice())
+        .await
+        .unwrap();
+    let (payment, _) = app.start_payment(&alice, r.id, "sandbox").await.unwrap();
+    app.sandbox_pay(&alice, payment.id).await.unwrap();
+    let made = authorize_with(app, &alice, r.id, &mut token).await.unwrap();
+    assert_eq!(made.state, OrderState::Made);
+    let old = app.seals(&alice, first.id).await.unwrap();
+    let new = app.seals(&alice, r.id).await.unwrap();
+    assert_eq!(new.len(), 2);
+    for (o, n) in old.iter().zip(&new) {
+        assert_eq!((n.kind, &n.name), (o.kind, &o.name));
+        assert!(
+            n.picture_png == o.picture_png,
+            "{}: the same picture",
+            n.es_id
+        );
+        assert!(n.valid_end > o.valid_end, "{} ends later", n.es_id);
+        assert_ne!(n.es_id, o.es_id);
+    }
+
+    // The key's certificate has expired: refused on creating, and a draft made before is refused on submitting,
+    // before any payment.
+    let draft = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap();
+    let (_, not_after) = token.cert().validity();
+    clock.set(Timestamp(not_after + 86_400));
+    let want = certificate_expired_message(not_after);
+    assert!(want.contains("请先办理证书续期"), "{want}");
+    let err = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap_err();
+    assert!(invalid_field(&err, "previous_order", &want), "{err:?}");
+    let err = app.submit(&alice, draft.id).await.unwrap_err();
+    assert!(invalid_field(&err, "previous_order", &want), "{err:?}");
+    assert_eq!(
+        store.order(draft.id).await.unwrap().state,
+        OrderState::Draft
+    );
+}

@@ -533,6 +533,11 @@ impl CutoutsView {
         }
         Ok(match app.cutouts(who, order.id).await? {
             sealdesk_app::Cutouts::NoForm => None,
+            sealdesk_app::Cutouts::Pending => Some(CutoutsView {
+                order_id: order.id,
+                rows: Vec::new(),
+                problems: Vec::new(),
+            }),
             sealdesk_app::Cutouts::Problems(problems) => Some(CutoutsView {
                 order_id: order.id,
                 rows: Vec::new(),

@@ -1272,8 +1272,9 @@ async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
     c.close().await.unwrap();
 }
 
-/// 续期写入 through the agent: the renewal's seals take the place of the earlier order's on the key, in one
-/// all-or-nothing write, and the page says so.
+/// 续期 from 我的订单 to the key: the completed order's 续期 opens a form that names it and lists the seals it
+/// renews (no 印模采集表); through the agent the renewal's seals take the place of the earlier order's on the
+/// key, in one all-or-nothing write, the page says so, and each new seal carries the picture of the one it renews.
 #[tokio::test]
 async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1330,9 +1331,78 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     let old = made(first).await;
     assert_eq!(on_key(), old);
 
-    let renewal = common::paid_order(&s, &who, "renewal", Some(first)).await;
+    // 我的订单 → 续期 on the completed order: the form names the earlier order and lists the seals it renews,
+    // with their windows, instead of the seal kinds to choose; no 印模采集表 is asked for.
     let (_driver, c) = browser().await;
     use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders", s.url)).await.unwrap();
+    wait_text(&c, "订单金额(元)").await;
+    click(&c, &format!("a.renew[href$='previous={first}']")).await;
+    let form = wait_text(&c, "续期的印章").await;
+    let first_no = s.store.order(first).await.unwrap().order_no;
+    assert!(form.contains(&format!("原订单：{first_no}")), "{form}");
+    let renewed: Value = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#renew-seals tr')).slice(1).map(r => [r.cells[0].textContent, r.cells[1].textContent]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        renewed,
+        serde_json::json!([
+            ["企业公章", "北筑设计研究院有限公司"],
+            ["企业资质印章", "北筑设计研究院有限公司"]
+        ])
+    );
+    click(&c, "#save").await;
+    wait_text(&c, "印章办理状态").await;
+    let renewal: i64 = c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = s.store.order(renewal).await.unwrap();
+    assert_eq!(
+        (r.service, r.previous_order),
+        (sealdesk_domain::Service::Renewal, Some(first))
+    );
+    assert!(
+        !r.required_uploads()
+            .contains(&sealdesk_domain::UploadKind::ImpressionForm)
+    );
+    let scan =
+        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for kind in r.required_uploads() {
+        s.app
+            .add_upload(&who, renewal, kind, "scan.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    s.app.submit(&who, renewal).await.unwrap();
+    let op = s
+        .app
+        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
+        .await
+        .unwrap();
+    let op = sealdesk_app::Who {
+        principal: op.principal,
+        ip: "127.0.0.1".into(),
+    };
+    s.app.approve(&op, renewal).await.unwrap();
+    let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
+    s.app
+        .confirm_invoice(&who, renewal, &invoice)
+        .await
+        .unwrap();
+    let (p, _) = s.app.start_payment(&who, renewal, "sandbox").await.unwrap();
+    s.app.sandbox_pay(&who, p.id).await.unwrap();
+
     c.goto(&format!("{}/orders/{renewal}", s.url))
         .await
         .unwrap();
@@ -1344,6 +1414,16 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     let new = made(renewal).await;
     assert_eq!(new.len(), 2);
     assert_eq!(on_key(), new, "the earlier seals gave way to the renewal's");
+    // Each renewed seal carries the picture of the seal it renews.
+    let pictures = |id: i64| {
+        let (app, who) = (s.app.clone(), who.clone());
+        async move {
+            let mut seals = app.seals(&who, id).await.unwrap();
+            seals.sort_by_key(|m| m.seq);
+            seals.into_iter().map(|m| m.picture_png).collect::<Vec<_>>()
+        }
+    };
+    assert!(pictures(renewal).await == pictures(first).await);
     assert_eq!(
         s.store.order(renewal).await.unwrap().state,
         sealdesk_domain::OrderState::Completed

@@ -39,6 +39,17 @@ struct FormPage<'a> {
     seal_errors: Vec<&'a str>,
     enterprise_seals: Vec<SealRow>,
     person_seals: Vec<SealRow>,
+    /// 续期: the earlier order's seals that the renewal renews (kind, name, 印章有效期); empty otherwise.
+    renew: Vec<RenewRow>,
+    /// The earlier order's number, for 续期, 补办 and 变更.
+    previous_no: String,
+}
+
+/// One seal a renewal renews.
+struct RenewRow {
+    label: &'static str,
+    name: String,
+    window: String,
 }
 
 /// What the form page needs besides the form itself.
@@ -49,6 +60,39 @@ struct FormContext<'a> {
     project_code: &'a str,
     projects: &'a [Project],
     editing: bool,
+    renew: Vec<RenewRow>,
+    previous_no: String,
+}
+
+/// What the form shows of the earlier order it names: its number and, for a renewal, the seals renewed. An
+/// order that is not the caller's shows nothing here (the use case refuses it with its reason on saving).
+async fn previous_of(s: &AppState, c: &PageCaller, form: &OrderForm) -> (Vec<RenewRow>, String) {
+    let Some(prev) = form.previous_order else {
+        return (Vec::new(), String::new());
+    };
+    let Ok(v) = s.app.order_view(&c.who, prev).await else {
+        return (Vec::new(), String::new());
+    };
+    if form.service != Some(Service::Renewal) {
+        return (Vec::new(), v.order.order_no);
+    }
+    let rows = s
+        .app
+        .renewable_seals(&c.who, prev)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| RenewRow {
+            label: m.kind.label(),
+            name: m.name,
+            window: format!(
+                "{} 至 {}",
+                crate::view::date_part(&crate::view::beijing(&m.valid_start)),
+                crate::view::date_part(&crate::view::beijing(&m.valid_end))
+            ),
+        })
+        .collect();
+    (rows, v.order.order_no)
 }
 
 fn form_page<'a>(cx: FormContext<'a>, f: &'a OrderForm, errors: &'a [FieldError]) -> FormPage<'a> {
@@ -86,6 +130,8 @@ fn form_page<'a>(cx: FormContext<'a>, f: &'a OrderForm, errors: &'a [FieldError]
             .collect(),
         enterprise_seals: rows(HolderKind::Enterprise),
         person_seals: rows(HolderKind::Person),
+        renew: cx.renew,
+        previous_no: cx.previous_no,
     }
 }
 
@@ -131,6 +177,8 @@ fn form_from_fields(f: &Fields) -> OrderForm {
 #[derive(serde::Deserialize)]
 pub(super) struct NewQuery {
     service: Option<String>,
+    /// 续期, 补办 and 变更 from 我的订单: the earlier order, whose holder and seals fill the form.
+    previous: Option<String>,
 }
 
 pub(super) async fn new_page(
@@ -139,11 +187,25 @@ pub(super) async fn new_page(
     Query(q): Query<NewQuery>,
 ) -> PageResult {
     let projects = s.app.projects(&c.who).await?;
-    let form = OrderForm {
-        service: q.service.as_deref().and_then(Service::from_code),
-        ..Default::default()
+    let service = q.service.as_deref().and_then(Service::from_code);
+    let mut code = projects.first().map(|p| p.code.clone()).unwrap_or_default();
+    let form = match q.previous.as_deref() {
+        Some(p) => {
+            let v = s.app.order_view(&c.who, oid(p)?).await?;
+            code = v.project.code.clone();
+            OrderForm {
+                service,
+                previous_order: Some(v.order.id),
+                bid_opening: None,
+                ..v.order.form()
+            }
+        }
+        None => OrderForm {
+            service,
+            ..Default::default()
+        },
     };
-    let code = projects.first().map(|p| p.code.clone()).unwrap_or_default();
+    let (renew, previous_no) = previous_of(&s, &c, &form).await;
     let title = format!("电子印章{}", form.service.unwrap_or(Service::New).label());
     let cx = FormContext {
         l: Layout::new(title, Nav::of(&c)),
@@ -152,6 +214,8 @@ pub(super) async fn new_page(
         project_code: &code,
         projects: &projects,
         editing: false,
+        renew,
+        previous_no,
     };
     Ok(render(&form_page(cx, &form, &[])))
 }
@@ -168,13 +232,17 @@ pub(super) async fn create(
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
         Err(AppError::Invalid(errors)) => {
             let projects = s.app.projects(&c.who).await?;
+            let (renew, previous_no) = previous_of(&s, &c, &form).await;
+            let title = format!("电子印章{}", form.service.unwrap_or(Service::New).label());
             let cx = FormContext {
-                l: Layout::new("电子印章新办", Nav::of(&c)),
+                l: Layout::new(title, Nav::of(&c)),
                 action: "/orders/new".into(),
                 csrf: &c.csrf,
                 project_code: f.get("project"),
                 projects: &projects,
                 editing: false,
+                renew,
+                previous_no,
             };
             Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -205,6 +273,7 @@ pub(super) async fn edit_page(
             })
         })
         .collect();
+    let (renew, previous_no) = previous_of(&s, &c, &form).await;
     let cx = FormContext {
         l: Layout::new(format!("修改订单 {}", v.order.order_no), Nav::of(&c)),
         action: format!("/orders/{}/edit", v.order.id),
@@ -212,6 +281,8 @@ pub(super) async fn edit_page(
         project_code: &v.project.code,
         projects: &[],
         editing: true,
+        renew,
+        previous_no,
     };
     Ok(render(&form_page(cx, &form, &reasons)))
 }
@@ -229,6 +300,7 @@ pub(super) async fn edit(
     match s.app.update_order(&c.who, id, &form).await {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
         Err(AppError::Invalid(errors)) => {
+            let (renew, previous_no) = previous_of(&s, &c, &form).await;
             let cx = FormContext {
                 l: Layout::new("修改订单", Nav::of(&c)),
                 action: format!("/orders/{id}/edit"),
@@ -236,6 +308,8 @@ pub(super) async fn edit(
                 project_code: "",
                 projects: &[],
                 editing: true,
+                renew,
+                previous_no,
             };
             Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
