@@ -217,12 +217,7 @@ impl App {
             .get(&form.blob_key)
             .await
             .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
-        let permit = self
-            .image_work
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let permit = self.image_permit().await?;
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             outcome_of(&spec, read(&bytes, &spec).map_err(|e| e.to_string()))
@@ -231,6 +226,15 @@ impl App {
         .map_err(|e| AppError::Internal(e.to_string()))?;
         self.keep_outcome(&cache, &outcome).await;
         Ok(Some(outcome))
+    }
+
+    /// One of the server-wide image-work permits (reading scans, drawing forms).
+    async fn image_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.image_work
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))
     }
 
     /// Keeps what the upload of a form read, so that no page has to read it again.
@@ -361,12 +365,7 @@ impl App {
         let order = self.visible_order(who, id).await?;
         let spec = form_spec(&order);
         // Drawing the QR code and embedding the font is image work like any other: bounded the same way.
-        let permit = self
-            .image_work
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let permit = self.image_permit().await?;
         let pdf = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             sealdesk_artwork::render_form_pdf(&spec)

@@ -1385,16 +1385,10 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
             .unwrap();
     }
     s.app.submit(&who, renewal).await.unwrap();
-    let op = s
-        .app
-        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
+    s.app
+        .approve(&common::demo_admin(&s).await, renewal)
         .await
         .unwrap();
-    let op = sealdesk_app::Who {
-        principal: op.principal,
-        ip: "127.0.0.1".into(),
-    };
-    s.app.approve(&op, renewal).await.unwrap();
     let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
     s.app
         .confirm_invoice(&who, renewal, &invoice)

@@ -476,6 +476,19 @@ pub async fn applicant_who(s: &TestServer, mobile: &str) -> sealdesk_app::Who {
     }
 }
 
+/// The demo operator `admin`, signed in, as the use cases take it.
+pub async fn demo_admin(s: &TestServer) -> sealdesk_app::Who {
+    let op = s
+        .app
+        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
+        .await
+        .unwrap();
+    sealdesk_app::Who {
+        principal: op.principal,
+        ip: "127.0.0.1".into(),
+    }
+}
+
 /// Takes an order of `mobile`'s applicant (a 新办, or `service` replacing `previous`) from draft to 已支付
 /// through the use cases (upload, submit, approve, invoice, sandbox payment); returns its id.
 pub async fn paid_order(
@@ -508,16 +521,7 @@ pub async fn paid_order(
             .unwrap();
     }
     s.app.submit(who, o.id).await.unwrap();
-    let op = s
-        .app
-        .sign_in_operator("admin", "sealdesk-demo", "127.0.0.1")
-        .await
-        .unwrap();
-    let op = sealdesk_app::Who {
-        principal: op.principal,
-        ip: "127.0.0.1".into(),
-    };
-    s.app.approve(&op, o.id).await.unwrap();
+    s.app.approve(&demo_admin(s).await, o.id).await.unwrap();
     let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
         "kind": "enterprise", "title": "北筑设计研究院有限公司", "taxpayer_id": "91110108551385082Q",
         "mobile": mobile, "email": ""
