@@ -366,8 +366,8 @@ impl App {
             .map_err(AppError::Invalid)?;
         self.check_previous(applicant, form.previous_order, &form.holder)
             .await?;
-        if let Some(prev) = crate::renewal::renews(form.service, form.previous_order) {
-            form.seals = self.renewal_lines(prev).await?;
+        if let Some((service, prev)) = crate::renewal::renews(form.service, form.previous_order) {
+            form.seals = self.renewal_lines(service, prev).await?;
         }
         let total = form
             .price(project.price)
@@ -442,8 +442,8 @@ impl App {
         self.check_previous(order.applicant_id, form.previous_order, &form.holder)
             .await?;
         let service = form.service.or(Some(order.service));
-        if let Some(prev) = crate::renewal::renews(service, form.previous_order) {
-            form.seals = self.renewal_lines(prev).await?;
+        if let Some((service, prev)) = crate::renewal::renews(service, form.previous_order) {
+            form.seals = self.renewal_lines(service, prev).await?;
         }
         order.total = form
             .price(project.price)
@@ -505,15 +505,23 @@ impl App {
             Err(e) => e,
         };
         // A renewal renews the seals of an earlier order: without one there is nothing to renew, and with an
-        // expired certificate nothing can be renewed onto the key; both are said before any payment.
-        if order.service == sealdesk_domain::Service::Renewal {
+        // expired certificate nothing can be renewed onto the key; both are said before any payment. A 补办 of
+        // an earlier order must still find its seals.
+        let takes_over = matches!(
+            order.service,
+            sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Reissue
+        );
+        if takes_over {
             match order.previous_order {
-                None => errors.push(sealdesk_domain::FieldError {
-                    field: "previous_order".into(),
-                    message: "续期须针对已完成的订单：请在「我的订单」中点击该订单的「续期」"
-                        .into(),
-                }),
-                Some(prev) => match self.renewal_lines(prev).await {
+                None if order.service == sealdesk_domain::Service::Renewal => {
+                    errors.push(sealdesk_domain::FieldError {
+                        field: "previous_order".into(),
+                        message: "续期须针对已完成的订单：请在「我的订单」中点击该订单的「续期」"
+                            .into(),
+                    })
+                }
+                None => {}
+                Some(prev) => match self.renewal_lines(order.service, prev).await {
                     Ok(_) => {}
                     Err(AppError::Invalid(e)) => errors.extend(e),
                     Err(e) => return Err(e),
@@ -859,12 +867,22 @@ impl App {
         let cert_der =
             hex::decode(&key.cert_der_hex).map_err(|e| AppError::Internal(e.to_string()))?;
         let units = order.seal_units();
-        let pictures =
-            if crate::renewal::renews(Some(order.service), order.previous_order).is_some() {
-                self.renewal_pictures(&order, units.len()).await?
-            } else {
-                self.seal_pictures(&order, units.len()).await?
-            };
+        // 续期 keeps the earlier seals' pictures; so does a 补办 unless a new 印模采集表 was uploaded.
+        let keeps = match crate::renewal::renews(Some(order.service), order.previous_order) {
+            Some((sealdesk_domain::Service::Renewal, _)) => true,
+            Some(_) => self
+                .store
+                .uploads(order.id)
+                .await?
+                .iter()
+                .all(|u| u.kind != UploadKind::ImpressionForm),
+            None => false,
+        };
+        let pictures = if keeps {
+            self.renewal_pictures(&order, units.len()).await?
+        } else {
+            self.seal_pictures(&order, units.len()).await?
+        };
         let start = self.now();
         let end = Timestamp(start).add_months(order.authorization.months).0;
         let seal_type = order

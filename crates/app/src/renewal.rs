@@ -1,6 +1,7 @@
-//! 续期: an order that renews the seals of an earlier one. Its seals are those of the earlier order that still
-//! stand (same kinds, names and pictures), so no 印模采集表 is asked for; the certificate on the holder's key
-//! must still be valid, since a seal is renewed onto it, and this is said before any payment.
+//! 续期 and 补办: an order that makes again the seals of an earlier one. Its seals are those of the earlier order
+//! that still stand (same kinds, names and pictures), so a 续期 asks for no 印模采集表 and a 补办 for one only if
+//! new pictures are wanted. For a 续期 the certificate on the holder's key must still be valid, since the seals
+//! are renewed onto it, and this is said before any payment.
 
 use sealdesk_domain::{Order, SealLine, Service, Timestamp};
 use sealdesk_store::SealRecord;
@@ -48,14 +49,24 @@ impl App {
     /// seals share its line, as they did when the earlier order listed them), so that seal *i* of the renewal is
     /// the earlier order's seal *i*. Refused when nothing stands to renew, or when the key's certificate has
     /// expired.
-    pub(crate) async fn renewal_lines(&self, previous: i64) -> Result<Vec<SealLine>, AppError> {
+    pub(crate) async fn renewal_lines(
+        &self,
+        service: Service,
+        previous: i64,
+    ) -> Result<Vec<SealLine>, AppError> {
         let prev = self.store.order(previous).await?;
-        self.check_renewable_certificate(&prev)?;
+        // A 补办 goes onto a new key; only a 续期 needs the old key's certificate.
+        if service == Service::Renewal {
+            self.check_renewable_certificate(&prev)?;
+        }
         let seals = self.standing_seals(previous).await?;
         if seals.is_empty() {
             return Err(AppError::field(
                 "previous_order",
-                "原订单已没有有效的印章可以续期（印章已被注销），请办理新办或补办",
+                format!(
+                    "原订单已没有有效的印章可以{}（印章已被注销），请办理新办",
+                    service.label()
+                ),
             ));
         }
         let mut lines: Vec<SealLine> = Vec::new();
@@ -124,10 +135,10 @@ impl App {
     }
 }
 
-/// Whether `service` with an earlier order takes its seals from it.
-pub(crate) fn renews(service: Option<Service>, previous: Option<i64>) -> Option<i64> {
+/// The earlier order whose seals `service` takes over (续期, and 补办 onto a new key), if any.
+pub(crate) fn renews(service: Option<Service>, previous: Option<i64>) -> Option<(Service, i64)> {
     match service {
-        Some(Service::Renewal) => previous,
+        Some(s @ (Service::Renewal | Service::Reissue)) => previous.map(|p| (s, p)),
         _ => None,
     }
 }

@@ -668,3 +668,83 @@ async fn a_renewal_makes_the_same_seals_again_without_a_form() {
         OrderState::Draft
     );
 }
+
+/// 补办 through the use cases: the key is lost, so the seals of the earlier order are made again onto a new key
+/// (a second soft token of the same holder) with their own pictures when no new 印模采集表 is uploaded, and the
+/// earlier seals are revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reissue_moves_the_seals_to_a_new_key_with_their_pictures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let reviewer = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut lost = SoftToken::open(&e.token_dir).unwrap();
+    let first = paid_order(app, &alice, &reviewer, &form()).await;
+    let first = authorize_with(app, &alice, first.id, &mut lost)
+        .await
+        .unwrap();
+    let mut new_key = SoftToken::init(
+        &e.tmp.path().join("ukey-2"),
+        "12345678",
+        &e.ca,
+        "enterprise",
+        "北筑设计研究院有限公司",
+    )
+    .unwrap();
+    assert_ne!(new_key.cert().serial_hex(), lost.cert().serial_hex());
+
+    let mut reissue = form();
+    reissue.service = Some(Service::Reissue);
+    reissue.previous_order = Some(first.id);
+    reissue.seals.clear();
+    let r = app
+        .create_order(&alice, "testCSQY", &reissue)
+        .await
+        .unwrap();
+    assert_eq!(r.seals, first.seals);
+    assert!(r.keeps_pictures());
+    assert!(!r.required_uploads().contains(&UploadKind::ImpressionForm));
+    let scan =
+        sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150)
+            .jpeg;
+    for kind in r.required_uploads() {
+        app.add_upload(&alice, r.id, kind, "scan.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    app.submit(&alice, r.id).await.unwrap();
+    app.approve(&reviewer, r.id).await.unwrap();
+    app.confirm_invoice(&alice, r.id, &personal_invoice())
+        .await
+        .unwrap();
+    let (payment, _) = app.start_payment(&alice, r.id, "sandbox").await.unwrap();
+    app.sandbox_pay(&alice, payment.id).await.unwrap();
+    let made = authorize_with(app, &alice, r.id, &mut new_key)
+        .await
+        .unwrap();
+    assert_eq!(made.state, OrderState::Made);
+    assert_eq!(
+        made.key.unwrap().serial,
+        new_key.cert().serial_hex().to_uppercase()
+    );
+    let old = app.seals(&alice, first.id).await.unwrap();
+    let new = app.seals(&alice, r.id).await.unwrap();
+    assert_eq!(new.len(), old.len());
+    for (o, n) in old.iter().zip(&new) {
+        assert_eq!((n.kind, &n.name), (o.kind, &o.name));
+        assert!(
+            n.picture_png == o.picture_png,
+            "{}: the same picture",
+            n.es_id
+        );
+        let standing = store.seal_standing(&o.es_id).await.unwrap().unwrap();
+        assert!(standing.revoked_at.is_some(), "{} revoked", o.es_id);
+    }
+}

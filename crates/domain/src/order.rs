@@ -850,10 +850,24 @@ impl Order {
         if self.holder.kind == Some(HolderKind::Enterprise) {
             need.push(UploadKind::Licence);
         }
-        if self.service.needs_impression() {
+        if self.service.needs_impression() && !self.keeps_pictures() {
             need.push(UploadKind::ImpressionForm);
         }
         need
+    }
+
+    /// A 补办 of an earlier order reissues its seals with their pictures unless a new 印模采集表 is uploaded.
+    pub fn keeps_pictures(&self) -> bool {
+        self.service == Service::Reissue && self.previous_order.is_some()
+    }
+
+    /// The documents the order's page offers: those required, and the 印模采集表 a 补办 may add for new pictures.
+    pub fn offered_uploads(&self) -> Vec<UploadKind> {
+        let mut offer = self.required_uploads();
+        if self.keeps_pictures() {
+            offer.push(UploadKind::ImpressionForm);
+        }
+        offer
     }
 
     /// The order's form as the applicant filled it, for editing or re-checking.
