@@ -1,8 +1,9 @@
 //! `sealdesk`: the one binary. Runs the platform, manages soft tokens, projects and operators, checks the audit
-//! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
+//! chain, reseals personal data under a new key, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
 
 mod bench;
 mod calendar;
+mod keys;
 mod malloc;
 mod ops;
 mod serve;
@@ -148,6 +149,11 @@ enum Cmd {
     /// The bench's ceiling: a bare axum endpoint (used by `bench`).
     #[command(hide = true)]
     BenchBare(bench::BareArgs),
+    /// 个人信息加密存储: the keys personal data and uploads are sealed with (SM4).
+    Keys {
+        #[command(subcommand)]
+        cmd: keys::KeysCmd,
+    },
     /// Back up the database, the blobs and the platform's keys into a directory, consistently, while running.
     Backup(ops::BackupArgs),
     /// Restore a backup into a new database and data directory.
@@ -368,6 +374,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Bench(args) => bench::run(args).await,
         Cmd::BenchBare(args) => bench::bare(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
+        Cmd::Keys { cmd } => keys::run(cmd).await,
         Cmd::Token {
             cmd:
                 TokenCmd::Init {
