@@ -111,7 +111,7 @@ impl BlobArgs {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the platform.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Soft UKey tokens.
     Token {
         #[command(subcommand)]
@@ -367,7 +367,7 @@ async fn group_id(store: &sealdesk_store::Store, name: &str) -> anyhow::Result<i
 async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     match cmd {
-        Cmd::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve(args) => serve::run(*args).await.map(|()| ExitCode::SUCCESS),
         Cmd::Smoke(args) => smoke::run(args).await,
         Cmd::Blobs { cmd } => ops::blobs(cmd).await,
         Cmd::Backup(args) => ops::backup(args).await,
