@@ -55,7 +55,8 @@ fn reencrypt_seals_a_platform_from_before_sealing_once() {
     let out = reencrypt(dir, false);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no personal-data keys: set SEALDESK_DATA_KEYS and SEALDESK_INDEX_KEY"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no personal-data keys: set SEALDESK_DATA_KEYS and SEALDESK_INDEX_KEY"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
