@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ocr;
 pub mod pay;
 pub mod s3;
+pub mod sealed_blobs;
 pub mod token;
 
 /// Installs ring as the process's TLS provider. reqwest is built without a bundled provider (feature

@@ -490,13 +490,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let search_prefixes: Vec<String> = {
         let (some, _) = store
             .list_orders(&OrderFilter {
-                project_ids: Some(
-                    projects
-                        .iter()
-                        .take(PROJECTS / GROUPS)
-                        .map(|p| p.0)
-                        .collect(),
-                ),
+                // The operator's projects: those of group 0 (project p is served by group p % GROUPS).
+                project_ids: Some(projects.iter().step_by(GROUPS).map(|p| p.0).collect()),
                 limit: 200,
                 offset: 1_000.min(total as i64 / 4),
                 ..Default::default()
@@ -771,16 +766,17 @@ async fn submission(
     n: u64,
     scan: &[u8],
 ) -> Result<(), String> {
+    // A person's 新办 of two seals: its three documents are the ID card's two sides and the stamped 印模采集表
+    // (the scan carries two impressions), so every submission has its form read as in production. (A 续期, which
+    // needs no form, must name a completed order with made seals, which the bulk fill does not make.)
     let body = json!({
         "project": project_code(c % PROJECTS),
-        "service": "renewal",
+        "service": "new",
         "holder": {
-            "kind": "enterprise", "applicant_name": "李四", "id_number": "11010519491231002X",
-            "mobile": "13900139000", "enterprise_name": format!("压测企业{c}-{n}有限公司"),
-            "enterprise_phone": "0791-82221588", "credit_code": "91110108551385082Q",
-            "address": "江西省南昌市红谷滩区丰和中大道1号"
+            "kind": "person", "applicant_name": format!("压测{c}-{n}"), "id_number": "11010519491231002X",
+            "mobile": "13900139000"
         },
-        "seals": [{"kind": "official_seal", "count": 1}],
+        "seals": [{"kind": "legal_representative", "count": 2}],
         "months": 12
     });
     let o: serde_json::Value = check(
@@ -795,7 +791,7 @@ async fn submission(
     .await
     .map_err(|e| e.to_string())?;
     let id = o["id"].as_str().ok_or("no id")?.to_owned();
-    for kind in ["id_front", "id_back", "licence"] {
+    for kind in ["id_front", "id_back", "impression_form"] {
         let part = reqwest::multipart::Part::bytes(scan.to_vec())
             .file_name(format!("{kind}.jpg"))
             .mime_str("image/jpeg")

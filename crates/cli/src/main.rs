@@ -1,8 +1,9 @@
 //! `sealdesk`: the one binary. Runs the platform, manages soft tokens, projects and operators, checks the audit
-//! chain, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
+//! chain, reseals personal data under a new key, drives an end-to-end smoke test, and gives the seal-format and artwork tools a command line.
 
 mod bench;
 mod calendar;
+mod keys;
 mod malloc;
 mod ops;
 mod serve;
@@ -110,7 +111,7 @@ impl BlobArgs {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the platform.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Soft UKey tokens.
     Token {
         #[command(subcommand)]
@@ -148,6 +149,11 @@ enum Cmd {
     /// The bench's ceiling: a bare axum endpoint (used by `bench`).
     #[command(hide = true)]
     BenchBare(bench::BareArgs),
+    /// 个人信息加密存储: the keys personal data and uploads are sealed with (SM4).
+    Keys {
+        #[command(subcommand)]
+        cmd: keys::KeysCmd,
+    },
     /// Back up the database, the blobs and the platform's keys into a directory, consistently, while running.
     Backup(ops::BackupArgs),
     /// Restore a backup into a new database and data directory.
@@ -361,13 +367,14 @@ async fn group_id(store: &sealdesk_store::Store, name: &str) -> anyhow::Result<i
 async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     match cmd {
-        Cmd::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve(args) => serve::run(*args).await.map(|()| ExitCode::SUCCESS),
         Cmd::Smoke(args) => smoke::run(args).await,
         Cmd::Blobs { cmd } => ops::blobs(cmd).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Bench(args) => bench::run(args).await,
         Cmd::BenchBare(args) => bench::bare(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
+        Cmd::Keys { cmd } => keys::run(cmd).await,
         Cmd::Token {
             cmd:
                 TokenCmd::Init {

@@ -246,12 +246,13 @@ pub async fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
             sealdesk_store::redact_url(&url)
         ),
     }
+    // Keys (the maker's, the personal-data keys) are secrets: 0600 from the first byte, as where they came from.
     for rel in files.keys().filter(|k| k.starts_with("pki/")) {
         let to = a.data.data_dir.join(rel);
         if let Some(p) = to.parent() {
             std::fs::create_dir_all(p)?;
         }
-        sealdesk_adapters::write_atomic(&to, &std::fs::read(from.join(rel))?)?;
+        sealdesk_adapters::write_private(&to, &std::fs::read(from.join(rel))?)?;
     }
     let blobs = a.blobs.open(&a.data.data_dir).context("blob store")?;
     let copied = sealdesk_adapters::blobs::copy_all(

@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Required without --demo; `sealdesk audit verify` needs the same file.
     #[arg(long, env = "SEALDESK_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
+    /// 个人信息加密存储: the SM4 data keys and the blind-index key (created in the data directory when not given).
+    #[command(flatten)]
+    pii: crate::keys::PiiArgs,
     /// A reverse proxy (address or block, e.g. 10.0.0.0/8) whose X-Forwarded-For names the client; repeatable.
     #[arg(long, env = "SEALDESK_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<String>,
@@ -193,7 +196,22 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             n
         }
     };
-    let blobs = a.blobs.open(&data_dir).context("blob store")?;
+    // Personal data and uploads are sealed in every mode: the keys come from the configuration or, made once,
+    // from the data directory beside the other keys.
+    let pii = crate::keys::load(&a.pii, &data_dir, true).context("personal-data keys")?;
+    let pii_source = pii.source.clone();
+    let current_kid = pii.store.data().current().kid().to_owned();
+    store = store.with_data_keys(pii.store);
+    store
+        .confirm_data_keys()
+        .await
+        .context("personal-data keys")?;
+    let blobs: std::sync::Arc<dyn sealdesk_adapters::blobs::BlobStore> =
+        std::sync::Arc::new(sealdesk_adapters::sealed_blobs::SealedBlobs::new(
+            a.blobs.open(&data_dir).context("blob store")?,
+            pii.blobs,
+            sealdesk_adapters::sealed_blobs::is_upload,
+        ));
     if let Some(p) = &a.audit_key_file {
         store = store
             .with_audit_key(read_audit_key(p)?)
@@ -262,6 +280,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     println!("  database       {}", sealdesk_store::redact_url(&url));
     println!("  data directory {}", data_dir.display());
     println!("  blob store     {}", a.blobs.spec(&data_dir));
+    println!("  personal data  sealed with SM4-GCM under key {current_kid} (keys: {pii_source})");
     println!(
         "  instance       {instance}{}",
         if a.instance.is_some() {

@@ -135,6 +135,25 @@ fn backup_and_restore(extra_from: &[&str], extra_to: &[&str]) {
     b.extend_from_slice(extra_from);
     let said = ok(&run(&b));
     assert!(said.contains("1 blobs"), "{said}");
+    // The scan is sealed on disk (SM4-GCM, 个人信息加密存储) and the backup carries the keys that open it.
+    let stored = std::fs::read_dir(src.join("blobs/uploads"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with(b"SDSM4G1\n"));
+    assert!(
+        !stored[0]
+            .windows(64)
+            .any(|w| w == &scan[scan.len() / 2..][..64])
+    );
+    for key in ["pki/data-keys", "pki/index-key"] {
+        assert_eq!(
+            std::fs::read(src.join(key)).unwrap(),
+            std::fs::read(bak.join(key)).unwrap()
+        );
+    }
     drop(server);
     // A second backup into the same directory is refused rather than mixing two points in time.
     let again = run(&b);
@@ -164,11 +183,22 @@ fn backup_and_restore(extra_from: &[&str], extra_to: &[&str]) {
         String::from_utf8_lossy(&again.stderr)
     );
 
-    // The restored platform has the same order, file and session, and the same keys.
-    assert_eq!(
-        std::fs::read(src.join("pki/demo-ca.pem")).unwrap(),
-        std::fs::read(dst.join("pki/demo-ca.pem")).unwrap()
-    );
+    // The restored platform has the same order, file and session, and the same keys (secret ones 0600).
+    for key in ["pki/demo-ca.pem", "pki/data-keys", "pki/index-key"] {
+        assert_eq!(
+            std::fs::read(src.join(key)).unwrap(),
+            std::fs::read(dst.join(key)).unwrap()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dst.join("pki/data-keys"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     let mut args = vec!["--demo"];
     args.extend_from_slice(extra_to);
     let (_server, base) = start(&dst, &args);

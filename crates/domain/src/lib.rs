@@ -23,6 +23,7 @@
     )
 )]
 
+pub mod at_rest;
 pub mod audit;
 pub mod ids;
 pub mod money;

@@ -99,7 +99,16 @@ impl Store {
         q.fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("mobile")?)))
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let stored: String = r.try_get("mobile")?;
+                let mobile = crate::pii::open_text(
+                    self.pii.as_deref(),
+                    &crate::pii::applicant_place(id),
+                    &stored,
+                )?;
+                Ok((id, mobile))
+            })
             .collect()
     }
 }

@@ -28,6 +28,7 @@ mod finance;
 mod limits;
 mod messages;
 mod ops;
+mod pii;
 mod prechecks;
 mod projects;
 mod reasons;
@@ -46,6 +47,7 @@ pub use delivery::*;
 pub use finance::{MailDelivery, MailDraft};
 pub use messages::{OrderMessage, WaitingThread};
 pub use ops::{PlanArg, Stats, database_is_blank};
+pub use pii::{DataKey, DataKeys, IndexKey, KeyError, OpenError, PiiKeys, Reencrypted};
 pub use prechecks::StoredPrechecks;
 pub use reasons::RejectReason;
 pub use records::*;
@@ -66,6 +68,9 @@ pub enum StoreError {
     /// Anything else (a bug, a corrupt row).
     #[error("database error: {0}")]
     Other(String),
+    /// A sealed personal value could not be opened: its key is not configured, or it was altered or moved.
+    #[error("personal data: {0}")]
+    Pii(#[from] OpenError),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -105,6 +110,8 @@ pub struct Store {
     ids: std::sync::Arc<OrderIdGen>,
     /// The key of the audit chain's HMAC-SM3, when configured (production).
     audit_key: Option<AuditKey>,
+    /// The keys personal data is sealed with (个人信息加密存储), when configured (`serve` always).
+    pii: pii::SharedPii,
 }
 
 /// The audit chain's key, shared and wiped from memory when the last store drops it.
@@ -237,6 +244,7 @@ impl Store {
             backend,
             ids: std::sync::Arc::new(OrderIdGen::new(instance)),
             audit_key: None,
+            pii: None,
         })
     }
 
@@ -299,6 +307,7 @@ impl Store {
             tx,
             backend: self.backend,
             audit_key: self.audit_key.clone(),
+            pii: self.pii.clone(),
         })
     }
 
@@ -546,8 +555,51 @@ impl Store {
             .collect()
     }
 
-    /// The applicant with `mobile`, created on first sign-in.
+    /// The applicant with `mobile`, created on first sign-in. With personal data sealed the row is found by the
+    /// blind index of the number (or, written before sealing, by the number in clear, and sealed on the way).
     pub async fn applicant_for_mobile(&self, mobile: &str) -> Result<i64> {
+        let Some(p) = self.pii.as_deref() else {
+            return self.applicant_for_mobile_in_clear(mobile).await;
+        };
+        let index = p.index().mobile(mobile);
+        if let Some(row) = sqlx::query(
+            "SELECT id, mobile_index FROM applicants WHERE mobile_index = $1 OR (mobile_index IS NULL AND mobile = $2)",
+        )
+        .bind(index.as_str())
+        .bind(mobile)
+        .fetch_optional(&self.pool)
+        .await?
+        {
+            let id: i64 = row.try_get("id")?;
+            if row.try_get::<Option<String>, _>("mobile_index")?.is_none() {
+                sqlx::query(
+                    "UPDATE applicants SET mobile = $1, mobile_index = $2 WHERE id = $3 AND mobile_index IS NULL",
+                )
+                .bind(p.data().seal_text(&pii::applicant_place(id), mobile, pii::nonce()))
+                .bind(index.as_str())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            }
+            return Ok(id);
+        }
+        let id = self.next_id();
+        sqlx::query("INSERT INTO applicants (id, mobile, mobile_index, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (mobile_index) DO NOTHING")
+            .bind(id)
+            .bind(p.data().seal_text(&pii::applicant_place(id), mobile, pii::nonce()))
+            .bind(index.as_str())
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?;
+        // Another request may have won the race: read back whichever row exists.
+        let row = sqlx::query("SELECT id FROM applicants WHERE mobile_index = $1")
+            .bind(index.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn applicant_for_mobile_in_clear(&self, mobile: &str) -> Result<i64> {
         if let Some(row) = sqlx::query("SELECT id FROM applicants WHERE mobile = $1")
             .bind(mobile)
             .fetch_optional(&self.pool)
@@ -576,7 +628,8 @@ impl Store {
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get("mobile")?)
+        let stored: String = row.try_get("mobile")?;
+        pii::open_text(self.pii.as_deref(), &pii::applicant_place(id), &stored)
     }
 
     // ---- orders ----
@@ -587,7 +640,7 @@ impl Store {
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
-        order_from_row(&row)
+        order_from_row(&row, self.pii.as_deref())
     }
 
     /// The order with number `order_no`.
@@ -597,7 +650,7 @@ impl Store {
                 .bind(order_no)
                 .fetch_one(&self.pool)
                 .await?;
-        order_from_row(&row)
+        order_from_row(&row, self.pii.as_deref())
     }
 
     /// A page of orders, newest first, and how many match in all.
@@ -616,7 +669,9 @@ impl Store {
         }
         let rows = q.fetch_all(&self.pool).await?;
         Ok((
-            rows.iter().map(order_from_row).collect::<Result<_>>()?,
+            rows.iter()
+                .map(|r| order_from_row(r, self.pii.as_deref()))
+                .collect::<Result<_>>()?,
             total,
         ))
     }
@@ -631,7 +686,9 @@ impl Store {
             q = a.bind(q);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter()
+            .map(|r| order_from_row(r, self.pii.as_deref()))
+            .collect()
     }
 
     /// The count and page queries [`Store::list_orders`] runs for `f`, with their arguments; `None` when
@@ -690,7 +747,19 @@ impl Store {
         }
         if let Some(pattern) = search::like_pattern(f.search.as_deref()) {
             args.push(Arg::S(pattern));
-            conds.push(format!("search_text LIKE ${} ESCAPE '\\'", args.len()));
+            let like = format!("search_text LIKE ${} ESCAPE '\\'", args.len());
+            // A whole mobile number is looked up by its blind index too: sealed orders keep no mobile in their
+            // search text (orders written before sealing still match the LIKE).
+            match (
+                search::mobile_query(f.search.as_deref()),
+                self.pii.as_deref(),
+            ) {
+                (Some(m), Some(p)) => {
+                    args.push(Arg::S(p.index().mobile(&m)));
+                    conds.push(format!("({like} OR mobile_index = ${})", args.len()));
+                }
+                _ => conds.push(like),
+            }
         }
         if !f.services.is_empty() {
             let mut ph = Vec::new();
@@ -1257,6 +1326,7 @@ pub struct StoreTx {
     tx: Transaction<'static, Any>,
     backend: Backend,
     audit_key: Option<AuditKey>,
+    pii: pii::SharedPii,
 }
 
 impl StoreTx {
@@ -1277,15 +1347,16 @@ impl StoreTx {
             .bind(id)
             .fetch_one(&mut *self.tx)
             .await?;
-        order_from_row(&row)
+        order_from_row(&row, self.pii.as_deref())
     }
 
     /// Inserts a new order.
     pub async fn insert_order(&mut self, o: &Order) -> Result<()> {
-        let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pii = self.pii.as_deref();
+        let body = pii::seal_order_body(o, pii)?;
         sqlx::query(
-            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(o.id)
         .bind(&o.order_no)
@@ -1298,7 +1369,8 @@ impl StoreTx {
         .bind(o.version)
         .bind(&o.created_at)
         .bind(&o.updated_at)
-        .bind(search::text(o))
+        .bind(search::text(o, pii))
+        .bind(pii::order_mobile_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1307,9 +1379,10 @@ impl StoreTx {
     /// Writes `o` over the stored order if the stored one still has `o.version - 1`; otherwise
     /// [`StoreError::Conflict`] and nothing changes.
     pub async fn update_order(&mut self, o: &Order) -> Result<()> {
-        let body = serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pii = self.pii.as_deref();
+        let body = pii::seal_order_body(o, pii)?;
         let done = sqlx::query(
-            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8 WHERE id = $6 AND version = $7",
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8, mobile_index = $9 WHERE id = $6 AND version = $7",
         )
         .bind(o.state.code())
         .bind(o.total.0)
@@ -1318,7 +1391,8 @@ impl StoreTx {
         .bind(&o.updated_at)
         .bind(o.id)
         .bind(o.version - 1)
-        .bind(search::text(o))
+        .bind(search::text(o, pii))
+        .bind(pii::order_mobile_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -1747,10 +1821,9 @@ impl Arg {
     }
 }
 
-fn order_from_row(row: &AnyRow) -> Result<Order> {
+fn order_from_row(row: &AnyRow, pii: Option<&PiiKeys>) -> Result<Order> {
     let body: String = row.try_get("body")?;
-    let mut o: Order =
-        serde_json::from_str(&body).map_err(|e| StoreError::Other(format!("order body: {e}")))?;
+    let mut o = pii::open_order_body(&body, pii)?;
     // The columns are authoritative: they are what queries filter on and what the version check guards.
     let state: String = row.try_get("state")?;
     o.state = OrderState::from_code(&state)

@@ -147,7 +147,7 @@ pub async fn database_is_blank(url: &str) -> Result<bool> {
     Ok(n == 0)
 }
 
-/// Rows per multi-row INSERT in [`Store::bulk_load`]: 12 parameters a row stays far below both databases'
+/// Rows per multi-row INSERT in [`Store::bulk_load`]: 13 parameters a row stays far below both databases'
 /// limits on bound parameters.
 const BULK_ROWS: usize = 400;
 
@@ -163,28 +163,40 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let now = crate::now_text();
+        // Sealed as the use cases would write them, so that a loaded database costs what a real one does.
+        let pii = self.pii.as_deref();
         for chunk in applicants.chunks(BULK_ROWS) {
             let sql = values_sql(
-                "INSERT INTO applicants (id, mobile, created_at) VALUES ",
-                3,
+                "INSERT INTO applicants (id, mobile, mobile_index, created_at) VALUES ",
+                4,
                 chunk.len(),
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (id, mobile) in chunk {
-                q = q.bind(*id).bind(mobile.as_str()).bind(now.as_str());
+                let (stored, index) = match pii {
+                    Some(p) => (
+                        p.data().seal_text(
+                            &crate::pii::applicant_place(*id),
+                            mobile,
+                            crate::pii::nonce(),
+                        ),
+                        Some(p.index().mobile(mobile)),
+                    ),
+                    None => (mobile.clone(), None),
+                };
+                q = q.bind(*id).bind(stored).bind(index).bind(now.as_str());
             }
             q.execute(&mut *tx.tx).await?;
         }
         for chunk in orders.chunks(BULK_ROWS) {
             let sql = values_sql(
-                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text) VALUES ",
-                12,
+                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index) VALUES ",
+                13,
                 chunk.len(),
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for o in chunk {
-                let body =
-                    serde_json::to_string(o).map_err(|e| StoreError::Other(e.to_string()))?;
+                let body = crate::pii::seal_order_body(o, pii)?;
                 q = q
                     .bind(o.id)
                     .bind(o.order_no.as_str())
@@ -197,7 +209,8 @@ impl Store {
                     .bind(o.version)
                     .bind(o.created_at.as_str())
                     .bind(o.updated_at.as_str())
-                    .bind(crate::search::text(o));
+                    .bind(crate::search::text(o, pii))
+                    .bind(crate::pii::order_mobile_index(o, pii));
             }
             q.execute(&mut *tx.tx).await?;
         }

@@ -1,0 +1,321 @@
+//! 个人信息加密存储 in the database: which values are sealed with SM4-GCM, under which place, and the blind index
+//! that replaces the mobile number wherever the platform looks a row up by it.
+//!
+//! Sealed: an order's `holder.id_number`, `holder.mobile` and `invoice.mobile` inside `orders.body` (place
+//! `orders.<id>.<object>.<field>`), and `applicants.mobile` (place `applicants.<id>.mobile`). Indexed (HMAC-SM3
+//! under the separate index key): `applicants.mobile_index` (sign-in finds the account by it) and
+//! `orders.mobile_index` (the console's search by a whole mobile number); `search_text` no longer holds the
+//! mobile at all when the store is keyed. The cipher itself is `sealdesk_domain::at_rest`, shared with the
+//! blob layer; this module draws the nonces and knows the columns.
+//!
+//! A store without keys ([`crate::Store::with_data_keys`] not called: tests of other crates, tools) writes in
+//! clear as before; `sealdesk serve` always has keys. Rows written in clear read everywhere, and
+//! [`crate::Store::reencrypt_personal_data`] (`sealdesk keys reencrypt`) seals them.
+
+use std::sync::Arc;
+
+use sealdesk_domain::Order;
+use sealdesk_domain::at_rest;
+pub use sealdesk_domain::at_rest::{DataKey, DataKeys, IndexKey, KeyError, OpenError};
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// The keys a store seals personal data with: the data-key ring and the blind-index key.
+#[derive(Debug)]
+pub struct PiiKeys {
+    data: DataKeys,
+    index: IndexKey,
+}
+
+impl PiiKeys {
+    /// The ring (current key first) and the index key.
+    pub fn new(data: DataKeys, index: IndexKey) -> PiiKeys {
+        PiiKeys { data, index }
+    }
+
+    /// The data-key ring.
+    pub fn data(&self) -> &DataKeys {
+        &self.data
+    }
+
+    /// The blind-index key.
+    pub fn index(&self) -> &IndexKey {
+        &self.index
+    }
+}
+
+/// The keys as a store and its transactions share them.
+pub(crate) type SharedPii = Option<Arc<PiiKeys>>;
+
+/// A fresh random 96-bit nonce for one sealed value. With random nonces one key may seal about 2^32 values
+/// before a repeat becomes a concern (NIST SP 800-38D §8.3); a platform's orders stay far below, and rotation
+/// resets the count.
+pub(crate) fn nonce() -> [u8; at_rest::NONCE_LEN] {
+    let mut n = [0u8; at_rest::NONCE_LEN];
+    // getrandom fails only where the OS has no random source at all; sealing under a fixed nonce would be worse.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut n).expect("operating system random source");
+    n
+}
+
+/// The fields of an order's body that are sealed: (object, field).
+const ORDER_FIELDS: [(&str, &str); 3] = [
+    ("holder", "id_number"),
+    ("holder", "mobile"),
+    ("invoice", "mobile"),
+];
+
+fn order_place(id: i64, object: &str, field: &str) -> String {
+    format!("orders.{id}.{object}.{field}")
+}
+
+/// The place of an applicant's mobile number.
+pub(crate) fn applicant_place(id: i64) -> String {
+    format!("applicants.{id}.mobile")
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Other(format!("order body: {e}"))
+}
+
+/// A string field of the body, mutable.
+fn field_mut<'a>(v: &'a mut Value, object: &str, field: &str) -> Option<&'a mut String> {
+    match v.get_mut(object)?.get_mut(field)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The body stored for `o`: its JSON with the personal fields sealed (in clear without keys). Empty fields stay
+/// empty: there is nothing to hide, and `keys reencrypt` then has nothing to redo.
+pub(crate) fn seal_order_body(o: &Order, pii: Option<&PiiKeys>) -> Result<String> {
+    let Some(p) = pii else {
+        return serde_json::to_string(o).map_err(json_err);
+    };
+    let mut v = serde_json::to_value(o).map_err(json_err)?;
+    for (object, field) in ORDER_FIELDS {
+        if let Some(s) = field_mut(&mut v, object, field).filter(|s| !s.is_empty()) {
+            *s = p
+                .data
+                .seal_text(&order_place(o.id, object, field), s, nonce());
+        }
+    }
+    serde_json::to_string(&v).map_err(json_err)
+}
+
+/// Opens a stored value of `place`: sealed ones with the ring, plain ones as they are. Without keys a sealed
+/// value is [`OpenError::UnknownKey`] of its key id.
+pub(crate) fn open_text(pii: Option<&PiiKeys>, place: &str, stored: &str) -> Result<String> {
+    match pii {
+        Some(p) => p.data.open_text(place, stored).map_err(StoreError::from),
+        None if at_rest::is_sealed_text(stored) => {
+            let kid = stored
+                .strip_prefix(at_rest::TEXT_PREFIX)
+                .and_then(|r| r.split_once(':'))
+                .map(|(k, _)| k.to_owned())
+                .unwrap_or_default();
+            Err(StoreError::Pii(OpenError::UnknownKey(kid)))
+        }
+        None => Ok(stored.to_owned()),
+    }
+}
+
+/// The order in a stored body, its personal fields opened.
+pub(crate) fn open_order_body(body: &str, pii: Option<&PiiKeys>) -> Result<Order> {
+    let mut v: Value = serde_json::from_str(body).map_err(json_err)?;
+    let id = v.get("id").and_then(Value::as_i64).unwrap_or_default();
+    for (object, field) in ORDER_FIELDS {
+        if let Some(s) = field_mut(&mut v, object, field) {
+            *s = open_text(pii, &order_place(id, object, field), s)?;
+        }
+    }
+    serde_json::from_value(v).map_err(json_err)
+}
+
+/// Whether a stored body has a personal field that is plain or sealed under an older key.
+fn order_body_is_stale(body: &str, pii: &PiiKeys) -> Result<bool> {
+    let v: Value = serde_json::from_str(body).map_err(json_err)?;
+    Ok(ORDER_FIELDS.iter().any(|(object, field)| {
+        v.get(object)
+            .and_then(|o| o.get(field))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty() && pii.data.text_is_stale(s))
+    }))
+}
+
+/// The blind index of an order's holder mobile (`orders.mobile_index`); `None` without keys or without a mobile.
+pub(crate) fn order_mobile_index(o: &Order, pii: Option<&PiiKeys>) -> Option<String> {
+    let p = pii?;
+    (!o.holder.mobile.is_empty()).then(|| p.index.mobile(&o.holder.mobile))
+}
+
+/// What [`Store::reencrypt_personal_data`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reencrypted {
+    /// Orders whose personal fields were sealed anew under the current key (plain or older-key ones).
+    pub orders: u64,
+    /// Applicants whose mobile was sealed anew, or given its blind index.
+    pub applicants: u64,
+    /// Rows changed by a server between the read and the rewrite: left as that write made them (the server
+    /// seals under the current key too); a second run looks at them again.
+    pub raced: u64,
+}
+
+/// Rows read per batch by [`Store::reencrypt_personal_data`].
+const BATCH: i64 = 500;
+
+/// The name and value of the check row of the index key in `pii_key_checks`.
+fn index_check(p: &PiiKeys) -> (String, String) {
+    let full = p.index.index("key-check", "sealdesk");
+    ("index".into(), full.chars().take(32).collect())
+}
+
+impl Store {
+    /// The store whose personal data is sealed with `keys` (see the module `pii`): new and changed orders and
+    /// applicants are written sealed, and sealed or plain rows read.
+    #[must_use]
+    pub fn with_data_keys(mut self, keys: PiiKeys) -> Store {
+        self.pii = Some(Arc::new(keys));
+        self
+    }
+
+    /// Whether personal data is sealed.
+    pub fn data_keyed(&self) -> bool {
+        self.pii.is_some()
+    }
+
+    /// Checks that this store's index key is the one the database's rows were indexed with, and that no
+    /// configured data key id names another key than the one first used under that id. Each instance's keys are
+    /// configuration; an instance started with another index key would not find any applicant by mobile and
+    /// would make duplicate accounts, so `serve` refuses to start instead. The first store to run records the
+    /// check values (HMAC-SM3 under the key, which tell nothing about it).
+    pub async fn confirm_data_keys(&self) -> Result<()> {
+        let Some(p) = self.pii.as_deref() else {
+            return Ok(());
+        };
+        let mut checks = vec![index_check(p)];
+        for kid in p.data.kids() {
+            if let Some(check) = p.data.key_check(kid) {
+                checks.push((format!("data:{kid}"), check));
+            }
+        }
+        for (name, value) in &checks {
+            sqlx::query(
+                "INSERT INTO pii_key_checks (name, check_value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name.as_str())
+            .bind(value.as_str())
+            .execute(&self.pool)
+            .await?;
+            let stored: String =
+                sqlx::query("SELECT check_value FROM pii_key_checks WHERE name = $1")
+                    .bind(name.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("check_value")?;
+            if &stored != value {
+                let what = match name.strip_prefix("data:") {
+                    Some(kid) => format!("the data key {kid}"),
+                    None => "the index key (SEALDESK_INDEX_KEY)".into(),
+                };
+                return Err(StoreError::Other(format!(
+                    "{what} is not the one this database was written with: every instance needs the same keys"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals every personal value that is plain or sealed under an older key anew under the current key, fills
+    /// the blind-index columns of rows written before them and takes the mobile out of their search text. Safe
+    /// while servers run (a row they change between the read and the rewrite is left to them) and idempotent:
+    /// a second run finds nothing to do. Needs keys.
+    pub async fn reencrypt_personal_data(&self) -> Result<Reencrypted> {
+        let Some(keys) = self.pii.clone() else {
+            return Err(StoreError::Other(
+                "no data keys: set SEALDESK_DATA_KEYS and SEALDESK_INDEX_KEY (or the data directory's key files)"
+                    .into(),
+            ));
+        };
+        let p: &PiiKeys = &keys;
+        let mut done = Reencrypted::default();
+        let mut last = i64::MIN;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, body, mobile_index FROM orders WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(last)
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(r) = rows.last() else { break };
+            last = r.try_get("id")?;
+            for r in &rows {
+                let id: i64 = r.try_get("id")?;
+                let body: String = r.try_get("body")?;
+                let index: Option<String> = r.try_get("mobile_index")?;
+                let o = open_order_body(&body, Some(p))?;
+                let wants_index = order_mobile_index(&o, Some(p));
+                if !order_body_is_stale(&body, p)? && index == wants_index {
+                    continue;
+                }
+                let n = sqlx::query(
+                    "UPDATE orders SET body = $1, search_text = $2, mobile_index = $3 WHERE id = $4 AND body = $5",
+                )
+                .bind(seal_order_body(&o, Some(p))?)
+                .bind(crate::search::text(&o, Some(p)))
+                .bind(wants_index)
+                .bind(id)
+                .bind(body.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    done.orders += 1;
+                } else {
+                    done.raced += 1;
+                }
+            }
+        }
+        let mut last = i64::MIN;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, mobile, mobile_index FROM applicants WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(last)
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(r) = rows.last() else { break };
+            last = r.try_get("id")?;
+            for r in &rows {
+                let id: i64 = r.try_get("id")?;
+                let stored: String = r.try_get("mobile")?;
+                let index: Option<String> = r.try_get("mobile_index")?;
+                if index.is_some() && !p.data.text_is_stale(&stored) {
+                    continue;
+                }
+                let place = applicant_place(id);
+                let mobile = open_text(Some(p), &place, &stored)?;
+                let n = sqlx::query(
+                    "UPDATE applicants SET mobile = $1, mobile_index = $2 WHERE id = $3 AND mobile = $4",
+                )
+                .bind(p.data.seal_text(&place, &mobile, nonce()))
+                .bind(p.index.mobile(&mobile))
+                .bind(id)
+                .bind(stored.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    done.applicants += 1;
+                } else {
+                    done.raced += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+}
