@@ -67,13 +67,23 @@ async fn production_signs_in_by_aliyun_sms_and_takes_an_alipay_payment() {
     let secret_file = tmp.path().join("aliyun.secret");
     std::fs::write(&secret_file, "secret-prod\n").unwrap();
 
+    // Personal data is sealed with keys from the configuration, as in production; the test's own store holds the
+    // same keys, so the rows it writes are the server's.
+    const DATA_KEYS: &str = "k1:0123456789abcdeffedcba9876543210";
+    const INDEX_KEY: &str = "1717171717171717171717171717171717171717171717171717171717171717";
     let store = Store::connect(
         &format!("sqlite://{}", data.join("sealdesk.db").display()),
         7,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .with_data_keys(sealdesk_store::PiiKeys::new(
+        sealdesk_store::DataKeys::parse(DATA_KEYS).unwrap(),
+        sealdesk_store::IndexKey::from_hex(INDEX_KEY).unwrap(),
+    ));
     let env = [
+        ("SEALDESK_DATA_KEYS", DATA_KEYS.to_owned()),
+        ("SEALDESK_INDEX_KEY", INDEX_KEY.to_owned()),
         ("SEALDESK_SMS_ALIYUN_ACCESS_KEY_ID", "LTAI-prod".to_owned()),
         (
             "SEALDESK_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE",
