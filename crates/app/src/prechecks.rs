@@ -23,6 +23,9 @@ const OPEN: [OrderState; 6] = [
     OrderState::Made,
 ];
 
+/// How long a page waits for the background pre-checks of a submission before running them itself.
+const PRECHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Why the platform approved an order by itself: said in its trail.
 pub const AUTO_APPROVE_RULE: &str = "授权转自动：审核预检全部通过";
 
@@ -86,7 +89,18 @@ impl App {
         match self.store.prechecks(id).await? {
             Some(s) => match s.results {
                 Some(r) => Ok(Some(r)),
-                None => self.run_prechecks(id, s.submitted_version).await.map(Some),
+                None => {
+                    // The background run of this submission is under way: wait for it rather than run the same
+                    // OCR a second time beside it; one that never ends (a restarted server) is done here.
+                    let deadline = tokio::time::Instant::now() + PRECHECK_WAIT;
+                    while tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        if let Some(r) = self.store.prechecks(id).await?.and_then(|s| s.results) {
+                            return Ok(Some(r));
+                        }
+                    }
+                    self.run_prechecks(id, s.submitted_version).await.map(Some)
+                }
             },
             None if order.state == OrderState::Draft => Ok(None),
             None => {
