@@ -106,7 +106,7 @@ impl App {
             .await?;
         let sizes: Vec<String> = sizes
             .iter()
-            .map(|s| format!("{}:{}x{}", s.kind.code(), s.width_mm, s.height_mm))
+            .map(sealdesk_domain::SealSize::to_string)
             .collect();
         self.audit_event(
             &who.principal.audit_name(),

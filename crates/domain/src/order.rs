@@ -226,7 +226,29 @@ pub struct SealSize {
     pub height_mm: u16,
 }
 
+/// `official_seal:40x40`: how settings and the audit log write a registered size.
+impl std::fmt::Display for SealSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}x{}",
+            self.kind.code(),
+            self.width_mm,
+            self.height_mm
+        )
+    }
+}
+
 impl SealSize {
+    /// The true size (width, height in mm) of `kind` among registered `sizes`, else its usual size.
+    pub fn of(sizes: &[SealSize], kind: SealKind) -> (u16, u16) {
+        sizes
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| (s.width_mm, s.height_mm))
+            .unwrap_or_else(|| kind.usual_size_mm())
+    }
+
     /// The smallest and largest side a registered size may have (mm): a 手写签字 can be small, no seal is larger
     /// than the 印模采集表's box can hold on A4.
     pub const RANGE_MM: std::ops::RangeInclusive<u16> = 10..=90;
@@ -330,11 +352,7 @@ pub struct Authorization {
 impl Authorization {
     /// The true size (width, height in mm) of `kind`'s impressions in this order.
     pub fn size_mm(&self, kind: SealKind) -> (u16, u16) {
-        self.sizes
-            .iter()
-            .find(|s| s.kind == kind)
-            .map(|s| (s.width_mm, s.height_mm))
-            .unwrap_or_else(|| kind.usual_size_mm())
+        SealSize::of(&self.sizes, kind)
     }
 }
 

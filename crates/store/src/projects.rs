@@ -18,7 +18,7 @@ pub(crate) fn parse_sizes(text: &str) -> Vec<SealSize> {
 fn sizes_text(sizes: &[SealSize]) -> String {
     sizes
         .iter()
-        .map(|s| format!("{}:{}x{}", s.kind.code(), s.width_mm, s.height_mm))
+        .map(SealSize::to_string)
         .collect::<Vec<_>>()
         .join(",")
 }

@@ -41,11 +41,7 @@ pub struct Project {
 impl Project {
     /// The true size (width, height in mm) of `kind` in this project.
     pub fn size_mm(&self, kind: sealdesk_domain::SealKind) -> (u16, u16) {
-        self.seal_sizes
-            .iter()
-            .find(|s| s.kind == kind)
-            .map(|s| (s.width_mm, s.height_mm))
-            .unwrap_or_else(|| kind.usual_size_mm())
+        sealdesk_domain::SealSize::of(&self.seal_sizes, kind)
     }
 }
 
