@@ -38,6 +38,7 @@ fn form() -> OrderForm {
         }],
         months: 12,
         previous_order: None,
+        chosen_seals: Vec::new(),
         bid_opening: None,
     }
 }

@@ -159,14 +159,53 @@ fn cache_key(form_sm3: &str, spec: &FormSpec) -> String {
     )
 }
 
-/// The outcome of a reading (or of a scan that could not be read).
-fn outcome_of(spec: &FormSpec, reading: Result<FormReading, String>) -> FormOutcome {
-    let reading = reading.map_err(|e| vec![format!("无法读取印模采集表：{e}")])?;
-    let wrong = problems(spec, &reading);
-    if !wrong.is_empty() {
-        return Err(wrong);
+/// The outcome of a reading (or of a scan that could not be read), and whether it was read without the form's
+/// QR code and boxes (so in reading order, to be confirmed).
+fn outcome_of(spec: &FormSpec, reading: Result<FormReading, String>) -> (FormOutcome, bool) {
+    let unlocated = matches!(reading, Ok(FormReading::Unlocated { .. }));
+    let outcome = (|| {
+        let reading = reading.map_err(|e| vec![format!("无法读取印模采集表：{e}")])?;
+        let wrong = problems(spec, &reading);
+        if !wrong.is_empty() {
+            return Err(wrong);
+        }
+        pictures(spec, reading).map_err(|m| vec![m])
+    })();
+    (outcome, unlocated)
+}
+
+/// Whether the order's 印模采集表 may still be replaced (and its 印模确认 given): while the applicant edits the
+/// order, and after approval until 制章 (a replacement after approval is audited like any upload, and the seals
+/// are made from the form current at 制章).
+pub fn form_replaceable(state: sealdesk_domain::OrderState) -> bool {
+    use sealdesk_domain::OrderState as S;
+    state.editable() || matches!(state, S::PendingPayment | S::Paid | S::Authorized)
+}
+
+/// Why a form read without its QR code gives no pictures until the applicant says which impression is which seal.
+pub const UNCONFIRMED_MESSAGE: &str = "印模采集表上没有可识别的二维码，无法确定每枚印模属于哪枚印章：请在订单页的「印章图片」中确认每枚印模对应的印章，或下载本订单的印模采集表盖章后重新上传";
+
+/// Whether impressions read in page order need the applicant's 印模确认: when the order's seals are not all
+/// alike (same kind and name), the page order says nothing about which is which.
+fn needs_confirmation(unlocated: bool, order: &Order) -> bool {
+    unlocated && order.seal_units().windows(2).any(|w| w[0] != w[1])
+}
+
+/// The pictures in seal order as the applicant confirmed them for this scan; `None` if they have not (or did for
+/// another scan, or for other seals).
+fn arranged(order: &Order, form_sm3: &str, pics: &[Picture]) -> Option<Vec<Picture>> {
+    let c = order.confirmed_cutouts.as_ref()?;
+    if c.form_sm3 != form_sm3 || c.pick.len() != pics.len() {
+        return None;
     }
-    pictures(spec, reading).map_err(|m| vec![m])
+    let mut seen = vec![false; pics.len()];
+    c.pick
+        .iter()
+        .map(|&j| {
+            let first = !std::mem::replace(seen.get_mut(j)?, true);
+            first.then(|| pics[j].clone())
+        })
+        .collect()
 }
 
 /// One seal's cut-out as the order's 印模采集表 gives it, before 制章: which seal, and its true size.
@@ -194,6 +233,15 @@ pub enum Cutouts {
     Problems(Vec<String>),
     /// The form is being read: ask again in a moment.
     Pending,
+    /// The form was read without its QR code: the impressions found, in page order (their measured sizes, mm),
+    /// wait for the applicant to say which seal each one is (see [`App::confirm_cutouts`]); `seals` are the
+    /// order's seals to choose from.
+    Unconfirmed {
+        /// (width, height) of each impression found, mm.
+        found: Vec<(f32, f32)>,
+        /// The order's seals, in form order.
+        seals: Vec<(SealKind, String)>,
+    },
 }
 
 impl App {
@@ -201,16 +249,36 @@ impl App {
     /// it (`Some(Err(..))`, each naming its box); `None` when no form is uploaded. The outcome is kept in the
     /// blob store under the SM3 of the form and of the order's boxes (the upload itself leaves it there), so that
     /// page views and 制章 read a scan once; a reading holds an image-work permit.
+    ///
+    /// A form read without its QR code gives its impressions in the order the applicant confirmed; until then it
+    /// gives [`UNCONFIRMED_MESSAGE`] (unless there is one seal only).
     pub(crate) async fn form_pictures(
         &self,
         order: &Order,
     ) -> Result<Option<FormOutcome>, AppError> {
+        let Some((outcome, unlocated, sm3)) = self.read_pictures(order).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match outcome {
+            Ok(pics) if needs_confirmation(unlocated, order) => {
+                arranged(order, &sm3, &pics).ok_or_else(|| vec![UNCONFIRMED_MESSAGE.to_owned()])
+            }
+            other => other,
+        }))
+    }
+
+    /// The current form's outcome as read (impressions in page order when it had no QR code), whether it had
+    /// none, and the form's SM3.
+    async fn read_pictures(
+        &self,
+        order: &Order,
+    ) -> Result<Option<(FormOutcome, bool, String)>, AppError> {
         let Some((form, spec)) = self.current_form(order).await? else {
             return Ok(None);
         };
         let cache = cache_key(&form.sm3, &spec);
-        if let Some(known) = self.cached_outcome(&cache).await {
-            return Ok(Some(known));
+        if let Some((known, unlocated)) = self.cached_outcome(&cache).await {
+            return Ok(Some((known, unlocated, form.sm3)));
         }
         let bytes = self
             .blobs
@@ -218,14 +286,14 @@ impl App {
             .await
             .map_err(|e| AppError::Internal(format!("blob get: {e}")))?;
         let permit = self.image_permit().await?;
-        let outcome = tokio::task::spawn_blocking(move || {
+        let (outcome, unlocated) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             outcome_of(&spec, read(&bytes, &spec).map_err(|e| e.to_string()))
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-        self.keep_outcome(&cache, &outcome).await;
-        Ok(Some(outcome))
+        self.keep_outcome(&cache, &outcome, unlocated).await;
+        Ok(Some((outcome, unlocated, form.sm3)))
     }
 
     /// One of the server-wide image-work permits (reading scans, drawing forms).
@@ -244,8 +312,8 @@ impl App {
         spec: &FormSpec,
         reading: Result<FormReading, String>,
     ) {
-        let outcome = outcome_of(spec, reading);
-        self.keep_outcome(&cache_key(form_sm3, spec), &outcome)
+        let (outcome, unlocated) = outcome_of(spec, reading);
+        self.keep_outcome(&cache_key(form_sm3, spec), &outcome, unlocated)
             .await;
     }
 
@@ -260,8 +328,8 @@ impl App {
             .map(|u| (u, form_spec(order))))
     }
 
-    /// A failed write costs only a later re-read.
-    async fn keep_outcome(&self, cache: &str, outcome: &FormOutcome) {
+    /// A failed write costs only a later re-read. `sizes` is written last: a reading is known once it is there.
+    async fn keep_outcome(&self, cache: &str, outcome: &FormOutcome, unlocated: bool) {
         match outcome {
             Err(problems) => {
                 let _ = self
@@ -283,6 +351,15 @@ impl App {
                         return;
                     }
                 }
+                if unlocated
+                    && self
+                        .blobs
+                        .put(&format!("{cache}/unlocated"), b"1".to_vec())
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
                 let sizes: Vec<String> = pics.iter().map(|(_, w, h)| format!("{w}x{h}")).collect();
                 let _ = self
                     .blobs
@@ -292,10 +369,10 @@ impl App {
         }
     }
 
-    async fn cached_outcome(&self, cache: &str) -> Option<FormOutcome> {
+    async fn cached_outcome(&self, cache: &str) -> Option<(FormOutcome, bool)> {
         if let Ok(text) = self.blobs.get(&format!("{cache}/problems")).await {
             let text = String::from_utf8(text).ok()?;
-            return Some(Err(text.lines().map(str::to_owned).collect()));
+            return Some((Err(text.lines().map(str::to_owned).collect()), false));
         }
         let sizes = self.blobs.get(&format!("{cache}/sizes")).await.ok()?;
         let sizes = String::from_utf8(sizes).ok()?;
@@ -305,7 +382,8 @@ impl App {
             let png = self.blobs.get(&format!("{cache}/{i}.png")).await.ok()?;
             out.push((png, w.parse().ok()?, h.parse().ok()?));
         }
-        Some(Ok(out))
+        let unlocated = self.blobs.get(&format!("{cache}/unlocated")).await.is_ok();
+        Some((Ok(out), unlocated))
     }
 
     /// Each seal's cut-out from the current 印模采集表 (applicant who owns the order, or an operator who serves
@@ -319,7 +397,8 @@ impl App {
         let Some((form, spec)) = self.current_form(&order).await? else {
             return Ok(Cutouts::NoForm);
         };
-        let Some(outcome) = self.cached_outcome(&cache_key(&form.sm3, &spec)).await else {
+        let Some((outcome, unlocated)) = self.cached_outcome(&cache_key(&form.sm3, &spec)).await
+        else {
             let app = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = app.form_pictures(&order).await {
@@ -328,31 +407,93 @@ impl App {
             });
             return Ok(Cutouts::Pending);
         };
-        Ok(match outcome {
-            Err(problems) => Cutouts::Problems(problems),
-            Ok(pics) => Cutouts::Found(
-                order
-                    .seal_units()
-                    .into_iter()
-                    .zip(pics)
-                    .map(|((kind, name), (_, w, h))| Cutout {
-                        kind,
-                        name,
-                        width_mm: w as f32,
-                        height_mm: h as f32,
-                    })
-                    .collect(),
-            ),
-        })
+        let units = order.seal_units();
+        let pics = match outcome {
+            Err(problems) => return Ok(Cutouts::Problems(problems)),
+            Ok(pics) if needs_confirmation(unlocated, &order) => {
+                match arranged(&order, &form.sm3, &pics) {
+                    Some(p) => p,
+                    None => {
+                        return Ok(Cutouts::Unconfirmed {
+                            found: pics
+                                .iter()
+                                .map(|(_, w, h)| (*w as f32, *h as f32))
+                                .collect(),
+                            seals: units,
+                        });
+                    }
+                }
+            }
+            Ok(pics) => pics,
+        };
+        Ok(Cutouts::Found(
+            units
+                .into_iter()
+                .zip(pics)
+                .map(|((kind, name), (_, w, h))| Cutout {
+                    kind,
+                    name,
+                    width_mm: w as f32,
+                    height_mm: h as f32,
+                })
+                .collect(),
+        ))
     }
 
-    /// The PNG of seal `index`'s cut-out (see [`App::cutouts`]).
+    /// The PNG of seal `index`'s cut-out (see [`App::cutouts`]); while a form read without its QR code waits for
+    /// the applicant's 印模确认, the `index`-th impression found, in page order.
     pub async fn cutout_png(&self, who: &Who, id: i64, index: usize) -> Result<Vec<u8>, AppError> {
         let order = self.visible_order(who, id).await?;
-        match self.form_pictures(&order).await? {
-            Some(Ok(mut pics)) if index < pics.len() => Ok(pics.swap_remove(index).0),
-            _ => Err(AppError::NotFound),
+        let mut pics = match self.form_pictures(&order).await? {
+            Some(Ok(pics)) => pics,
+            Some(Err(p)) if p == [UNCONFIRMED_MESSAGE] => match self.read_pictures(&order).await? {
+                Some((Ok(raw), _, _)) => raw,
+                _ => return Err(AppError::NotFound),
+            },
+            _ => return Err(AppError::NotFound),
+        };
+        if index < pics.len() {
+            Ok(pics.swap_remove(index).0)
+        } else {
+            Err(AppError::NotFound)
         }
+    }
+
+    /// 印模确认: the applicant says which seal each impression of a form read without its QR code is
+    /// (`seal_of[j]`: the seal, in form order, that impression *j* in page order belongs to). Each seal once; only
+    /// while the order can be edited; kept for this scan only, and audited.
+    pub async fn confirm_cutouts(
+        &self,
+        who: &Who,
+        id: i64,
+        seal_of: &[usize],
+    ) -> Result<Order, AppError> {
+        let mut order = self.own_order(who, id).await?;
+        if !form_replaceable(order.state) {
+            return Err(AppError::Conflict(format!(
+                "订单状态为「{}」，不能再确认印模",
+                order.state.label()
+            )));
+        }
+        let field = format!("uploads.{}", UploadKind::ImpressionForm.code());
+        let Some((outcome, unlocated, sm3)) = self.read_pictures(&order).await? else {
+            return Err(AppError::field(&field, "请先上传盖章后的印模采集表"));
+        };
+        // A form read with problems (too few impressions, none) is answered by them, not by a confirmation.
+        outcome.map_err(|p| AppError::field(&field, p.join("；")))?;
+        if !needs_confirmation(unlocated, &order) {
+            return Err(AppError::Conflict(
+                "此印模采集表无需确认：每枚印章的图片取自它自己的方框".into(),
+            ));
+        }
+        let confirmed =
+            sealdesk_domain::ConfirmedCutouts::from_choice(&sm3, seal_of, order.seal_units().len())
+                .map_err(|m| AppError::field("cutouts", m))?;
+        let detail = serde_json::json!({"form_sm3": sm3, "pick": confirmed.pick});
+        order.confirmed_cutouts = Some(confirmed);
+        self.save_edit(who, &mut order, "confirm_cutouts", detail)
+            .await?;
+        Ok(order)
     }
 
     /// 印模采集表 as a PDF drawn from the order (its number, QR code and one true-size box per seal), for the

@@ -54,7 +54,8 @@ pub use delivery::{RetryPolicy, SendRound, SmsSender};
 pub use error::AppError;
 pub use finance::{ChannelDay, FinanceDay, invoice_buyer};
 pub use impression::{
-    Cutout, Cutouts, form_spec, kind_box, other_order_message, pictures, problems,
+    Cutout, Cutouts, UNCONFIRMED_MESSAGE, form_replaceable, form_spec, kind_box,
+    other_order_message, pictures, problems,
 };
 pub use mail::MailSender;
 pub use orders::{AuthChallenge, MadeSeal, OrderView, WriteReceipt, decode_signature};

@@ -319,7 +319,7 @@ impl App {
         Ok(order)
     }
 
-    async fn save_edit(
+    pub(crate) async fn save_edit(
         &self,
         who: &Who,
         order: &mut Order,
@@ -366,8 +366,12 @@ impl App {
             .map_err(AppError::Invalid)?;
         self.check_previous(applicant, form.previous_order, &form.holder)
             .await?;
-        if let Some((service, prev)) = crate::renewal::renews(form.service, form.previous_order) {
-            form.seals = self.renewal_lines(service, prev).await?;
+        if let Some((service, prev)) =
+            crate::renewal::takes_over(form.service, form.previous_order, &form.chosen_seals)
+        {
+            form.seals = self
+                .taken_over_lines(service, prev, &form.chosen_seals)
+                .await?;
         }
         let total = form
             .price(project.price)
@@ -398,6 +402,8 @@ impl App {
             invoice: None,
             key: None,
             previous_order: form.previous_order,
+            chosen_seals: form.chosen_seals.clone(),
+            confirmed_cutouts: None,
             bid_opening: form.bid_opening.clone(),
             version: 1,
             created_at: self.now_text(),
@@ -442,8 +448,12 @@ impl App {
         self.check_previous(order.applicant_id, form.previous_order, &form.holder)
             .await?;
         let service = form.service.or(Some(order.service));
-        if let Some((service, prev)) = crate::renewal::renews(service, form.previous_order) {
-            form.seals = self.renewal_lines(service, prev).await?;
+        if let Some((service, prev)) =
+            crate::renewal::takes_over(service, form.previous_order, &form.chosen_seals)
+        {
+            form.seals = self
+                .taken_over_lines(service, prev, &form.chosen_seals)
+                .await?;
         }
         order.total = form
             .price(project.price)
@@ -456,9 +466,14 @@ impl App {
         if order.holder.mobile.is_empty() {
             order.holder.mobile = mobile;
         }
+        // A 印模确认 says which impression is which of these seals: other seals need it said again.
+        if order.seals != form.seals {
+            order.confirmed_cutouts = None;
+        }
         order.seals = form.seals;
         order.authorization.months = form.months;
         order.previous_order = form.previous_order;
+        order.chosen_seals = form.chosen_seals;
         order.bid_opening = form.bid_opening;
         let detail = serde_json::json!({"total_fen": order.total.0});
         self.save_edit(who, &mut order, "edit", detail).await?;
@@ -510,7 +525,12 @@ impl App {
         let takes_over = matches!(
             order.service,
             sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Reissue
-        );
+        ) || crate::renewal::takes_over(
+            Some(order.service),
+            order.previous_order,
+            &order.chosen_seals,
+        )
+        .is_some();
         if takes_over {
             match order.previous_order {
                 None if order.service == sealdesk_domain::Service::Renewal => {
@@ -521,7 +541,10 @@ impl App {
                     })
                 }
                 None => {}
-                Some(prev) => match self.renewal_lines(order.service, prev).await {
+                Some(prev) => match self
+                    .taken_over_lines(order.service, prev, &order.chosen_seals)
+                    .await
+                {
                     Ok(_) => {}
                     Err(AppError::Invalid(e)) => errors.extend(e),
                     Err(e) => return Err(e),
@@ -867,16 +890,22 @@ impl App {
         let cert_der =
             hex::decode(&key.cert_der_hex).map_err(|e| AppError::Internal(e.to_string()))?;
         let units = order.seal_units();
-        // 续期 keeps the earlier seals' pictures; so does a 补办 unless a new 印模采集表 was uploaded.
-        let keeps = match crate::renewal::renews(Some(order.service), order.previous_order) {
+        // 续期 keeps the earlier seals' pictures; so does a 补办 unless a new 印模采集表 was uploaded. A 变更
+        // always takes its pictures from its own form.
+        let taken = crate::renewal::takes_over(
+            Some(order.service),
+            order.previous_order,
+            &order.chosen_seals,
+        );
+        let keeps = match taken {
             Some((sealdesk_domain::Service::Renewal, _)) => true,
+            Some((sealdesk_domain::Service::Change, _)) | None => false,
             Some(_) => self
                 .store
                 .uploads(order.id)
                 .await?
                 .iter()
                 .all(|u| u.kind != UploadKind::ImpressionForm),
-            None => false,
         };
         let pictures = if keeps {
             self.renewal_pictures(&order, units.len()).await?
@@ -963,13 +992,12 @@ impl App {
             })
             .await?;
         }
-        // 补办 and 变更 replace the seals of the earlier order they name (the same applicant's and holder's);
-        // a 补办 also revokes that holder's seals on the lost key. Each revocation is audited here, in the
-        // transaction that makes the replacements.
+        // 补办 replaces the seals of the earlier order it names (the same applicant's and holder's) and that
+        // holder's seals on the lost key: the key is gone, so they are revoked here, audited in the transaction
+        // that makes the replacements. A 变更's seals are revoked when the new ones are confirmed on the key.
         let mut revoked: Vec<String> = Vec::new();
         let reason = match order.service {
             sealdesk_domain::Service::Reissue => Some("补办"),
-            sealdesk_domain::Service::Change => Some("变更"),
             _ => None,
         };
         if let Some(reason) = reason
@@ -987,17 +1015,7 @@ impl App {
                         .await?,
                 );
             }
-            for es_id in &revoked {
-                tx.append_audit(AuditDraft {
-                    actor: "platform".into(),
-                    ip: who.ip.clone(),
-                    order_id: Some(order.id),
-                    action: "seal_revoked".into(),
-                    detail: serde_json::json!({"es_id": es_id, "reason": reason, "replaced_by_order": order.order_no, "previous_order": prev.to_string()}).to_string(),
-                    ..Default::default()
-                })
-                .await?;
-            }
+            audit_revoked(&mut tx, who, &order, prev, reason, &revoked).await?;
         }
         let detail = serde_json::json!({"seals": records.len(), "revoked": revoked, "requested_by": who.principal.audit_name()});
         self.apply(
@@ -1059,13 +1077,10 @@ impl App {
             (sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Change, Some(p)) => p,
             _ => return Ok(Vec::new()),
         };
-        Ok(self
-            .store
-            .seals(previous)
-            .await?
-            .into_iter()
-            .map(|s| s.es_id)
-            .collect())
+        Ok(crate::renewal::replaced_of(
+            &order,
+            self.store.seals(previous).await?,
+        ))
     }
 
     /// 写入完成: every seal's receipt must verify with the bound key; then the order completes and its electronic
@@ -1116,7 +1131,19 @@ impl App {
             .unwrap_or_default();
         self.queue_invoice_mail(&mut tx, &order, &invoice, &email)
             .await?;
-        let detail = serde_json::json!({"invoice": invoice.number, "seals": seals.len()});
+        // 变更: the seals replaced are revoked now that their replacements are on the key.
+        let mut revoked = Vec::new();
+        if order.service == sealdesk_domain::Service::Change
+            && let Some(prev) = order.previous_order
+            && let Ok(p) = tx.order(prev).await
+            && p.applicant_id == order.applicant_id
+            && same_holder(&p.holder, &order.holder)
+        {
+            let replaced = crate::renewal::replaced_of(&order, self.store.seals(prev).await?);
+            revoked = tx.revoke_seals(&replaced, "变更").await?;
+            audit_revoked(&mut tx, who, &order, prev, "变更", &revoked).await?;
+        }
+        let detail = serde_json::json!({"invoice": invoice.number, "seals": seals.len(), "revoked": revoked});
         self.apply(
             &mut tx,
             who,
@@ -1242,4 +1269,28 @@ pub fn decode_signature(s: &str) -> Option<Vec<u8>> {
         return hex::decode(s).ok();
     }
     base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// One `seal_revoked` entry per seal of the earlier order `prev` that `order` replaced, in the transaction that
+/// revoked them.
+async fn audit_revoked(
+    tx: &mut StoreTx,
+    who: &Who,
+    order: &Order,
+    prev: i64,
+    reason: &str,
+    revoked: &[String],
+) -> Result<(), AppError> {
+    for es_id in revoked {
+        tx.append_audit(AuditDraft {
+            actor: "platform".into(),
+            ip: who.ip.clone(),
+            order_id: Some(order.id),
+            action: "seal_revoked".into(),
+            detail: serde_json::json!({"es_id": es_id, "reason": reason, "replaced_by_order": order.order_no, "previous_order": prev.to_string()}).to_string(),
+            ..Default::default()
+        })
+        .await?;
+    }
+    Ok(())
 }

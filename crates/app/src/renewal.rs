@@ -1,9 +1,10 @@
-//! 续期 and 补办: an order that makes again the seals of an earlier one. Its seals are those of the earlier order
-//! that still stand (same kinds, names and pictures), so a 续期 asks for no 印模采集表 and a 补办 for one only if
-//! new pictures are wanted. For a 续期 the certificate on the holder's key must still be valid, since the seals
-//! are renewed onto it, and this is said before any payment.
+//! 续期, 补办 and 变更: an order that makes again the seals of an earlier one. Its seals are those of the earlier
+//! order that still stand (same kinds, names and pictures), or the ones the applicant chose of them, so a 续期
+//! asks for no 印模采集表 and a 补办 for one only if new pictures are wanted; a 变更 of chosen seals has one box
+//! per chosen seal on its form and replaces only those. For a 续期 the certificate on the holder's key must still
+//! be valid, since the seals are renewed onto it, and this is said before any payment.
 
-use sealdesk_domain::{Order, SealLine, Service, Timestamp};
+use sealdesk_domain::{ChosenSeal, Order, SealLine, Service, Timestamp};
 use sealdesk_store::SealRecord;
 
 use crate::{App, AppError};
@@ -45,20 +46,15 @@ impl App {
         Ok(seals)
     }
 
-    /// The seal lines of a renewal of `previous`: one line per kind, in the order the seals were made (a kind's
-    /// seals share its line, as they did when the earlier order listed them), so that seal *i* of the renewal is
-    /// the earlier order's seal *i*. Refused when nothing stands to renew, or when the key's certificate has
-    /// expired.
-    pub(crate) async fn renewal_lines(
+    /// The earlier order's standing seals an order takes over: those chosen, in the order chosen, or all of
+    /// them when none are. A chosen seal that is not one of them (another order's, or revoked since) is refused
+    /// by its esID.
+    async fn taken_over(
         &self,
         service: Service,
         previous: i64,
-    ) -> Result<Vec<SealLine>, AppError> {
-        let prev = self.store.order(previous).await?;
-        // A 补办 goes onto a new key; only a 续期 needs the old key's certificate.
-        if service == Service::Renewal {
-            self.check_renewable_certificate(&prev)?;
-        }
+        chosen: &[ChosenSeal],
+    ) -> Result<Vec<SealRecord>, AppError> {
         let seals = self.standing_seals(previous).await?;
         if seals.is_empty() {
             return Err(AppError::field(
@@ -69,14 +65,71 @@ impl App {
                 ),
             ));
         }
+        let picked: Vec<SealRecord> = if chosen.is_empty() {
+            seals
+        } else {
+            chosen
+                .iter()
+                .map(|c| {
+                    seals
+                        .iter()
+                        .find(|s| s.es_id == c.es_id)
+                        .cloned()
+                        .ok_or_else(|| {
+                            AppError::field(
+                                "chosen_seals",
+                                format!(
+                                    "印章 {} 不是原订单的有效印章（可能已被注销），请重新选择",
+                                    c.es_id
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        // Seals of one kind and name become one line of the new order, and its units come in line order:
+        // grouping them here keeps seal *i* of the new order on taken-over seal *i*.
+        let mut grouped: Vec<SealRecord> = Vec::with_capacity(picked.len());
+        for s in picked {
+            match grouped
+                .iter()
+                .rposition(|g| g.kind == s.kind && g.name == s.name)
+            {
+                Some(i) => grouped.insert(i + 1, s),
+                None => grouped.push(s),
+            }
+        }
+        Ok(grouped)
+    }
+
+    /// The seal lines of an order that takes over seals of `previous` (see [`takes_over`]), so that seal *i* of
+    /// the new order is taken-over seal *i*: seals of one kind and name share a line, as the earlier order listed
+    /// them; a 变更 gives a seal its new name if one was typed (names are only typed for a 变更). Refused when nothing
+    /// stands to take over, or, for a 续期, when the key's certificate has expired.
+    pub(crate) async fn taken_over_lines(
+        &self,
+        service: Service,
+        previous: i64,
+        chosen: &[ChosenSeal],
+    ) -> Result<Vec<SealLine>, AppError> {
+        let prev = self.store.order(previous).await?;
+        // A 补办 goes onto a new key; only a 续期 needs the old key's certificate.
+        if service == Service::Renewal {
+            self.check_renewable_certificate(&prev)?;
+        }
+        let seals = self.taken_over(service, previous, chosen).await?;
         let mut lines: Vec<SealLine> = Vec::new();
         for s in seals {
-            match lines.iter_mut().find(|l| l.kind == s.kind) {
-                Some(l) => l.count += 1,
-                None => lines.push(SealLine {
+            let name = chosen
+                .iter()
+                .find(|c| c.es_id == s.es_id && !c.name.is_empty())
+                .map_or(s.name, |c| c.name.clone());
+            match lines.last_mut() {
+                Some(l) if l.kind == s.kind && l.name == name => l.count += 1,
+                _ => lines.push(SealLine {
                     kind: s.kind,
                     count: 1,
-                    name: s.name,
+                    name,
                 }),
             }
         }
@@ -113,7 +166,17 @@ impl App {
         let prev = order
             .previous_order
             .ok_or_else(|| AppError::Internal("renewal without its earlier order".into()))?;
-        let seals = self.standing_seals(prev).await?;
+        let seals = self
+            .taken_over(order.service, prev, &order.chosen_seals)
+            .await
+            .map_err(|e| match e {
+                AppError::Invalid(f) => AppError::Conflict(format!(
+                    "{}：请重新办理{}",
+                    f.first().map(|f| f.message.as_str()).unwrap_or(""),
+                    order.service.label()
+                )),
+                other => other,
+            })?;
         if seals.len() != n {
             return Err(AppError::Conflict(format!(
                 "原订单现有 {} 枚有效印章，本续期订单为 {n} 枚（期间有印章被注销），请重新办理续期",
@@ -135,10 +198,27 @@ impl App {
     }
 }
 
-/// The earlier order whose seals `service` takes over (续期, and 补办 onto a new key), if any.
-pub(crate) fn renews(service: Option<Service>, previous: Option<i64>) -> Option<(Service, i64)> {
-    match service {
-        Some(s @ (Service::Renewal | Service::Reissue)) => previous.map(|p| (s, p)),
+/// The earlier order whose seals an order takes over, if any: a 续期, a 补办 onto a new key, and a 变更 of
+/// chosen seals (a 变更 that chose none lists its seals itself).
+pub(crate) fn takes_over(
+    service: Option<Service>,
+    previous: Option<i64>,
+    chosen: &[ChosenSeal],
+) -> Option<(Service, i64)> {
+    match (service, previous) {
+        (Some(s @ (Service::Renewal | Service::Reissue)), Some(p)) => Some((s, p)),
+        (Some(Service::Change), Some(p)) if !chosen.is_empty() => Some((Service::Change, p)),
         _ => None,
     }
+}
+
+/// The esIDs of the earlier seals an order replaces: the chosen ones, or every one of the earlier order's.
+pub(crate) fn replaced_of(order: &Order, earlier: Vec<SealRecord>) -> Vec<String> {
+    earlier
+        .into_iter()
+        .filter(|s| {
+            order.chosen_seals.is_empty() || order.chosen_seals.iter().any(|c| c.es_id == s.es_id)
+        })
+        .map(|s| s.es_id)
+        .collect()
 }

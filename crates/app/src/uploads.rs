@@ -174,10 +174,11 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<UploadOutcome, AppError> {
         let order = self.own_order(who, order_id).await?;
-        // After 授权 the one thing that may still be replaced is the stamped form, when 制章 could not cut the
-        // seals out of it: the order is paid for, so it must not be stuck on a bad scan.
-        let replacing_form = kind == UploadKind::ImpressionForm
-            && order.state == sealdesk_domain::OrderState::Authorized;
+        // Once submitted, the one thing that may still be replaced is the stamped form, until 制章: the applicant
+        // sees each seal's cut-out before it is made and may stamp again (and after 授权, when 制章 could not cut
+        // the seals out of it, the order is paid for and must not be stuck on a bad scan).
+        let replacing_form =
+            kind == UploadKind::ImpressionForm && crate::impression::form_replaceable(order.state);
         if !order.state.editable() && !replacing_form {
             return Err(AppError::Conflict(format!(
                 "订单状态为「{}」，不能再修改资料",

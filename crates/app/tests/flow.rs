@@ -748,3 +748,222 @@ async fn a_reissue_moves_the_seals_to_a_new_key_with_their_pictures() {
         assert!(standing.revoked_at.is_some(), "{} revoked", o.es_id);
     }
 }
+
+/// Writes an order's made seals onto `token` and confirms them with the key's receipts.
+async fn write_and_confirm(app: &App, who: &Who, id: i64, token: &mut SoftToken) -> Order {
+    let receipts: Vec<WriteReceipt> = app
+        .seals(who, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| WriteReceipt {
+            signature: token.write_seal("12345678", &m.es_id, &m.der).unwrap(),
+            es_id: m.es_id,
+        })
+        .collect();
+    app.confirm_written(who, id, &receipts).await.unwrap()
+}
+
+/// An order that acts on some of an earlier order's seals, from creation to 已制章: scans (and the stamped form
+/// when it needs one) uploaded, submitted, approved, paid and authorised with `token`.
+async fn chosen_to_made(
+    e: &Env,
+    who: &Who,
+    reviewer: &Who,
+    form: &OrderForm,
+    token: &mut SoftToken,
+    stamp: Option<Vec<u8>>,
+) -> Order {
+    let app = &e.app;
+    let o = app.create_order(who, "testCSQY", form).await.unwrap();
+    let scan =
+        sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150)
+            .jpeg;
+    for kind in o.required_uploads() {
+        let bytes = match (kind, &stamp) {
+            (UploadKind::ImpressionForm, Some(png)) => {
+                let mut sheet = printed_form(app, who, &o).await;
+                sheet.press(png, box_centre(&o, 0)).unwrap();
+                sheet.jpeg()
+            }
+            _ => scan.clone(),
+        };
+        app.add_upload(who, o.id, kind, "scan.jpg", bytes)
+            .await
+            .unwrap();
+    }
+    app.submit(who, o.id).await.unwrap();
+    app.approve(reviewer, o.id).await.unwrap();
+    app.confirm_invoice(who, o.id, &personal_invoice())
+        .await
+        .unwrap();
+    let (payment, _) = app.start_payment(who, o.id, "sandbox").await.unwrap();
+    app.sandbox_pay(who, payment.id).await.unwrap();
+    let made = authorize_with(app, who, o.id, token).await.unwrap();
+    assert_eq!(made.state, OrderState::Made);
+    made
+}
+
+/// 续期 and 变更 of chosen seals: the applicant picks which of the earlier order's seals the order acts on. A
+/// renewal of the second seal only costs one seal and renews that seal's picture and name; a 变更 of the first
+/// seal under a new name has one box on its form, makes the new seal from the impression stamped there, and, once
+/// it is on the key, revokes that seal only. A seal that is not one of the earlier order's standing seals is
+/// refused by its esID, and one already replaced cannot be chosen again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_and_change_act_only_on_the_chosen_seals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let reviewer = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let first = paid_order(app, &alice, &reviewer, &form()).await;
+    authorize_with(app, &alice, first.id, &mut token)
+        .await
+        .unwrap();
+    write_and_confirm(app, &alice, first.id, &mut token).await;
+    let old = app.seals(&alice, first.id).await.unwrap();
+    assert_eq!(old.len(), 2);
+    let pick = |es_id: &str, name: &str| ChosenSeal {
+        es_id: es_id.into(),
+        name: name.into(),
+    };
+
+    // 续期 of the 资质专用章 only.
+    let mut renewal = form();
+    renewal.service = Some(Service::Renewal);
+    renewal.previous_order = Some(first.id);
+    renewal.chosen_seals = vec![pick("SD999901", "")];
+    let err = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(
+            &err,
+            "chosen_seals",
+            "印章 SD999901 不是原订单的有效印章（可能已被注销），请重新选择"
+        ),
+        "{err:?}"
+    );
+    renewal.chosen_seals = vec![pick(&old[1].es_id, "改名无效")];
+    let draft = app
+        .create_order(&alice, "testCSQY", &renewal)
+        .await
+        .unwrap();
+    assert_eq!(
+        draft.seals,
+        vec![SealLine {
+            kind: old[1].kind,
+            count: 1,
+            name: old[1].name.clone()
+        }],
+        "a renewal renews the chosen seal as it was (names are typed only for a 变更)"
+    );
+    assert_eq!(draft.total, Fen(8_000));
+    assert_eq!(draft.chosen_seals, vec![pick(&old[1].es_id, "")]);
+    app.cancel(&alice, draft.id).await.unwrap();
+    let renewed = chosen_to_made(&e, &alice, &reviewer, &renewal, &mut token, None).await;
+    let new = app.seals(&alice, renewed.id).await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert!(new[0].picture_png == old[1].picture_png);
+    assert!(new[0].valid_end > old[1].valid_end);
+    assert_eq!(
+        app.replaced_seals(&alice, renewed.id).await.unwrap(),
+        vec![old[1].es_id.clone()]
+    );
+    write_and_confirm(app, &alice, renewed.id, &mut token).await;
+    for m in &old {
+        assert!(
+            store
+                .seal_standing(&m.es_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none(),
+            "a renewal revokes nothing: {}",
+            m.es_id
+        );
+    }
+
+    // 变更 of the 公章 under a new name, from a new impression in the one box of its form.
+    let mut change = form();
+    change.service = Some(Service::Change);
+    change.previous_order = Some(first.id);
+    change.chosen_seals = vec![pick(&old[0].es_id, "北筑设计研究院（集团）有限公司")];
+    let changed = chosen_to_made(
+        &e,
+        &alice,
+        &reviewer,
+        &change,
+        &mut token,
+        Some(official_stamp()),
+    )
+    .await;
+    assert_eq!(
+        changed.seals,
+        vec![SealLine {
+            kind: SealKind::OfficialSeal,
+            count: 1,
+            name: "北筑设计研究院（集团）有限公司".into()
+        }]
+    );
+    assert_eq!(changed.total, Fen(8_000));
+    let made = app.seals(&alice, changed.id).await.unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].name, "北筑设计研究院（集团）有限公司");
+    let iou =
+        sealdesk_artwork::testkit::picture_iou(&made[0].picture_png, &official_stamp()).unwrap();
+    assert!(
+        iou > 0.85,
+        "the new seal carries the stamp from its box: IoU {iou}"
+    );
+    let standing = |es_id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .seal_standing(&es_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        }
+    };
+    assert!(
+        standing(old[0].es_id.clone()).await,
+        "the replaced seal stands until its replacement is on the key"
+    );
+    assert_eq!(
+        app.replaced_seals(&alice, changed.id).await.unwrap(),
+        vec![old[0].es_id.clone()]
+    );
+    write_and_confirm(app, &alice, changed.id, &mut token).await;
+    assert!(!standing(old[0].es_id.clone()).await, "the 公章 is revoked");
+    assert!(
+        standing(old[1].es_id.clone()).await,
+        "the 资质专用章 is not"
+    );
+    let err = app
+        .create_order(&alice, "testCSQY", &change)
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(
+            &err,
+            "chosen_seals",
+            &format!(
+                "印章 {} 不是原订单的有效印章（可能已被注销），请重新选择",
+                old[0].es_id
+            )
+        ),
+        "{err:?}"
+    );
+}

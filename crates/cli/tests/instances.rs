@@ -289,6 +289,8 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
             for kind in ["id_front", "id_back", "licence", "impression_form"] {
                 upload(&http, y, s, &id, kind, &scan).await;
             }
+            // The stored scan has no QR code: its impressions are confirmed in page order (印模确认).
+            ok(&http, Method::POST, x, &format!("/orders/{id}/cutouts/confirm"), Some(s), Some(json!({"seal_of": [0, 1]}))).await;
             let o = ok(&http, Method::POST, x, &format!("/orders/{id}/submit"), Some(s), Some(json!({}))).await;
             assert_eq!(o["state"], "pending_review");
             let o = ok(&http, Method::POST, y, &format!("/orders/{id}/approve"), Some(&op), Some(json!({}))).await;

@@ -651,3 +651,147 @@ fn serve_without_demo_refuses_to_start_without_its_production_flags() {
     assert!(!data.join("pki/sandbox-gateway.key.pem").exists());
     drop(server);
 }
+
+/// `smoke --service`: a 新办, then 续期 and 变更 of the seals it left on the key (the first signing in with the
+/// key itself), then 补办 onto a second key. Each run checks its own promise (pictures and names kept, later
+/// end, earlier seals revoked); here the keys are checked from outside: what is on each, and that OpenSSL and
+/// `sealdesk seal verify` accept every seal the runs wrote out.
+#[test]
+fn smoke_drives_each_service_on_the_seals_of_the_run_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let (server, url) = start(data, &["--demo"]);
+    let token = |dir: &Path| {
+        let r = run(&[
+            "token",
+            "init",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--pin",
+            "12345678",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--name",
+            "北筑设计研究院有限公司",
+            "--id-number",
+            "91110108551385082Q",
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    };
+    let (old_key, new_key) = (data.join("key-a"), data.join("key-b"));
+    token(&old_key);
+    token(&new_key);
+    let run_smoke = |key: &Path, service: &str, extra: &[&str]| {
+        let out = data.join(format!("out-{service}"));
+        let mut args = vec![
+            "smoke",
+            "--server",
+            &url,
+            "--token",
+            key.to_str().unwrap(),
+            "--pin",
+            "12345678",
+            "--operator",
+            "admin:sealdesk-demo",
+            "--out",
+            out.to_str().unwrap(),
+            "--form",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../artwork/tests/forms/form-1.jpg"
+            ),
+            "--service",
+            service,
+        ];
+        args.extend_from_slice(extra);
+        (run(&args), out)
+    };
+    let smoke = |service: &str, extra: &[&str]| {
+        let (r, out) = run_smoke(&old_key, service, extra);
+        let stdout = String::from_utf8_lossy(&r.stdout).into_owned();
+        assert!(
+            r.status.success(),
+            "smoke --service {service} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let mut written: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".esl"))
+            .collect();
+        written.sort();
+        assert_eq!(written.len(), 2, "{service}: {written:?}");
+        for name in &written {
+            let der = std::fs::read(out.join(name)).unwrap();
+            assert!(
+                openssl_verifies(data, &der, &out.join("maker.pem")),
+                "{service}: OpenSSL rejects {name}"
+            );
+        }
+        (stdout, written)
+    };
+    let on = |key: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(key.join("seals"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+
+    let (_, made) = smoke("new", &["--mobile", "13900007777"]);
+    assert_eq!(on(&old_key), made);
+
+    // 续期 signs in with the key (证书登录): the account that bound it is found from its certificate.
+    let (stdout, renewed) = smoke("renew", &[]);
+    assert!(
+        stdout.contains("applicant signed in with the key"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the renewed seals keep their pictures and names and end later"),
+        "{stdout}"
+    );
+    assert_eq!(
+        on(&old_key),
+        renewed,
+        "the renewed seals replace the old ones on the key"
+    );
+    assert!(renewed.iter().all(|n| !made.contains(n)));
+
+    let (stdout, changed) = smoke("change", &["--mobile", "13900007777"]);
+    assert!(
+        stdout.contains("the changed seals replace the earlier ones, which are revoked (变更)"),
+        "{stdout}"
+    );
+    assert_eq!(on(&old_key), changed);
+
+    let (stdout, reissued) = smoke(
+        "reissue",
+        &[
+            "--mobile",
+            "13900007777",
+            "--new-token",
+            new_key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stdout.contains(
+            "the reissued seals keep their pictures; the lost key's seals are revoked (补办)"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(on(&new_key), reissued);
+
+    // A 续期 with nothing left to renew on the key says so before anything is made.
+    let empty = data.join("key-c");
+    token(&empty);
+    let (r, _) = run_smoke(&empty, "renew", &["--mobile", "13900007777"]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("no completed order of this applicant has standing seals on the key"),
+        "{err}"
+    );
+    drop(server);
+}

@@ -44,8 +44,9 @@ pub use audit::{
 pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
-    Authorization, Holder, HolderKind, InvoiceForm, InvoiceInfo, InvoiceKind, KeyBinding, Order,
-    OrderForm, ReviewReason, SealKind, SealLine, SealSize, Service, UploadKind,
+    Authorization, ChosenSeal, ConfirmedCutouts, Holder, HolderKind, InvoiceForm, InvoiceInfo,
+    InvoiceKind, KeyBinding, Order, OrderForm, ReviewReason, SealKind, SealLine, SealSize, Service,
+    UploadKind,
 };
 pub use precheck::{Outcome, Precheck};
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};

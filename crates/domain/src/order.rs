@@ -332,6 +332,61 @@ pub struct SealLine {
     pub name: String,
 }
 
+/// One seal of the earlier order that a 续期 or 变更 acts on (所选印章): 续期 renews it with its picture, name
+/// and kind; 变更 makes it again from a new impression, under `name` when one is given, and revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChosenSeal {
+    /// The earlier seal's esID, as the key and 我的订单 show it.
+    pub es_id: String,
+    /// 变更 only: the new 印章名称; empty keeps the earlier seal's name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// 印模确认: for a 印模采集表 read without its QR code (so without its boxes), which of the impressions found the
+/// applicant confirmed for each seal. It holds for that scan only: a new upload needs a new confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConfirmedCutouts {
+    /// SM3 of the scan confirmed.
+    pub form_sm3: String,
+    /// For seal *i* (in [`Order::seal_units`] order), the index of its impression in the order the scan was read.
+    pub pick: Vec<usize>,
+}
+
+impl ConfirmedCutouts {
+    /// From what the applicant chose for each impression found (`seal_of[j]`: the seal impression *j* is), for
+    /// an order of `n` seals: each seal exactly once, or the problem in Chinese.
+    pub fn from_choice(form_sm3: &str, seal_of: &[usize], n: usize) -> Result<Self, String> {
+        if seal_of.len() != n {
+            return Err(format!(
+                "印模采集表上有 {} 枚印模，本订单有 {n} 枚印章，请重新上传",
+                seal_of.len()
+            ));
+        }
+        let mut pick = vec![usize::MAX; n];
+        for (j, &i) in seal_of.iter().enumerate() {
+            let slot = pick
+                .get_mut(i)
+                .ok_or_else(|| format!("第 {} 枚印模选择的印章不存在", j + 1))?;
+            if *slot != usize::MAX {
+                return Err(format!(
+                    "第 {} 枚印章选了两枚印模（第 {} 枚和第 {} 枚），每枚印章只能对应一枚印模",
+                    i + 1,
+                    *slot + 1,
+                    j + 1
+                ));
+            }
+            *slot = j;
+        }
+        Ok(ConfirmedCutouts {
+            form_sm3: form_sm3.to_owned(),
+            pick,
+        })
+    }
+}
+
 /// 授权信息: the project the seals are authorised for, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -652,6 +707,13 @@ pub struct Order {
     pub key: Option<KeyBinding>,
     /// For 续期 / 变更 / 补办: the order whose seals this one continues.
     pub previous_order: Option<i64>,
+    /// For 续期 / 变更 of an earlier order: which of its seals (none listed: every seal that still stands for a
+    /// 续期; for a 变更, the seals are the lines as typed and all earlier ones are replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chosen_seals: Vec<ChosenSeal>,
+    /// 印模确认 of the current 印模采集表, when it was read without its QR code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_cutouts: Option<ConfirmedCutouts>,
     /// 开标日期 (`YYYY-MM-DD`) of the tender the seals are needed for, if the applicant gave one: the review
     /// queue marks an order whose bid opening is near as 加急.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -679,6 +741,8 @@ pub struct OrderForm {
     pub months: u32,
     /// For 续期 / 变更: the earlier order.
     pub previous_order: Option<i64>,
+    /// For 续期 / 变更: which of the earlier order's seals (see [`Order::chosen_seals`]).
+    pub chosen_seals: Vec<ChosenSeal>,
     /// 开标日期 (`YYYY-MM-DD`), optional.
     pub bid_opening: Option<String>,
 }
@@ -691,6 +755,7 @@ impl Default for OrderForm {
             seals: Vec::new(),
             months: 12,
             previous_order: None,
+            chosen_seals: Vec::new(),
             bid_opening: None,
         }
     }
@@ -819,6 +884,35 @@ impl OrderForm {
         if !(1..=60).contains(&self.months) {
             v.add("months", "授权期限应为 1–60 个月");
         }
+        // Only a 续期 or 变更 of an earlier order chooses among its seals.
+        let chooses = matches!(out.service, Some(Service::Renewal | Service::Change))
+            && out.previous_order.is_some();
+        if !chooses {
+            out.chosen_seals.clear();
+        }
+        let mut chosen = std::collections::HashSet::new();
+        for c in &mut out.chosen_seals {
+            c.es_id = c.es_id.trim().to_owned();
+            c.name = c.name.trim().to_owned();
+            if c.es_id.is_empty()
+                || c.es_id.len() > 64
+                || !c
+                    .es_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                v.add("chosen_seals", "所选印章的编号无效，请从原订单的印章中选择");
+            } else if !chosen.insert(c.es_id.clone()) {
+                v.add("chosen_seals", format!("印章 {} 重复选择", c.es_id));
+            }
+            if out.service != Some(Service::Change) {
+                c.name.clear();
+            } else if c.name.chars().count() > 40 {
+                v.add("chosen_seals", "印章名称不能超过 40 个字");
+            } else if c.name.chars().any(char::is_control) {
+                v.add("chosen_seals", "印章名称含有不可见的控制字符");
+            }
+        }
         v.finish().map(|()| out)
     }
 
@@ -896,6 +990,7 @@ impl Order {
             seals: self.seals.clone(),
             months: self.authorization.months,
             previous_order: self.previous_order,
+            chosen_seals: self.chosen_seals.clone(),
             bid_opening: self.bid_opening.clone(),
         }
     }
@@ -1060,6 +1155,7 @@ mod tests {
             ],
             months: 12,
             previous_order: None,
+            chosen_seals: Vec::new(),
             bid_opening: None,
         }
     }
@@ -1096,6 +1192,68 @@ mod tests {
         assert!(
             errs.iter()
                 .any(|e| e.message.contains("不是企业锁可以办理的印章"))
+        );
+    }
+
+    /// Only a 续期 or 变更 of an earlier order chooses among its seals; a chosen esID must look like one and
+    /// come once; a new name is kept for a 变更 only.
+    #[test]
+    fn chosen_seals_belong_to_a_renewal_or_change_of_an_earlier_order() {
+        let pick = |id: &str, name: &str| ChosenSeal {
+            es_id: id.into(),
+            name: name.into(),
+        };
+        let mut f = enterprise_form();
+        f.chosen_seals = vec![pick("SD101", "新名称")];
+        assert!(
+            f.validate(20261127, true).unwrap().chosen_seals.is_empty(),
+            "a 新办 chooses nothing"
+        );
+        f.service = Some(Service::Renewal);
+        f.previous_order = Some(7);
+        assert_eq!(
+            f.validate(20261127, true).unwrap().chosen_seals,
+            [pick("SD101", "")],
+            "a renewal keeps the seal's name"
+        );
+        f.service = Some(Service::Change);
+        f.chosen_seals = vec![pick(" SD101 ", " 新名称 ")];
+        assert_eq!(
+            f.validate(20261127, true).unwrap().chosen_seals,
+            [pick("SD101", "新名称")]
+        );
+        f.chosen_seals = vec![pick("SD101", ""), pick("SD101", ""), pick("SD1'--", "")];
+        let errs: Vec<String> = f
+            .validate(20261127, true)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "chosen_seals: 印章 SD101 重复选择",
+                "chosen_seals: 所选印章的编号无效，请从原订单的印章中选择"
+            ]
+        );
+    }
+
+    /// 印模确认: each seal exactly one impression; the problems named.
+    #[test]
+    fn confirmed_cutouts_give_each_seal_one_impression() {
+        let c = ConfirmedCutouts::from_choice("ab", &[2, 0, 1], 3).unwrap();
+        assert_eq!(
+            c.pick,
+            [1, 2, 0],
+            "seal 1 is impression 2, seal 2 impression 3, seal 3 impression 1"
+        );
+        assert_eq!(
+            ConfirmedCutouts::from_choice("ab", &[0, 3], 2).unwrap_err(),
+            "第 2 枚印模选择的印章不存在"
+        );
+        assert_eq!(
+            ConfirmedCutouts::from_choice("ab", &[0, 1], 3).unwrap_err(),
+            "印模采集表上有 2 枚印模，本订单有 3 枚印章，请重新上传"
         );
     }
 

@@ -1517,21 +1517,29 @@ impl StoreTx {
     }
 
     async fn revoke_rows(&mut self, rows: &[AnyRow], reason: &str) -> Result<Vec<String>> {
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("es_id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.revoke_seals(&ids, reason).await
+    }
+
+    /// Revokes the seals named (a 变更 replaces only those chosen); returns the esIDs this call revoked.
+    pub async fn revoke_seals(&mut self, ids: &[String], reason: &str) -> Result<Vec<String>> {
         let at = now_text();
-        let mut revoked = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("es_id")?;
+        let mut revoked = Vec::new();
+        for id in ids {
             // A seal another transaction revoked in between keeps its first time and reason and is not counted.
             let r = sqlx::query(
                 "UPDATE seals SET revoked = 1, revoked_at = $1, revoke_reason = $2 WHERE es_id = $3 AND revoked = 0",
             )
             .bind(&at)
             .bind(reason)
-            .bind(&id)
+            .bind(id)
             .execute(&mut *self.tx)
             .await?;
             if r.rows_affected() == 1 {
-                revoked.push(id);
+                revoked.push(id.clone());
             }
         }
         Ok(revoked)
@@ -1899,6 +1907,8 @@ pub mod testing {
             }),
             key: None,
             previous_order: None,
+            chosen_seals: Vec::new(),
+            confirmed_cutouts: None,
             bid_opening: None,
             version: 1,
             created_at: now_text(),

@@ -32,6 +32,8 @@ fn order(store: &Store, project: &Project, applicant: i64) -> Order {
         invoice: None,
         key: None,
         previous_order: None,
+        chosen_seals: Vec::new(),
+        confirmed_cutouts: None,
         bid_opening: None,
         version: 1,
         created_at: now_text(),

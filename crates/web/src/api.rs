@@ -75,6 +75,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(make))
         .routes(routes!(seals))
         .routes(routes!(replaced_seals))
+        .routes(routes!(confirm_cutouts))
         .routes(routes!(written))
         .routes(routes!(audit))
         .routes(routes!(seal_status))
@@ -780,6 +781,22 @@ async fn replaced_seals(
     Ok(Json(ReplacedSeals {
         es_ids: s.app.replaced_seals(&who, id(&oid)?).await?,
     }))
+}
+
+/// 印模确认: which seal each impression of a 印模采集表 read without its QR code is (409 when the form has its QR
+/// code, whose boxes say it).
+#[utoipa::path(post, path = "/orders/{id}/cutouts/confirm", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = ConfirmCutouts, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
+async fn confirm_cutouts(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+    ApiJson(r): ApiJson<ConfirmCutouts>,
+) -> ApiResult<OrderBody> {
+    Ok(order(
+        &s.app.confirm_cutouts(&who, id(&oid)?, &r.seal_of).await?,
+    ))
 }
 
 /// Confirm the seals are on the key, with the key's signatures.

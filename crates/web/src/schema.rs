@@ -140,6 +140,8 @@ pub struct OrderBody {
     pub key: Option<KeyEntry>,
     /// For 续期 / 变更 / 补办: the order whose seals this one continues.
     pub previous_order: Option<String>,
+    /// For 续期 / 变更: the earlier order's seals chosen (empty: all of them).
+    pub chosen_seals: Vec<sealdesk_domain::ChosenSeal>,
     /// Bumped on every change.
     pub version: i64,
     /// RFC 3339.
@@ -173,6 +175,7 @@ impl From<&Order> for OrderBody {
                 subject: k.subject.clone(),
             }),
             previous_order: o.previous_order.map(|p| p.to_string()),
+            chosen_seals: o.chosen_seals.clone(),
             version: o.version,
             created_at: o.created_at.clone(),
             updated_at: o.updated_at.clone(),
@@ -500,6 +503,14 @@ impl From<&sealdesk_store::Payment> for RefundDue {
 pub struct ReplacedSeals {
     /// Their esIDs (empty for a 新办 or a 补办).
     pub es_ids: Vec<String>,
+}
+
+/// 印模确认 of a 印模采集表 read without its QR code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmCutouts {
+    /// For each impression found, in page order (as `GET /orders/{id}/cutouts/{i}` serves them), the index of the
+    /// order's seal (in the order of its seal lines, each line's count expanded) it belongs to; each seal once.
+    pub seal_of: Vec<usize>,
 }
 
 /// A made seal with its bytes.

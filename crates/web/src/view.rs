@@ -503,6 +503,14 @@ pub(crate) struct CutoutsView {
     pub order_id: i64,
     pub rows: Vec<CutoutRow>,
     pub problems: Vec<String>,
+    /// 印模确认 pending: the rows are the impressions found in page order, and these are the seals to choose
+    /// from (index, label); empty otherwise.
+    pub choose: Vec<(usize, String)>,
+    /// Whether the viewer may confirm (the applicant, until 制章).
+    pub can_confirm: bool,
+    /// Whether the page offers to replace the form here (the applicant, after approval and before 授权: before
+    /// that the uploads section does, after it the 重新制章 step).
+    pub can_replace: bool,
 }
 
 /// One seal's cut-out.
@@ -531,17 +539,56 @@ impl CutoutsView {
         ) {
             return Ok(None);
         }
+        let can_replace = matches!(who.principal, sealdesk_app::Principal::Applicant { .. })
+            && matches!(order.state, S::PendingPayment | S::Paid);
         Ok(match app.cutouts(who, order.id).await? {
             sealdesk_app::Cutouts::NoForm => None,
             sealdesk_app::Cutouts::Pending => Some(CutoutsView {
                 order_id: order.id,
                 rows: Vec::new(),
                 problems: Vec::new(),
+                choose: Vec::new(),
+                can_confirm: false,
+                can_replace,
             }),
             sealdesk_app::Cutouts::Problems(problems) => Some(CutoutsView {
                 order_id: order.id,
                 rows: Vec::new(),
                 problems,
+                choose: Vec::new(),
+                can_confirm: false,
+                can_replace,
+            }),
+            sealdesk_app::Cutouts::Unconfirmed { found, seals } => Some(CutoutsView {
+                order_id: order.id,
+                rows: found
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, (w, h))| {
+                        let (kind, name) = seals
+                            .get(index)
+                            .cloned()
+                            .unwrap_or((sealdesk_domain::SealKind::EnterpriseOther, String::new()));
+                        CutoutRow {
+                            index,
+                            kind,
+                            name,
+                            width_px: css_px(w),
+                            height_px: css_px(h),
+                            width_mm: w,
+                            height_mm: h,
+                        }
+                    })
+                    .collect(),
+                problems: Vec::new(),
+                choose: seals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, n))| (i, format!("第 {} 枚：{}「{n}」", i + 1, k.label())))
+                    .collect(),
+                can_confirm: matches!(who.principal, sealdesk_app::Principal::Applicant { .. })
+                    && sealdesk_app::form_replaceable(order.state),
+                can_replace,
             }),
             sealdesk_app::Cutouts::Found(list) => Some(CutoutsView {
                 order_id: order.id,
@@ -559,6 +606,9 @@ impl CutoutsView {
                     })
                     .collect(),
                 problems: Vec::new(),
+                choose: Vec::new(),
+                can_confirm: false,
+                can_replace,
             }),
         })
     }

@@ -762,6 +762,23 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
         c.check("post", "/orders/{id}/uploads", st, &body);
         assert_eq!(st, 201);
     }
+    // The order's own form, read by its QR code and boxes: there is nothing for 印模确认 to say.
+    let (st, body) = c
+        .call(
+            "post",
+            "/orders/{id}/cutouts/confirm",
+            &p("/cutouts/confirm"),
+            me,
+            j(json!({"seal_of": [1, 0]})),
+        )
+        .await;
+    assert_eq!(
+        (st, body["message"].as_str()),
+        (
+            409,
+            Some("此印模采集表无需确认：每枚印章的图片取自它自己的方框")
+        )
+    );
     let (st, _) = c
         .call("post", "/orders/{id}/approve", &p("/approve"), op, None)
         .await;

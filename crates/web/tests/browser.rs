@@ -177,6 +177,51 @@ async fn an_applicant_completes_a_new_order_in_the_browser() {
         wait_text(&c, &format!("{label}已上传")).await;
     }
     wait_text(&c, &format!("识别到 {} 枚印章", form.seals.len())).await;
+    // A scan without the order's QR code: its impressions are listed in page order, and submitting waits for
+    // the applicant to say which seal each one is.
+    wait_text(&c, "系统按从上到下、从左到右的顺序找到 2 枚印模").await;
+    c.find(Locator::XPath("//button[text()='提交']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "无法确定每枚印模属于哪枚印章").await;
+    assert_eq!(
+        s.store.order(order_id).await.unwrap().state,
+        sealdesk_domain::OrderState::Draft
+    );
+    // Choosing one seal for both impressions is refused by name; the swapped choice is kept.
+    c.execute(
+        "document.getElementById('seal_0').value = '1'; document.getElementById('seal_1').value = '1';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#cutouts-confirm-go").await;
+    wait_text(
+        &c,
+        "第 2 枚印章选了两枚印模（第 1 枚和第 2 枚），每枚印章只能对应一枚印模",
+    )
+    .await;
+    c.execute(
+        "document.getElementById('seal_0').value = '1'; document.getElementById('seal_1').value = '0';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#cutouts-confirm-go").await;
+    wait_text(&c, "已确认每枚印模对应的印章").await;
+    assert_eq!(
+        s.store
+            .order(order_id)
+            .await
+            .unwrap()
+            .confirmed_cutouts
+            .map(|c| c.pick),
+        Some(vec![1, 0]),
+        "seal 1 is the second impression found, seal 2 the first"
+    );
     c.find(Locator::XPath("//button[text()='提交']"))
         .await
         .unwrap()
@@ -1272,9 +1317,10 @@ async fn the_agent_takes_a_paid_order_to_completed_and_signs_in() {
     c.close().await.unwrap();
 }
 
-/// 续期 from 我的订单 to the key: the completed order's 续期 opens a form that names it and lists the seals it
-/// renews (no 印模采集表); through the agent the renewal's seals take the place of the earlier order's on the
-/// key, in one all-or-nothing write, the page says so, and each new seal carries the picture of the one it renews.
+/// 续期 from 我的订单 to the key: the completed order's 续期 opens a form that names it and lists its seals, each
+/// ticked to renew (no 印模采集表); with one unticked, the renewal renews the other only. Through the agent the
+/// renewed seal takes the place of the earlier one on the key, in one all-or-nothing write, the page says so, the
+/// seal not chosen stays, and the new seal carries the picture of the one it renews.
 #[tokio::test]
 async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1343,7 +1389,7 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     assert!(form.contains(&format!("原订单：{first_no}")), "{form}");
     let renewed: Value = c
         .execute(
-            "return Array.from(document.querySelectorAll('#renew-seals tr')).slice(1).map(r => [r.cells[0].textContent, r.cells[1].textContent]);",
+            "return Array.from(document.querySelectorAll('#renew-seals tr')).slice(1).map(r => [r.cells[0].querySelector('input').checked, r.cells[1].textContent, r.cells[2].textContent]);",
             vec![],
         )
         .await
@@ -1351,10 +1397,21 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     assert_eq!(
         renewed,
         serde_json::json!([
-            ["企业公章", "北筑设计研究院有限公司"],
-            ["企业资质印章", "北筑设计研究院有限公司"]
+            [true, "企业公章", "北筑设计研究院有限公司"],
+            [true, "企业资质印章", "北筑设计研究院有限公司"]
         ])
     );
+    // Nothing ticked is named on the page; then the 公章 alone is renewed.
+    let boxes = c
+        .find_all(fantoccini::Locator::Css("#renew-seals input[name=chosen]"))
+        .await
+        .unwrap();
+    for b in &boxes {
+        b.click().await.unwrap();
+    }
+    click(&c, "#save").await;
+    wait_text(&c, "请至少勾选一枚要续期的印章").await;
+    click(&c, &format!("#chosen-{}", old[0])).await;
     click(&c, "#save").await;
     wait_text(&c, "印章办理状态").await;
     let renewal: i64 = c
@@ -1376,6 +1433,9 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
         !r.required_uploads()
             .contains(&sealdesk_domain::UploadKind::ImpressionForm)
     );
+    assert_eq!(r.seals.len(), 1);
+    assert_eq!(r.seals[0].kind, sealdesk_domain::SealKind::OfficialSeal);
+    assert_eq!(r.total, sealdesk_domain::Fen(8_000));
     let scan =
         sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
     for kind in r.required_uploads() {
@@ -1404,11 +1464,17 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     fill(&c, "ukey-pin", "12345678").await;
     click(&c, "#ukey-go").await;
     let done = wait_text(&c, "印章办理完成").await;
-    assert!(done.contains("将替换证书锁上原有的 2 枚印章"), "{done}");
+    assert!(done.contains("将替换证书锁上原有的 1 枚印章"), "{done}");
     let new = made(renewal).await;
-    assert_eq!(new.len(), 2);
-    assert_eq!(on_key(), new, "the earlier seals gave way to the renewal's");
-    // Each renewed seal carries the picture of the seal it renews.
+    assert_eq!(new.len(), 1);
+    let mut want = vec![new[0].clone(), old[1].clone()];
+    want.sort();
+    assert_eq!(
+        on_key(),
+        want,
+        "the renewed 公章 gave way, the 资质印章 stays"
+    );
+    // The renewed seal carries the picture of the seal it renews.
     let pictures = |id: i64| {
         let (app, who) = (s.app.clone(), who.clone());
         async move {
@@ -1417,7 +1483,7 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
             seals.into_iter().map(|m| m.picture_png).collect::<Vec<_>>()
         }
     };
-    assert!(pictures(renewal).await == pictures(first).await);
+    assert!(pictures(renewal).await[..] == pictures(first).await[..1]);
     assert_eq!(
         s.store.order(renewal).await.unwrap().state,
         sealdesk_domain::OrderState::Completed

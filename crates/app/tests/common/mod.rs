@@ -138,6 +138,7 @@ pub fn form() -> OrderForm {
         ],
         months: 12,
         previous_order: None,
+        chosen_seals: Vec::new(),
         bid_opening: None,
     }
 }

@@ -5,7 +5,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use sealdesk_app::AppError;
-use sealdesk_domain::{FieldError, Holder, HolderKind, OrderForm, SealKind, SealLine, Service};
+use sealdesk_domain::{
+    ChosenSeal, FieldError, Holder, HolderKind, OrderForm, SealKind, SealLine, Service,
+};
 use sealdesk_store::Project;
 
 use crate::AppState;
@@ -39,16 +41,22 @@ struct FormPage<'a> {
     seal_errors: Vec<&'a str>,
     enterprise_seals: Vec<SealRow>,
     person_seals: Vec<SealRow>,
-    /// 续期: the earlier order's seals that the renewal renews (kind, name, 印章有效期); empty otherwise.
+    /// 续期 and 变更: the earlier order's standing seals, to choose among (kind, name, 印章有效期); empty otherwise.
     renew: Vec<RenewRow>,
+    /// The choice is of seals to change (a new name may be typed), not to renew.
+    changing: bool,
     /// The earlier order's number, for 续期, 补办 and 变更.
     previous_no: String,
 }
 
-/// One seal a renewal renews.
+/// One seal of the earlier order a renewal or change may act on.
 struct RenewRow {
+    es_id: String,
+    checked: bool,
     label: &'static str,
     name: String,
+    /// 变更: the new name typed for it, if any.
+    new_name: String,
     window: String,
 }
 
@@ -64,16 +72,25 @@ struct FormContext<'a> {
     previous_no: String,
 }
 
-/// What the form shows of the earlier order it names: its number and, for a renewal, the seals renewed. An
-/// order that is not the caller's shows nothing here (the use case refuses it with its reason on saving).
-async fn previous_of(s: &AppState, c: &PageCaller, form: &OrderForm) -> (Vec<RenewRow>, String) {
+/// What the form shows of the earlier order it names: its number and, for a 续期 or 变更, its standing seals to
+/// choose among (all chosen until the applicant unticks some). An order that is not the caller's shows nothing
+/// here (the use case refuses it with its reason on saving).
+///
+/// `stored` says the form is the one saved (or a fresh one), where no choice means all seals; a form sent back
+/// with errors shows exactly what was ticked.
+async fn previous_of(
+    s: &AppState,
+    c: &PageCaller,
+    form: &OrderForm,
+    stored: bool,
+) -> (Vec<RenewRow>, String) {
     let Some(prev) = form.previous_order else {
         return (Vec::new(), String::new());
     };
     let Ok(v) = s.app.order_view(&c.who, prev).await else {
         return (Vec::new(), String::new());
     };
-    if form.service != Some(Service::Renewal) {
+    if !matches!(form.service, Some(Service::Renewal | Service::Change)) {
         return (Vec::new(), v.order.order_no);
     }
     let rows = s
@@ -83,6 +100,15 @@ async fn previous_of(s: &AppState, c: &PageCaller, form: &OrderForm) -> (Vec<Ren
         .unwrap_or_default()
         .into_iter()
         .map(|m| RenewRow {
+            checked: (stored && form.chosen_seals.is_empty())
+                || form.chosen_seals.iter().any(|c| c.es_id == m.es_id),
+            new_name: form
+                .chosen_seals
+                .iter()
+                .find(|c| c.es_id == m.es_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            es_id: m.es_id,
             label: m.kind.label(),
             name: m.name,
             window: format!(
@@ -131,6 +157,7 @@ fn form_page<'a>(cx: FormContext<'a>, f: &'a OrderForm, errors: &'a [FieldError]
         enterprise_seals: rows(HolderKind::Enterprise),
         person_seals: rows(HolderKind::Person),
         renew: cx.renew,
+        changing: f.service == Some(Service::Change),
         previous_no: cx.previous_no,
     }
 }
@@ -170,8 +197,30 @@ fn form_from_fields(f: &Fields) -> OrderForm {
         seals,
         months: f.get("months").trim().parse().unwrap_or(0),
         previous_order: f.get("previous_order").parse().ok(),
+        chosen_seals: f
+            .0
+            .iter()
+            .filter(|(k, _)| k == "chosen")
+            .map(|(_, id)| ChosenSeal {
+                es_id: id.clone(),
+                name: f.get(&format!("rename_{id}")).to_owned(),
+            })
+            .collect(),
         bid_opening: Some(f.get("bid_opening").to_owned()),
     }
+}
+
+/// A form that listed the earlier order's seals to choose among (`choosing`) but came back with none ticked:
+/// on the page that is a mistake to name, not the API's "all of them".
+fn nothing_chosen(f: &Fields, form: &OrderForm) -> Option<AppError> {
+    (f.get("choosing") == "1" && form.chosen_seals.is_empty()).then(|| {
+        let what = if form.service == Some(Service::Change) {
+            "变更"
+        } else {
+            "续期"
+        };
+        AppError::field("chosen_seals", format!("请至少勾选一枚要{what}的印章"))
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -196,6 +245,7 @@ pub(super) async fn new_page(
             OrderForm {
                 service,
                 previous_order: Some(v.order.id),
+                chosen_seals: Vec::new(),
                 bid_opening: None,
                 ..v.order.form()
             }
@@ -205,7 +255,7 @@ pub(super) async fn new_page(
             ..Default::default()
         },
     };
-    let (renew, previous_no) = previous_of(&s, &c, &form).await;
+    let (renew, previous_no) = previous_of(&s, &c, &form, true).await;
     let title = format!("电子印章{}", form.service.unwrap_or(Service::New).label());
     let cx = FormContext {
         l: Layout::new(title, Nav::of(&c)),
@@ -228,11 +278,15 @@ pub(super) async fn create(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let form = form_from_fields(&f);
-    match s.app.create_order(&c.who, f.get("project"), &form).await {
+    let created = match nothing_chosen(&f, &form) {
+        Some(e) => Err(e),
+        None => s.app.create_order(&c.who, f.get("project"), &form).await,
+    };
+    match created {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
         Err(AppError::Invalid(errors)) => {
             let projects = s.app.projects(&c.who).await?;
-            let (renew, previous_no) = previous_of(&s, &c, &form).await;
+            let (renew, previous_no) = previous_of(&s, &c, &form, false).await;
             let title = format!("电子印章{}", form.service.unwrap_or(Service::New).label());
             let cx = FormContext {
                 l: Layout::new(title, Nav::of(&c)),
@@ -273,7 +327,7 @@ pub(super) async fn edit_page(
             })
         })
         .collect();
-    let (renew, previous_no) = previous_of(&s, &c, &form).await;
+    let (renew, previous_no) = previous_of(&s, &c, &form, true).await;
     let cx = FormContext {
         l: Layout::new(format!("修改订单 {}", v.order.order_no), Nav::of(&c)),
         action: format!("/orders/{}/edit", v.order.id),
@@ -297,10 +351,14 @@ pub(super) async fn edit(
     c.check_csrf(f.get("_csrf"))?;
     let id = oid(&id)?;
     let form = form_from_fields(&f);
-    match s.app.update_order(&c.who, id, &form).await {
+    let updated = match nothing_chosen(&f, &form) {
+        Some(e) => Err(e),
+        None => s.app.update_order(&c.who, id, &form).await,
+    };
+    match updated {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
         Err(AppError::Invalid(errors)) => {
-            let (renew, previous_no) = previous_of(&s, &c, &form).await;
+            let (renew, previous_no) = previous_of(&s, &c, &form, false).await;
             let cx = FormContext {
                 l: Layout::new("修改订单", Nav::of(&c)),
                 action: format!("/orders/{id}/edit"),

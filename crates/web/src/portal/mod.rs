@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(files::impression_form_pdf),
         )
         .route("/orders/{id}/cutouts/{index}", get(files::cutout))
+        .route("/orders/{id}/cutouts/confirm", post(order::confirm_cutouts))
         .route("/orders/{id}/seals/{seq}", get(files::seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(files::seal_picture))
         .route("/uploads/{id}", get(files::upload_file))

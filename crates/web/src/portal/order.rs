@@ -274,6 +274,39 @@ pub(super) async fn confirm_invoice(
     }
 }
 
+/// 印模确认: which seal each impression of a form read without its QR code is (`seal_<j>` = the seal's index).
+pub(super) async fn confirm_cutouts(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let f = Fields::parse(&body);
+    c.check_csrf(f.get("_csrf"))?;
+    let id = oid(&id)?;
+    let n: usize = f.get("found").parse().unwrap_or(0);
+    let seal_of: Vec<usize> = (0..n.min(64))
+        .map(|j| f.get(&format!("seal_{j}")).parse().unwrap_or(usize::MAX))
+        .collect();
+    match s.app.confirm_cutouts(&c.who, id, &seal_of).await {
+        Ok(_) => Ok(redirect_with(
+            &format!("/orders/{id}"),
+            "ok",
+            "已确认每枚印模对应的印章",
+        )),
+        Err(AppError::Invalid(e)) => {
+            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
+            Ok(redirect_with(
+                &format!("/orders/{id}"),
+                "err",
+                &msg.join("；"),
+            ))
+        }
+        Err(AppError::Conflict(m)) => Ok(redirect_with(&format!("/orders/{id}"), "err", &m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) async fn pay(
     State(s): State<AppState>,
     c: PageCaller,
