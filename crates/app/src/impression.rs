@@ -39,7 +39,7 @@ pub fn form_spec(order: &Order) -> FormSpec {
         order_no: order.order_no.clone(),
         holder: order.holder.display_name().to_owned(),
         boxes: order
-            .seal_units()
+            .form_units()
             .into_iter()
             .map(|(kind, name)| {
                 let (shape, _, _, ink) = kind_box(kind);
@@ -188,7 +188,7 @@ pub const UNCONFIRMED_MESSAGE: &str = "印模采集表上没有可识别的二�
 /// Whether impressions read in page order need the applicant's 印模确认: when the order's seals are not all
 /// alike (same kind and name), the page order says nothing about which is which.
 fn needs_confirmation(unlocated: bool, order: &Order) -> bool {
-    unlocated && order.seal_units().windows(2).any(|w| w[0] != w[1])
+    unlocated && order.form_units().windows(2).any(|w| w[0] != w[1])
 }
 
 /// The pictures in seal order as the applicant confirmed them for this scan; `None` if they have not (or did for
@@ -297,7 +297,7 @@ impl App {
     }
 
     /// One of the server-wide image-work permits (reading scans, drawing forms).
-    async fn image_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+    pub(crate) async fn image_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
         self.image_work
             .clone()
             .acquire_owned()
@@ -407,7 +407,7 @@ impl App {
             });
             return Ok(Cutouts::Pending);
         };
-        let units = order.seal_units();
+        let units = order.form_units();
         let pics = match outcome {
             Err(problems) => return Ok(Cutouts::Problems(problems)),
             Ok(pics) if needs_confirmation(unlocated, &order) => {
@@ -487,7 +487,7 @@ impl App {
             ));
         }
         let confirmed =
-            sealdesk_domain::ConfirmedCutouts::from_choice(&sm3, seal_of, order.seal_units().len())
+            sealdesk_domain::ConfirmedCutouts::from_choice(&sm3, seal_of, order.form_units().len())
                 .map_err(|m| AppError::field("cutouts", m))?;
         let detail = serde_json::json!({"form_sm3": sm3, "pick": confirmed.pick});
         order.confirmed_cutouts = Some(confirmed);

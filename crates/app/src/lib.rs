@@ -28,6 +28,8 @@ mod renewal;
 pub use renewal::certificate_expired_message;
 mod review;
 mod seal_status;
+mod signature;
+pub use signature::SIGNATURE_PAD_JS;
 mod sms;
 mod ukey;
 mod uploads;

@@ -404,6 +404,7 @@ impl App {
             previous_order: form.previous_order,
             chosen_seals: form.chosen_seals.clone(),
             confirmed_cutouts: None,
+            pad_signature: None,
             bid_opening: form.bid_opening.clone(),
             version: 1,
             created_at: self.now_text(),
@@ -1037,23 +1038,46 @@ impl App {
         order: &Order,
         n: usize,
     ) -> Result<Vec<(Vec<u8>, i64, i64)>, AppError> {
-        let pics = self
-            .form_pictures(order)
-            .await?
-            .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?
-            .map_err(|m| {
-                AppError::Conflict(format!(
-                    "无法制章：{}。请联系客服重新上传印模采集表",
-                    m.join("；")
-                ))
-            })?;
-        if pics.len() != n {
+        let from_form = order.form_units().len();
+        let pics = if from_form == 0 {
+            Vec::new()
+        } else {
+            self.form_pictures(order)
+                .await?
+                .ok_or_else(|| AppError::Conflict("订单没有印模采集表，无法制章".into()))?
+                .map_err(|m| {
+                    AppError::Conflict(format!(
+                        "无法制章：{}。请联系客服重新上传印模采集表",
+                        m.join("；")
+                    ))
+                })?
+        };
+        if pics.len() != from_form {
             return Err(AppError::Internal(format!(
-                "{} pictures for {n} seals",
+                "{} pictures for {from_form} seals of the form",
                 pics.len()
             )));
         }
-        Ok(pics)
+        // The 手写签字 seals carry the signature drawn on the pad, the others their boxes' impressions in order.
+        let drawn = self.pad_picture(order).await?;
+        let mut boxes = pics.into_iter();
+        let all: Vec<_> = order
+            .seal_units()
+            .into_iter()
+            .filter_map(|(kind, _)| match &drawn {
+                Some(p) if kind == sealdesk_domain::SealKind::HandwrittenSignature => {
+                    Some(p.clone())
+                }
+                _ => boxes.next(),
+            })
+            .collect();
+        if all.len() != n {
+            return Err(AppError::Internal(format!(
+                "{} pictures for {n} seals",
+                all.len()
+            )));
+        }
+        Ok(all)
     }
 
     /// The seals of an order, for its applicant (to write them onto the key) or an operator.

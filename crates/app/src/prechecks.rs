@@ -24,7 +24,10 @@ const OPEN: [OrderState; 6] = [
 ];
 
 /// How long a page waits for the background pre-checks of a submission before running them itself.
-const PRECHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+const PRECHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a page view runs the checks itself when no background run answered: with [`PRECHECK_WAIT`], well
+/// inside the server's request timeout, so that a busy server shows the page (checks pending) rather than none.
+const PRECHECK_INLINE: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// Why the platform approved an order by itself: said in its trail.
 pub const AUTO_APPROVE_RULE: &str = "授权转自动：审核预检全部通过";
@@ -99,7 +102,18 @@ impl App {
                             return Ok(Some(r));
                         }
                     }
-                    self.run_prechecks(id, s.submitted_version).await.map(Some)
+                    match tokio::time::timeout(
+                        PRECHECK_INLINE,
+                        self.run_prechecks(id, s.submitted_version),
+                    )
+                    .await
+                    {
+                        Ok(r) => r.map(Some),
+                        Err(_) => Ok(Some(vec![unknown(
+                            "pending",
+                            "审核预检仍在进行（识别扫描件需要一些时间），请稍后刷新页面查看",
+                        )])),
+                    }
                 }
             },
             None if order.state == OrderState::Draft => Ok(None),
@@ -408,7 +422,7 @@ impl App {
 
     /// Impressions found on the 印模采集表 against the seals ordered, and each one's ink against its kind.
     async fn impression_checks(&self, order: &Order, blob_key: &str) -> Vec<Precheck> {
-        let units = order.seal_units();
+        let units = order.form_units();
         let found = async {
             let bytes = self
                 .blobs

@@ -967,3 +967,170 @@ async fn renewal_and_change_act_only_on_the_chosen_seals() {
         "{err:?}"
     );
 }
+
+/// The 注册建造师 执业印章 the personal test presses: the blue frame, 50 × 36 mm.
+fn constructor_stamp() -> Vec<u8> {
+    let mut req = sealdesk_artwork::RenderRequest::new(sealdesk_artwork::Style::Frame, "李四");
+    req.code = Some("赣136060812345".into());
+    sealdesk_artwork::render(&req).unwrap()
+}
+
+/// Strokes as the pad posts them: a short two-stroke signature drawn with a pen.
+fn pad_json() -> String {
+    serde_json::json!({"version": 1, "width": 600.0, "height": 240.0, "strokes": [
+        {"pointer": "pen", "points": [[40.0, 150.0, 0.3, 0.0], [120.0, 90.0, 0.6, 40.0], [200.0, 160.0, 0.8, 80.0], [300.0, 100.0, 0.5, 120.0]]},
+        {"pointer": "pen", "points": [[350.0, 80.0, 0.4, 300.0], [420.0, 170.0, 0.7, 340.0], [520.0, 120.0, 0.5, 380.0]]}
+    ]})
+    .to_string()
+}
+
+/// 在线手写签字 for a personal key: a person orders a 注册建造师 执业印章 and a 手写签字. The signature drawn on the
+/// pad becomes the 手写签字 seal's picture at its registered size (50 × 25 mm), so the 印模采集表 keeps one box, for
+/// the blue 执业印章; an empty drawing is refused by its reason, another applicant learns nothing, and once the
+/// seals are made the signature is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_drawn_on_the_pad_is_the_picture_of_the_handwritten_seal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let reviewer = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut f = form();
+    f.holder.kind = Some(HolderKind::Person);
+    f.seals = vec![
+        SealLine {
+            kind: SealKind::RegisteredConstructor,
+            count: 1,
+            name: String::new(),
+        },
+        SealLine {
+            kind: SealKind::HandwrittenSignature,
+            count: 1,
+            name: String::new(),
+        },
+    ];
+    let o = app.create_order(&alice, "testCSQY", &f).await.unwrap();
+    assert!(o.signs_on_pad());
+    assert_eq!(
+        form_spec(&o).boxes.len(),
+        2,
+        "before drawing, both are stamped or signed on paper"
+    );
+
+    let empty = r#"{"version":1,"width":600,"height":240,"strokes":[]}"#;
+    let err = app
+        .draw_signature(&alice, o.id, empty.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Invalid(f) if f.len() == 1 && f[0].field == "signature" && f[0].message == "签名为空，请先签字"),
+        "{err:?}"
+    );
+    let mallory = sign_in(app, "13900139000").await;
+    assert!(matches!(
+        app.draw_signature(&mallory, o.id, pad_json().as_bytes())
+            .await,
+        Err(AppError::NotFound)
+    ));
+    let drawn = app
+        .draw_signature(&alice, o.id, pad_json().as_bytes())
+        .await
+        .unwrap();
+    let sig = drawn.pad_signature.clone().unwrap();
+    assert_eq!((sig.width_mm, sig.height_mm), (50, 25));
+    let spec = form_spec(&drawn);
+    assert_eq!(
+        spec.boxes.len(),
+        1,
+        "the form keeps the 执业印章's box only"
+    );
+    assert_eq!(spec.boxes[0].kind_label, "注册建造师");
+    let png = app.pad_signature_png(&alice, o.id).await.unwrap();
+    let img = image::load_from_memory(&png).unwrap().into_rgba8();
+    assert_eq!(
+        (img.width(), img.height()),
+        (591, 295),
+        "50 × 25 mm at 300 dpi"
+    );
+    assert!(img.pixels().any(|p| p[3] > 128), "ink on the picture");
+
+    let scan =
+        sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150)
+            .jpeg;
+    for kind in [UploadKind::IdFront, UploadKind::IdBack] {
+        app.add_upload(&alice, o.id, kind, "id.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    let mut sheet = printed_form(app, &alice, &drawn).await;
+    sheet
+        .press(&constructor_stamp(), box_centre(&drawn, 0))
+        .unwrap();
+    app.add_upload(
+        &alice,
+        o.id,
+        UploadKind::ImpressionForm,
+        "form.jpg",
+        sheet.jpeg(),
+    )
+    .await
+    .unwrap();
+    app.submit(&alice, o.id).await.unwrap();
+    app.approve(&reviewer, o.id).await.unwrap();
+    app.confirm_invoice(&alice, o.id, &personal_invoice())
+        .await
+        .unwrap();
+    let (payment, _) = app.start_payment(&alice, o.id, "sandbox").await.unwrap();
+    app.sandbox_pay(&alice, payment.id).await.unwrap();
+    // A personal key: the certificate names 李四 and the ID number.
+    let mut key = SoftToken::init_with_id(
+        &e.tmp.path().join("ukey-person"),
+        "12345678",
+        &e.ca,
+        "person",
+        "李四",
+        Some("11010519491231002X"),
+    )
+    .unwrap();
+    let made = authorize_with(app, &alice, o.id, &mut key).await.unwrap();
+    assert_eq!(made.state, OrderState::Made);
+    let mut seals = store.seals(o.id).await.unwrap();
+    seals.sort_by_key(|s| s.seq);
+    assert_eq!(
+        seals.iter().map(|s| s.kind).collect::<Vec<_>>(),
+        [
+            SealKind::RegisteredConstructor,
+            SealKind::HandwrittenSignature
+        ]
+    );
+    assert!(
+        seals[1].picture_png == png,
+        "the 手写签字 seal carries the drawing"
+    );
+    let iou = sealdesk_artwork::testkit::picture_iou(&seals[0].picture_png, &constructor_stamp())
+        .unwrap();
+    assert!(
+        iou >= 0.85,
+        "the 执业印章 carries the stamp from its box: IoU {iou}"
+    );
+    match sealdesk_ses::parse(&seals[1].der).unwrap() {
+        sealdesk_ses::Parsed::Seal(p) => {
+            assert_eq!((p.picture.width_mm, p.picture.height_mm), (50, 25))
+        }
+        _ => panic!("a seal"),
+    }
+    let err = app
+        .draw_signature(&alice, o.id, pad_json().as_bytes())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Conflict(m) if m == "订单状态为「已制章」，不能再修改手写签字"),
+        "{err:?}"
+    );
+}

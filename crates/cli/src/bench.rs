@@ -168,6 +168,7 @@ fn synthetic_order(i: usize, id: i64, project_id: i64, code: &str, applicant_id:
         previous_order: None,
         chosen_seals: Vec::new(),
         confirmed_cutouts: None,
+        pad_signature: None,
         bid_opening: None,
         version: 1 + (i % 7) as i64,
         created_at: created.clone(),

@@ -45,8 +45,8 @@ pub use ids::{OrderIdGen, OrderNo};
 pub use money::{DEFAULT_PRICE_FEN_PER_SEAL_YEAR, Fen, price_fen};
 pub use order::{
     Authorization, ChosenSeal, ConfirmedCutouts, Holder, HolderKind, InvoiceForm, InvoiceInfo,
-    InvoiceKind, KeyBinding, Order, OrderForm, ReviewReason, SealKind, SealLine, SealSize, Service,
-    UploadKind,
+    InvoiceKind, KeyBinding, Order, OrderForm, PadSignature, ReviewReason, SealKind, SealLine,
+    SealSize, Service, UploadKind,
 };
 pub use precheck::{Outcome, Precheck};
 pub use review_stats::{ReviewEvent, ReviewStats, review_stats};

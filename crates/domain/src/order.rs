@@ -344,6 +344,21 @@ pub struct ChosenSeal {
     pub name: String,
 }
 
+/// 在线手写签字: a 手写签字 drawn on the portal's signature pad, the picture every 手写签字 seal of the order
+/// carries (instead of a signature written in its box of the 印模采集表).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PadSignature {
+    /// Where the picture (a transparent PNG at the registered size) is kept.
+    pub blob_key: String,
+    /// SM3 of the PNG.
+    pub sm3: String,
+    /// Its width, mm.
+    pub width_mm: i64,
+    /// Its height, mm.
+    pub height_mm: i64,
+}
+
 /// 印模确认: for a 印模采集表 read without its QR code (so without its boxes), which of the impressions found the
 /// applicant confirmed for each seal. It holds for that scan only: a new upload needs a new confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -714,6 +729,9 @@ pub struct Order {
     /// 印模确认 of the current 印模采集表, when it was read without its QR code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_cutouts: Option<ConfirmedCutouts>,
+    /// 在线手写签字, once drawn: the picture of the order's 手写签字 seals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_signature: Option<PadSignature>,
     /// 开标日期 (`YYYY-MM-DD`) of the tender the seals are needed for, if the applicant gave one: the review
     /// queue marks an order whose bid opening is near as 加急.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -962,10 +980,30 @@ impl Order {
         if self.holder.kind == Some(HolderKind::Enterprise) {
             need.push(UploadKind::Licence);
         }
-        if self.service.needs_impression() && !self.keeps_pictures() {
+        if self.service.needs_impression()
+            && !self.keeps_pictures()
+            && !self.form_units().is_empty()
+        {
             need.push(UploadKind::ImpressionForm);
         }
         need
+    }
+
+    /// Whether the order has 手写签字 seals, whose picture may be drawn on the signature pad.
+    pub fn signs_on_pad(&self) -> bool {
+        self.seals
+            .iter()
+            .any(|l| l.kind == SealKind::HandwrittenSignature)
+    }
+
+    /// The seals whose pictures come from the 印模采集表, one per unit in form order: all of them, but the
+    /// 手写签字 ones once a signature is drawn on the pad.
+    pub fn form_units(&self) -> Vec<(SealKind, String)> {
+        let drawn = self.pad_signature.is_some();
+        self.seal_units()
+            .into_iter()
+            .filter(|(k, _)| !(drawn && *k == SealKind::HandwrittenSignature))
+            .collect()
     }
 
     /// A 补办 of an earlier order reissues its seals with their pictures unless a new 印模采集表 is uploaded.

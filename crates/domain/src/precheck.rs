@@ -85,6 +85,7 @@ pub fn check_label(check: &str) -> &'static str {
         "impression_count" => "印模采集表：印章数量",
         "ink_colour" => "印模采集表：印油颜色",
         "duplicate_orders" => "重复订单",
+        "pending" => "审核预检",
         _ => "其他检查",
     }
 }

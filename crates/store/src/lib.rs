@@ -1909,6 +1909,7 @@ pub mod testing {
             previous_order: None,
             chosen_seals: Vec::new(),
             confirmed_cutouts: None,
+            pad_signature: None,
             bid_opening: None,
             version: 1,
             created_at: now_text(),

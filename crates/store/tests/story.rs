@@ -34,6 +34,7 @@ fn order(store: &Store, project: &Project, applicant: i64) -> Order {
         previous_order: None,
         chosen_seals: Vec::new(),
         confirmed_cutouts: None,
+        pad_signature: None,
         bid_opening: None,
         version: 1,
         created_at: now_text(),

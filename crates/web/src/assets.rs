@@ -38,7 +38,9 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
 const CSS_BYTES: &[u8] = include_bytes!("../static/app.css");
 const JS_BYTES: &[u8] = include_bytes!("../static/app.js");
 const AGENT_JS_BYTES: &[u8] = include_bytes!("../static/agent.js");
+const SIGNATURE_PAD_BYTES: &[u8] = sealdesk_app::SIGNATURE_PAD_JS.as_bytes();
 const CSS_HASH: u64 = fnv1a(CSS_BYTES);
+const SIGNATURE_PAD_HASH: u64 = fnv1a(SIGNATURE_PAD_BYTES);
 const JS_HASH: u64 = fnv1a(JS_BYTES);
 const AGENT_JS_HASH: u64 = fnv1a(AGENT_JS_BYTES);
 
@@ -68,9 +70,18 @@ pub(crate) static AGENT_JS: Asset = Asset {
 static AGENT_JS_URL: LazyLock<String> =
     LazyLock::new(|| format!("/static/agent.{AGENT_JS_HASH:016x}.js"));
 
+/// The 手写签字 pad (pointer events on a canvas), only on the 在线手写签字 page.
+pub(crate) static SIGNATURE_PAD_JS: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    bytes: SIGNATURE_PAD_BYTES,
+    url: &SIGNATURE_PAD_URL,
+};
+static SIGNATURE_PAD_URL: LazyLock<String> =
+    LazyLock::new(|| format!("/static/signature-pad.{SIGNATURE_PAD_HASH:016x}.js"));
+
 /// `GET /static/{file}`: a file by its hashed name, cached for a year; any other name is 404.
 pub(crate) async fn serve(Path(file): Path<String>) -> Response {
-    for a in [&CSS, &JS, &AGENT_JS] {
+    for a in [&CSS, &JS, &AGENT_JS, &SIGNATURE_PAD_JS] {
         if a.url().strip_prefix("/static/") == Some(file.as_str()) {
             return (
                 [

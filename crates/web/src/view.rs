@@ -149,6 +149,10 @@ impl Layout {
         crate::assets::AGENT_JS.url()
     }
 
+    pub(crate) fn signature_pad_js(&self) -> &'static str {
+        crate::assets::SIGNATURE_PAD_JS.url()
+    }
+
     pub(crate) fn hotline(&self) -> &'static str {
         HOTLINE
     }
@@ -381,6 +385,36 @@ pub(crate) fn cm(mm: u16) -> String {
 /// attributes shows at true size on a screen whose scale is set right (the CSP forbids inline styles).
 pub(crate) fn css_px(mm: f32) -> u32 {
     (mm * 96.0 / 25.4).round().max(1.0) as u32
+}
+
+/// The messages of a refused form, one line: what a flash shows.
+pub(crate) fn joined_messages(errors: &[sealdesk_domain::FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// A picture made for one viewer (a cut-out, a drawn signature): PNG, never cached.
+pub(crate) fn private_png(png: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "private, no-store"),
+        ],
+        png,
+    )
+        .into_response()
+}
+
+/// The true size, in CSS px, of the 手写签字 drawn on the pad for `order`, if there is one.
+pub(crate) fn pad_signature_px(order: &sealdesk_domain::Order) -> Option<(u32, u32)> {
+    order
+        .pad_signature
+        .as_ref()
+        .map(|p| (css_px(p.width_mm as f32), css_px(p.height_mm as f32)))
 }
 
 /// ID numbers are shown masked on pages: enough to recognise, not enough to copy.

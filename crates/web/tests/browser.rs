@@ -1531,3 +1531,163 @@ async fn the_order_pages_fit_a_phone() {
     }
     c.close().await.unwrap();
 }
+
+/// 在线手写签字 in the browser, for a personal key: a person's order of a 注册建造师 执业印章 and a 手写签字. On the
+/// pad page, saving before signing is refused by its reason; the applicant signs with a pen (pointer events), the
+/// order page shows the signature at its registered size (50 × 25 mm), the 印模采集表 keeps the 执业印章's box only,
+/// and the 手写签字 seal written onto the person's key carries the drawing.
+#[tokio::test]
+async fn a_handwritten_signature_drawn_on_the_pad_becomes_the_seal() {
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, PenActions, PointerAction};
+    let s = common::start().await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let mut body = common::order_body("13800138000");
+    body.as_object_mut().unwrap().remove("project");
+    body["holder"]["kind"] = serde_json::json!("person");
+    body["seals"] = serde_json::json!([{"kind": "registered_constructor", "count": 1}, {"kind": "handwritten_signature", "count": 1}]);
+    let form: sealdesk_domain::OrderForm = serde_json::from_value(body).unwrap();
+    let o = s.app.create_order(&who, "testCSQY", &form).await.unwrap();
+
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders/{}", s.url, o.id)).await.unwrap();
+    wait_text(&c, "手写签字印章可在这里在线签名").await;
+    click(&c, "#signature-link").await;
+    wait_text(&c, "请在下面的签字区内").await;
+    click(&c, "#signature-save").await;
+    wait_text(&c, "签名为空，请先签字").await;
+    let canvas = c.find(Locator::Id("signature-canvas")).await.unwrap();
+    let ms = std::time::Duration::from_millis(80);
+    let pen = PenActions::new("pen".into())
+        .then(PointerAction::MoveToElement {
+            element: canvas.clone(),
+            duration: None,
+            x: -150.0,
+            y: 20.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(ms),
+            x: 60.0,
+            y: -50.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(ms),
+            x: 70.0,
+            y: 60.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(ms),
+            x: 90.0,
+            y: -40.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(pen).await.unwrap();
+    let drawn: Value = c
+        .execute(
+            "return JSON.parse(document.querySelector('[data-signature-output]').value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(drawn["strokes"][0]["pointer"], "pen", "{drawn}");
+    assert!(
+        drawn["strokes"][0]["points"].as_array().unwrap().len() >= 3,
+        "{drawn}"
+    );
+    click(&c, "#signature-save").await;
+    wait_text(&c, "手写签字已保存").await;
+    let order = s.store.order(o.id).await.unwrap();
+    let sig = order.pad_signature.clone().unwrap();
+    assert_eq!((sig.width_mm, sig.height_mm), (50, 25));
+    // Shown at true size (96 CSS px per inch), and it loads.
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = c
+            .execute(
+                "const i = document.getElementById('signature-current'); return [+i.getAttribute('width'), +i.getAttribute('height'), i.complete && i.naturalWidth > 0];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if shown[2] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown, serde_json::json!([189, 94, true]));
+    let spec = sealdesk_app::form_spec(&order);
+    assert_eq!(
+        spec.boxes
+            .iter()
+            .map(|b| b.kind_label.as_str())
+            .collect::<Vec<_>>(),
+        ["注册建造师"],
+        "the form keeps the 执业印章's box only"
+    );
+
+    // The rest of the way through the use cases: the stamped form, review, payment, and a personal key.
+    let scan =
+        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for kind in [
+        sealdesk_domain::UploadKind::IdFront,
+        sealdesk_domain::UploadKind::IdBack,
+    ] {
+        s.app
+            .add_upload(&who, o.id, kind, "id.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    let stamped = common::stamped_form(&s, &http, &token, &o.id.to_string()).await;
+    s.app
+        .add_upload(
+            &who,
+            o.id,
+            sealdesk_domain::UploadKind::ImpressionForm,
+            "form.jpg",
+            stamped,
+        )
+        .await
+        .unwrap();
+    s.app.submit(&who, o.id).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(&s).await, o.id)
+        .await
+        .unwrap();
+    let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
+        "kind": "personal", "title": "李四", "taxpayer_id": "", "mobile": "13800138000", "email": ""
+    }))
+    .unwrap();
+    s.app.confirm_invoice(&who, o.id, &invoice).await.unwrap();
+    let (p, _) = s.app.start_payment(&who, o.id, "sandbox").await.unwrap();
+    s.app.sandbox_pay(&who, p.id).await.unwrap();
+    let ca = sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap();
+    let mut key = sealdesk_adapters::token::SoftToken::init_with_id(
+        &s.tmp.path().join("ukey-person"),
+        "12345678",
+        &ca,
+        "person",
+        "李四",
+        Some("11010519491231002X"),
+    )
+    .unwrap();
+    common::authorize_and_write(&s, &who, o.id, &mut key).await;
+    let seals = s.app.seals(&who, o.id).await.unwrap();
+    let handwritten = seals
+        .iter()
+        .find(|m| m.kind == sealdesk_domain::SealKind::HandwrittenSignature)
+        .unwrap();
+    assert!(
+        handwritten.picture_png == s.app.pad_signature_png(&who, o.id).await.unwrap(),
+        "the 手写签字 seal carries the drawing"
+    );
+    let on_key = key.seals().unwrap();
+    assert_eq!(on_key.len(), 2, "both seals are on the person's key");
+    c.close().await.unwrap();
+}

@@ -116,7 +116,7 @@ pub(super) async fn impression_form(
     Path(id): Path<String>,
 ) -> PageResult {
     let v = s.app.order_view(&c.who, oid(&id)?).await?;
-    let units = v.order.seal_units();
+    let units = v.order.form_units();
     Ok(render(&ImpressionForm {
         l: Layout::new("印模采集表", Nav::Visitor),
         o: v.order,
@@ -144,14 +144,7 @@ pub(super) async fn cutout(
 ) -> PageResult {
     let index: usize = index.parse().map_err(|_| AppError::NotFound)?;
     let png = s.app.cutout_png(&c.who, oid(&id)?, index).await?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "image/png"),
-            (axum::http::header::CACHE_CONTROL, "private, no-store"),
-        ],
-        png,
-    )
-        .into_response())
+    Ok(crate::view::private_png(png))
 }
 
 /// 电子发票, shown from the issued invoice's JSON body.

@@ -6,6 +6,7 @@ mod form;
 mod login;
 mod order;
 mod pay;
+mod signature;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -60,6 +61,11 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/orders/{id}/cutouts/{index}", get(files::cutout))
         .route("/orders/{id}/cutouts/confirm", post(order::confirm_cutouts))
+        .route(
+            "/orders/{id}/signature",
+            get(signature::show).post(signature::save),
+        )
+        .route("/orders/{id}/signature.png", get(signature::png))
         .route("/orders/{id}/seals/{seq}", get(files::seal_file))
         .route("/orders/{id}/seals/{seq}/picture", get(files::seal_picture))
         .route("/uploads/{id}", get(files::upload_file))

@@ -85,6 +85,16 @@ struct Show<'a> {
 }
 
 impl Show<'_> {
+    /// The order's 手写签字 may be drawn on the pad now (by its applicant, until 制章).
+    fn can_sign(&self) -> bool {
+        self.v.order.signs_on_pad() && sealdesk_app::form_replaceable(self.v.order.state)
+    }
+
+    /// The drawn signature's true size in CSS px, if there is one.
+    fn signature_px(&self) -> Option<(u32, u32)> {
+        crate::view::pad_signature_px(&self.v.order)
+    }
+
     /// 导入信息's 印章 lines: (number from 1, kind, name, `宽度：4.2 cm 高度：4.2 cm`).
     fn seal_sizes(&self) -> Vec<(usize, &'static str, String, String)> {
         let a = &self.v.order.authorization;
@@ -213,10 +223,11 @@ where
     let back = format!("/orders/{id}");
     match f(id).await {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
-        Err(AppError::Invalid(e)) => {
-            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
-            Ok(redirect_with(&back, "err", &msg.join("；")))
-        }
+        Err(AppError::Invalid(e)) => Ok(redirect_with(
+            &back,
+            "err",
+            &crate::view::joined_messages(&e),
+        )),
         Err(AppError::Conflict(m)) => Ok(redirect_with(&back, "err", &m)),
         Err(e) => Err(e.into()),
     }
@@ -262,10 +273,9 @@ pub(super) async fn confirm_invoice(
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
         // What was typed stays on the page beside the reasons, so nothing is typed twice.
         Err(AppError::Invalid(e)) => {
-            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
             let m = Msg {
                 ok: None,
-                err: Some(msg.join("；")),
+                err: Some(crate::view::joined_messages(&e)),
             };
             show_page(&s, &c, id, &m, Some(info)).await
         }
@@ -294,14 +304,11 @@ pub(super) async fn confirm_cutouts(
             "ok",
             "已确认每枚印模对应的印章",
         )),
-        Err(AppError::Invalid(e)) => {
-            let msg: Vec<&str> = e.iter().map(|x| x.message.as_str()).collect();
-            Ok(redirect_with(
-                &format!("/orders/{id}"),
-                "err",
-                &msg.join("；"),
-            ))
-        }
+        Err(AppError::Invalid(e)) => Ok(redirect_with(
+            &format!("/orders/{id}"),
+            "err",
+            &crate::view::joined_messages(&e),
+        )),
         Err(AppError::Conflict(m)) => Ok(redirect_with(&format!("/orders/{id}"), "err", &m)),
         Err(e) => Err(e.into()),
     }
