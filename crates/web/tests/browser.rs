@@ -1691,3 +1691,107 @@ async fn a_handwritten_signature_drawn_on_the_pad_becomes_the_seal() {
     assert_eq!(on_key.len(), 2, "both seals are on the person's key");
     c.close().await.unwrap();
 }
+
+/// 变更 of one seal in the browser: from 我的订单 the completed order's 变更 lists its seals with a box to tick and
+/// a new name to type; with the 资质印章 unticked and the 公章 renamed, the order has one seal and its 印模采集表
+/// one box; once the new 公章 is on the key the old 公章 is revoked (变更) and the 资质印章 stays valid.
+#[tokio::test]
+async fn a_change_of_one_chosen_seal_replaces_only_that_seal() {
+    let s = common::start().await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let first = common::paid_order(&s, &who, "new", None).await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, first, &mut key).await;
+    let mut old = s.app.seals(&who, first).await.unwrap();
+    old.sort_by_key(|m| m.seq);
+
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders", s.url)).await.unwrap();
+    wait_text(&c, "订单金额(元)").await;
+    click(&c, &format!("a.change[href$='previous={first}']")).await;
+    let page = wait_text(&c, "变更的印章").await;
+    assert!(page.contains("新印章名称"), "{page}");
+    click(&c, &format!("#chosen-{}", old[1].es_id)).await;
+    fill(
+        &c,
+        &format!("rename-{}", old[0].es_id),
+        "北筑设计研究院（集团）有限公司",
+    )
+    .await;
+    click(&c, "#save").await;
+    wait_text(&c, "印章办理状态").await;
+    let change: i64 = c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = s.store.order(change).await.unwrap();
+    assert_eq!(o.service, sealdesk_domain::Service::Change);
+    assert_eq!(
+        o.seals,
+        [sealdesk_domain::SealLine {
+            kind: sealdesk_domain::SealKind::OfficialSeal,
+            count: 1,
+            name: "北筑设计研究院（集团）有限公司".into()
+        }]
+    );
+    assert_eq!(o.total, sealdesk_domain::Fen(8_000));
+    assert_eq!(
+        sealdesk_app::form_spec(&o).boxes.len(),
+        1,
+        "one box, for the 公章"
+    );
+
+    let scan =
+        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
+    for kind in [
+        sealdesk_domain::UploadKind::IdFront,
+        sealdesk_domain::UploadKind::IdBack,
+        sealdesk_domain::UploadKind::Licence,
+    ] {
+        s.app
+            .add_upload(&who, change, kind, "scan.jpg", scan.clone())
+            .await
+            .unwrap();
+    }
+    let stamped = common::stamped_form(&s, &http, &token, &change.to_string()).await;
+    s.app
+        .add_upload(
+            &who,
+            change,
+            sealdesk_domain::UploadKind::ImpressionForm,
+            "form.jpg",
+            stamped,
+        )
+        .await
+        .unwrap();
+    s.app.submit(&who, change).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(&s).await, change)
+        .await
+        .unwrap();
+    let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
+    s.app.confirm_invoice(&who, change, &invoice).await.unwrap();
+    let (p, _) = s.app.start_payment(&who, change, "sandbox").await.unwrap();
+    s.app.sandbox_pay(&who, p.id).await.unwrap();
+    common::authorize_and_write(&s, &who, change, &mut key).await;
+    let status = |es_id: String| {
+        let app = s.app.clone();
+        async move { app.seal_status(&es_id).await.unwrap().status.label() }
+    };
+    assert_eq!(status(old[0].es_id.clone()).await, "已注销");
+    assert_eq!(status(old[1].es_id.clone()).await, "有效");
+    let new = s.app.seals(&who, change).await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].name, "北筑设计研究院（集团）有限公司");
+    assert_eq!(status(new[0].es_id.clone()).await, "有效");
+    c.close().await.unwrap();
+}
