@@ -1382,7 +1382,10 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     let (_driver, c) = browser().await;
     use_session(&c, &s.url, &token).await;
     c.goto(&format!("{}/orders", s.url)).await.unwrap();
-    wait_text(&c, "订单金额(元)").await;
+    let list = wait_text(&c, "订单金额(元)").await;
+    // 印章有效期: the completed order's seals' dates, as a range.
+    let today = sealdesk_domain::Timestamp(s.app.now()).beijing_date();
+    assert!(list.contains(&format!("{today} 至 ")), "{list}");
     click(&c, &format!("a.renew[href$='previous={first}']")).await;
     let form = wait_text(&c, "续期的印章").await;
     let first_no = s.store.order(first).await.unwrap().order_no;

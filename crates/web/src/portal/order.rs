@@ -19,7 +19,9 @@ const PER_PAGE: i64 = 10;
 #[template(path = "portal/orders.html")]
 struct List {
     l: Layout,
-    orders: Vec<Order>,
+    /// Each order with its 印章有效期: the made seals' dates (`2026-12-01 至 2027-12-01`), or the term asked for
+    /// (`12 个月`) before they are made.
+    orders: Vec<(Order, String)>,
     pager: Pager,
 }
 
@@ -51,9 +53,33 @@ pub(super) async fn list(
     let pager = Pager::new(page, PER_PAGE, orders.len(), total, |n| {
         format!("/orders?page={n}")
     });
+    let mut rows = Vec::with_capacity(orders.len());
+    for o in orders {
+        let made = matches!(
+            o.state,
+            sealdesk_domain::OrderState::Made | sealdesk_domain::OrderState::Completed
+        );
+        let seals = if made {
+            s.app.seals(&c.who, o.id).await?
+        } else {
+            Vec::new()
+        };
+        let window = match (
+            seals.iter().map(|m| m.valid_start.as_str()).min(),
+            seals.iter().map(|m| m.valid_end.as_str()).max(),
+        ) {
+            (Some(from), Some(to)) => format!(
+                "{} 至 {}",
+                crate::view::date_part(&crate::view::beijing(from)),
+                crate::view::date_part(&crate::view::beijing(to))
+            ),
+            _ => format!("{} 个月", o.authorization.months),
+        };
+        rows.push((o, window));
+    }
     Ok(render(&List {
         l: Layout::new("我的订单", Nav::of(&c)),
-        orders,
+        orders: rows,
         pager,
     }))
 }
