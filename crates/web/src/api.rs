@@ -76,6 +76,7 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(seals))
         .routes(routes!(replaced_seals))
         .routes(routes!(confirm_cutouts))
+        .routes(routes!(draw_signature))
         .routes(routes!(written))
         .routes(routes!(audit))
         .routes(routes!(seal_status))
@@ -797,6 +798,21 @@ async fn confirm_cutouts(
     Ok(order(
         &s.app.confirm_cutouts(&who, id(&oid)?, &r.seal_of).await?,
     ))
+}
+
+/// 在线手写签字: the signature drawn on a pad becomes the picture of the order's 手写签字 seals (409 for an order
+/// without one, or once the seals are made).
+#[utoipa::path(post, path = "/orders/{id}/signature", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = PadDrawing, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
+async fn draw_signature(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+    ApiJson(r): ApiJson<PadDrawing>,
+) -> ApiResult<OrderBody> {
+    let json = serde_json::to_vec(&r).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(order(&s.app.draw_signature(&who, id(&oid)?, &json).await?))
 }
 
 /// Confirm the seals are on the key, with the key's signatures.

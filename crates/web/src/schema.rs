@@ -505,6 +505,30 @@ pub struct ReplacedSeals {
     pub es_ids: Vec<String>,
 }
 
+/// 在线手写签字: what the signature pad records (its JSON contract, version 1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PadDrawing {
+    /// Contract version: 1.
+    pub version: u32,
+    /// Pad width, CSS px.
+    pub width: f32,
+    /// Pad height, CSS px.
+    pub height: f32,
+    /// Strokes in the order drawn.
+    pub strokes: Vec<PadDrawingStroke>,
+}
+
+/// One pen-down … pen-up on the pad.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PadDrawingStroke {
+    /// `mouse`, `touch` or `pen`.
+    pub pointer: String,
+    /// Points `[x, y, pressure 0..1, ms since the first point]`, CSS px from the pad's top-left corner.
+    pub points: Vec<[f32; 4]>,
+}
+
 /// 印模确认 of a 印模采集表 read without its QR code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConfirmCutouts {

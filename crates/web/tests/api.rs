@@ -762,6 +762,22 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
         c.check("post", "/orders/{id}/uploads", st, &body);
         assert_eq!(st, 201);
     }
+    // No 手写签字 among the order's seals: nothing to draw.
+    let (st, body) = c
+        .call(
+            "post",
+            "/orders/{id}/signature",
+            &p("/signature"),
+            me,
+            j(json!({"version": 1, "width": 600.0, "height": 240.0, "strokes": [
+                {"pointer": "mouse", "points": [[10.0, 10.0, 0.5, 0.0], [90.0, 60.0, 0.5, 50.0]]}
+            ]})),
+        )
+        .await;
+    assert_eq!(
+        (st, body["message"].as_str()),
+        (409, Some("本订单没有手写签字印章"))
+    );
     // The order's own form, read by its QR code and boxes: there is nothing for 印模确认 to say.
     let (st, body) = c
         .call(
