@@ -229,14 +229,32 @@ impl PageCaller {
 }
 
 impl FromRequestParts<AppState> for PageCaller {
-    type Rejection = PageError;
+    type Rejection = axum::response::Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, COOKIE).ok_or(AppError::Unauthenticated)?;
-        let (principal, csrf) = state.app.session(&token).await?;
+        // A portal page asked for without a session signs in first and then comes back to it (a 新办 link stays a
+        // 新办); the console has its own sign-in.
+        let refused = |e: AppError| {
+            use axum::response::IntoResponse;
+            let page = parts.uri.path();
+            if matches!(e, AppError::Unauthenticated)
+                && parts.method == axum::http::Method::GET
+                && !page.starts_with("/admin")
+            {
+                let back = parts.uri.path_and_query().map_or(page, |p| p.as_str());
+                let next: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+                return axum::response::Redirect::to(&format!("/login?next={next}"))
+                    .into_response();
+            }
+            PageError(e).into_response()
+        };
+        let token = cookie(&parts.headers, COOKIE)
+            .ok_or(AppError::Unauthenticated)
+            .map_err(refused)?;
+        let (principal, csrf) = state.app.session(&token).await.map_err(refused)?;
         Ok(PageCaller {
             who: Who {
                 principal,

@@ -1,6 +1,7 @@
 //! 在线客服: the thread on the applicant's and the console's order pages with the service hours, the operators'
 //! list of threads waiting for an answer, the SMS when 客服 answers, and the scoping of orders (an operator
-//! outside the order's groups gets 404, logged).
+//! outside the order's groups gets 404, logged); and the way back to the page an applicant asked for before
+//! signing in.
 
 mod common;
 
@@ -160,4 +161,70 @@ async fn a_question_waits_for_an_answer_and_the_answer_reaches_the_applicant_by_
         console.contains("需要加盖企业公章后扫描上传。"),
         "{console}"
     );
+}
+
+/// Signing in from a link returns to it: a 新办 link opened without a session goes to the sign-in page, which
+/// keeps where to return through the SMS code and the sign-in, and then to the 新办 form; a `next` that would leave
+/// the portal (another site, the console) ends in 我的订单 instead.
+#[tokio::test]
+async fn signing_in_from_a_link_returns_to_it() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http
+        .get(format!("{}/orders/new?service=new", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?next=%2Forders%2Fnew%3Fservice%3Dnew");
+    let page = http
+        .get(format!("{}{}", s.url, location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches(r#"<input type="hidden" name="next" value="/orders/new?service=new">"#)
+            .count(),
+        3,
+        "the code, the sign-in and the 证书登录 forms carry it"
+    );
+    let sign_in = |mobile: &'static str, next: &'static str| {
+        let (http, url) = (http.clone(), s.url.clone());
+        async move {
+            let sent = http
+                .post(format!("{url}/login/code"))
+                .form(&[("mobile", mobile), ("next", next)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(sent.contains("验证码已发送"), "{sent}");
+            let code = common::sms_code(&http, &url, mobile).await;
+            http.post(format!("{url}/login"))
+                .form(&[("mobile", mobile), ("code", code.as_str()), ("next", next)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = sign_in("13800138000", "/orders/new?service=new").await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/orders/new?service=new");
+    for (mobile, away) in [
+        ("13800138001", "//evil.example/orders"),
+        ("13800138002", "https://evil.example/"),
+        ("13800138003", "/admin/orders"),
+    ] {
+        let r = sign_in(mobile, away).await;
+        assert_eq!(location(&r), "/orders", "{away}");
+    }
 }

@@ -20,12 +20,27 @@ struct Login<'a> {
     demo: bool,
     /// Where the 证书登录 script finds the UKey agent.
     agent_url: &'a str,
+    /// The page to go on to once signed in (`next`), when it is one of ours.
+    next: &'a str,
+}
+
+/// The page a sign-in goes on to: `next` when it is a page of the portal (a path of this site, not the
+/// console's or the sign-in's own, nothing another site could be reached by), else 我的订单.
+pub(crate) fn next_page(next: &str) -> &str {
+    let ours = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/admin")
+        && !next.starts_with("/login")
+        && next.len() <= 512
+        && next.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    if ours { next } else { "/orders" }
 }
 
 fn login_page(
     s: &AppState,
     status: StatusCode,
     mobile: &str,
+    next: &str,
     ok: Option<&str>,
     err: Option<&str>,
 ) -> Response {
@@ -38,12 +53,28 @@ fn login_page(
             err,
             demo: s.app.config().demo,
             agent_url: &s.agent_url,
+            next: next_page(next),
         },
     )
 }
 
-pub(super) async fn page(State(s): State<AppState>) -> Response {
-    login_page(&s, StatusCode::OK, "", None, None)
+#[derive(serde::Deserialize, Default)]
+pub(super) struct LoginQuery {
+    next: Option<String>,
+}
+
+pub(super) async fn page(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Response {
+    login_page(
+        &s,
+        StatusCode::OK,
+        "",
+        q.next.as_deref().unwrap_or(""),
+        None,
+        None,
+    )
 }
 
 /// 证书登录: the form the UKey script fills with the key's certificate and its signature over a sign-in
@@ -64,8 +95,15 @@ pub(super) async fn sign_in_ukey(
         Err(e) => Err(e),
     };
     match result {
-        Ok(si) => signed_in(&s, &si, "/orders"),
-        Err(e) => login_page(&s, crate::error::status(&e), "", None, Some(&e.to_string())),
+        Ok(si) => signed_in(&s, &si, next_page(f.get("next"))),
+        Err(e) => login_page(
+            &s,
+            crate::error::status(&e),
+            "",
+            f.get("next"),
+            None,
+            Some(&e.to_string()),
+        ),
     }
 }
 
@@ -81,6 +119,7 @@ pub(super) async fn send_code(
             &s,
             StatusCode::OK,
             mobile,
+            f.get("next"),
             Some("验证码已发送，5 分钟内有效"),
             None,
         ),
@@ -88,6 +127,7 @@ pub(super) async fn send_code(
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
             mobile,
+            f.get("next"),
             None,
             Some(&e[0].message),
         ),
@@ -95,6 +135,7 @@ pub(super) async fn send_code(
             &s,
             crate::error::status(&e),
             mobile,
+            f.get("next"),
             None,
             Some(&e.to_string()),
         ),
@@ -112,11 +153,12 @@ pub(super) async fn sign_in(
         .sign_in_with_code(f.get("mobile"), f.get("code"), &ip)
         .await
     {
-        Ok(si) => signed_in(&s, &si, "/orders"),
+        Ok(si) => signed_in(&s, &si, next_page(f.get("next"))),
         Err(e) => login_page(
             &s,
             crate::error::status(&e),
             f.get("mobile"),
+            f.get("next"),
             None,
             Some(&e.to_string()),
         ),
