@@ -47,7 +47,9 @@ pub use delivery::*;
 pub use finance::{MailDelivery, MailDraft};
 pub use messages::{OrderMessage, WaitingThread};
 pub use ops::{PlanArg, Stats, database_is_blank};
-pub use pii::{DataKey, DataKeys, IndexKey, KeyError, OpenError, PiiKeys, Reencrypted};
+pub use pii::{
+    DataKey, DataKeys, HOLDER_ORDERS_MAX, IndexKey, KeyError, OpenError, PiiKeys, Reencrypted,
+};
 pub use prechecks::StoredPrechecks;
 pub use reasons::RejectReason;
 pub use records::*;
@@ -1355,8 +1357,8 @@ impl StoreTx {
         let pii = self.pii.as_deref();
         let body = pii::seal_order_body(o, pii)?;
         sqlx::query(
-            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index, holder_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(o.id)
         .bind(&o.order_no)
@@ -1371,6 +1373,7 @@ impl StoreTx {
         .bind(&o.updated_at)
         .bind(search::text(o, pii))
         .bind(pii::order_mobile_index(o, pii))
+        .bind(pii::order_holder_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1382,7 +1385,7 @@ impl StoreTx {
         let pii = self.pii.as_deref();
         let body = pii::seal_order_body(o, pii)?;
         let done = sqlx::query(
-            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8, mobile_index = $9 WHERE id = $6 AND version = $7",
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8, mobile_index = $9, holder_index = $10 WHERE id = $6 AND version = $7",
         )
         .bind(o.state.code())
         .bind(o.total.0)
@@ -1393,6 +1396,7 @@ impl StoreTx {
         .bind(o.version - 1)
         .bind(search::text(o, pii))
         .bind(pii::order_mobile_index(o, pii))
+        .bind(pii::order_holder_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() != 1 {

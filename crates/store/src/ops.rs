@@ -147,7 +147,7 @@ pub async fn database_is_blank(url: &str) -> Result<bool> {
     Ok(n == 0)
 }
 
-/// Rows per multi-row INSERT in [`Store::bulk_load`]: 13 parameters a row stays far below both databases'
+/// Rows per multi-row INSERT in [`Store::bulk_load`]: 14 parameters a row stays far below both databases'
 /// limits on bound parameters.
 const BULK_ROWS: usize = 400;
 
@@ -190,8 +190,8 @@ impl Store {
         }
         for chunk in orders.chunks(BULK_ROWS) {
             let sql = values_sql(
-                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index) VALUES ",
-                13,
+                "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index, holder_index) VALUES ",
+                14,
                 chunk.len(),
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -210,7 +210,8 @@ impl Store {
                     .bind(o.created_at.as_str())
                     .bind(o.updated_at.as_str())
                     .bind(crate::search::text(o, pii))
-                    .bind(crate::pii::order_mobile_index(o, pii));
+                    .bind(crate::pii::order_mobile_index(o, pii))
+                    .bind(crate::pii::order_holder_index(o, pii));
             }
             q.execute(&mut *tx.tx).await?;
         }
