@@ -655,7 +655,8 @@ impl Store {
         order_from_row(&row, self.pii.as_deref())
     }
 
-    /// A page of orders, newest first, and how many match in all.
+    /// A page of orders, newest first, and how many match in all: exact up to [`ORDER_COUNT_CAP`], and
+    /// `ORDER_COUNT_CAP + 1` when more match (pages show `10000+`).
     pub async fn list_orders(&self, f: &OrderFilter) -> Result<(Vec<Order>, i64)> {
         let Some((count_sql, sql, args)) = self.list_sql(f) else {
             return Ok((Vec::new(), 0));
@@ -788,7 +789,12 @@ impl Store {
         } else {
             format!("WHERE {}", conds.join(" AND "))
         };
-        let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
+        // The count stops after ORDER_COUNT_CAP + 1 rows: beyond that nobody pages, and counting the hundreds of
+        // thousands of orders an operator's projects hold cost more than the page itself.
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM orders {where_} LIMIT {}) AS capped",
+            ORDER_COUNT_CAP + 1
+        );
         let order = if f.oldest_first { "ASC" } else { "DESC" };
         let by = match f.sort_by {
             SortKey::Created => String::new(),
