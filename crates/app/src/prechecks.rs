@@ -9,7 +9,6 @@ use sealdesk_domain::precheck::{
     text_has_name,
 };
 use sealdesk_domain::{HolderKind, Order, OrderState, UploadKind, validate};
-use sealdesk_store::OrderFilter;
 
 use crate::{App, AppError, Principal, Who};
 
@@ -247,32 +246,18 @@ impl App {
     }
 
     /// Other orders of the order's holder (same 统一社会信用代码, or for a person the same 身份证号码), newest
-    /// first. The search text narrows; the exact comparison decides.
+    /// first: looked up by the holder's blind index (`Store::holder_orders`), one index range however many
+    /// orders the platform holds. The holder key itself decides: an index collision could not make a match.
     async fn same_holder_orders(&self, order: &Order) -> Result<Vec<Order>, AppError> {
-        let h = &order.holder;
-        let (needle, key): (&str, fn(&Order) -> String) = match h.kind {
-            Some(HolderKind::Enterprise) => (&h.credit_code, |o| {
-                validate::credit_code(&o.holder.credit_code).unwrap_or_default()
-            }),
-            _ => (&h.applicant_name, |o| {
-                o.holder.id_number.trim().to_uppercase()
-            }),
-        };
-        let mine = key(order);
-        if needle.trim().is_empty() || mine.is_empty() {
+        let Some(mine) = precheck::holder_key(&order.holder) else {
             return Ok(Vec::new());
-        }
-        let (found, _) = self
+        };
+        Ok(self
             .store
-            .list_orders(&OrderFilter {
-                search: Some(needle.trim().to_owned()),
-                limit: 200,
-                ..Default::default()
-            })
-            .await?;
-        Ok(found
+            .holder_orders(order)
+            .await?
             .into_iter()
-            .filter(|o| o.id != order.id && o.holder.kind == h.kind && key(o) == mine)
+            .filter(|o| o.id != order.id && precheck::holder_key(&o.holder).as_ref() == Some(&mine))
             .collect())
     }
 

@@ -438,6 +438,23 @@ impl IndexKey {
     pub fn mobile(&self, mobile: &str) -> String {
         self.index("mobile", &normalise_mobile(mobile))
     }
+
+    /// The blind index of a holder key ([`crate::precheck::holder_key`]), which holds a credit code or an ID
+    /// number.
+    pub fn holder(&self, holder_key: &str) -> String {
+        self.index("holder", holder_key)
+    }
+}
+
+/// The lookup value of a holder key for a store without keys (tests, tools), where the order's body holds the
+/// ID number in clear anyway: plain SM3 in the same namespace layout as [`IndexKey::index`], prefixed `sm3:` so
+/// that it never equals a keyed index and `keys reencrypt` replaces it.
+pub fn unkeyed_holder_index(holder_key: &str) -> String {
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    h.update(b"holder\0");
+    h.update(holder_key.as_bytes());
+    format!("sm3:{}", hex::encode(h.finalize()))
 }
 
 /// A mobile number as it is indexed: its digits only, without a leading `86` country code on a 13-digit number,

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SealKind, validate};
+use crate::{Holder, HolderKind, SealKind, validate};
 
 /// How one pre-check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +131,22 @@ fn code_runs(text: &str) -> Vec<Vec<char>> {
         }
     }
     runs
+}
+
+/// Who holds an order, as the duplicate check compares holders: `enterprise:<统一社会信用代码>` (normalised and
+/// check character valid) or `person:<身份证号码>` (trimmed, X in upper case). `None` without a kind or a usable
+/// number: such an order has no holder to compare. The store keeps only a blind index of it
+/// (`orders.holder_index`), never the text, which holds an ID number.
+pub fn holder_key(h: &Holder) -> Option<String> {
+    match h.kind? {
+        HolderKind::Enterprise => validate::credit_code(&h.credit_code)
+            .ok()
+            .map(|c| format!("enterprise:{c}")),
+        HolderKind::Person => {
+            let id = h.id_number.trim().to_uppercase();
+            (!id.is_empty()).then(|| format!("person:{id}"))
+        }
+    }
 }
 
 /// The first 18 characters in `text` that make a valid 统一社会信用代码 (check character included), reading O as
@@ -317,5 +333,33 @@ mod tests {
             licence_code_mismatch("91360100MA35L0N2TX"),
             "证件识别企业证件号为91360100MA35L0N2TX，与最终填写的不符"
         );
+    }
+
+    #[test]
+    fn the_holder_key_is_the_normalised_credit_code_or_id_number() {
+        let code = valid_code();
+        let enterprise = |c: &str| Holder {
+            kind: Some(crate::HolderKind::Enterprise),
+            credit_code: c.into(),
+            id_number: "11010519491231002X".into(),
+            ..Default::default()
+        };
+        let spaced = format!(" {} ", code.to_lowercase().replace('1', "1 "));
+        assert_eq!(holder_key(&enterprise(&spaced)), Some(format!("enterprise:{code}")));
+        let mut wrong = code.clone();
+        let last = wrong.pop().unwrap();
+        wrong.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(holder_key(&enterprise(&wrong)), None, "check character wrong");
+        let person = |id: &str, kind| Holder {
+            kind,
+            id_number: id.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            holder_key(&person(" 11010519491231002x ", Some(crate::HolderKind::Person))),
+            Some("person:11010519491231002X".into())
+        );
+        assert_eq!(holder_key(&person("  ", Some(crate::HolderKind::Person))), None);
+        assert_eq!(holder_key(&person("11010519491231002X", None)), None);
     }
 }

@@ -47,7 +47,9 @@ pub use delivery::*;
 pub use finance::{MailDelivery, MailDraft};
 pub use messages::{OrderMessage, WaitingThread};
 pub use ops::{PlanArg, Stats, database_is_blank};
-pub use pii::{DataKey, DataKeys, IndexKey, KeyError, OpenError, PiiKeys, Reencrypted};
+pub use pii::{
+    DataKey, DataKeys, HOLDER_ORDERS_MAX, IndexKey, KeyError, OpenError, PiiKeys, Reencrypted,
+};
 pub use prechecks::StoredPrechecks;
 pub use reasons::RejectReason;
 pub use records::*;
@@ -653,7 +655,8 @@ impl Store {
         order_from_row(&row, self.pii.as_deref())
     }
 
-    /// A page of orders, newest first, and how many match in all.
+    /// A page of orders, newest first, and how many match in all: exact up to [`ORDER_COUNT_CAP`], and
+    /// `ORDER_COUNT_CAP + 1` when more match (pages show `10000+`).
     pub async fn list_orders(&self, f: &OrderFilter) -> Result<(Vec<Order>, i64)> {
         let Some((count_sql, sql, args)) = self.list_sql(f) else {
             return Ok((Vec::new(), 0));
@@ -786,7 +789,12 @@ impl Store {
         } else {
             format!("WHERE {}", conds.join(" AND "))
         };
-        let count_sql = format!("SELECT COUNT(*) AS n FROM orders {where_}");
+        // The count stops after ORDER_COUNT_CAP + 1 rows: beyond that nobody pages, and counting the hundreds of
+        // thousands of orders an operator's projects hold cost more than the page itself.
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM orders {where_} LIMIT {}) AS capped",
+            ORDER_COUNT_CAP + 1
+        );
         let order = if f.oldest_first { "ASC" } else { "DESC" };
         let by = match f.sort_by {
             SortKey::Created => String::new(),
@@ -1355,8 +1363,8 @@ impl StoreTx {
         let pii = self.pii.as_deref();
         let body = pii::seal_order_body(o, pii)?;
         sqlx::query(
-            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO orders (id, order_no, project_id, applicant_id, service, state, total_fen, body, version, created_at, updated_at, search_text, mobile_index, holder_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(o.id)
         .bind(&o.order_no)
@@ -1371,6 +1379,7 @@ impl StoreTx {
         .bind(&o.updated_at)
         .bind(search::text(o, pii))
         .bind(pii::order_mobile_index(o, pii))
+        .bind(pii::order_holder_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1382,7 +1391,7 @@ impl StoreTx {
         let pii = self.pii.as_deref();
         let body = pii::seal_order_body(o, pii)?;
         let done = sqlx::query(
-            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8, mobile_index = $9 WHERE id = $6 AND version = $7",
+            "UPDATE orders SET state = $1, total_fen = $2, body = $3, version = $4, updated_at = $5, search_text = $8, mobile_index = $9, holder_index = $10 WHERE id = $6 AND version = $7",
         )
         .bind(o.state.code())
         .bind(o.total.0)
@@ -1393,6 +1402,7 @@ impl StoreTx {
         .bind(o.version - 1)
         .bind(search::text(o, pii))
         .bind(pii::order_mobile_index(o, pii))
+        .bind(pii::order_holder_index(o, pii))
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() != 1 {

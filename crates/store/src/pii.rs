@@ -151,10 +151,28 @@ pub(crate) fn order_mobile_index(o: &Order, pii: Option<&PiiKeys>) -> Option<Str
     (!o.holder.mobile.is_empty()).then(|| p.index.mobile(&o.holder.mobile))
 }
 
+/// The lookup value of an order's holder (`orders.holder_index`): the blind index of
+/// [`sealdesk_domain::precheck::holder_key`] under the index key, or its plain SM3 (`sm3:…`) in a store without
+/// keys, whose bodies hold the ID number in clear anyway; `None` for an order without a holder to compare.
+pub(crate) fn order_holder_index(o: &Order, pii: Option<&PiiKeys>) -> Option<String> {
+    let key = sealdesk_domain::precheck::holder_key(&o.holder)?;
+    Some(match pii {
+        Some(p) => p.index.holder(&key),
+        None => at_rest::unkeyed_holder_index(&key),
+    })
+}
+
+/// Most orders [`Store::holder_orders`] returns.
+pub const HOLDER_ORDERS_MAX: i64 = 200;
+
+/// The holder lookup: equality on the index, newest first, bounded; no count.
+const HOLDER_ORDERS_SQL: &str = "SELECT body, state, version, total_fen FROM orders WHERE holder_index = $1 AND id <> $2 ORDER BY id DESC LIMIT $3";
+
 /// What [`Store::reencrypt_personal_data`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Reencrypted {
-    /// Orders whose personal fields were sealed anew under the current key (plain or older-key ones).
+    /// Orders whose personal fields were sealed anew under the current key (plain or older-key ones), or whose
+    /// blind indexes were filled in or replaced.
     pub orders: u64,
     /// Applicants whose mobile was sealed anew, or given its blind index.
     pub applicants: u64,
@@ -228,8 +246,43 @@ impl Store {
         Ok(())
     }
 
+    /// Other orders of `o`'s holder (same 统一社会信用代码, or for a person the same 身份证号码), newest first, at
+    /// most [`HOLDER_ORDERS_MAX`]: one index range (`orders_holder_index`), no count. Orders whose
+    /// `holder_index` was never written (before migration 0028, until `keys reencrypt`) are not found.
+    pub async fn holder_orders(&self, o: &Order) -> Result<Vec<Order>> {
+        let Some(index) = order_holder_index(o, self.pii.as_deref()) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(HOLDER_ORDERS_SQL)
+            .bind(index)
+            .bind(o.id)
+            .bind(HOLDER_ORDERS_MAX)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| crate::order_from_row(r, self.pii.as_deref()))
+            .collect()
+    }
+
+    /// The query plan of [`Store::holder_orders`] for `o` (see [`Store::explain`]); empty without a holder.
+    pub async fn explain_holder_orders(&self, o: &Order) -> Result<Vec<String>> {
+        let Some(index) = order_holder_index(o, self.pii.as_deref()) else {
+            return Ok(Vec::new());
+        };
+        self.explain(
+            HOLDER_ORDERS_SQL,
+            &[
+                crate::PlanArg::Text(index),
+                crate::PlanArg::Int(o.id),
+                crate::PlanArg::Int(HOLDER_ORDERS_MAX),
+            ],
+        )
+        .await
+    }
+
     /// Seals every personal value that is plain or sealed under an older key anew under the current key, fills
-    /// the blind-index columns of rows written before them and takes the mobile out of their search text. Safe
+    /// the blind-index columns of rows written before them (the holder index included) and takes the mobile
+    /// out of their search text. Safe
     /// while servers run (a row they change between the read and the rewrite is left to them) and idempotent:
     /// a second run finds nothing to do. Needs keys.
     pub async fn reencrypt_personal_data(&self) -> Result<Reencrypted> {
@@ -244,7 +297,7 @@ impl Store {
         let mut last = i64::MIN;
         loop {
             let rows = sqlx::query(
-                "SELECT id, body, mobile_index FROM orders WHERE id > $1 ORDER BY id LIMIT $2",
+                "SELECT id, body, mobile_index, holder_index FROM orders WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(last)
             .bind(BATCH)
@@ -258,17 +311,20 @@ impl Store {
                 let index: Option<String> = r.try_get("mobile_index")?;
                 let o = open_order_body(&body, Some(p))?;
                 let wants_index = order_mobile_index(&o, Some(p));
-                if !order_body_is_stale(&body, p)? && index == wants_index {
+                let holder: Option<String> = r.try_get("holder_index")?;
+                let wants_holder = order_holder_index(&o, Some(p));
+                if !order_body_is_stale(&body, p)? && index == wants_index && holder == wants_holder {
                     continue;
                 }
                 let n = sqlx::query(
-                    "UPDATE orders SET body = $1, search_text = $2, mobile_index = $3 WHERE id = $4 AND body = $5",
+                    "UPDATE orders SET body = $1, search_text = $2, mobile_index = $3, holder_index = $6 WHERE id = $4 AND body = $5",
                 )
                 .bind(seal_order_body(&o, Some(p))?)
                 .bind(crate::search::text(&o, Some(p)))
                 .bind(wants_index)
                 .bind(id)
                 .bind(body.as_str())
+                .bind(wants_holder)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

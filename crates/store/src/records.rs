@@ -72,6 +72,10 @@ pub enum SortKey {
     Total,
 }
 
+/// The most matching orders [`crate::Store::list_orders`] counts: when more match it says `ORDER_COUNT_CAP + 1`,
+/// which lists show as "more than" (`共 10000+ 条`, the API's `total_more`).
+pub const ORDER_COUNT_CAP: i64 = 10_000;
+
 /// What orders to list.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {

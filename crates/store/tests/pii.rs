@@ -484,3 +484,182 @@ fn insert_order_value(p: &Project, id: i64, applicant: i64) -> Order {
         updated_at: now_text(),
     }
 }
+
+/// An order of `holder` in the test project, version 1.
+fn holder_order(p: &Project, store: &Store, applicant: i64, holder: Holder) -> Order {
+    let mut o = insert_order_value(p, store.next_id(), applicant);
+    o.holder = holder;
+    o
+}
+
+fn person(id_number: &str) -> Holder {
+    Holder {
+        kind: Some(HolderKind::Person),
+        applicant_name: "李四".into(),
+        id_number: id_number.into(),
+        ..Default::default()
+    }
+}
+
+fn enterprise(credit_code: &str) -> Holder {
+    Holder {
+        kind: Some(HolderKind::Enterprise),
+        applicant_name: "李四".into(),
+        // The legal representative's number: a person's key, not the enterprise's.
+        id_number: "11010519491231002X".into(),
+        enterprise_name: "南昌华建筑设计有限公司".into(),
+        credit_code: credit_code.into(),
+        ..Default::default()
+    }
+}
+
+async fn put(store: &Store, o: &Order) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_order(o).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn holder_ids(store: &Store, o: &Order) -> Vec<i64> {
+    store
+        .holder_orders(o)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect()
+}
+
+/// The 审核预检's duplicate check finds a holder's other orders by `orders.holder_index`: the credit code or
+/// the ID number as the check normalises them, newest first, bounded, kept by every update, blind (no number in
+/// the column), filled by `keys reencrypt` for rows written before it, and served by its index.
+#[tokio::test]
+async fn holder_orders_are_found_by_the_blind_holder_index() {
+    each_url("holder", |url| async move {
+        // Without keys (tools, tests of other crates): plain SM3, still never the number.
+        let plain = Store::connect(&url, 1).await.unwrap();
+        let p = project(&plain).await;
+        let ap = plain.applicant_for_mobile("13600006666").await.unwrap();
+        let legacy = holder_order(&p, &plain, ap, person("11010519491231002X"));
+        put(&plain, &legacy).await;
+        plain.close().await;
+        let row = raw(&url, "SELECT holder_index FROM orders").await;
+        assert!(row[0].starts_with("sm3:") && row[0].len() == 68, "{row:?}");
+
+        let store = Store::connect(&url, 2)
+            .await
+            .unwrap()
+            .with_data_keys(keys(NEW));
+        let a = holder_order(&p, &store, ap, person("11010519491231002X"));
+        let b = holder_order(&p, &store, ap, person(" 11010519491231002x "));
+        let c = holder_order(&p, &store, ap, person("11010519491231002X"));
+        let other = holder_order(&p, &store, ap, person("110101199003077777"));
+        let e1 = holder_order(&p, &store, ap, enterprise("91110108551385082Q"));
+        let e2 = holder_order(&p, &store, ap, enterprise("9111 0108 5513 8508 2q"));
+        let bad_code = holder_order(&p, &store, ap, enterprise("91110108551385082A"));
+        let no_kind = holder_order(
+            &p,
+            &store,
+            ap,
+            Holder {
+                kind: None,
+                ..person("11010519491231002X")
+            },
+        );
+        for o in [&a, &b, &c, &other, &e1, &e2, &bad_code, &no_kind] {
+            put(&store, o).await;
+        }
+        // Newest first, the order itself left out; the row the keyless store wrote has another index.
+        assert_eq!(holder_ids(&store, &a).await, vec![c.id, b.id]);
+        assert_eq!(holder_ids(&store, &c).await, vec![b.id, a.id]);
+        assert_eq!(holder_ids(&store, &other).await, Vec::<i64>::new());
+        // The enterprise is its credit code, whatever case and spacing; its representative's number is not it.
+        assert_eq!(holder_ids(&store, &e1).await, vec![e2.id]);
+        assert_eq!(holder_ids(&store, &bad_code).await, Vec::<i64>::new());
+        assert_eq!(holder_ids(&store, &no_kind).await, Vec::<i64>::new());
+        let rows = raw(&url, "SELECT holder_index FROM orders ORDER BY id").await;
+        assert_eq!(rows[1].len(), 64, "{rows:?}");
+        assert_eq!(rows[7], "", "an enterprise with an invalid code has no holder key");
+        assert_eq!(rows[8], "", "an order without a holder kind has no holder key");
+        assert_no_plaintext(&url).await;
+        for row in raw(&url, "SELECT holder_index FROM orders").await {
+            assert!(!row.contains("1101051949"), "{row}");
+        }
+
+        // An update moves the order to its new holder.
+        let mut moved = b.clone();
+        moved.holder.id_number = "110101199003077777".into();
+        moved.version += 1;
+        let mut tx = store.begin().await.unwrap();
+        tx.update_order(&moved).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(holder_ids(&store, &a).await, vec![c.id]);
+        assert_eq!(holder_ids(&store, &other).await, vec![moved.id]);
+
+        // Rows from before migration 0028 (NULL) and the keyless row are filled by `keys reencrypt`.
+        exec(&url, &format!("UPDATE orders SET holder_index = NULL WHERE id = {}", c.id)).await;
+        assert_eq!(holder_ids(&store, &a).await, Vec::<i64>::new());
+        assert_eq!(
+            store.reencrypt_personal_data().await.unwrap(),
+            Reencrypted {
+                // The keyless row (in clear besides), and the row whose index was cleared; the applicant the
+                // keyless store made.
+                orders: 2,
+                applicants: 1,
+                raced: 0
+            }
+        );
+        assert_eq!(holder_ids(&store, &a).await, vec![c.id, legacy.id]);
+        assert_eq!(
+            store.reencrypt_personal_data().await.unwrap(),
+            Reencrypted::default()
+        );
+
+        // At most HOLDER_ORDERS_MAX, the newest, read from the index rather than the table.
+        let mut many = Vec::new();
+        for i in 0..5_000usize {
+            many.push(holder_order(
+                &p,
+                &store,
+                ap,
+                person(&format!("36010219900{:06}X", i % 2_500)),
+            ));
+        }
+        store.bulk_load(&[], &many, &[]).await.unwrap();
+        store.analyze().await.unwrap();
+        let probe = &many[4_999];
+        assert_eq!(holder_ids(&store, probe).await, vec![many[2_499].id]);
+        let mut same = Vec::new();
+        for _ in 0..(HOLDER_ORDERS_MAX as usize + 5) {
+            same.push(holder_order(&p, &store, ap, person("11010519491231002X")));
+        }
+        store.bulk_load(&[], &same, &[]).await.unwrap();
+        let newest: Vec<i64> = same
+            .iter()
+            .rev()
+            .take(HOLDER_ORDERS_MAX as usize)
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(holder_ids(&store, &a).await, newest);
+        let plan = store.explain_holder_orders(probe).await.unwrap().join("\n");
+        match store.backend() {
+            Backend::Sqlite => assert!(
+                plan.contains("USING INDEX orders_holder_index") && !plan.contains("TEMP B-TREE"),
+                "{plan}"
+            ),
+            // PostgreSQL may sort the few rows a bitmap scan of the index found; it never scans the table.
+            Backend::Postgres => assert!(
+                plan.contains("orders_holder_index") && !plan.contains("Seq Scan"),
+                "{plan}"
+            ),
+        }
+        assert_eq!(
+            store
+                .explain_holder_orders(&no_kind)
+                .await
+                .unwrap(),
+            Vec::<String>::new()
+        );
+        store.close().await;
+    })
+    .await;
+}

@@ -303,7 +303,8 @@ async fn list_orders(
     let filter = q.filter(&codes, per_page)?;
     let (orders, total) = s.app.list_orders(&who, filter).await?;
     Ok(Json(OrderPage {
-        total,
+        total: total.min(sealdesk_store::ORDER_COUNT_CAP),
+        total_more: total > sealdesk_store::ORDER_COUNT_CAP,
         page: q.page(),
         per_page,
         orders: orders.iter().map(OrderBody::from).collect(),

@@ -186,8 +186,10 @@ impl From<&Order> for OrderBody {
 /// A page of orders.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
-    /// Orders matching, in all.
+    /// Orders matching, in all; counted up to 10 000 (`total_more` says when more match).
     pub total: i64,
+    /// More orders match than `total`: the count stopped at 10 000.
+    pub total_more: bool,
     /// This page (1-based).
     pub page: i64,
     /// Rows per page.

@@ -322,8 +322,11 @@ pub(crate) struct Pager {
     pub from: i64,
     /// Last row shown.
     pub to: i64,
-    /// Rows in all.
+    /// Rows in all (at least, when `more`).
     pub total: i64,
+    /// Whether more rows match than `total` (the order lists count up to [`sealdesk_store::ORDER_COUNT_CAP`]):
+    /// shown as `共 10000+ 条`.
+    pub more: bool,
     /// Link to the previous page, if any.
     pub prev: Option<String>,
     /// Link to the next page, if any.
@@ -349,8 +352,32 @@ impl Pager {
             from,
             to,
             total,
+            more: false,
             prev: (page > 1).then(|| link(page - 1)),
             next: (page * per < total).then(|| link(page + 1)),
+        }
+    }
+
+    /// The pager of an order list, whose count stops at [`sealdesk_store::ORDER_COUNT_CAP`]: past it the total
+    /// shows as `10000+` and a full page has a next page.
+    pub(crate) fn of_orders(
+        page: i64,
+        per: i64,
+        shown: usize,
+        counted: i64,
+        link: impl Fn(i64) -> String,
+    ) -> Pager {
+        let cap = sealdesk_store::ORDER_COUNT_CAP;
+        if counted <= cap {
+            return Pager::new(page, per, shown, counted, link);
+        }
+        let full = shown as i64 == per;
+        Pager {
+            total: cap,
+            more: true,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: full.then(|| link(page + 1)),
+            ..Pager::new(page, per, shown, counted, |_| String::new())
         }
     }
 }
@@ -452,6 +479,23 @@ mod tests {
         assert_eq!((p.prev.as_deref(), p.next), (Some("?page=2"), None));
         let p = Pager::new(1, 10, 0, 0, |n| format!("?page={n}"));
         assert_eq!((p.from, p.to, p.total, p.next), (0, 0, 0, None));
+    }
+
+    #[test]
+    fn an_order_count_past_the_cap_shows_as_more() {
+        let link = |n| format!("?page={n}");
+        let p = Pager::of_orders(1, 20, 20, 27, link);
+        assert_eq!((p.total, p.more, p.next.as_deref()), (27, false, Some("?page=2")));
+        let p = Pager::of_orders(1, 20, 20, 10_000, link);
+        assert_eq!((p.total, p.more, p.next.as_deref()), (10_000, false, Some("?page=2")));
+        // Page 600 of 20 a page lies past the 10 001 rows counted: it has a next page while it is full.
+        let p = Pager::of_orders(600, 20, 20, 10_001, link);
+        assert_eq!(
+            (p.from, p.to, p.total, p.more, p.prev.as_deref(), p.next.as_deref()),
+            (11_981, 12_000, 10_000, true, Some("?page=599"), Some("?page=601"))
+        );
+        let p = Pager::of_orders(601, 20, 7, 10_001, link);
+        assert_eq!((p.to, p.more, p.next), (12_007, true, None));
     }
 
     #[test]

@@ -230,7 +230,7 @@ async fn orders(
         })
         .unwrap_or_default();
     let page = q.page();
-    let pager = Pager::new(page, per_page, orders.len(), total, |n| {
+    let pager = Pager::of_orders(page, per_page, orders.len(), total, |n| {
         format!("/admin/orders?{}", q.query_string(Some(n), Some(per_page)))
     });
     let tabs = std::iter::once(("", "全部"))
