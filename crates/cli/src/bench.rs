@@ -219,7 +219,13 @@ async fn ensure_setup(store: &Store) -> anyhow::Result<(Vec<(i64, String)>, i64)
 /// The orders in the database, all of them the bench's (it wants a database of its own). Counted by state, since
 /// a list's count stops at `ORDER_COUNT_CAP`.
 async fn count_bench_orders(store: &Store) -> anyhow::Result<usize> {
-    let n: i64 = store.stats().await?.orders_by_state.iter().map(|(_, n)| n).sum();
+    let n: i64 = store
+        .stats()
+        .await?
+        .orders_by_state
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     Ok(n as usize)
 }
 

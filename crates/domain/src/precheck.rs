@@ -345,21 +345,34 @@ mod tests {
             ..Default::default()
         };
         let spaced = format!(" {} ", code.to_lowercase().replace('1', "1 "));
-        assert_eq!(holder_key(&enterprise(&spaced)), Some(format!("enterprise:{code}")));
+        assert_eq!(
+            holder_key(&enterprise(&spaced)),
+            Some(format!("enterprise:{code}"))
+        );
         let mut wrong = code.clone();
         let last = wrong.pop().unwrap();
         wrong.push(if last == '0' { '1' } else { '0' });
-        assert_eq!(holder_key(&enterprise(&wrong)), None, "check character wrong");
+        assert_eq!(
+            holder_key(&enterprise(&wrong)),
+            None,
+            "check character wrong"
+        );
         let person = |id: &str, kind| Holder {
             kind,
             id_number: id.into(),
             ..Default::default()
         };
         assert_eq!(
-            holder_key(&person(" 11010519491231002x ", Some(crate::HolderKind::Person))),
+            holder_key(&person(
+                " 11010519491231002x ",
+                Some(crate::HolderKind::Person)
+            )),
             Some("person:11010519491231002X".into())
         );
-        assert_eq!(holder_key(&person("  ", Some(crate::HolderKind::Person))), None);
+        assert_eq!(
+            holder_key(&person("  ", Some(crate::HolderKind::Person))),
+            None
+        );
         assert_eq!(holder_key(&person("11010519491231002X", None)), None);
     }
 }

@@ -313,7 +313,8 @@ impl Store {
                 let wants_index = order_mobile_index(&o, Some(p));
                 let holder: Option<String> = r.try_get("holder_index")?;
                 let wants_holder = order_holder_index(&o, Some(p));
-                if !order_body_is_stale(&body, p)? && index == wants_index && holder == wants_holder {
+                if !order_body_is_stale(&body, p)? && index == wants_index && holder == wants_holder
+                {
                     continue;
                 }
                 let n = sqlx::query(

@@ -578,8 +578,14 @@ async fn holder_orders_are_found_by_the_blind_holder_index() {
         assert_eq!(holder_ids(&store, &no_kind).await, Vec::<i64>::new());
         let rows = raw(&url, "SELECT holder_index FROM orders ORDER BY id").await;
         assert_eq!(rows[1].len(), 64, "{rows:?}");
-        assert_eq!(rows[7], "", "an enterprise with an invalid code has no holder key");
-        assert_eq!(rows[8], "", "an order without a holder kind has no holder key");
+        assert_eq!(
+            rows[7], "",
+            "an enterprise with an invalid code has no holder key"
+        );
+        assert_eq!(
+            rows[8], "",
+            "an order without a holder kind has no holder key"
+        );
         assert_no_plaintext(&url).await;
         for row in raw(&url, "SELECT holder_index FROM orders").await {
             assert!(!row.contains("1101051949"), "{row}");
@@ -596,7 +602,11 @@ async fn holder_orders_are_found_by_the_blind_holder_index() {
         assert_eq!(holder_ids(&store, &other).await, vec![moved.id]);
 
         // Rows from before migration 0028 (NULL) and the keyless row are filled by `keys reencrypt`.
-        exec(&url, &format!("UPDATE orders SET holder_index = NULL WHERE id = {}", c.id)).await;
+        exec(
+            &url,
+            &format!("UPDATE orders SET holder_index = NULL WHERE id = {}", c.id),
+        )
+        .await;
         assert_eq!(holder_ids(&store, &a).await, Vec::<i64>::new());
         assert_eq!(
             store.reencrypt_personal_data().await.unwrap(),
@@ -653,10 +663,7 @@ async fn holder_orders_are_found_by_the_blind_holder_index() {
             ),
         }
         assert_eq!(
-            store
-                .explain_holder_orders(&no_kind)
-                .await
-                .unwrap(),
+            store.explain_holder_orders(&no_kind).await.unwrap(),
             Vec::<String>::new()
         );
         store.close().await;

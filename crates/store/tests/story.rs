@@ -785,7 +785,9 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
             // matching row (the order-number search sorts its handful of matches).
             if what.starts_with("operator") {
                 match store.backend() {
-                    Backend::Sqlite => assert!(!plan.contains("TEMP B-TREE"), "{what} sorts:\n{plan}"),
+                    Backend::Sqlite => {
+                        assert!(!plan.contains("TEMP B-TREE"), "{what} sorts:\n{plan}")
+                    }
                     Backend::Postgres => assert!(!plan.contains("Sort"), "{what} sorts:\n{plan}"),
                 }
             }
@@ -807,7 +809,10 @@ async fn list_queries_and_order_number_search_are_served_by_indexes() {
             limit: 20,
             ..Default::default()
         };
-        assert_eq!(store.list_orders(&all).await.unwrap().1, ORDER_COUNT_CAP + 1);
+        assert_eq!(
+            store.list_orders(&all).await.unwrap().1,
+            ORDER_COUNT_CAP + 1
+        );
         let (page, n) = store.list_orders(&filters[0].1).await.unwrap();
         assert_eq!((page.len(), n), (10, 10));
         let (_, n) = store.list_orders(&filters[1].1).await.unwrap();

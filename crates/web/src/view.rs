@@ -485,14 +485,34 @@ mod tests {
     fn an_order_count_past_the_cap_shows_as_more() {
         let link = |n| format!("?page={n}");
         let p = Pager::of_orders(1, 20, 20, 27, link);
-        assert_eq!((p.total, p.more, p.next.as_deref()), (27, false, Some("?page=2")));
+        assert_eq!(
+            (p.total, p.more, p.next.as_deref()),
+            (27, false, Some("?page=2"))
+        );
         let p = Pager::of_orders(1, 20, 20, 10_000, link);
-        assert_eq!((p.total, p.more, p.next.as_deref()), (10_000, false, Some("?page=2")));
+        assert_eq!(
+            (p.total, p.more, p.next.as_deref()),
+            (10_000, false, Some("?page=2"))
+        );
         // Page 600 of 20 a page lies past the 10 001 rows counted: it has a next page while it is full.
         let p = Pager::of_orders(600, 20, 20, 10_001, link);
         assert_eq!(
-            (p.from, p.to, p.total, p.more, p.prev.as_deref(), p.next.as_deref()),
-            (11_981, 12_000, 10_000, true, Some("?page=599"), Some("?page=601"))
+            (
+                p.from,
+                p.to,
+                p.total,
+                p.more,
+                p.prev.as_deref(),
+                p.next.as_deref()
+            ),
+            (
+                11_981,
+                12_000,
+                10_000,
+                true,
+                Some("?page=599"),
+                Some("?page=601")
+            )
         );
         let p = Pager::of_orders(601, 20, 7, 10_001, link);
         assert_eq!((p.to, p.more, p.next), (12_007, true, None));
