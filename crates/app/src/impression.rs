@@ -444,13 +444,13 @@ impl App {
     /// the applicant's 印模确认, the `index`-th impression found, in page order.
     pub async fn cutout_png(&self, who: &Who, id: i64, index: usize) -> Result<Vec<u8>, AppError> {
         let order = self.visible_order(who, id).await?;
-        let mut pics = match self.form_pictures(&order).await? {
-            Some(Ok(pics)) => pics,
-            Some(Err(p)) if p == [UNCONFIRMED_MESSAGE] => match self.read_pictures(&order).await? {
-                Some((Ok(raw), _, _)) => raw,
-                _ => return Err(AppError::NotFound),
-            },
-            _ => return Err(AppError::NotFound),
+        let Some((Ok(raw), unlocated, sm3)) = self.read_pictures(&order).await? else {
+            return Err(AppError::NotFound);
+        };
+        let mut pics = if needs_confirmation(unlocated, &order) {
+            arranged(&order, &sm3, &raw).unwrap_or(raw)
+        } else {
+            raw
         };
         if index < pics.len() {
             Ok(pics.swap_remove(index).0)

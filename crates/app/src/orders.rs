@@ -1080,6 +1080,16 @@ impl App {
         Ok(all)
     }
 
+    /// 印章有效期 of an order's made seals (earliest start, latest end; RFC 3339), for whoever may see the order.
+    pub async fn seal_window(
+        &self,
+        who: &Who,
+        id: i64,
+    ) -> Result<Option<(String, String)>, AppError> {
+        self.visible_order(who, id).await?;
+        Ok(self.store.seal_window(id).await?)
+    }
+
     /// The seals of an order, for its applicant (to write them onto the key) or an operator.
     pub async fn seals(&self, who: &Who, id: i64) -> Result<Vec<MadeSeal>, AppError> {
         self.visible_order(who, id).await?;

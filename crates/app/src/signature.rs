@@ -10,9 +10,6 @@ use crate::{App, AppError, Who};
 /// The signature pad's script (no dependencies; the pages load it as a static file).
 pub const SIGNATURE_PAD_JS: &str = sealdesk_artwork::SIGNATURE_PAD_JS;
 
-/// The ink of a signature drawn on the pad: the blue-black of a signing pen.
-const PAD_INK: [u8; 3] = [0x1A, 0x1F, 0x3A];
-
 impl App {
     /// Keeps the signature drawn on the pad (`pad_json`, the pad's JSON contract) as the picture of the order's
     /// 手写签字 seals: only the order's applicant, only for an order with such a seal, and until 制章 (like the
@@ -42,7 +39,7 @@ impl App {
         let (w, h) = order.authorization.size_mm(SealKind::HandwrittenSignature);
         let opts = sealdesk_artwork::SignatureOptions {
             size_mm: (f32::from(w), f32::from(h)),
-            colour: PAD_INK,
+            // The artwork crate's blue-black pen ink.
             ..Default::default()
         };
         let permit = self.image_permit().await?;

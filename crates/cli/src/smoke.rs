@@ -63,13 +63,16 @@ pub enum SmokeService {
 }
 
 impl SmokeService {
+    /// The service's code in the API (`Service::code`).
     fn code(self) -> &'static str {
+        use sealdesk_domain::Service;
         match self {
-            SmokeService::New => "new",
-            SmokeService::Renew => "renewal",
-            SmokeService::Change => "change",
-            SmokeService::Reissue => "reissue",
+            SmokeService::New => Service::New,
+            SmokeService::Renew => Service::Renewal,
+            SmokeService::Change => Service::Change,
+            SmokeService::Reissue => Service::Reissue,
         }
+        .code()
     }
 }
 

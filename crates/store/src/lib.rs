@@ -864,6 +864,20 @@ impl Store {
         rows.iter().map(seal_from_row).collect()
     }
 
+    /// 印章有效期 of an order's made seals: the earliest start and the latest end (RFC 3339), without reading the
+    /// seals themselves; `None` before any is made.
+    pub async fn seal_window(&self, order_id: i64) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT MIN(valid_start) AS first, MAX(valid_end) AS last FROM seals WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let first: Option<String> = row.try_get("first")?;
+        let last: Option<String> = row.try_get("last")?;
+        Ok(first.zip(last))
+    }
+
     /// The live (not revoked) seals bound to a key.
     pub async fn seals_on_token(&self, token_serial: &str) -> Result<Vec<SealRecord>> {
         let rows = sqlx::query(

@@ -60,20 +60,17 @@ pub(super) async fn list(
             sealdesk_domain::OrderState::Made | sealdesk_domain::OrderState::Completed
         );
         let seals = if made {
-            s.app.seals(&c.who, o.id).await?
+            s.app.seal_window(&c.who, o.id).await?
         } else {
-            Vec::new()
+            None
         };
-        let window = match (
-            seals.iter().map(|m| m.valid_start.as_str()).min(),
-            seals.iter().map(|m| m.valid_end.as_str()).max(),
-        ) {
-            (Some(from), Some(to)) => format!(
+        let window = match seals {
+            Some((from, to)) => format!(
                 "{} 至 {}",
-                crate::view::date_part(&crate::view::beijing(from)),
-                crate::view::date_part(&crate::view::beijing(to))
+                crate::view::date_part(&crate::view::beijing(&from)),
+                crate::view::date_part(&crate::view::beijing(&to))
             ),
-            _ => format!("{} 个月", o.authorization.months),
+            None => format!("{} 个月", o.authorization.months),
         };
         rows.push((o, window));
     }
