@@ -22,10 +22,12 @@ mod orders;
 mod payments;
 mod pending_payment;
 mod prechecks;
+mod remake;
 pub use prechecks::AUTO_APPROVE_RULE;
+pub use remake::remakeable;
 mod reminders;
 mod renewal;
-pub use renewal::certificate_expired_message;
+pub use renewal::{KeyOrder, certificate_expired_message};
 mod review;
 mod seal_status;
 mod signature;
@@ -66,7 +68,9 @@ pub use reminders::{REMINDER_DAYS, reminder_text};
 pub use seal_status::SealStatusView;
 /// The largest bank statement an import reads.
 pub use sealdesk_payments::bank::MAX_STATEMENT_BYTES;
-pub use ukey::{CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, cert_holder_key};
+pub use ukey::{
+    CERT_CHALLENGES_PER_ADDRESS_HOUR, SignInChallenge, bound_certificate, cert_holder_key,
+};
 pub use uploads::{
     MAX_PIXELS, MAX_UPLOAD_BYTES, ORDER_QUOTA_BYTES, PROCESSING_PER_APPLICANT, Sniffed,
     UPLOADS_AT_ONCE, UploadOutcome, UploadTicket, sniff,

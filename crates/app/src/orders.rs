@@ -61,7 +61,7 @@ fn same_holder(a: &sealdesk_domain::Holder, b: &sealdesk_domain::Holder) -> bool
 
 /// Whether a UKey certificate names the order's holder: an enterprise by its credit code or its name in the
 /// subject, a person by name and ID number. The error names what does not match.
-fn cert_names_holder(
+pub(crate) fn cert_names_holder(
     cert: &sealdesk_pki::Cert,
     h: &sealdesk_domain::Holder,
 ) -> Result<(), AppError> {
@@ -155,6 +155,8 @@ pub struct MadeSeal {
     pub valid_start: String,
     /// RFC 3339.
     pub valid_end: String,
+    /// 已注销: replaced (重新制章, 变更, 补办); kept on the order's page, no longer written onto the key.
+    pub revoked: bool,
 }
 
 /// The key's signature over one written seal: proof that the seal reached the key bound at 授权.
@@ -164,6 +166,18 @@ pub struct WriteReceipt {
     pub es_id: String,
     /// SM2 signature (DER or raw r‖s) by the key over the seal's DER bytes.
     pub signature: Vec<u8>,
+}
+
+/// What one seal to make is: its place among the order's seals, esID, kind, name, picture (PNG, width and height
+/// in mm) and validity (Unix seconds).
+pub(crate) struct NewSeal {
+    pub seq: i32,
+    pub es_id: String,
+    pub kind: SealKind,
+    pub name: String,
+    pub picture: (Vec<u8>, i64, i64),
+    pub valid_start: i64,
+    pub valid_end: i64,
 }
 
 pub(crate) fn to_made(s: SealRecord) -> MadeSeal {
@@ -176,11 +190,12 @@ pub(crate) fn to_made(s: SealRecord) -> MadeSeal {
         picture_png: s.picture_png,
         valid_start: s.valid_start,
         valid_end: s.valid_end,
+        revoked: s.revoked,
     }
 }
 
 impl App {
-    fn applicant_id(who: &Who) -> Result<i64, AppError> {
+    pub(crate) fn applicant_id(who: &Who) -> Result<i64, AppError> {
         match who.principal {
             Principal::Applicant { id } => Ok(id),
             _ => Err(AppError::Forbidden("只有申请人本人可以办理此操作".into())),
@@ -355,6 +370,57 @@ impl App {
         project_code: &str,
         form: &OrderForm,
     ) -> Result<Order, AppError> {
+        self.create_order_with(who, project_code, form, None).await
+    }
+
+    /// [`App::create_order`] for a 续期 or 变更 started from the key (读取证书锁): the certificate the key holds
+    /// now is checked (a trusted CA's, naming the holder; for a 续期, not expired: else the seed's "renew the
+    /// certificate first", before any payment) and kept on the draft as the key it will be bound to, so a
+    /// certificate renewed since the earlier seals were made is the one that counts.
+    pub async fn create_order_from_key(
+        &self,
+        who: &Who,
+        project_code: &str,
+        form: &OrderForm,
+        cert_der: &[u8],
+    ) -> Result<Order, AppError> {
+        let cert = self.key_certificate(cert_der, form.service)?;
+        cert_names_holder(&cert, &form.holder)?;
+        let key = KeyBinding {
+            serial: cert.serial_hex().to_uppercase(),
+            cert_der_hex: hex::encode(cert.der()),
+            subject: cert.subject(),
+        };
+        self.create_order_with(who, project_code, form, Some(key))
+            .await
+    }
+
+    /// A certificate read from the key at the start of a 续期 or 变更: an expired one is answered with
+    /// [`crate::certificate_expired_message`], anything else wrong with it as at 授权.
+    pub(crate) fn key_certificate(
+        &self,
+        cert_der: &[u8],
+        service: Option<sealdesk_domain::Service>,
+    ) -> Result<sealdesk_pki::Cert, AppError> {
+        if let Ok(cert) = sealdesk_pki::Cert::from_der(cert_der) {
+            let (_, not_after) = cert.validity();
+            if not_after < self.now() && service == Some(sealdesk_domain::Service::Renewal) {
+                return Err(AppError::field(
+                    "previous_order",
+                    crate::certificate_expired_message(not_after),
+                ));
+            }
+        }
+        self.holder_cert(cert_der)
+    }
+
+    async fn create_order_with(
+        &self,
+        who: &Who,
+        project_code: &str,
+        form: &OrderForm,
+        key: Option<KeyBinding>,
+    ) -> Result<Order, AppError> {
         let applicant = Self::applicant_id(who)?;
         let project = self
             .store
@@ -370,7 +436,7 @@ impl App {
             crate::renewal::takes_over(form.service, form.previous_order, &form.chosen_seals)
         {
             form.seals = self
-                .taken_over_lines(service, prev, &form.chosen_seals)
+                .taken_over_lines(service, prev, &form.chosen_seals, key.as_ref())
                 .await?;
         }
         let total = form
@@ -400,7 +466,7 @@ impl App {
             review_comment: String::new(),
             review_reasons: Vec::new(),
             invoice: None,
-            key: None,
+            key,
             previous_order: form.previous_order,
             chosen_seals: form.chosen_seals.clone(),
             confirmed_cutouts: None,
@@ -453,7 +519,7 @@ impl App {
             crate::renewal::takes_over(service, form.previous_order, &form.chosen_seals)
         {
             form.seals = self
-                .taken_over_lines(service, prev, &form.chosen_seals)
+                .taken_over_lines(service, prev, &form.chosen_seals, order.key.as_ref())
                 .await?;
         }
         order.total = form
@@ -543,7 +609,7 @@ impl App {
                 }
                 None => {}
                 Some(prev) => match self
-                    .taken_over_lines(order.service, prev, &order.chosen_seals)
+                    .taken_over_lines(order.service, prev, &order.chosen_seals, order.key.as_ref())
                     .await
                 {
                     Ok(_) => {}
@@ -915,65 +981,23 @@ impl App {
         };
         let start = self.now();
         let end = Timestamp(start).add_months(order.authorization.months).0;
-        let seal_type = order
-            .holder
-            .kind
-            .unwrap_or(HolderKind::Enterprise)
-            .ses_type();
         let mut records = Vec::new();
-        for (i, ((kind, name), (png, w_mm, h_mm))) in units.iter().zip(pictures).enumerate() {
+        for (i, ((kind, name), picture)) in units.iter().zip(pictures).enumerate() {
             let seq = i as i32 + 1;
-            let es_id = format!("SD{}{:02}", order.id, seq);
-            let req = sealdesk_ses::SealRequest {
-                es_id: es_id.clone(),
-                seal_type,
-                name: name.clone(),
-                cert_list: sealdesk_ses::CertList::Certs(vec![cert_der.clone()]),
-                create_date: start,
-                valid_start: start,
-                valid_end: end,
-                picture: sealdesk_ses::Picture {
-                    kind: "PNG".into(),
-                    data: png.clone(),
-                    width_mm: w_mm,
-                    height_mm: h_mm,
+            records.push(self.sign_seal(
+                &order,
+                &key,
+                &cert_der,
+                NewSeal {
+                    seq,
+                    es_id: format!("SD{}{:02}", order.id, seq),
+                    kind: *kind,
+                    name: name.clone(),
+                    picture,
+                    valid_start: start,
+                    valid_end: end,
                 },
-                vid: "SealDesk".into(),
-                ext_datas: Vec::new(),
-            };
-            let der =
-                sealdesk_ses::make_seal(&req, self.maker.cert.der(), self.maker.key.signing_key())
-                    .map_err(|e| AppError::Internal(format!("make seal: {e}")))?;
-            // Never hand out a seal the platform would not itself accept.
-            let report = sealdesk_ses::verify_seal(
-                &der,
-                &sealdesk_ses::VerifyOptions {
-                    trust: self.trust.iter().map(|c| c.der().to_vec()).collect(),
-                    at: start,
-                    check_chain: true,
-                },
-            );
-            if !report.valid {
-                return Err(AppError::Internal(format!(
-                    "made seal does not verify: {:?}",
-                    report.checks
-                )));
-            }
-            records.push(SealRecord {
-                id: self.store.next_id(),
-                order_id: order.id,
-                seq,
-                es_id,
-                kind: *kind,
-                name: name.clone(),
-                der,
-                picture_png: png,
-                valid_start: Timestamp(start).rfc3339(),
-                valid_end: Timestamp(end).rfc3339(),
-                token_serial: key.serial.clone(),
-                revoked: false,
-                created_at: self.now_text(),
-            });
+            )?);
         }
         let platform = Who {
             principal: Principal::Platform,
@@ -1032,8 +1056,75 @@ impl App {
         Ok(order)
     }
 
+    /// Builds and signs one seal for `order`'s bound key (its certificate in certList) with the platform's maker
+    /// key, and checks it as a relying party would before anyone can have it.
+    pub(crate) fn sign_seal(
+        &self,
+        order: &Order,
+        key: &KeyBinding,
+        cert_der: &[u8],
+        s: NewSeal,
+    ) -> Result<SealRecord, AppError> {
+        let seal_type = order
+            .holder
+            .kind
+            .unwrap_or(HolderKind::Enterprise)
+            .ses_type();
+        let (png, w_mm, h_mm) = s.picture;
+        let req = sealdesk_ses::SealRequest {
+            es_id: s.es_id.clone(),
+            seal_type,
+            name: s.name.clone(),
+            cert_list: sealdesk_ses::CertList::Certs(vec![cert_der.to_vec()]),
+            create_date: s.valid_start,
+            valid_start: s.valid_start,
+            valid_end: s.valid_end,
+            picture: sealdesk_ses::Picture {
+                kind: "PNG".into(),
+                data: png.clone(),
+                width_mm: w_mm,
+                height_mm: h_mm,
+            },
+            vid: "SealDesk".into(),
+            ext_datas: Vec::new(),
+        };
+        let der =
+            sealdesk_ses::make_seal(&req, self.maker.cert.der(), self.maker.key.signing_key())
+                .map_err(|e| AppError::Internal(format!("make seal: {e}")))?;
+        // Never hand out a seal the platform would not itself accept.
+        let report = sealdesk_ses::verify_seal(
+            &der,
+            &sealdesk_ses::VerifyOptions {
+                trust: self.trust.iter().map(|c| c.der().to_vec()).collect(),
+                at: s.valid_start,
+                check_chain: true,
+            },
+        );
+        if !report.valid {
+            return Err(AppError::Internal(format!(
+                "made seal does not verify: {:?}",
+                report.checks
+            )));
+        }
+        Ok(SealRecord {
+            id: self.store.next_id(),
+            order_id: order.id,
+            seq: s.seq,
+            es_id: s.es_id,
+            kind: s.kind,
+            name: s.name,
+            der,
+            picture_png: png,
+            valid_start: Timestamp(s.valid_start).rfc3339(),
+            valid_end: Timestamp(s.valid_end).rfc3339(),
+            token_serial: key.serial.clone(),
+            revoked: false,
+            created_at: self.now_text(),
+        })
+    }
+
     /// The picture for each of `n` seals: the impression stamped in its own box of the current 印模采集表.
-    async fn seal_pictures(
+    pub(crate) async fn seal_pictures(
         &self,
         order: &Order,
         n: usize,
@@ -1102,19 +1193,28 @@ impl App {
             .collect())
     }
 
-    /// The esIDs of the seals an order's seals take the place of on the key: for a 续期 or 变更, those made for the
-    /// earlier order it continues (the page deletes the ones it finds on the key in the same write); none for a
-    /// 新办, or a 补办, whose old key is gone.
+    /// The esIDs of the seals an order's seals take the place of on the key (the page deletes the ones it finds on
+    /// the key in the same write): the order's own seals that a 重新制章 replaced and, for a 续期 or 变更, those
+    /// made for the earlier order it continues. A 补办's earlier key is gone.
     pub async fn replaced_seals(&self, who: &Who, id: i64) -> Result<Vec<String>, AppError> {
         let order = self.visible_order(who, id).await?;
-        let previous = match (order.service, order.previous_order) {
-            (sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Change, Some(p)) => p,
-            _ => return Ok(Vec::new()),
-        };
-        Ok(crate::renewal::replaced_of(
-            &order,
-            self.store.seals(previous).await?,
-        ))
+        let mut replaced: Vec<String> = self
+            .store
+            .seals(id)
+            .await?
+            .into_iter()
+            .filter(|s| s.revoked)
+            .map(|s| s.es_id)
+            .collect();
+        if let (sealdesk_domain::Service::Renewal | sealdesk_domain::Service::Change, Some(p)) =
+            (order.service, order.previous_order)
+        {
+            replaced.extend(crate::renewal::replaced_of(
+                &order,
+                self.store.seals(p).await?,
+            ));
+        }
+        Ok(replaced)
     }
 
     /// 写入完成: every seal's receipt must verify with the bound key; then the order completes and its electronic
@@ -1142,7 +1242,14 @@ impl App {
             .and_then(|d| sealdesk_pki::Cert::from_der(&d).ok())
             .and_then(|c| c.key().ok())
             .ok_or_else(|| AppError::Internal("bound certificate unreadable".into()))?;
-        let seals = self.store.seals(id).await?;
+        // The seals to be on the key: a remade seal's predecessor is not (the page removed it in the same write).
+        let seals: Vec<SealRecord> = self
+            .store
+            .seals(id)
+            .await?
+            .into_iter()
+            .filter(|s| !s.revoked)
+            .collect();
         for s in &seals {
             let ok = receipts
                 .iter()
@@ -1156,15 +1263,22 @@ impl App {
         }
         let mut tx = self.store.begin().await?;
         let mut order = tx.order(id).await?;
-        let invoice = self.make_invoice(&order, seals.len())?;
-        tx.insert_invoice(&invoice).await?;
-        let email = order
-            .invoice
-            .as_ref()
-            .map(|i| i.email.clone())
-            .unwrap_or_default();
-        self.queue_invoice_mail(&mut tx, &order, &invoice, &email)
-            .await?;
+        // After a 重新制章 the order completes again, but it was paid for and invoiced once.
+        let invoice = match self.store.invoice(id).await? {
+            Some(earlier) => earlier,
+            None => {
+                let invoice = self.make_invoice(&order, seals.len())?;
+                tx.insert_invoice(&invoice).await?;
+                let email = order
+                    .invoice
+                    .as_ref()
+                    .map(|i| i.email.clone())
+                    .unwrap_or_default();
+                self.queue_invoice_mail(&mut tx, &order, &invoice, &email)
+                    .await?;
+                invoice
+            }
+        };
         // 变更: the seals replaced are revoked now that their replacements are on the key.
         let mut revoked = Vec::new();
         if order.service == sealdesk_domain::Service::Change

@@ -4,7 +4,7 @@
 //! per chosen seal on its form and replaces only those. For a 续期 the certificate on the holder's key must still
 //! be valid, since the seals are renewed onto it, and this is said before any payment.
 
-use sealdesk_domain::{ChosenSeal, Order, SealLine, Service, Timestamp};
+use sealdesk_domain::{ChosenSeal, KeyBinding, Order, SealLine, Service, Timestamp};
 use sealdesk_store::SealRecord;
 
 use crate::{App, AppError};
@@ -15,6 +15,19 @@ pub fn certificate_expired_message(not_after: i64) -> String {
         "证书锁中的证书已于 {} 过期：请先办理证书续期（更新证书锁中的证书），再续期印章",
         Timestamp(not_after).beijing_date()
     )
+}
+
+/// A completed order whose standing seals belong on the key read (see [`App::key_orders`]).
+#[derive(Debug, Clone)]
+pub struct KeyOrder {
+    /// The order.
+    pub order: Order,
+    /// Its seals that still stand.
+    pub seals: Vec<crate::MadeSeal>,
+    /// The certificate serial the order was bound to.
+    pub bound_serial: String,
+    /// The key now holds another certificate of the same holder (renewed since the seals were made).
+    pub cert_changed: bool,
 }
 
 impl App {
@@ -31,6 +44,85 @@ impl App {
             .into_iter()
             .map(crate::orders::to_made)
             .collect())
+    }
+
+    /// 读取证书锁 at the start of a 续期, 变更 or 补办: the caller's completed orders whose seals still stand and
+    /// belong on the key with this certificate, newest first. An order bound to this very certificate comes
+    /// first; one bound to an earlier certificate of the same holder (renewed since) is listed with
+    /// `cert_changed`, since its seals will be remade with the new certificate.
+    pub async fn key_orders(
+        &self,
+        who: &crate::Who,
+        cert_der: &[u8],
+    ) -> Result<Vec<KeyOrder>, AppError> {
+        let applicant = Self::applicant_id(who)?;
+        let cert = sealdesk_pki::Cert::from_der(cert_der).map_err(|_| {
+            AppError::field("cert", "读取到的证书无法解析，请确认插入的是数字证书 UKey")
+        })?;
+        let serial = cert.serial_hex().to_uppercase();
+        let (done, _) = self
+            .store
+            .list_orders(&sealdesk_store::OrderFilter {
+                applicant_id: Some(applicant),
+                states: vec![sealdesk_domain::OrderState::Completed],
+                limit: 200,
+                ..Default::default()
+            })
+            .await?;
+        let mut out = Vec::new();
+        for order in done {
+            let Some(bound) = &order.key else { continue };
+            let same = bound.serial.eq_ignore_ascii_case(&serial);
+            if !same && crate::orders::cert_names_holder(&cert, &order.holder).is_err() {
+                continue;
+            }
+            let seals: Vec<crate::MadeSeal> = self
+                .standing_seals(order.id)
+                .await?
+                .into_iter()
+                .map(crate::orders::to_made)
+                .collect();
+            if seals.is_empty() {
+                continue;
+            }
+            out.push(KeyOrder {
+                bound_serial: bound.serial.clone(),
+                cert_changed: !same,
+                order,
+                seals,
+            });
+        }
+        out.sort_by_key(|k| (k.cert_changed, std::cmp::Reverse(k.order.id)));
+        Ok(out)
+    }
+
+    /// The seed's "renew the certificate first" when the certificate read from a key has expired.
+    pub fn certificate_expired(&self, cert_der: &[u8]) -> Option<String> {
+        let cert = sealdesk_pki::Cert::from_der(cert_der).ok()?;
+        let (_, not_after) = cert.validity();
+        (not_after < self.now()).then(|| certificate_expired_message(not_after))
+    }
+
+    /// For a 续期 or 变更: the serial of the certificate the earlier order's seals were made with and of the one
+    /// this order is (or will be) bound to, when they differ: the page says the seals are remade with the new
+    /// certificate.
+    pub async fn certificate_change(
+        &self,
+        who: &crate::Who,
+        id: i64,
+    ) -> Result<Option<(String, String)>, AppError> {
+        let order = self.visible_order(who, id).await?;
+        if !matches!(order.service, Service::Renewal | Service::Change) {
+            return Ok(None);
+        }
+        let (Some(prev), Some(now)) = (order.previous_order, &order.key) else {
+            return Ok(None);
+        };
+        let prev = self.store.order(prev).await?;
+        Ok(prev
+            .key
+            .filter(|k| !k.serial.eq_ignore_ascii_case(&now.serial))
+            .map(|k| (k.serial, now.serial.clone())))
     }
 
     /// The earlier order's seals that still stand (not revoked), in the order they were made.
@@ -111,11 +203,13 @@ impl App {
         service: Service,
         previous: i64,
         chosen: &[ChosenSeal],
+        key_now: Option<&KeyBinding>,
     ) -> Result<Vec<SealLine>, AppError> {
         let prev = self.store.order(previous).await?;
-        // A 补办 goes onto a new key; only a 续期 needs the old key's certificate.
+        // A 补办 goes onto a new key; only a 续期 needs the key's certificate: as read from the key when the
+        // renewal started there, else the one the earlier order was bound to.
         if service == Service::Renewal {
-            self.check_renewable_certificate(&prev)?;
+            self.check_renewable_certificate(key_now.or(prev.key.as_ref()))?;
         }
         let seals = self.taken_over(service, previous, chosen).await?;
         let mut lines: Vec<SealLine> = Vec::new();
@@ -136,9 +230,9 @@ impl App {
         Ok(lines)
     }
 
-    /// A renewal goes onto the key bound by the earlier order: its certificate must not have expired.
-    fn check_renewable_certificate(&self, prev: &Order) -> Result<(), AppError> {
-        let Some(key) = &prev.key else {
+    /// A renewal goes onto the key: its certificate must not have expired.
+    fn check_renewable_certificate(&self, key: Option<&KeyBinding>) -> Result<(), AppError> {
+        let Some(key) = key else {
             return Ok(());
         };
         let Some(cert) = hex::decode(&key.cert_der_hex)

@@ -47,6 +47,13 @@ pub(crate) fn for_state(
     })
 }
 
+/// The message telling the applicant that a 制章员 remade seals of the order, to be written onto the key again.
+pub(crate) fn remade(sig: &str, platform: &str, url: &str, order_no: &str) -> String {
+    format!(
+        "[{sig}] 尊敬的客户，您好！您订单号为【{order_no}】的订单，电子印章已按新的印模重新制作，请登录 {platform}（{url}），插入证书锁写入新印章，本条短信无需回复，感谢您的合作，谢谢！"
+    )
+}
+
 /// The message telling the applicant that 客服 answered in the order's thread.
 pub(crate) fn message_answered(sig: &str, platform: &str, url: &str, order_no: &str) -> String {
     format!(

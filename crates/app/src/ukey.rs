@@ -45,6 +45,15 @@ pub fn cert_holder_key(cert: &sealdesk_pki::Cert, today: u32) -> Option<String> 
         })
 }
 
+/// The serial (hex) and validity (Unix seconds) of the certificate an order's key was bound with, for the seed's
+/// UKEY信息; `None` if it cannot be read.
+pub fn bound_certificate(key: &sealdesk_domain::KeyBinding) -> Option<(String, i64, i64)> {
+    let der = hex::decode(&key.cert_der_hex).ok()?;
+    let cert = sealdesk_pki::Cert::from_der(&der).ok()?;
+    let (not_before, not_after) = cert.validity();
+    Some((cert.serial_hex(), not_before, not_after))
+}
+
 impl App {
     /// A holder certificate as read from a UKey: a trusted CA issued it, it is valid now, it is an
     /// end-entity signing certificate with an SM2 or ECDSA P-256 key. Each refusal says what to do.

@@ -1,7 +1,7 @@
 //! Uploads: ID scans, the licence and the stamped 印模采集表. The bytes decide what a file is, never its name;
 //! anything else is refused before a byte is kept.
 
-use sealdesk_domain::{AuditRecord, UploadKind};
+use sealdesk_domain::{AuditRecord, Order, UploadKind};
 use sealdesk_store::{AuditDraft, UploadMeta};
 
 use crate::{App, AppError, Who};
@@ -185,6 +185,20 @@ impl App {
                 order.state.label()
             )));
         }
+        self.store_upload(who, &order, kind, file_name, bytes).await
+    }
+
+    /// Checks, reads and keeps an upload for `order` (whoever may add it there has been checked), replacing the
+    /// order's earlier file of that kind, audited in the transaction that records it.
+    pub(crate) async fn store_upload(
+        &self,
+        who: &Who,
+        order: &Order,
+        kind: UploadKind,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<UploadOutcome, AppError> {
+        let order_id = order.id;
         let field = format!("uploads.{}", kind.code());
         if bytes.len() >= MAX_UPLOAD_BYTES {
             return Err(AppError::field(
@@ -207,7 +221,7 @@ impl App {
             ));
         }
         let _slot = self.processing_slot(order.applicant_id)?;
-        let spec = crate::impression::form_spec(&order);
+        let spec = crate::impression::form_spec(order);
         let (sniffed, reading, bytes) = self.process_upload(kind, bytes, spec.clone()).await?;
         let sniffed = sniffed.map_err(|m| AppError::field(&field, m))?;
         // A form of another order is refused before anything is kept.

@@ -596,6 +596,7 @@ async fn a_renewal_makes_the_same_seals_again_without_a_form() {
         .await
         .unwrap();
     assert_eq!(first.state, OrderState::Made);
+    write_and_confirm(app, &alice, first.id, &mut token).await;
     clock.advance(86_400);
 
     let mut renewal = form();
@@ -666,6 +667,82 @@ async fn a_renewal_makes_the_same_seals_again_without_a_form() {
     assert_eq!(
         store.order(draft.id).await.unwrap().state,
         OrderState::Draft
+    );
+    // Read from the key, the expired certificate is refused the same way, and lists the orders it may renew.
+    let old_cert = token.cert().der().to_vec();
+    let err = app
+        .create_order_from_key(&alice, "testCSQY", &renewal, &old_cert)
+        .await
+        .unwrap_err();
+    assert!(invalid_field(&err, "previous_order", &want), "{err:?}");
+    assert_eq!(app.certificate_expired(&old_cert), Some(want.clone()));
+    let listed = app.key_orders(&alice, &old_cert).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.order.id == first.id && !k.cert_changed),
+        "bound to this very certificate"
+    );
+
+    // The holder renews the certificate first (the seed's order of things): the key now holds a new one of the
+    // same holder, and the renewal started from the key goes ahead, says so, and binds the new certificate.
+    let renewed_key = sealdesk_pki::KeyPair::generate().unwrap();
+    let spec = sealdesk_pki::CertSpec::new(
+        "C=CN,O=北筑设计研究院有限公司,CN=北筑设计研究院有限公司",
+        sealdesk_pki::Usage::Signing,
+        not_after,
+        365 * 86_400,
+    );
+    let renewed = sealdesk_pki::issue(&spec, renewed_key.public(), &e.ca.key, &e.ca.cert).unwrap();
+    assert!(app.certificate_expired(renewed.der()).is_none());
+    let listed = app.key_orders(&alice, renewed.der()).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.order.id == first.id && k.cert_changed),
+        "the earlier order is found by its holder, flagged as made with the earlier certificate"
+    );
+    let from_key = app
+        .create_order_from_key(&alice, "testCSQY", &renewal, renewed.der())
+        .await
+        .unwrap();
+    assert_eq!(
+        from_key.key.as_ref().map(|k| k.serial.clone()),
+        Some(renewed.serial_hex().to_uppercase())
+    );
+    assert_eq!(
+        app.certificate_change(&alice, from_key.id).await.unwrap(),
+        Some((
+            token.cert().serial_hex().to_uppercase(),
+            renewed.serial_hex().to_uppercase()
+        ))
+    );
+    // Another holder's certificate does not start a renewal of this holder's seals.
+    let stranger = sealdesk_pki::issue(
+        &sealdesk_pki::CertSpec::new(
+            "C=CN,O=别的公司,CN=别的公司",
+            sealdesk_pki::Usage::Signing,
+            not_after,
+            365 * 86_400,
+        ),
+        renewed_key.public(),
+        &e.ca.key,
+        &e.ca.cert,
+    )
+    .unwrap();
+    assert!(
+        app.key_orders(&alice, stranger.der())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = app
+        .create_order_from_key(&alice, "testCSQY", &renewal, stranger.der())
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(&err, "cert", "证书持有人与订单不符"),
+        "{err:?}"
     );
 }
 
@@ -751,11 +828,13 @@ async fn a_reissue_moves_the_seals_to_a_new_key_with_their_pictures() {
 
 /// Writes an order's made seals onto `token` and confirms them with the key's receipts.
 async fn write_and_confirm(app: &App, who: &Who, id: i64, token: &mut SoftToken) -> Order {
+    // What the agent writes: the seals that stand (a seal 重新制章 replaced is not written).
     let receipts: Vec<WriteReceipt> = app
         .seals(who, id)
         .await
         .unwrap()
         .into_iter()
+        .filter(|m| !m.revoked)
         .map(|m| WriteReceipt {
             signature: token.write_seal("12345678", &m.es_id, &m.der).unwrap(),
             es_id: m.es_id,
@@ -1133,4 +1212,192 @@ async fn a_signature_drawn_on_the_pad_is_the_picture_of_the_handwritten_seal() {
         matches!(&err, AppError::Conflict(m) if m == "订单状态为「已制章」，不能再修改手写签字"),
         "{err:?}"
     );
+}
+
+/// 重新制章: after 已完成 a 制章员 remakes one seal from a newly stamped form; the new seal has a fresh esID, the
+/// same kind, name and end of validity and the new impression; the old one is revoked, the order goes back to
+/// 已制章 for the applicant to write it, and completes again without a second invoice.
+#[tokio::test]
+async fn an_issuer_remakes_a_seal_from_a_new_form_and_the_old_one_is_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let admin = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let order = paid_order(app, &alice, &admin, &form()).await;
+    authorize_with(app, &alice, order.id, &mut token)
+        .await
+        .unwrap();
+    write_and_confirm(app, &alice, order.id, &mut token).await;
+    let first_invoice = store.invoice(order.id).await.unwrap().unwrap();
+    let old = app.seals(&alice, order.id).await.unwrap();
+    let target = old[1].es_id.clone();
+
+    // Only a 制章员 (or an administrator) remakes seals; a reviewer is told so, an applicant too.
+    let clerk_id = app
+        .ensure_operator("clerk", "correct horse", false)
+        .await
+        .unwrap();
+    store
+        .set_operator_roles(clerk_id, Roles::only(Role::Reviewer))
+        .await
+        .unwrap();
+    let clerk = who(app
+        .sign_in_operator("clerk", "correct horse", "127.0.0.1")
+        .await
+        .unwrap()
+        .principal);
+    for caller in [&clerk, &alice] {
+        let err = app
+            .remake_seals(
+                caller,
+                order.id,
+                std::slice::from_ref(&target),
+                "印模不清晰",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AppError::Forbidden(m) if m == "只有制章员可以重新制章"),
+            "{err:?}"
+        );
+    }
+    // Without a reason, or from the form the seals were made from, nothing is made.
+    let err = app
+        .remake_seals(&admin, order.id, std::slice::from_ref(&target), "  ")
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(&err, "reason", "请填写重新制章的原因"),
+        "{err:?}"
+    );
+    let err = app
+        .remake_seals(
+            &admin,
+            order.id,
+            std::slice::from_ref(&target),
+            "印模不清晰",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(
+            &err,
+            "seals",
+            &format!("印章 {target} 的新印模与原印章的图片相同：请先上传重新盖章的印模采集表")
+        ),
+        "{err:?}"
+    );
+
+    // The holder stamps the order's form again, the 资质专用章 now with its full title.
+    let mut sheet = printed_form(app, &admin, &order).await;
+    sheet
+        .press(&official_stamp(), box_centre(&order, 0))
+        .unwrap();
+    let mut again = sealdesk_artwork::RenderRequest::new(
+        sealdesk_artwork::Style::Oval,
+        "北筑设计研究院有限公司",
+    );
+    again.title = Some("企业资质印章".into());
+    let again = sealdesk_artwork::render(&again).unwrap();
+    sheet.press(&again, box_centre(&order, 1)).unwrap();
+    let out = app
+        .add_remake_form(&admin, order.id, "again.jpg", sheet.jpeg())
+        .await
+        .unwrap();
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    let err = app
+        .remake_seals(&admin, order.id, &["SD1".to_owned()], "印模不清晰")
+        .await
+        .unwrap_err();
+    assert!(
+        invalid_field(
+            &err,
+            "seals",
+            "印章 SD1 不是本订单的有效印章（可能已被注销），请刷新页面后重新选择"
+        ),
+        "{err:?}"
+    );
+    let made = app
+        .remake_seals(
+            &admin,
+            order.id,
+            std::slice::from_ref(&target),
+            "原印模不清晰，申请人重新盖章",
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.state, OrderState::Made);
+
+    let now = app.seals(&alice, order.id).await.unwrap();
+    assert_eq!(now.len(), 3);
+    let kept = now.iter().find(|m| m.es_id == old[0].es_id).unwrap();
+    assert!(
+        !kept.revoked && kept.der == old[0].der,
+        "the seal not chosen stays as it was"
+    );
+    assert!(now.iter().find(|m| m.es_id == target).unwrap().revoked);
+    let remade = now
+        .iter()
+        .find(|m| m.es_id == format!("{target}R1"))
+        .expect("the remade seal has a fresh esID naming its place");
+    assert_eq!(remade.seq, 1002);
+    assert_eq!((remade.kind, &remade.name), (old[1].kind, &old[1].name));
+    assert_eq!(remade.valid_end, old[1].valid_end);
+    assert!(!remade.revoked && remade.picture_png != old[1].picture_png);
+    let Ok(sealdesk_ses::Parsed::Seal(parsed)) = sealdesk_ses::parse(&remade.der) else {
+        panic!("the remade seal parses as a seal");
+    };
+    assert_eq!(parsed.es_id, remade.es_id);
+    assert_eq!(
+        parsed.picture.data, remade.picture_png,
+        "the seal carries the new impression"
+    );
+    let standing = store.seal_standing(&target).await.unwrap().unwrap();
+    assert_eq!(standing.revoke_reason.as_deref(), Some("重新制章"));
+    assert_eq!(
+        app.replaced_seals(&alice, order.id).await.unwrap(),
+        vec![target.clone()],
+        "the key gives up the replaced seal in the same write"
+    );
+    let sms = app.demo_outbox(Some("13800138000")).await.unwrap();
+    assert!(
+        sms.iter()
+            .any(|m| m.text.contains("电子印章已按新的印模重新制作")),
+        "{:?}",
+        sms.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
+
+    // Written again, the order completes with the invoice it had.
+    let done = write_and_confirm(app, &alice, order.id, &mut token).await;
+    assert_eq!(done.state, OrderState::Completed);
+    assert_eq!(
+        store.invoice(order.id).await.unwrap().unwrap().number,
+        first_invoice.number
+    );
+    let trail: Vec<String> = app
+        .order_audit(&admin, order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(
+        trail.iter().filter(|a| *a == "remake").count(),
+        1,
+        "{trail:?}"
+    );
+    assert_eq!(
+        trail.iter().filter(|a| *a == "confirm_written").count(),
+        2,
+        "{trail:?}"
+    );
+    assert!(matches!(app.verify_audit().await.unwrap(), Ok(_)));
 }

@@ -1,5 +1,6 @@
 //! The order state machine: 草稿 → 待审核 → (审核不通过 → 待审核)* → 待支付 → 已支付 → 已授权 → 已制章 → 已完成,
-//! and 已取消 from any state before payment.
+//! and 已取消 from any state before payment. An operator's 重新制章 takes a made or completed order back to 已制章
+//! (the remade seals still have to be written onto the key).
 //!
 //! The table in [`OrderState::apply`] is the single source of truth: the application layer asks it before every
 //! change and the store refuses to write a state it was not handed by it.
@@ -66,6 +67,9 @@ pub enum Event {
     Make,
     /// 写入完成 — the applicant's key confirmed the seals are written.
     ConfirmWritten,
+    /// 重新制章 — an operator remade seals from a new 印模采集表 (the replaced seals are revoked); the new ones are
+    /// written onto the key again.
+    Remake,
     /// 取消.
     Cancel,
 }
@@ -93,6 +97,7 @@ impl Event {
             Event::Authorize => "授权",
             Event::Make => "制章",
             Event::ConfirmWritten => "写入完成",
+            Event::Remake => "重新制章",
             Event::Cancel => "取消",
         }
     }
@@ -107,6 +112,7 @@ impl Event {
             Event::Authorize => "authorize",
             Event::Make => "make",
             Event::ConfirmWritten => "confirm_written",
+            Event::Remake => "remake",
             Event::Cancel => "cancel",
         }
     }
@@ -142,6 +148,7 @@ impl OrderState {
             (S::Paid, A::Applicant, Event::Authorize) => Some(S::Authorized),
             (S::Authorized, A::Platform, Event::Make) => Some(S::Made),
             (S::Made, A::Applicant, Event::ConfirmWritten) => Some(S::Completed),
+            (S::Made | S::Completed, A::Operator, Event::Remake) => Some(S::Made),
             // Money has changed hands from 已支付 on: cancelling then is a refund case for a human, not a click.
             (
                 S::Draft | S::Rejected | S::PendingReview | S::PendingPayment,
@@ -165,7 +172,7 @@ impl OrderState {
         matches!(self, OrderState::Draft | OrderState::Rejected)
     }
 
-    /// Whether nothing can happen to the order any more.
+    /// Whether nothing but an operator's 重新制章 can happen to the order any more.
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderState::Completed | OrderState::Cancelled)
     }
@@ -249,6 +256,7 @@ mod tests {
             Just(Event::Authorize),
             Just(Event::Make),
             Just(Event::ConfirmWritten),
+            Just(Event::Remake),
             Just(Event::Cancel),
         ]
     }
@@ -265,6 +273,8 @@ mod tests {
             (Paid, Authorized),
             (Authorized, Made),
             (Made, Completed),
+            (Made, Made),
+            (Completed, Made),
             (Draft, Cancelled),
             (Rejected, Cancelled),
             (PendingReview, Cancelled),
@@ -284,7 +294,8 @@ mod tests {
                 match state.apply(actor, &event) {
                     Ok(next) => {
                         prop_assert!(EDGES.contains(&(state, next)), "{state:?} -> {next:?} by {actor:?}");
-                        prop_assert!(!state.is_terminal());
+                        // 已完成 is left only by an operator's 重新制章; 已取消 never.
+                        prop_assert!(!state.is_terminal() || (state == OrderState::Completed && event == Event::Remake && actor == Actor::Operator));
                         paid |= next == OrderState::Paid;
                         made |= next == OrderState::Made;
                         if next == OrderState::Completed { prop_assert!(paid && made); }
@@ -359,6 +370,21 @@ mod tests {
             OrderState::Paid
                 .apply(Actor::Applicant, &Event::Cancel)
                 .is_err()
+        );
+        // 重新制章 is an operator's, and only once seals exist.
+        assert!(
+            OrderState::Completed
+                .apply(Actor::Applicant, &Event::Remake)
+                .is_err()
+        );
+        assert!(
+            OrderState::Authorized
+                .apply(Actor::Operator, &Event::Remake)
+                .is_err()
+        );
+        assert_eq!(
+            OrderState::Completed.apply(Actor::Operator, &Event::Remake),
+            Ok(OrderState::Made)
         );
     }
 

@@ -76,6 +76,8 @@ pub(crate) fn routes(demo: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(seals))
         .routes(routes!(replaced_seals))
         .routes(routes!(confirm_cutouts))
+        .routes(routes!(remake))
+        .routes(routes!(key_orders))
         .routes(routes!(draw_signature))
         .routes(routes!(written))
         .routes(routes!(audit))
@@ -757,7 +759,7 @@ async fn make(
     Ok(order(&s.app.make_seals(&who, id(&oid)?).await?))
 }
 
-/// The made seals, DER in base64.
+/// The seals to write onto the key (not those a 重新制章 replaced), DER in base64.
 #[utoipa::path(get, path = "/orders/{id}/seals", tag = "orders", params(("id" = String, Path, description = "Order id")),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Vec<SealFile>), (status = "4XX", body = ErrorBody)))]
@@ -767,7 +769,14 @@ async fn seals(
     Path(oid): Path<String>,
 ) -> ApiResult<Vec<SealFile>> {
     let seals = s.app.seals(&who, id(&oid)?).await?;
-    Ok(Json(seals.iter().map(SealFile::from).collect()))
+    // What the key should hold: a seal replaced by 重新制章 is listed in `/replaces` instead.
+    Ok(Json(
+        seals
+            .iter()
+            .filter(|m| !m.revoked)
+            .map(SealFile::from)
+            .collect(),
+    ))
 }
 
 /// The seals this order's seals replace on the key (续期 and 变更: the earlier order's), for the page to delete in
@@ -782,6 +791,44 @@ async fn replaced_seals(
 ) -> ApiResult<ReplacedSeals> {
     Ok(Json(ReplacedSeals {
         es_ids: s.app.replaced_seals(&who, id(&oid)?).await?,
+    }))
+}
+
+/// 重新制章 (制章员): remakes the named seals of a made or completed order from its current 印模采集表 and
+/// revokes them; the order returns to 已制章 for the applicant to write the new seals.
+#[utoipa::path(post, path = "/orders/{id}/remake", tag = "orders", params(("id" = String, Path, description = "Order id")),
+    request_body = RemakeSeals, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = OrderBody), (status = "4XX", body = ErrorBody)))]
+async fn remake(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(oid): Path<String>,
+    ApiJson(r): ApiJson<RemakeSeals>,
+) -> ApiResult<OrderBody> {
+    Ok(order(
+        &s.app
+            .remake_seals(&who, id(&oid)?, &r.es_ids, &r.reason)
+            .await?,
+    ))
+}
+
+/// 读取证书锁 (续期, 变更, 补办 start here): the caller's completed orders whose standing seals belong on the key
+/// with this certificate, and whether the certificate has expired.
+#[utoipa::path(post, path = "/ukey/orders", tag = "orders",
+    request_body = KeyCertificate, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = KeyOrders), (status = "4XX", body = ErrorBody)))]
+async fn key_orders(
+    State(s): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ApiJson(r): ApiJson<KeyCertificate>,
+) -> ApiResult<KeyOrders> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(r.cert_der_b64.trim())
+        .map_err(|_| AppError::field("cert", "证书内容不是有效的 base64"))?;
+    let orders = s.app.key_orders(&who, &der).await?;
+    Ok(Json(KeyOrders {
+        expired: s.app.certificate_expired(&der),
+        orders: orders.iter().map(KeyOrderEntry::from).collect(),
     }))
 }
 

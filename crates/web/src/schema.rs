@@ -539,6 +539,111 @@ pub struct ConfirmCutouts {
     pub seal_of: Vec<usize>,
 }
 
+/// 重新制章 (制章员): the order's standing seals to remake from its current 印模采集表, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RemakeSeals {
+    /// esIDs of the seals to remake (each is revoked once its replacement is made).
+    pub es_ids: Vec<String>,
+    /// 原因, kept in the audit log.
+    pub reason: String,
+}
+
+/// 读取证书锁: the certificate the UKey agent read from the key.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KeyCertificate {
+    /// The certificate, DER in base64 (the agent's `cert.der_base64`).
+    pub cert_der_b64: String,
+}
+
+/// What the platform knows of the key read: the caller's completed orders whose seals belong on it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyOrders {
+    /// Set when the key's certificate has expired: a 续期 must wait for the certificate's renewal (the seed's
+    /// order of things).
+    pub expired: Option<String>,
+    /// Newest first; orders bound to this very certificate before those of an earlier one.
+    pub orders: Vec<KeyOrderEntry>,
+}
+
+/// One completed order with standing seals for the key read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyOrderEntry {
+    /// Order id.
+    pub id: String,
+    /// 订单号.
+    pub order_no: String,
+    /// 业务类型 of that order, in Chinese.
+    pub service_label: &'static str,
+    /// 授权单位.
+    pub unit: String,
+    /// 授权类型.
+    pub kind: String,
+    /// 印章授权开始时间 (earliest start of its standing seals), RFC 3339.
+    pub valid_start: String,
+    /// 印章授权截止时间 (latest end), RFC 3339.
+    pub valid_end: String,
+    /// The certificate serial the seals were made with.
+    pub bound_serial: String,
+    /// The key holds another certificate of the holder now (the seals are remade with it).
+    pub cert_changed: bool,
+    /// Its standing seals.
+    pub seals: Vec<KeySealEntry>,
+}
+
+/// A standing seal of a [`KeyOrderEntry`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeySealEntry {
+    /// esID.
+    pub es_id: String,
+    /// 印章名称.
+    pub name: String,
+    /// 印模类型, in Chinese.
+    pub kind_label: &'static str,
+    /// RFC 3339.
+    pub valid_start: String,
+    /// RFC 3339.
+    pub valid_end: String,
+}
+
+impl From<&sealdesk_app::KeyOrder> for KeyOrderEntry {
+    fn from(k: &sealdesk_app::KeyOrder) -> Self {
+        let start = k
+            .seals
+            .iter()
+            .map(|m| m.valid_start.clone())
+            .min()
+            .unwrap_or_default();
+        let end = k
+            .seals
+            .iter()
+            .map(|m| m.valid_end.clone())
+            .max()
+            .unwrap_or_default();
+        KeyOrderEntry {
+            id: k.order.id.to_string(),
+            order_no: k.order.order_no.clone(),
+            service_label: k.order.service.label(),
+            unit: k.order.authorization.unit.clone(),
+            kind: k.order.authorization.kind.clone(),
+            valid_start: start,
+            valid_end: end,
+            bound_serial: k.bound_serial.clone(),
+            cert_changed: k.cert_changed,
+            seals: k
+                .seals
+                .iter()
+                .map(|m| KeySealEntry {
+                    es_id: m.es_id.clone(),
+                    name: m.name.clone(),
+                    kind_label: m.kind.label(),
+                    valid_start: m.valid_start.clone(),
+                    valid_end: m.valid_end.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A made seal with its bytes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SealFile {

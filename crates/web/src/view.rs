@@ -394,6 +394,32 @@ pub(crate) fn beijing(rfc3339: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The seed's UKEY信息 of an order bound to a key (label, value): the key and its certificate as bound at 授权,
+/// the 授权单位 and 授权类型, and the authorised period of its standing seals; empty before 授权.
+pub(crate) fn ukey_rows(v: &sealdesk_app::OrderView) -> Vec<(&'static str, String)> {
+    let Some(k) = &v.order.key else {
+        return Vec::new();
+    };
+    let mut rows = vec![("密钥序列号", k.serial.clone())];
+    if let Some((serial, nb, na)) = sealdesk_app::bound_certificate(k) {
+        rows.push(("证书序列号", serial));
+        rows.push(("证书有效开始时间", sealdesk_domain::Timestamp(nb).beijing()));
+        rows.push(("证书有效截止时间", sealdesk_domain::Timestamp(na).beijing()));
+    }
+    rows.push(("证书主题", k.subject.clone()));
+    rows.push(("授权单位", v.order.authorization.unit.clone()));
+    rows.push(("授权类型", v.order.authorization.kind.clone()));
+    let standing = || v.seals.iter().filter(|m| !m.revoked);
+    if let (Some(start), Some(end)) = (
+        standing().map(|m| m.valid_start.as_str()).min(),
+        standing().map(|m| m.valid_end.as_str()).max(),
+    ) {
+        rows.push(("印章授权开始时间", date_part(&beijing(start)).to_owned()));
+        rows.push(("印章授权截止时间", date_part(&beijing(end)).to_owned()));
+    }
+    rows
+}
+
 /// The date part of an RFC 3339 text.
 pub(crate) fn date_part(rfc3339: &str) -> &str {
     rfc3339.get(..10).unwrap_or("")
@@ -631,10 +657,20 @@ impl CutoutsView {
         order: &sealdesk_domain::Order,
     ) -> Result<Option<CutoutsView>, sealdesk_app::AppError> {
         use sealdesk_domain::OrderState as S;
-        if !matches!(
-            order.state,
-            S::Draft | S::PendingReview | S::Rejected | S::PendingPayment | S::Paid | S::Authorized
-        ) {
+        // After 制章 the cut-outs matter only to a 制章员, who remakes seals from a new form.
+        let remaking = sealdesk_app::remakeable(order.state)
+            && who.principal.may(sealdesk_domain::Role::Issuer);
+        if !remaking
+            && !matches!(
+                order.state,
+                S::Draft
+                    | S::PendingReview
+                    | S::Rejected
+                    | S::PendingPayment
+                    | S::Paid
+                    | S::Authorized
+            )
+        {
             return Ok(None);
         }
         let can_replace = matches!(who.principal, sealdesk_app::Principal::Applicant { .. })

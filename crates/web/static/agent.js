@@ -5,8 +5,8 @@
 // downloaded from the platform and posts the key's signed read-back. The platform and the agent never talk to
 // each other: everything goes through this page, and the PIN goes to the agent only.
 //
-// Three places use it, each a container with data attributes: #ukey (an order's 授权 and 写入), #ukey-login
-// (证书登录) and #ukey-check (环境检测). Text is set with textContent only.
+// Four places use it, each a container with data attributes: #ukey (an order's 授权 and 写入), #ukey-login
+// (证书登录), #ukey-check (环境检测) and #ukey-start (读取证书锁 where 续期 and 变更 begin). Text is set with textContent only.
 "use strict";
 (function () {
   function $(id) {
@@ -119,6 +119,42 @@
     return (t || "").slice(0, 10);
   }
 
+  // An RFC 3339 time as the seed shows it: Beijing time, 2022-03-14 22:51:28.
+  function beijing(t) {
+    var d = new Date(t);
+    if (isNaN(d.getTime())) {
+      return t || "";
+    }
+    return new Date(d.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  // Fills a <dl> with (label, value) pairs.
+  function fillInfo(dl, rows) {
+    while (dl.firstChild) {
+      dl.removeChild(dl.firstChild);
+    }
+    rows.forEach(function (r) {
+      dl.appendChild(el("dt", r[0] + "："));
+      dl.appendChild(el("dd", r[1]));
+    });
+    dl.hidden = rows.length === 0;
+  }
+
+  // The seed's UKEY信息 of one key: 密钥序列号 and its certificate's serial, validity, subject and issuer.
+  function keyInfo(k) {
+    if (!k || !k.cert) {
+      return [];
+    }
+    return [
+      ["密钥序列号", k.serial],
+      ["证书序列号", k.cert.serial],
+      ["证书有效开始时间", beijing(k.cert.not_before)],
+      ["证书有效截止时间", beijing(k.cert.not_after)],
+      ["证书主题", k.cert.subject],
+      ["颁发者", k.cert.issuer]
+    ];
+  }
+
   // Fills `table` with one row per key; returns the keys that hold a readable certificate.
   function showKeys(table, keys) {
     var body = table.tBodies[0] || table.appendChild(el("tbody"));
@@ -148,6 +184,20 @@
       body.appendChild(tr);
     });
     table.hidden = keys.length === 0;
+    // The chosen key's UKEY信息, kept in step with the choice.
+    var info = $(table.id.replace(/-keys$/, "-info"));
+    if (info) {
+      var show = function () {
+        var serial = (table.querySelector("input[name=ukey-serial]:checked") || {}).value;
+        fillInfo(info, keyInfo(usable.filter(function (k) {
+          return k.serial === serial;
+        })[0]));
+      };
+      body.querySelectorAll("input[name=ukey-serial]").forEach(function (r) {
+        r.addEventListener("change", show);
+      });
+      show();
+    }
     return usable;
   }
 
@@ -375,6 +425,95 @@
     await refresh();
   }
 
+  // ---- 续期 / 变更 start here: read the key, find the orders whose seals are on it ----
+
+  async function startPanel(root) {
+    var status = $("ukey-start-status");
+    var go = $("ukey-start-go");
+    var err = $("ukey-start-error");
+    var result = $("ukey-start-result");
+    var csrf = root.dataset.csrf;
+    var service = root.dataset.service;
+    var label = root.dataset.label;
+    var agent = null;
+    var keys = [];
+
+    async function refresh() {
+      go.disabled = true;
+      agent = await connect(root, status);
+      if (agent) {
+        keys = await agent.keys();
+      }
+      go.disabled = agent === null;
+    }
+
+    function row(dl, name, value) {
+      dl.appendChild(el("dt", name + "："));
+      dl.appendChild(el("dd", value));
+    }
+
+    function showOrders(key, answer) {
+      while (result.firstChild) {
+        result.removeChild(result.firstChild);
+      }
+      if (answer.expired && service === "renewal") {
+        throw fail(answer.expired, "cert_expired");
+      }
+      if (answer.orders.length === 0) {
+        throw fail("该证书锁上没有在本平台办理且仍有效的印章：请确认插入的是需要" + label + "的证书锁，或从下面「我的订单」中选择", "no_orders");
+      }
+      answer.orders.forEach(function (o) {
+        var box = el("div");
+        box.className = "key-order";
+        box.id = "key-order-" + o.id;
+        box.appendChild(el("h3", "订单 " + o.order_no + "（" + o.service_label + "）"));
+        var dl = el("dl");
+        dl.className = "ukey-info";
+        row(dl, "授权单位", o.unit);
+        row(dl, "授权类型", o.kind);
+        row(dl, "印章授权开始时间", datePart(beijing(o.valid_start)));
+        row(dl, "印章授权截止时间", datePart(beijing(o.valid_end)));
+        row(dl, "印章", o.seals.map(function (m) {
+          return m.name + "（" + m.kind_label + "，" + datePart(beijing(m.valid_start)) + " 至 " + datePart(beijing(m.valid_end)) + "）";
+        }).join("；"));
+        box.appendChild(dl);
+        if (o.cert_changed) {
+          var note = el("p", "证书锁中的证书已更换（原印章的证书序列号 " + o.bound_serial + "，现为 " + key.cert.serial.toUpperCase() + "）：" + label + "的印章将使用新证书制作。");
+          note.className = "flash ok cert-changed";
+          box.appendChild(note);
+        }
+        var next = el("a", "下一步：" + label + "这些印章");
+        next.className = "button";
+        next.id = "key-next-" + o.id;
+        next.href = "/orders/new?service=" + encodeURIComponent(service) + "&previous=" + encodeURIComponent(o.id) +
+          "&key_cert=" + encodeURIComponent(key.cert.der_base64);
+        box.appendChild(el("p")).appendChild(next);
+        result.appendChild(box);
+      });
+    }
+
+    $("ukey-start-refresh").addEventListener("click", refresh);
+    go.addEventListener("click", async function () {
+      err.hidden = true;
+      var serial = chosenSerial(root);
+      var key = keys.filter(function (k) {
+        return k.serial === serial && k.cert;
+      })[0];
+      if (!agent || !key) {
+        return;
+      }
+      go.disabled = true;
+      try {
+        var answer = await platform("POST", "/ukey/orders", csrf, { cert_der_b64: key.cert.der_base64 });
+        showOrders(key, answer);
+      } catch (e) {
+        showError(err, e);
+      }
+      go.disabled = false;
+    });
+    await refresh();
+  }
+
   // ---- 环境检测: agent running, a key present, its certificate readable; a named fix for each failure ----
 
   function checkRow(list, name) {
@@ -506,6 +645,10 @@
     root = $("ukey-check");
     if (root) {
       checkPage(root);
+    }
+    root = $("ukey-start");
+    if (root) {
+      startPanel(root);
     }
   });
 })();

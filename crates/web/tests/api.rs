@@ -1025,6 +1025,44 @@ async fn every_api_route_is_documented_and_real_responses_match_their_schemas() 
     assert_eq!(inv["total_capitals"], "叁佰贰拾元整");
     let (_, detail) = c.call("get", "/orders/{id}", &p(""), me, None).await;
     assert_eq!(detail["state"], "completed");
+    // 读取证书锁: the key's certificate finds the completed order whose seals are on it.
+    let (st, found) = c
+        .call(
+            "post",
+            "/ukey/orders",
+            "/ukey/orders",
+            me,
+            j(json!({"cert_der_b64": b64(token.cert().der())})),
+        )
+        .await;
+    assert_eq!(
+        (
+            st,
+            found["orders"][0]["id"].as_str(),
+            &found["orders"][0]["cert_changed"],
+            &found["expired"]
+        ),
+        (200, Some(id.as_str()), &json!(false), &Value::Null),
+        "{found}"
+    );
+    // 重新制章 is a 制章员's: neither the applicant nor a reviewer may.
+    let es0 = seals[0]["es_id"].as_str().unwrap().to_owned();
+    for who in [me, op] {
+        let (st, body) = c
+            .call(
+                "post",
+                "/orders/{id}/remake",
+                &p("/remake"),
+                who,
+                j(json!({"es_ids": [es0], "reason": "印模不清晰"})),
+            )
+            .await;
+        assert_eq!(
+            (st, body["message"].as_str()),
+            (403, Some("只有制章员可以重新制章")),
+            "{body}"
+        );
+    }
     c.call("get", "/orders", "/orders?state=completed", op, None)
         .await;
     c.call("get", "/orders/{id}/audit", &p("/audit"), op, None)

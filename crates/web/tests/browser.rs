@@ -1798,3 +1798,494 @@ async fn a_change_of_one_chosen_seal_replaces_only_that_seal() {
     assert_eq!(status(new[0].es_id.clone()).await, "有效");
     c.close().await.unwrap();
 }
+
+/// The id at the end of the page's path (`/orders/123`).
+async fn order_id_in_url(c: &Client) -> i64 {
+    c.current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A completed 新办, through the use cases: for an enterprise, a 公章 and a 资质印章 on the server's soft token; for
+/// a person, a 注册建造师 seal (blue 执业印章, stamped in its box) on a person's soft token made under
+/// `person-keys/`. Returns the order and the directory of the key holding its seals.
+async fn completed_order(
+    s: &common::TestServer,
+    http: &reqwest::Client,
+    token: &str,
+    who: &sealdesk_app::Who,
+    person: bool,
+) -> (i64, std::path::PathBuf) {
+    if !person {
+        let id = common::paid_order(s, who, "new", None).await;
+        let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+        common::authorize_and_write(s, who, id, &mut key).await;
+        return (id, s.token_dir.clone());
+    }
+    let mut body = common::order_body("13800138000");
+    body.as_object_mut().unwrap().remove("project");
+    body["holder"]["kind"] = serde_json::json!("person");
+    body["seals"] = serde_json::json!([{"kind": "registered_constructor", "count": 1}]);
+    let form: sealdesk_domain::OrderForm = serde_json::from_value(body).unwrap();
+    let id = s.app.create_order(who, "testCSQY", &form).await.unwrap().id;
+    for kind in [
+        sealdesk_domain::UploadKind::IdFront,
+        sealdesk_domain::UploadKind::IdBack,
+    ] {
+        s.app
+            .add_upload(who, id, kind, "id.jpg", scan())
+            .await
+            .unwrap();
+    }
+    let stamped = common::stamped_form(s, http, token, &id.to_string()).await;
+    s.app
+        .add_upload(
+            who,
+            id,
+            sealdesk_domain::UploadKind::ImpressionForm,
+            "form.jpg",
+            stamped,
+        )
+        .await
+        .unwrap();
+    s.app.submit(who, id).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(s).await, id)
+        .await
+        .unwrap();
+    pay_as_person(s, who, id).await;
+    let dir = person_key(s, "ukey-person");
+    let mut key = sealdesk_adapters::token::SoftToken::open(&dir).unwrap();
+    common::authorize_and_write(s, who, id, &mut key).await;
+    (id, dir)
+}
+
+/// A test kit scan for the ID and licence slots.
+fn scan() -> Vec<u8> {
+    sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg
+}
+
+/// A new soft token of the person 李四 (with her ID number in the certificate) at `person-keys/<name>`.
+fn person_key(s: &common::TestServer, name: &str) -> std::path::PathBuf {
+    let dir = s.tmp.path().join("person-keys").join(name);
+    sealdesk_adapters::token::SoftToken::init_with_id(
+        &dir,
+        "12345678",
+        &sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap(),
+        "person",
+        "李四",
+        Some("11010519491231002X"),
+    )
+    .unwrap();
+    dir
+}
+
+/// 确认发票 as the person 李四 and pay at the sandbox cashier.
+async fn pay_as_person(s: &common::TestServer, who: &sealdesk_app::Who, id: i64) {
+    let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
+        "kind": "personal", "title": "李四", "taxpayer_id": "", "mobile": "13800138000", "email": ""
+    }))
+    .unwrap();
+    s.app.confirm_invoice(who, id, &invoice).await.unwrap();
+    let (p, _) = s.app.start_payment(who, id, "sandbox").await.unwrap();
+    s.app.sandbox_pay(who, p.id).await.unwrap();
+}
+
+/// The esIDs of the seals on the soft token in `dir`.
+fn seals_on_key(dir: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = sealdesk_adapters::token::SoftToken::open(dir)
+        .unwrap()
+        .seals()
+        .unwrap()
+        .into_iter()
+        .map(|(_, der)| match sealdesk_ses::parse(&der).unwrap() {
+            sealdesk_ses::Parsed::Seal(p) => p.es_id,
+            _ => panic!("a seal signature where a seal was written"),
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// 续期 for a personal key (a 注册建造师's blue 执业印章) begins where the seed begins it: 插入需要续期的证书锁，点击获取.
+/// The start page lists the key with the seed's UKEY信息 (证书序列号, 证书有效开始/截止时间, 证书主题); 获取 finds the
+/// completed order whose seal is on the key, with its 授权单位, 授权类型 and 印章授权开始/截止时间; 下一步 opens the
+/// renewal form of that order, and the draft keeps the certificate read from the key. Through the agent the
+/// renewed seal takes the place of the earlier one on the key, with its picture, and the order page shows the
+/// seed's UKEY信息.
+#[tokio::test]
+async fn a_personal_renewal_starts_from_reading_the_key() {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let (first, key_dir) = completed_order(&s, &http, &token, &who, true).await;
+    let old = s.app.seals(&who, first).await.unwrap();
+    assert_eq!(old.len(), 1);
+    let cert_serial = sealdesk_adapters::token::SoftToken::open(&key_dir)
+        .unwrap()
+        .cert()
+        .serial_hex();
+    let _agent = start_agent(
+        agent_listener,
+        &key_dir,
+        &s.url,
+        &s.app.maker_certificate_pem(),
+    )
+    .await;
+
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders", s.url)).await.unwrap();
+    wait_text(&c, "订单金额(元)").await;
+    click(&c, "a[href='/orders/new?service=renewal']").await;
+    // The UKEY信息 lists are a grid of label and value: compare them without the line breaks between.
+    let panel = wait_text(&c, "检测到 1 把证书锁").await.replace('\n', "");
+    for want in [
+        format!("证书序列号：{cert_serial}"),
+        "证书有效开始时间：".to_owned(),
+        "证书有效截止时间：".to_owned(),
+        "证书主题：".to_owned(),
+        "个人锁".to_owned(),
+    ] {
+        assert!(panel.contains(&want), "{want}: {panel}");
+    }
+    click(&c, "#ukey-start-go").await;
+    let found = wait_text(&c, "下一步：续期这些印章")
+        .await
+        .replace('\n', "");
+    let first_no = s.store.order(first).await.unwrap().order_no;
+    let (start, end) = s.app.seal_window(&who, first).await.unwrap().unwrap();
+    let day = |t: &str| {
+        sealdesk_domain::Timestamp::parse_rfc3339(t)
+            .unwrap()
+            .beijing_date()
+    };
+    for want in [
+        format!("订单 {first_no}（新办）"),
+        "授权单位：南昌市城建档案馆".to_owned(),
+        "授权类型：期限".to_owned(),
+        format!("印章授权开始时间：{}", day(&start)),
+        format!("印章授权截止时间：{}", day(&end)),
+        "注册建造师".to_owned(),
+    ] {
+        assert!(found.contains(&want), "{want}: {found}");
+    }
+    assert!(!found.contains("证书已更换"), "{found}");
+    click(&c, &format!("#key-next-{first}")).await;
+    let form = wait_text(&c, "续期的印章").await;
+    assert!(form.contains(&format!("原订单：{first_no}")), "{form}");
+    click(&c, "#save").await;
+    wait_text(&c, "印章办理状态").await;
+    let renewal = order_id_in_url(&c).await;
+    let r = s.store.order(renewal).await.unwrap();
+    assert_eq!(
+        (r.service, r.previous_order),
+        (sealdesk_domain::Service::Renewal, Some(first))
+    );
+    assert_eq!(
+        r.key.as_ref().map(|k| k.serial.clone()),
+        Some(cert_serial.to_uppercase()),
+        "the draft keeps the certificate read from the key"
+    );
+    for kind in r.required_uploads() {
+        s.app
+            .add_upload(&who, renewal, kind, "id.jpg", scan())
+            .await
+            .unwrap();
+    }
+    s.app.submit(&who, renewal).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(&s).await, renewal)
+        .await
+        .unwrap();
+    pay_as_person(&s, &who, renewal).await;
+
+    c.goto(&format!("{}/orders/{renewal}", s.url))
+        .await
+        .unwrap();
+    wait_text(&c, "检测到 1 把证书锁").await;
+    fill(&c, "ukey-pin", "12345678").await;
+    click(&c, "#ukey-go").await;
+    let done = wait_text(&c, "印章办理完成").await;
+    assert!(done.contains("将替换证书锁上原有的 1 枚印章"), "{done}");
+    let page = wait_text(&c, "UKEY信息").await.replace('\n', "");
+    for want in [
+        format!("证书序列号：{cert_serial}"),
+        "授权单位：南昌市城建档案馆".to_owned(),
+        "印章授权截止时间：".to_owned(),
+    ] {
+        assert!(page.contains(&want), "{want}: {page}");
+    }
+    let new = s.app.seals(&who, renewal).await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert!(new[0].picture_png == old[0].picture_png, "the same picture");
+    assert!(new[0].valid_end > old[0].valid_end);
+    assert_eq!(
+        seals_on_key(&key_dir),
+        vec![new[0].es_id.clone()],
+        "the renewed seal took the earlier one's place"
+    );
+    c.close().await.unwrap();
+}
+
+/// 补办 in the browser, for `person` or an enterprise: the key is lost, so 补办 starts from the completed order (no
+/// key to read); the form is that order's, and through the agent serving the new key 授权 and 写入 put the seals,
+/// with their pictures, onto the new key, while the seals of the lost key are revoked.
+async fn reissue_walk(person: bool) {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let (first, _lost) = completed_order(&s, &http, &token, &who, person).await;
+    let mut old = s.app.seals(&who, first).await.unwrap();
+    old.sort_by_key(|m| m.seq);
+    // The new key, of the same holder, is the only one the agent sees.
+    let new_dir = if person {
+        person_key(&s, "ukey-new")
+    } else {
+        let dir = s.tmp.path().join("new-keys").join("ukey-new");
+        sealdesk_adapters::token::SoftToken::init_with_id(
+            &dir,
+            "12345678",
+            &sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap(),
+            "enterprise",
+            "北筑设计研究院有限公司",
+            Some("91110108551385082Q"),
+        )
+        .unwrap();
+        dir
+    };
+    let new_key = sealdesk_adapters::token::SoftToken::open(&new_dir).unwrap();
+    let _agent = start_agent(
+        agent_listener,
+        &new_dir,
+        &s.url,
+        &s.app.maker_certificate_pem(),
+    )
+    .await;
+
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders", s.url)).await.unwrap();
+    wait_text(&c, "订单金额(元)").await;
+    click(&c, "a[href='/orders/new?service=reissue']").await;
+    let start = wait_text(&c, "选择原订单").await;
+    assert!(start.contains("证书锁丢失后"), "{start}");
+    click(&c, &format!("#start-{first}")).await;
+    let form = wait_text(&c, "原订单：").await;
+    let first_no = s.store.order(first).await.unwrap().order_no;
+    assert!(form.contains(&first_no), "{form}");
+    click(&c, "#save").await;
+    wait_text(&c, "印章办理状态").await;
+    let reissue = order_id_in_url(&c).await;
+    let r = s.store.order(reissue).await.unwrap();
+    assert_eq!(
+        (r.service, r.previous_order),
+        (sealdesk_domain::Service::Reissue, Some(first))
+    );
+    for kind in r.required_uploads() {
+        assert_ne!(
+            kind,
+            sealdesk_domain::UploadKind::ImpressionForm,
+            "a 补办 keeps the pictures unless new ones are uploaded"
+        );
+        s.app
+            .add_upload(&who, reissue, kind, "scan.jpg", scan())
+            .await
+            .unwrap();
+    }
+    s.app.submit(&who, reissue).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(&s).await, reissue)
+        .await
+        .unwrap();
+    if person {
+        pay_as_person(&s, &who, reissue).await;
+    } else {
+        let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
+        s.app
+            .confirm_invoice(&who, reissue, &invoice)
+            .await
+            .unwrap();
+        let (p, _) = s.app.start_payment(&who, reissue, "sandbox").await.unwrap();
+        s.app.sandbox_pay(&who, p.id).await.unwrap();
+    }
+
+    c.goto(&format!("{}/orders/{reissue}", s.url))
+        .await
+        .unwrap();
+    let panel = wait_text(&c, "检测到 1 把证书锁").await;
+    assert!(panel.contains(new_key.serial()), "{panel}");
+    fill(&c, "ukey-pin", "12345678").await;
+    click(&c, "#ukey-go").await;
+    wait_text(&c, "印章办理完成").await;
+    let done = wait_text(&c, "已完成").await;
+    assert!(done.contains("UKEY信息"), "{done}");
+    let r = s.store.order(reissue).await.unwrap();
+    assert_eq!(r.state, sealdesk_domain::OrderState::Completed);
+    assert_eq!(
+        r.key.unwrap().serial,
+        new_key.cert().serial_hex().to_uppercase()
+    );
+    let mut new = s.app.seals(&who, reissue).await.unwrap();
+    new.sort_by_key(|m| m.seq);
+    assert_eq!(new.len(), old.len());
+    for (o, n) in old.iter().zip(&new) {
+        assert!(
+            n.picture_png == o.picture_png,
+            "{}: the same picture",
+            n.es_id
+        );
+        assert_eq!(
+            s.app.seal_status(&o.es_id).await.unwrap().status.label(),
+            "已注销",
+            "{} of the lost key",
+            o.es_id
+        );
+    }
+    let mut want: Vec<String> = new.iter().map(|m| m.es_id.clone()).collect();
+    want.sort();
+    assert_eq!(seals_on_key(&new_dir), want);
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_enterprise_reissue_moves_the_seals_onto_a_new_key_in_the_browser() {
+    reissue_walk(false).await;
+}
+
+#[tokio::test]
+async fn a_personal_reissue_moves_the_seal_onto_a_new_key_in_the_browser() {
+    reissue_walk(true).await;
+}
+
+/// 变更 for a person in the browser: the completed order's 变更 lists the 注册建造师 seal; renamed, its 印模采集表 has
+/// one box, stamped with the new seal; through the agent the new seal replaces the old one on the key, and the
+/// old one is revoked once the new one is written. The new seal's picture is the impression of its own box.
+#[tokio::test]
+async fn a_personal_change_replaces_the_seal_with_its_new_impression() {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url.clone(),
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let (first, key_dir) = completed_order(&s, &http, &token, &who, true).await;
+    let old = s.app.seals(&who, first).await.unwrap();
+    let _agent = start_agent(
+        agent_listener,
+        &key_dir,
+        &s.url,
+        &s.app.maker_certificate_pem(),
+    )
+    .await;
+
+    let (_driver, c) = browser().await;
+    use_session(&c, &s.url, &token).await;
+    c.goto(&format!("{}/orders", s.url)).await.unwrap();
+    wait_text(&c, "订单金额(元)").await;
+    click(&c, &format!("a.change[href$='previous={first}']")).await;
+    wait_text(&c, "变更的印章").await;
+    fill(
+        &c,
+        &format!("rename-{}", old[0].es_id),
+        "李四（一级注册建造师）",
+    )
+    .await;
+    click(&c, "#save").await;
+    wait_text(&c, "印章办理状态").await;
+    let change = order_id_in_url(&c).await;
+    let o = s.store.order(change).await.unwrap();
+    assert_eq!(o.service, sealdesk_domain::Service::Change);
+    assert_eq!(o.seals[0].name, "李四（一级注册建造师）");
+    for kind in [
+        sealdesk_domain::UploadKind::IdFront,
+        sealdesk_domain::UploadKind::IdBack,
+    ] {
+        s.app
+            .add_upload(&who, change, kind, "id.jpg", scan())
+            .await
+            .unwrap();
+    }
+    let stamped = common::stamped_form(&s, &http, &token, &change.to_string()).await;
+    s.app
+        .add_upload(
+            &who,
+            change,
+            sealdesk_domain::UploadKind::ImpressionForm,
+            "form.jpg",
+            stamped,
+        )
+        .await
+        .unwrap();
+    s.app.submit(&who, change).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(&s).await, change)
+        .await
+        .unwrap();
+    pay_as_person(&s, &who, change).await;
+
+    c.goto(&format!("{}/orders/{change}", s.url)).await.unwrap();
+    wait_text(&c, "检测到 1 把证书锁").await;
+    fill(&c, "ukey-pin", "12345678").await;
+    click(&c, "#ukey-go").await;
+    let done = wait_text(&c, "印章办理完成").await;
+    assert!(done.contains("将替换证书锁上原有的 1 枚印章"), "{done}");
+    wait_text(&c, "已完成").await;
+    let new = s.app.seals(&who, change).await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].name, "李四（一级注册建造师）");
+    assert!(
+        new[0].picture_png != old[0].picture_png,
+        "the new impression"
+    );
+    // The picture is the cut-out of the change order's own box.
+    assert!(
+        new[0].picture_png
+            == s.app
+                .cutout_png(&who, change, 0)
+                .await
+                .expect("the form's cut-out stays readable"),
+        "the seal carries the impression stamped in its box"
+    );
+    assert_eq!(
+        s.app
+            .seal_status(&old[0].es_id)
+            .await
+            .unwrap()
+            .status
+            .label(),
+        "已注销"
+    );
+    assert_eq!(seals_on_key(&key_dir), vec![new[0].es_id.clone()]);
+    c.close().await.unwrap();
+}

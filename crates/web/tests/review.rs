@@ -517,3 +517,145 @@ async fn a_near_bid_opening_marks_the_order_urgent_in_the_queue() {
     let order = s.store.order(ids[1].parse().unwrap()).await.unwrap();
     assert_eq!(order.bid_opening.as_deref(), Some(later.as_str()));
 }
+
+/// 重新制章 in the console: a reviewer is not offered it; a 制章员 of the project's group uploads the newly stamped
+/// 印模采集表 of a completed order and remakes the 资质印章 with a reason. The order page answers each step, the
+/// order is back at 已制章, and the applicant's page shows the replaced seal as 已注销 beside the remade one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_remakes_a_seal_in_the_console() {
+    let s = common::start().await;
+    let http = common::http_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (alice, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    let id = common::paid_order(&s, &who, "new", None).await;
+    let mut key = sealdesk_adapters::token::SoftToken::open(&s.token_dir).unwrap();
+    common::authorize_and_write(&s, &who, id, &mut key).await;
+    let mut old = s.app.seals(&who, id).await.unwrap();
+    old.sort_by_key(|m| m.seq);
+    let issuer = s
+        .app
+        .ensure_operator_with_roles(
+            "zhaoliu",
+            "zhaoliu-password-1",
+            false,
+            sealdesk_domain::Roles::only(sealdesk_domain::Role::Issuer),
+        )
+        .await
+        .unwrap();
+    let group = s.store.group_by_name("A组").await.unwrap();
+    s.store.add_to_group(group.id, issuer).await.unwrap();
+    let (admin, _) = common::operator_session(&http, &s.url, "admin", "sealdesk-demo").await;
+    let (op, csrf) = common::operator_session(&http, &s.url, "zhaoliu", "zhaoliu-password-1").await;
+    let page = |cookie: String, path: String| {
+        let http = http.clone();
+        let url = s.url.clone();
+        async move {
+            http.get(format!("{url}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let console = format!("/admin/orders/{id}");
+    assert!(
+        !page(format!("sd_session={admin}"), console.clone())
+            .await
+            .contains("id=\"remake\"")
+    );
+    let before = page(format!("sd_session={op}"), console.clone()).await;
+    assert!(before.contains("id=\"remake\""), "{before}");
+
+    // The holder stamps the form again; the 制章员 uploads it.
+    let pdf = http
+        .get(format!("{}/orders/{id}/impression-form.pdf", s.url))
+        .header("cookie", format!("sd_session={op}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let order = s.store.order(id).await.unwrap();
+    let stamped = common::stamp_form(&order, &pdf);
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .text("kind", "impression_form")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(stamped)
+                .file_name("again.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let r = http
+        .post(format!("{}/admin/orders/{id}/remake/form", s.url))
+        .header("cookie", format!("sd_session={op}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("{console}?ok=")), "{back}");
+    let shown = page(format!("sd_session={op}"), back).await;
+    assert!(shown.contains("新的印模采集表已上传"), "{shown}");
+    assert!(
+        shown.contains("id=\"cutouts\""),
+        "the new cut-outs at true size: {shown}"
+    );
+
+    let remake = |fields: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let url = s.url.clone();
+        let op = op.clone();
+        async move {
+            let r = http
+                .post(format!("{url}/admin/orders/{id}/remake"))
+                .header("cookie", format!("sd_session={op}"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            r.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    // No reason: named on the page, nothing made.
+    let back = remake(vec![
+        ("_csrf", csrf.clone()),
+        ("seal", old[1].es_id.clone()),
+    ])
+    .await;
+    let shown = page(format!("sd_session={op}"), back).await;
+    assert!(shown.contains("请填写重新制章的原因"), "{shown}");
+    assert_eq!(s.app.seals(&who, id).await.unwrap().len(), 2);
+    let back = remake(vec![
+        ("_csrf", csrf.clone()),
+        ("seal", old[1].es_id.clone()),
+        ("reason", "原印模不清晰，申请人重新盖章".into()),
+    ])
+    .await;
+    let shown = page(format!("sd_session={op}"), back).await;
+    assert!(shown.contains("已重新制作 1 枚印章"), "{shown}");
+    assert_eq!(
+        s.store.order(id).await.unwrap().state,
+        sealdesk_domain::OrderState::Made
+    );
+    let mine = page(format!("sd_session={alice}"), format!("/orders/{id}")).await;
+    let remade = format!("{}R1", old[1].es_id);
+    assert!(
+        mine.contains(&remade) && mine.contains("已注销") && mine.contains("重新制作"),
+        "{mine}"
+    );
+    assert!(
+        mine.contains("写入证书锁"),
+        "the applicant writes the remade seal: {mine}"
+    );
+}

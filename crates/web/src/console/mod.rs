@@ -5,6 +5,7 @@ mod audit;
 mod dashboard;
 mod finance;
 mod reasons;
+mod remake;
 
 use std::collections::HashMap;
 
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(finance::routes())
         .merge(reasons::routes())
+        .merge(remake::routes())
 }
 
 #[derive(Template)]
@@ -306,8 +308,13 @@ struct Detail<'a> {
     review_stage: Option<String>,
     /// 在线客服.
     thread: crate::view::Thread,
-    /// 印章图片 at true size, before 制章.
+    /// 印章图片 at true size, before 制章 (and for a 制章员, after it).
     cut: Option<crate::view::CutoutsView>,
+    /// 重新制章 offered: a 制章员 on a made or completed order.
+    can_remake: bool,
+    /// The outcome of the last action, as `?ok=` / `?err=` carried it.
+    ok: Option<String>,
+    err: Option<String>,
 }
 
 impl Detail<'_> {
@@ -379,6 +386,7 @@ impl TrailRow {
 }
 
 /// The order page for an operator; `review_error` and `comment` show a refused 审核 again with what was typed.
+#[allow(clippy::too_many_arguments)]
 async fn detail_page(
     s: &AppState,
     c: &PageCaller,
@@ -387,6 +395,7 @@ async fn detail_page(
     comment: String,
     id_number: Option<String>,
     chosen: Vec<String>,
+    flash: reasons::Flash,
 ) -> PageResult {
     let v = s.app.order_view(&c.who, id).await?;
     let reasons = s.app.reject_reasons(&c.who).await?;
@@ -429,13 +438,23 @@ async fn detail_page(
             review_stage,
             thread,
             cut,
+            can_remake: c.who.principal.may(sealdesk_domain::Role::Issuer)
+                && sealdesk_app::remakeable(v.order.state),
+            ok: flash.ok,
+            err: flash.err,
         },
     ))
 }
 
-async fn order(State(s): State<AppState>, c: PageCaller, Path(id): Path<String>) -> PageResult {
+async fn order(
+    State(s): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<String>,
+    Query(flash): Query<reasons::Flash>,
+) -> PageResult {
     c.operator_name()?;
-    detail_page(&s, &c, oid(&id)?, None, String::new(), None, Vec::new()).await
+    let id = oid(&id)?;
+    detail_page(&s, &c, id, None, String::new(), None, Vec::new(), flash).await
 }
 
 /// 显示完整证件号: the order page again with the full ID number, the view recorded in the audit log.
@@ -448,7 +467,17 @@ async fn reveal_id(
     c.check_csrf(Fields::parse(&body).get("_csrf"))?;
     let id = oid(&id)?;
     let full = s.app.reveal_id_number(&c.who, id).await?;
-    detail_page(&s, &c, id, None, String::new(), Some(full), Vec::new()).await
+    detail_page(
+        &s,
+        &c,
+        id,
+        None,
+        String::new(),
+        Some(full),
+        Vec::new(),
+        reasons::Flash::default(),
+    )
+    .await
 }
 
 /// A scan shown inside the review page (JPEG or PNG; a PDF is downloaded from the order's file list), to an
@@ -516,6 +545,7 @@ async fn review(
                 f.get("comment").to_owned(),
                 None,
                 chosen,
+                reasons::Flash::default(),
             )
             .await
         }

@@ -20,8 +20,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Flash {
-    ok: Option<String>,
-    err: Option<String>,
+    pub(super) ok: Option<String>,
+    pub(super) err: Option<String>,
 }
 
 #[derive(Template)]

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use base64::Engine;
 use sealdesk_app::AppError;
 use sealdesk_domain::{
     ChosenSeal, FieldError, Holder, HolderKind, OrderForm, SealKind, SealLine, Service,
@@ -47,6 +48,8 @@ struct FormPage<'a> {
     changing: bool,
     /// The earlier order's number, for 续期, 补办 and 变更.
     previous_no: String,
+    /// 续期 / 变更 started by reading the key: the certificate read (base64 DER), sent again with the form.
+    key_cert: String,
 }
 
 /// One seal of the earlier order a renewal or change may act on.
@@ -70,6 +73,7 @@ struct FormContext<'a> {
     editing: bool,
     renew: Vec<RenewRow>,
     previous_no: String,
+    key_cert: String,
 }
 
 /// What the form shows of the earlier order it names: its number and, for a 续期 or 变更, its standing seals to
@@ -159,6 +163,7 @@ fn form_page<'a>(cx: FormContext<'a>, f: &'a OrderForm, errors: &'a [FieldError]
         renew: cx.renew,
         changing: f.service == Some(Service::Change),
         previous_no: cx.previous_no,
+        key_cert: cx.key_cert,
     }
 }
 
@@ -228,6 +233,8 @@ pub(super) struct NewQuery {
     service: Option<String>,
     /// 续期, 补办 and 变更 from 我的订单: the earlier order, whose holder and seals fill the form.
     previous: Option<String>,
+    /// 续期 and 变更 started by reading the key: the certificate it holds (base64 DER).
+    key_cert: Option<String>,
 }
 
 pub(super) async fn new_page(
@@ -235,8 +242,14 @@ pub(super) async fn new_page(
     c: PageCaller,
     Query(q): Query<NewQuery>,
 ) -> PageResult {
-    let projects = s.app.projects(&c.who).await?;
     let service = q.service.as_deref().and_then(Service::from_code);
+    // 续期, 变更 and 补办 start from the key or from a completed order, not from a blank form.
+    if q.previous.is_none()
+        && let Some(service @ (Service::Renewal | Service::Change | Service::Reissue)) = service
+    {
+        return super::start::page(&s, &c, service).await;
+    }
+    let projects = s.app.projects(&c.who).await?;
     let mut code = projects.first().map(|p| p.code.clone()).unwrap_or_default();
     let form = match q.previous.as_deref() {
         Some(p) => {
@@ -266,6 +279,7 @@ pub(super) async fn new_page(
         editing: false,
         renew,
         previous_no,
+        key_cert: q.key_cert.unwrap_or_default(),
     };
     Ok(render(&form_page(cx, &form, &[])))
 }
@@ -278,9 +292,21 @@ pub(super) async fn create(
     let f = Fields::parse(&body);
     c.check_csrf(f.get("_csrf"))?;
     let form = form_from_fields(&f);
+    let key_cert = f.get("key_cert").trim();
     let created = match nothing_chosen(&f, &form) {
         Some(e) => Err(e),
-        None => s.app.create_order(&c.who, f.get("project"), &form).await,
+        None if key_cert.is_empty() => s.app.create_order(&c.who, f.get("project"), &form).await,
+        None => match base64::engine::general_purpose::STANDARD.decode(key_cert) {
+            Ok(der) => {
+                s.app
+                    .create_order_from_key(&c.who, f.get("project"), &form, &der)
+                    .await
+            }
+            Err(_) => Err(AppError::field(
+                "previous_order",
+                "读取到的证书内容无效，请重新插入证书锁读取",
+            )),
+        },
     };
     match created {
         Ok(o) => Ok(redirect(&format!("/orders/{}", o.id))),
@@ -297,6 +323,7 @@ pub(super) async fn create(
                 editing: false,
                 renew,
                 previous_no,
+                key_cert: key_cert.to_owned(),
             };
             Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -337,6 +364,7 @@ pub(super) async fn edit_page(
         editing: true,
         renew,
         previous_no,
+        key_cert: String::new(),
     };
     Ok(render(&form_page(cx, &form, &reasons)))
 }
@@ -368,6 +396,7 @@ pub(super) async fn edit(
                 editing: true,
                 renew,
                 previous_no,
+                key_cert: String::new(),
             };
             Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,

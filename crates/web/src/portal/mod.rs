@@ -7,6 +7,7 @@ mod login;
 mod order;
 mod pay;
 mod signature;
+mod start;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -105,6 +105,8 @@ struct Show<'a> {
     thread: crate::view::Thread,
     /// 印章图片 at true size, before 制章.
     cut: Option<crate::view::CutoutsView>,
+    /// 续期 / 变更 onto a key whose certificate was renewed since the earlier seals: (before, now) serials.
+    cert_change: Option<(String, String)>,
 }
 
 impl Show<'_> {
@@ -183,6 +185,7 @@ async fn show_page(
         s.app.messages(&c.who, o.id).await?,
     );
     let cut = crate::view::CutoutsView::of(&s.app, &c.who, o).await?;
+    let cert_change = s.app.certificate_change(&c.who, o.id).await?;
     let challenge = if o.state == sealdesk_domain::OrderState::Paid {
         s.app.authorize_challenge(&c.who, o.id).await.ok()
     } else {
@@ -205,6 +208,7 @@ async fn show_page(
             pending,
             thread,
             cut,
+            cert_change,
         },
     ))
 }
