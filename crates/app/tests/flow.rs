@@ -826,6 +826,47 @@ async fn a_reissue_moves_the_seals_to_a_new_key_with_their_pictures() {
     }
 }
 
+/// A fresh SQLite store with the app on it, the administrator `reviewer`, alice signed in, and alice's order of
+/// [`form`] taken to 已完成 with the env's soft token.
+struct Completed {
+    _tmp: tempfile::TempDir,
+    store: Store,
+    e: Env,
+    reviewer: Who,
+    alice: Who,
+    token: SoftToken,
+    order: Order,
+}
+
+async fn completed() -> Completed {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}", tmp.path().join("t.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let e = env(store.clone()).await;
+    let app = &e.app;
+    let reviewer = project_and_reviewer(app, &store).await;
+    let alice = sign_in(app, "13800138000").await;
+    let mut token = SoftToken::open(&e.token_dir).unwrap();
+    let order = paid_order(app, &alice, &reviewer, &form()).await;
+    authorize_with(app, &alice, order.id, &mut token)
+        .await
+        .unwrap();
+    let order = write_and_confirm(app, &alice, order.id, &mut token).await;
+    Completed {
+        _tmp: tmp,
+        store,
+        e,
+        reviewer,
+        alice,
+        token,
+        order,
+    }
+}
+
 /// Writes an order's made seals onto `token` and confirms them with the key's receipts.
 async fn write_and_confirm(app: &App, who: &Who, id: i64, token: &mut SoftToken) -> Order {
     // What the agent writes: the seals that stand (a seal 重新制章 replaced is not written).
@@ -890,23 +931,16 @@ async fn chosen_to_made(
 /// refused by its esID, and one already replaced cannot be chosen again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewal_and_change_act_only_on_the_chosen_seals() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::connect(
-        &format!("sqlite://{}", tmp.path().join("t.db").display()),
-        1,
-    )
-    .await
-    .unwrap();
-    let e = env(store.clone()).await;
+    let Completed {
+        _tmp,
+        store,
+        e,
+        reviewer,
+        alice,
+        mut token,
+        order: first,
+    } = completed().await;
     let app = &e.app;
-    let reviewer = project_and_reviewer(app, &store).await;
-    let alice = sign_in(app, "13800138000").await;
-    let mut token = SoftToken::open(&e.token_dir).unwrap();
-    let first = paid_order(app, &alice, &reviewer, &form()).await;
-    authorize_with(app, &alice, first.id, &mut token)
-        .await
-        .unwrap();
-    write_and_confirm(app, &alice, first.id, &mut token).await;
     let old = app.seals(&alice, first.id).await.unwrap();
     assert_eq!(old.len(), 2);
     let pick = |es_id: &str, name: &str| ChosenSeal {
@@ -1219,23 +1253,16 @@ async fn a_signature_drawn_on_the_pad_is_the_picture_of_the_handwritten_seal() {
 /// 已制章 for the applicant to write it, and completes again without a second invoice.
 #[tokio::test]
 async fn an_issuer_remakes_a_seal_from_a_new_form_and_the_old_one_is_revoked() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::connect(
-        &format!("sqlite://{}", tmp.path().join("t.db").display()),
-        1,
-    )
-    .await
-    .unwrap();
-    let e = env(store.clone()).await;
+    let Completed {
+        _tmp,
+        store,
+        e,
+        reviewer: admin,
+        alice,
+        mut token,
+        order,
+    } = completed().await;
     let app = &e.app;
-    let admin = project_and_reviewer(app, &store).await;
-    let alice = sign_in(app, "13800138000").await;
-    let mut token = SoftToken::open(&e.token_dir).unwrap();
-    let order = paid_order(app, &alice, &admin, &form()).await;
-    authorize_with(app, &alice, order.id, &mut token)
-        .await
-        .unwrap();
-    write_and_confirm(app, &alice, order.id, &mut token).await;
     let first_invoice = store.invoice(order.id).await.unwrap().unwrap();
     let old = app.seals(&alice, order.id).await.unwrap();
     let target = old[1].es_id.clone();

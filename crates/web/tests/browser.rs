@@ -1170,6 +1170,31 @@ async fn a_second_reviewer_completes_the_approval_and_another_group_never_sees_t
     c.close().await.unwrap();
 }
 
+/// A demo server whose pages may reach a UKey agent on a loopback port (bound here, for [`start_agent`]), and the
+/// applicant 13800138000 signed in: the server, an HTTP client, the session token, the applicant as the use cases
+/// take it, and the agent's listener.
+async fn with_agent_port() -> (
+    common::TestServer,
+    reqwest::Client,
+    String,
+    sealdesk_app::Who,
+    tokio::net::TcpListener,
+) {
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
+    let s = common::start_full(
+        true,
+        Vec::new(),
+        agent_url,
+        std::sync::Arc::new(sealdesk_domain::SystemClock),
+    )
+    .await;
+    let http = common::http();
+    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
+    let who = common::applicant_who(&s, "13800138000").await;
+    (s, http, token, who, agent_listener)
+}
+
 /// The UKey agent, in-process on a real loopback port, serving the soft token to the platform's origin only.
 async fn start_agent(
     listener: tokio::net::TcpListener,
@@ -1439,26 +1464,8 @@ async fn a_renewal_replaces_the_earlier_seals_on_the_key() {
     assert_eq!(r.seals.len(), 1);
     assert_eq!(r.seals[0].kind, sealdesk_domain::SealKind::OfficialSeal);
     assert_eq!(r.total, sealdesk_domain::Fen(8_000));
-    let scan =
-        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for kind in r.required_uploads() {
-        s.app
-            .add_upload(&who, renewal, kind, "scan.jpg", scan.clone())
-            .await
-            .unwrap();
-    }
-    s.app.submit(&who, renewal).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, renewal)
-        .await
-        .unwrap();
     let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
-    s.app
-        .confirm_invoice(&who, renewal, &invoice)
-        .await
-        .unwrap();
-    let (p, _) = s.app.start_payment(&who, renewal, "sandbox").await.unwrap();
-    s.app.sandbox_pay(&who, p.id).await.unwrap();
+    to_paid(&s, &who, renewal, scans_for(&r), &invoice).await;
 
     c.goto(&format!("{}/orders/{renewal}", s.url))
         .await
@@ -1636,50 +1643,10 @@ async fn a_handwritten_signature_drawn_on_the_pad_becomes_the_seal() {
     );
 
     // The rest of the way through the use cases: the stamped form, review, payment, and a personal key.
-    let scan =
-        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for kind in [
-        sealdesk_domain::UploadKind::IdFront,
-        sealdesk_domain::UploadKind::IdBack,
-    ] {
-        s.app
-            .add_upload(&who, o.id, kind, "id.jpg", scan.clone())
-            .await
-            .unwrap();
-    }
-    let stamped = common::stamped_form(&s, &http, &token, &o.id.to_string()).await;
-    s.app
-        .add_upload(
-            &who,
-            o.id,
-            sealdesk_domain::UploadKind::ImpressionForm,
-            "form.jpg",
-            stamped,
-        )
-        .await
-        .unwrap();
-    s.app.submit(&who, o.id).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, o.id)
-        .await
-        .unwrap();
-    let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
-        "kind": "personal", "title": "李四", "taxpayer_id": "", "mobile": "13800138000", "email": ""
-    }))
-    .unwrap();
-    s.app.confirm_invoice(&who, o.id, &invoice).await.unwrap();
-    let (p, _) = s.app.start_payment(&who, o.id, "sandbox").await.unwrap();
-    s.app.sandbox_pay(&who, p.id).await.unwrap();
-    let ca = sealdesk_adapters::keys::demo_ca(s.tmp.path()).unwrap();
-    let mut key = sealdesk_adapters::token::SoftToken::init_with_id(
-        &s.tmp.path().join("ukey-person"),
-        "12345678",
-        &ca,
-        "person",
-        "李四",
-        Some("11010519491231002X"),
-    )
-    .unwrap();
+    let uploads = with_stamped_form(&s, &http, &token, o.id).await;
+    to_paid(&s, &who, o.id, uploads, &person_invoice()).await;
+    let mut key =
+        sealdesk_adapters::token::SoftToken::open(&person_key(&s, "ukey-person")).unwrap();
     common::authorize_and_write(&s, &who, o.id, &mut key).await;
     let seals = s.app.seals(&who, o.id).await.unwrap();
     let handwritten = seals
@@ -1753,38 +1720,9 @@ async fn a_change_of_one_chosen_seal_replaces_only_that_seal() {
         "one box, for the 公章"
     );
 
-    let scan =
-        sealdesk_artwork::testkit::generate(11, sealdesk_artwork::testkit::FormSpec::A4_150).jpeg;
-    for kind in [
-        sealdesk_domain::UploadKind::IdFront,
-        sealdesk_domain::UploadKind::IdBack,
-        sealdesk_domain::UploadKind::Licence,
-    ] {
-        s.app
-            .add_upload(&who, change, kind, "scan.jpg", scan.clone())
-            .await
-            .unwrap();
-    }
-    let stamped = common::stamped_form(&s, &http, &token, &change.to_string()).await;
-    s.app
-        .add_upload(
-            &who,
-            change,
-            sealdesk_domain::UploadKind::ImpressionForm,
-            "form.jpg",
-            stamped,
-        )
-        .await
-        .unwrap();
-    s.app.submit(&who, change).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, change)
-        .await
-        .unwrap();
+    let uploads = with_stamped_form(&s, &http, &token, change).await;
     let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
-    s.app.confirm_invoice(&who, change, &invoice).await.unwrap();
-    let (p, _) = s.app.start_payment(&who, change, "sandbox").await.unwrap();
-    s.app.sandbox_pay(&who, p.id).await.unwrap();
+    to_paid(&s, &who, change, uploads, &invoice).await;
     common::authorize_and_write(&s, &who, change, &mut key).await;
     let status = |es_id: String| {
         let app = s.app.clone();
@@ -1834,36 +1772,29 @@ async fn completed_order(
     body["seals"] = serde_json::json!([{"kind": "registered_constructor", "count": 1}]);
     let form: sealdesk_domain::OrderForm = serde_json::from_value(body).unwrap();
     let id = s.app.create_order(who, "testCSQY", &form).await.unwrap().id;
-    for kind in [
-        sealdesk_domain::UploadKind::IdFront,
-        sealdesk_domain::UploadKind::IdBack,
-    ] {
-        s.app
-            .add_upload(who, id, kind, "id.jpg", scan())
-            .await
-            .unwrap();
-    }
-    let stamped = common::stamped_form(s, http, token, &id.to_string()).await;
-    s.app
-        .add_upload(
-            who,
-            id,
-            sealdesk_domain::UploadKind::ImpressionForm,
-            "form.jpg",
-            stamped,
-        )
-        .await
-        .unwrap();
-    s.app.submit(who, id).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(s).await, id)
-        .await
-        .unwrap();
-    pay_as_person(s, who, id).await;
+    let uploads = with_stamped_form(s, http, token, id).await;
+    to_paid(s, who, id, uploads, &person_invoice()).await;
     let dir = person_key(s, "ukey-person");
     let mut key = sealdesk_adapters::token::SoftToken::open(&dir).unwrap();
     common::authorize_and_write(s, who, id, &mut key).await;
     (id, dir)
+}
+
+/// What a draft needs uploaded when its 印模采集表 is one: the scans, and the order's own form stamped in each box.
+async fn with_stamped_form(
+    s: &common::TestServer,
+    http: &reqwest::Client,
+    token: &str,
+    id: i64,
+) -> Vec<(sealdesk_domain::UploadKind, Vec<u8>)> {
+    let order = s.store.order(id).await.unwrap();
+    let mut uploads = scans_for(&order);
+    for u in uploads.iter_mut() {
+        if u.0 == sealdesk_domain::UploadKind::ImpressionForm {
+            u.1 = common::stamped_form(s, http, token, &id.to_string()).await;
+        }
+    }
+    uploads
 }
 
 /// A test kit scan for the ID and licence slots.
@@ -1886,15 +1817,46 @@ fn person_key(s: &common::TestServer, name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// 确认发票 as the person 李四 and pay at the sandbox cashier.
-async fn pay_as_person(s: &common::TestServer, who: &sealdesk_app::Who, id: i64) {
-    let invoice: sealdesk_domain::InvoiceInfo = serde_json::from_value(serde_json::json!({
+/// 李四's personal invoice details.
+fn person_invoice() -> sealdesk_domain::InvoiceInfo {
+    serde_json::from_value(serde_json::json!({
         "kind": "personal", "title": "李四", "taxpayer_id": "", "mobile": "13800138000", "email": ""
     }))
-    .unwrap();
-    s.app.confirm_invoice(who, id, &invoice).await.unwrap();
+    .unwrap()
+}
+
+/// A draft of the applicant's taken through the use cases to 已支付: `uploads` added, submitted, approved by the
+/// demo operator, `invoice` confirmed and paid at the sandbox cashier.
+async fn to_paid(
+    s: &common::TestServer,
+    who: &sealdesk_app::Who,
+    id: i64,
+    uploads: Vec<(sealdesk_domain::UploadKind, Vec<u8>)>,
+    invoice: &sealdesk_domain::InvoiceInfo,
+) {
+    for (kind, bytes) in uploads {
+        s.app
+            .add_upload(who, id, kind, "scan.jpg", bytes)
+            .await
+            .unwrap();
+    }
+    s.app.submit(who, id).await.unwrap();
+    s.app
+        .approve(&common::demo_admin(s).await, id)
+        .await
+        .unwrap();
+    s.app.confirm_invoice(who, id, invoice).await.unwrap();
     let (p, _) = s.app.start_payment(who, id, "sandbox").await.unwrap();
     s.app.sandbox_pay(who, p.id).await.unwrap();
+}
+
+/// The scans a draft still needs, each the test kit's scan.
+fn scans_for(order: &sealdesk_domain::Order) -> Vec<(sealdesk_domain::UploadKind, Vec<u8>)> {
+    order
+        .required_uploads()
+        .into_iter()
+        .map(|k| (k, scan()))
+        .collect()
 }
 
 /// The esIDs of the seals on the soft token in `dir`.
@@ -1921,18 +1883,7 @@ fn seals_on_key(dir: &std::path::Path) -> Vec<String> {
 /// seed's UKEY信息.
 #[tokio::test]
 async fn a_personal_renewal_starts_from_reading_the_key() {
-    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
-    let s = common::start_full(
-        true,
-        Vec::new(),
-        agent_url.clone(),
-        std::sync::Arc::new(sealdesk_domain::SystemClock),
-    )
-    .await;
-    let http = common::http();
-    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let who = common::applicant_who(&s, "13800138000").await;
+    let (s, http, token, who, agent_listener) = with_agent_port().await;
     let (first, key_dir) = completed_order(&s, &http, &token, &who, true).await;
     let old = s.app.seals(&who, first).await.unwrap();
     assert_eq!(old.len(), 1);
@@ -2002,18 +1953,7 @@ async fn a_personal_renewal_starts_from_reading_the_key() {
         Some(cert_serial.to_uppercase()),
         "the draft keeps the certificate read from the key"
     );
-    for kind in r.required_uploads() {
-        s.app
-            .add_upload(&who, renewal, kind, "id.jpg", scan())
-            .await
-            .unwrap();
-    }
-    s.app.submit(&who, renewal).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, renewal)
-        .await
-        .unwrap();
-    pay_as_person(&s, &who, renewal).await;
+    to_paid(&s, &who, renewal, scans_for(&r), &person_invoice()).await;
 
     c.goto(&format!("{}/orders/{renewal}", s.url))
         .await
@@ -2047,18 +1987,7 @@ async fn a_personal_renewal_starts_from_reading_the_key() {
 /// key to read); the form is that order's, and through the agent serving the new key 授权 and 写入 put the seals,
 /// with their pictures, onto the new key, while the seals of the lost key are revoked.
 async fn reissue_walk(person: bool) {
-    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
-    let s = common::start_full(
-        true,
-        Vec::new(),
-        agent_url.clone(),
-        std::sync::Arc::new(sealdesk_domain::SystemClock),
-    )
-    .await;
-    let http = common::http();
-    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let who = common::applicant_who(&s, "13800138000").await;
+    let (s, http, token, who, agent_listener) = with_agent_port().await;
     let (first, _lost) = completed_order(&s, &http, &token, &who, person).await;
     let mut old = s.app.seals(&who, first).await.unwrap();
     old.sort_by_key(|m| m.seq);
@@ -2106,33 +2035,13 @@ async fn reissue_walk(person: bool) {
         (r.service, r.previous_order),
         (sealdesk_domain::Service::Reissue, Some(first))
     );
-    for kind in r.required_uploads() {
-        assert_ne!(
-            kind,
-            sealdesk_domain::UploadKind::ImpressionForm,
-            "a 补办 keeps the pictures unless new ones are uploaded"
-        );
-        s.app
-            .add_upload(&who, reissue, kind, "scan.jpg", scan())
-            .await
-            .unwrap();
-    }
-    s.app.submit(&who, reissue).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, reissue)
-        .await
-        .unwrap();
-    if person {
-        pay_as_person(&s, &who, reissue).await;
-    } else {
-        let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
-        s.app
-            .confirm_invoice(&who, reissue, &invoice)
-            .await
-            .unwrap();
-        let (p, _) = s.app.start_payment(&who, reissue, "sandbox").await.unwrap();
-        s.app.sandbox_pay(&who, p.id).await.unwrap();
-    }
+    assert!(
+        !r.required_uploads()
+            .contains(&sealdesk_domain::UploadKind::ImpressionForm),
+        "a 补办 keeps the pictures unless new ones are uploaded"
+    );
+    let invoice = s.store.order(first).await.unwrap().invoice.unwrap();
+    to_paid(&s, &who, reissue, scans_for(&r), &invoice).await;
 
     c.goto(&format!("{}/orders/{reissue}", s.url))
         .await
@@ -2187,18 +2096,7 @@ async fn a_personal_reissue_moves_the_seal_onto_a_new_key_in_the_browser() {
 /// old one is revoked once the new one is written. The new seal's picture is the impression of its own box.
 #[tokio::test]
 async fn a_personal_change_replaces_the_seal_with_its_new_impression() {
-    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let agent_url = format!("http://{}", agent_listener.local_addr().unwrap());
-    let s = common::start_full(
-        true,
-        Vec::new(),
-        agent_url.clone(),
-        std::sync::Arc::new(sealdesk_domain::SystemClock),
-    )
-    .await;
-    let http = common::http();
-    let (token, _) = common::applicant(&http, &s.url, "13800138000").await;
-    let who = common::applicant_who(&s, "13800138000").await;
+    let (s, http, token, who, agent_listener) = with_agent_port().await;
     let (first, key_dir) = completed_order(&s, &http, &token, &who, true).await;
     let old = s.app.seals(&who, first).await.unwrap();
     let _agent = start_agent(
@@ -2227,32 +2125,8 @@ async fn a_personal_change_replaces_the_seal_with_its_new_impression() {
     let o = s.store.order(change).await.unwrap();
     assert_eq!(o.service, sealdesk_domain::Service::Change);
     assert_eq!(o.seals[0].name, "李四（一级注册建造师）");
-    for kind in [
-        sealdesk_domain::UploadKind::IdFront,
-        sealdesk_domain::UploadKind::IdBack,
-    ] {
-        s.app
-            .add_upload(&who, change, kind, "id.jpg", scan())
-            .await
-            .unwrap();
-    }
-    let stamped = common::stamped_form(&s, &http, &token, &change.to_string()).await;
-    s.app
-        .add_upload(
-            &who,
-            change,
-            sealdesk_domain::UploadKind::ImpressionForm,
-            "form.jpg",
-            stamped,
-        )
-        .await
-        .unwrap();
-    s.app.submit(&who, change).await.unwrap();
-    s.app
-        .approve(&common::demo_admin(&s).await, change)
-        .await
-        .unwrap();
-    pay_as_person(&s, &who, change).await;
+    let uploads = with_stamped_form(&s, &http, &token, change).await;
+    to_paid(&s, &who, change, uploads, &person_invoice()).await;
 
     c.goto(&format!("{}/orders/{change}", s.url)).await.unwrap();
     wait_text(&c, "检测到 1 把证书锁").await;
