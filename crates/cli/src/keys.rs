@@ -144,9 +144,10 @@ pub async fn run(cmd: KeysCmd) -> anyhow::Result<ExitCode> {
             .await
             .context("reseal the uploads")?;
             println!(
-                "sealed under data key {current}: {} orders, {} applicants, {} uploads rewritten; {} uploads and other blobs unchanged{}",
+                "sealed under data key {current}: {} orders, {} applicants, {} SMS messages, {} uploads rewritten; {} uploads and other blobs unchanged{}",
                 rows.orders,
                 rows.applicants,
+                rows.sms,
                 files.resealed,
                 files.unchanged,
                 if rows.raced > 0 {

@@ -334,7 +334,15 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
         assert_eq!((status, v["message"].as_str()), (429, Some("密码错误次数过多，请 15 分钟后再试")));
 
         // Every message of the outbox reaches the gateway exactly once: wait until the outbox is drained.
-        let store = sealdesk_store::Store::connect(&db_url, 1023).await.unwrap();
+        // With the instances' personal-data keys (their data directory's), since the outbox is sealed with them.
+        let read = |f: &str| std::fs::read_to_string(data.path().join(f)).unwrap();
+        let store = sealdesk_store::Store::connect(&db_url, 1023)
+            .await
+            .unwrap()
+            .with_data_keys(sealdesk_store::PiiKeys::new(
+                sealdesk_store::DataKeys::parse(read("pki/data-keys").trim()).unwrap(),
+                sealdesk_store::IndexKey::from_hex(read("pki/index-key").trim()).unwrap(),
+            ));
         let deadline = Instant::now() + Duration::from_secs(90);
         let outbox = loop {
             let rows = store.sms_deliveries(10_000).await.unwrap();

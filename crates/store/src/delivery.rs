@@ -80,13 +80,22 @@ pub struct SmsDelivery {
 
 const SMS_COLS: &str = "id, mobile, template, params, text, status, attempts, next_at, provider, gateway_id, last_error, created_at";
 
-fn sms_from_row(r: &sqlx::any::AnyRow) -> Result<SmsDelivery> {
+/// A message as the sender and the delivery view need it: its sealed columns opened.
+fn sms_from_row(r: &sqlx::any::AnyRow, pii: Option<&crate::pii::PiiKeys>) -> Result<SmsDelivery> {
+    let id: i64 = r.try_get("id")?;
+    let open = |field: &str| -> Result<String> {
+        crate::pii::open_text(
+            pii,
+            &crate::pii::sms_place(id, field),
+            &r.try_get::<String, _>(field)?,
+        )
+    };
     Ok(SmsDelivery {
-        id: r.try_get("id")?,
-        mobile: r.try_get("mobile")?,
+        id,
+        mobile: open("mobile")?,
         template: r.try_get("template")?,
-        params: r.try_get("params")?,
-        text: r.try_get("text")?,
+        params: open("params")?,
+        text: open("text")?,
         status: SmsStatus::parse(&r.try_get::<String, _>("status")?),
         attempts: r.try_get("attempts")?,
         next_at: r.try_get("next_at")?,
@@ -120,7 +129,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(sms_from_row)
+            .map(|r| sms_from_row(r, self.pii.as_deref()))
             .collect::<Result<Vec<_>>>()?;
         won.sort_by_key(|d| d.id);
         Ok(won)
@@ -143,7 +152,7 @@ impl Store {
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        sms_from_row(&r)
+        sms_from_row(&r, self.pii.as_deref())
     }
 
     /// The newest messages with their delivery state, for the operators' view.
@@ -155,7 +164,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(sms_from_row)
+        .map(|r| sms_from_row(r, self.pii.as_deref()))
         .collect()
     }
 

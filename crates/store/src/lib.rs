@@ -1089,7 +1089,7 @@ impl Store {
             "INSERT INTO sms_codes (mobile, code_hash, expires_at, attempts, sent_at) VALUES ($1, $2, $3, 0, $4)
              ON CONFLICT (mobile) DO UPDATE SET code_hash = $2, expires_at = $3, attempts = 0, sent_at = $4",
         )
-        .bind(&c.mobile)
+        .bind(pii::sms_code_key(self.pii.as_deref(), &c.mobile))
         .bind(&c.code_hash)
         .bind(c.expires_at)
         .bind(c.sent_at)
@@ -1101,13 +1101,13 @@ impl Store {
     /// The sign-in code record for a mobile, counting this look-up as an attempt.
     pub async fn take_sms_attempt(&self, mobile: &str) -> Result<SmsCode> {
         let row = sqlx::query(
-            "UPDATE sms_codes SET attempts = attempts + 1 WHERE mobile = $1 RETURNING mobile, code_hash, expires_at, attempts, sent_at",
+            "UPDATE sms_codes SET attempts = attempts + 1 WHERE mobile = $1 RETURNING code_hash, expires_at, attempts, sent_at",
         )
-        .bind(mobile)
+        .bind(pii::sms_code_key(self.pii.as_deref(), mobile))
         .fetch_one(&self.pool)
         .await?;
         Ok(SmsCode {
-            mobile: row.try_get("mobile")?,
+            mobile: mobile.to_owned(),
             code_hash: row.try_get("code_hash")?,
             expires_at: row.try_get("expires_at")?,
             attempts: row.try_get::<i32, _>("attempts")?,
@@ -1118,7 +1118,7 @@ impl Store {
     /// When the last code was sent to `mobile`, if one is pending.
     pub async fn sms_code_sent_at(&self, mobile: &str) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT sent_at FROM sms_codes WHERE mobile = $1")
-            .bind(mobile)
+            .bind(pii::sms_code_key(self.pii.as_deref(), mobile))
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("sent_at")).transpose()?)
@@ -1127,7 +1127,7 @@ impl Store {
     /// Removes a used code.
     pub async fn delete_sms_code(&self, mobile: &str) -> Result<()> {
         sqlx::query("DELETE FROM sms_codes WHERE mobile = $1")
-            .bind(mobile)
+            .bind(pii::sms_code_key(self.pii.as_deref(), mobile))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1155,11 +1155,15 @@ impl Store {
         Ok(m)
     }
 
-    /// The newest messages of the outbox, for one number or all.
+    /// The newest messages of the outbox, for one number or all, opened.
     pub async fn outbox(&self, mobile: Option<&str>, limit: i64) -> Result<Vec<OutboxSms>> {
+        let pii = self.pii.as_deref();
         let rows = match mobile {
+            // A number's messages: by the blind index, and rows written in clear (before keys, or by a store
+            // without them) by the number.
             Some(m) => {
-                sqlx::query("SELECT id, mobile, template, text, created_at FROM sms_outbox WHERE mobile = $1 ORDER BY id DESC LIMIT $2")
+                sqlx::query("SELECT id, mobile, template, text, created_at FROM sms_outbox WHERE mobile_index = $1 OR (mobile_index IS NULL AND mobile = $2) ORDER BY id DESC LIMIT $3")
+                    .bind(pii::mobile_index(pii, m).unwrap_or_default())
                     .bind(m)
                     .bind(limit)
                     .fetch_all(&self.pool)
@@ -1174,11 +1178,19 @@ impl Store {
         };
         rows.iter()
             .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let open = |field: &str| -> Result<String> {
+                    pii::open_text(
+                        pii,
+                        &pii::sms_place(id, field),
+                        &r.try_get::<String, _>(field)?,
+                    )
+                };
                 Ok(OutboxSms {
-                    id: r.try_get("id")?,
-                    mobile: r.try_get("mobile")?,
+                    id,
+                    mobile: open("mobile")?,
                     template: r.try_get("template")?,
-                    text: r.try_get("text")?,
+                    text: open("text")?,
                     created_at: r.try_get("created_at")?,
                 })
             })
@@ -1633,13 +1645,20 @@ impl StoreTx {
             text: text.into(),
             created_at: now_text(),
         };
-        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at, params) VALUES ($1, $2, $3, $4, $5, $6)")
+        let pii = self.pii.as_deref();
+        sqlx::query("INSERT INTO sms_outbox (id, mobile, template, text, created_at, params, mobile_index) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(m.id)
-            .bind(&m.mobile)
+            .bind(pii::seal_sms_field(pii, m.id, "mobile", &m.mobile))
             .bind(&m.template)
-            .bind(&m.text)
+            .bind(pii::seal_sms_field(pii, m.id, "text", &m.text))
             .bind(&m.created_at)
-            .bind(serde_json::Value::Object(params).to_string())
+            .bind(pii::seal_sms_field(
+                pii,
+                m.id,
+                "params",
+                &serde_json::Value::Object(params).to_string(),
+            ))
+            .bind(pii::mobile_index(pii, &m.mobile))
             .execute(&mut *self.tx)
             .await?;
         Ok(m)

@@ -2,9 +2,11 @@
 //! that replaces the mobile number wherever the platform looks a row up by it.
 //!
 //! Sealed: an order's `holder.id_number`, `holder.mobile` and `invoice.mobile` inside `orders.body` (place
-//! `orders.<id>.<object>.<field>`), and `applicants.mobile` (place `applicants.<id>.mobile`). Indexed (HMAC-SM3
-//! under the separate index key): `applicants.mobile_index` (sign-in finds the account by it) and
-//! `orders.mobile_index` (the console's search by a whole mobile number); `search_text` no longer holds the
+//! `orders.<id>.<object>.<field>`), `applicants.mobile` (place `applicants.<id>.mobile`), and an SMS outbox
+//! message's `mobile`, `text` and `params` (place `sms_outbox.<id>.<column>`). Indexed (HMAC-SM3 under the
+//! separate index key): `applicants.mobile_index` (sign-in finds the account by it), `orders.mobile_index` (the
+//! console's search by a whole mobile number), `sms_outbox.mobile_index` (a number's messages), and the key of
+//! `sms_codes` (the pending sign-in code of a number: its index, never the number); `search_text` no longer holds the
 //! mobile at all when the store is keyed. The cipher itself is `sealdesk_domain::at_rest`, shared with the
 //! blob layer; this module draws the nonces and knows the columns.
 //!
@@ -74,6 +76,37 @@ fn order_place(id: i64, object: &str, field: &str) -> String {
 /// The place of an applicant's mobile number.
 pub(crate) fn applicant_place(id: i64) -> String {
     format!("applicants.{id}.mobile")
+}
+
+/// The sealed columns of an SMS outbox row: its number, text and template variables (a sign-in code is in the
+/// last two).
+pub(crate) const SMS_FIELDS: [&str; 3] = ["mobile", "text", "params"];
+
+/// The place of field `field` of outbox message `id`.
+pub(crate) fn sms_place(id: i64, field: &str) -> String {
+    format!("sms_outbox.{id}.{field}")
+}
+
+/// An outbox message's `field` as stored: sealed under its place with keys, as it is without.
+pub(crate) fn seal_sms_field(pii: Option<&PiiKeys>, id: i64, field: &str, value: &str) -> String {
+    match pii {
+        Some(p) => p.data.seal_text(&sms_place(id, field), value, nonce()),
+        None => value.to_owned(),
+    }
+}
+
+/// The blind index of a mobile number (`sms_outbox.mobile_index`), `None` without keys.
+pub(crate) fn mobile_index(pii: Option<&PiiKeys>, mobile: &str) -> Option<String> {
+    pii.map(|p| p.index.mobile(mobile))
+}
+
+/// The key of a number's row in `sms_codes`: its blind index with keys (the table then holds no number), the
+/// number itself without.
+pub(crate) fn sms_code_key(pii: Option<&PiiKeys>, mobile: &str) -> String {
+    match pii {
+        Some(p) => p.index.mobile(mobile),
+        None => mobile.to_owned(),
+    }
 }
 
 fn json_err(e: serde_json::Error) -> StoreError {
@@ -176,6 +209,8 @@ pub struct Reencrypted {
     pub orders: u64,
     /// Applicants whose mobile was sealed anew, or given its blind index.
     pub applicants: u64,
+    /// SMS outbox messages whose number, text and variables were sealed anew, or given the number's index.
+    pub sms: u64,
     /// Rows changed by a server between the read and the rewrite: left as that write made them (the server
     /// seals under the current key too); a second run looks at them again.
     pub raced: u64,
@@ -373,6 +408,59 @@ impl Store {
                 }
             }
         }
+        done.sms = self.reseal_outbox(p, &mut done.raced).await?;
         Ok(done)
+    }
+
+    /// The SMS outbox's part of [`Store::reencrypt_personal_data`]: each message's number, text and variables
+    /// sealed under the current key, with the number's blind index. Returns how many rows changed.
+    async fn reseal_outbox(&self, p: &PiiKeys, raced: &mut u64) -> Result<u64> {
+        let mut changed = 0;
+        let mut last = i64::MIN;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, mobile, text, params, mobile_index FROM sms_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(last)
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(r) = rows.last() else { break };
+            last = r.try_get("id")?;
+            for r in &rows {
+                let id: i64 = r.try_get("id")?;
+                let stored = SMS_FIELDS
+                    .iter()
+                    .map(|f| r.try_get::<String, _>(*f))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let index: Option<String> = r.try_get("mobile_index")?;
+                if index.is_some() && !stored.iter().any(|v| p.data.text_is_stale(v)) {
+                    continue;
+                }
+                let open = SMS_FIELDS
+                    .iter()
+                    .zip(&stored)
+                    .map(|(f, v)| open_text(Some(p), &sms_place(id, f), v))
+                    .collect::<Result<Vec<_>>>()?;
+                let n = sqlx::query(
+                    "UPDATE sms_outbox SET mobile = $1, text = $2, params = $3, mobile_index = $4 WHERE id = $5 AND mobile = $6",
+                )
+                .bind(seal_sms_field(Some(p), id, "mobile", &open[0]))
+                .bind(seal_sms_field(Some(p), id, "text", &open[1]))
+                .bind(seal_sms_field(Some(p), id, "params", &open[2]))
+                .bind(p.index.mobile(&open[0]))
+                .bind(id)
+                .bind(stored[0].as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    changed += 1;
+                } else {
+                    *raced += 1;
+                }
+            }
+        }
+        Ok(changed)
     }
 }

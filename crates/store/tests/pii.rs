@@ -1,5 +1,6 @@
-//! 个人信息加密存储: ID and mobile numbers sealed with SM4-GCM in `orders.body` and `applicants`, found by their
-//! blind index, read back, refused when tampered with, and resealed under a new key (rows from before sealing
+//! 个人信息加密存储: ID and mobile numbers sealed with SM4-GCM in `orders.body`, `applicants` and the SMS outbox
+//! (with the messages' texts, which carry sign-in codes), pending sign-in codes kept under the number's blind
+//! index, each found by its blind index, read back, refused when tampered with, and resealed under a new key (rows from before sealing
 //! included) — on SQLite and on PostgreSQL. The raw rows are read with SQL behind the store's back.
 
 use sealdesk_domain::*;
@@ -8,6 +9,8 @@ use sealdesk_store::*;
 const ID_NUMBER: &str = "110101199003077777";
 const MOBILE: &str = "15800001123";
 const INVOICE_MOBILE: &str = "13700002244";
+/// A sign-in code, as the outbox message that carries it.
+const CODE: &str = "864209";
 const OLD: &str = "k1:0123456789abcdeffedcba9876543210";
 const NEW: &str = "k2:00112233445566778899aabbccddeeff";
 
@@ -151,14 +154,47 @@ async fn found(store: &Store, q: &str) -> Vec<i64> {
         .collect()
 }
 
+/// A pending sign-in code for `mobile`.
+fn code_for(mobile: &str) -> SmsCode {
+    SmsCode {
+        mobile: mobile.into(),
+        code_hash: "sm3-of-the-code".into(),
+        expires_at: i64::MAX / 2,
+        attempts: 0,
+        sent_at: 1,
+    }
+}
+
+/// The sign-in message carrying [`CODE`] to `mobile`, put into the outbox.
+async fn code_message(store: &Store, mobile: &str) -> OutboxSms {
+    store
+        .push_sms_with(
+            mobile,
+            "login_code",
+            &format!("[金格科技] 您的登录验证码为 {CODE}，5 分钟内有效。"),
+            &[("code", CODE)],
+        )
+        .await
+        .unwrap()
+}
+
 /// No row of the tables that hold personal data shows an ID number or a mobile number, or a long part of one.
 async fn assert_no_plaintext(url: &str) {
     for sql in [
         "SELECT body, search_text, mobile_index FROM orders",
         "SELECT mobile, mobile_index FROM applicants",
+        "SELECT mobile, template, text, params, mobile_index FROM sms_outbox",
+        "SELECT mobile, code_hash FROM sms_codes",
     ] {
         for row in raw(url, sql).await {
-            for secret in [ID_NUMBER, MOBILE, INVOICE_MOBILE, "0000112", "1990030"] {
+            for secret in [
+                ID_NUMBER,
+                MOBILE,
+                INVOICE_MOBILE,
+                "0000112",
+                "1990030",
+                CODE,
+            ] {
                 assert!(!row.contains(secret), "{secret} in {sql}: {row}");
             }
         }
@@ -210,7 +246,39 @@ async fn personal_data_is_sealed_at_rest_and_reads_back() {
             rows[0]
         );
         assert!(raw(&url, "SELECT mobile FROM applicants").await[0].starts_with("sm4gcm:k2:"));
+
+        // The sign-in code and its message: kept and read back by the number, which the tables do not hold.
+        store.put_sms_code(&code_for(MOBILE)).await.unwrap();
+        assert!(store.sms_code_sent_at(MOBILE).await.unwrap().is_some());
+        assert!(
+            store
+                .sms_code_sent_at("15800001124")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let taken = store.take_sms_attempt(MOBILE).await.unwrap();
+        assert_eq!((taken.mobile.as_str(), taken.attempts), (MOBILE, 1));
+        let sent = code_message(&store, MOBILE).await;
+        let mine = store.outbox(Some(MOBILE), 10).await.unwrap();
+        assert_eq!(mine, vec![sent.clone()]);
+        assert!(
+            store
+                .outbox(Some("15800001124"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let queued = store.sms_delivery(sent.id).await.unwrap();
+        assert_eq!(
+            (queued.mobile.as_str(), queued.text.as_str()),
+            (MOBILE, sent.text.as_str()),
+            "the sender reads the number and text it sends"
+        );
+        assert!(queued.params.contains(CODE), "{}", queued.params);
         assert_no_plaintext(&url).await;
+        store.delete_sms_code(MOBILE).await.unwrap();
+        assert!(store.sms_code_sent_at(MOBILE).await.unwrap().is_none());
 
         // The console's search: a whole mobile number finds the order, a part of one no longer does; the other
         // fields are searched as before.
@@ -295,6 +363,7 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
         let legacy = Store::connect(&url, 1).await.unwrap();
         let la = legacy.applicant_for_mobile(MOBILE).await.unwrap();
         let lo = insert_order(&legacy, la, MOBILE).await;
+        let legacy_sms = code_message(&legacy, MOBILE).await;
         legacy.close().await;
         assert!(raw(&url, "SELECT body FROM orders").await[0].contains(ID_NUMBER));
         // Then under the first key.
@@ -304,6 +373,7 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
             .with_data_keys(keys(OLD));
         let oa = old.applicant_for_mobile("13900003333").await.unwrap();
         let oo = insert_order(&old, oa, "13900003333").await;
+        let old_sms = code_message(&old, "13900003333").await;
         old.close().await;
 
         // The new key is current, the old one still reads.
@@ -318,11 +388,21 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
         assert_eq!(found(&ring, MOBILE).await, vec![lo.id]);
         assert_eq!(found(&ring, "13900003333").await, vec![oo.id]);
 
+        // A number's messages: the one in clear by the number, the sealed one by the index.
+        assert_eq!(
+            ring.outbox(Some(MOBILE), 10).await.unwrap(),
+            vec![legacy_sms.clone()]
+        );
+        assert_eq!(
+            ring.outbox(Some("13900003333"), 10).await.unwrap(),
+            vec![old_sms.clone()]
+        );
         assert_eq!(
             ring.reencrypt_personal_data().await.unwrap(),
             Reencrypted {
                 orders: 2,
                 applicants: 2,
+                sms: 2,
                 raced: 0
             }
         );
@@ -353,6 +433,20 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
         assert_eq!(new.applicant_for_mobile(MOBILE).await.unwrap(), la);
         assert_eq!(new.applicant_for_mobile("13900003333").await.unwrap(), oa);
         assert_eq!(found(&new, MOBILE).await, vec![lo.id]);
+        assert_eq!(
+            new.outbox(Some(MOBILE), 10).await.unwrap(),
+            vec![legacy_sms]
+        );
+        assert_eq!(
+            new.outbox(Some("13900003333"), 10).await.unwrap(),
+            vec![old_sms]
+        );
+        for row in raw(&url, "SELECT mobile, text, params FROM sms_outbox").await {
+            assert!(
+                !row.contains("sm4gcm:k1:") && row.contains("sm4gcm:k2:"),
+                "{row}"
+            );
+        }
         new.close().await;
     })
     .await;
@@ -615,6 +709,7 @@ async fn holder_orders_are_found_by_the_blind_holder_index() {
                 // keyless store made.
                 orders: 2,
                 applicants: 1,
+                sms: 0,
                 raced: 0
             }
         );
