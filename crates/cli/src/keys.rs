@@ -144,10 +144,11 @@ pub async fn run(cmd: KeysCmd) -> anyhow::Result<ExitCode> {
             .await
             .context("reseal the uploads")?;
             println!(
-                "sealed under data key {current}: {} orders, {} applicants, {} SMS messages, {} uploads rewritten; {} uploads and other blobs unchanged{}",
+                "sealed under data key {current}: {} orders, {} applicants, {} SMS messages, {} invoices, {} uploads rewritten; {} uploads and other blobs unchanged{}",
                 rows.orders,
                 rows.applicants,
                 rows.sms,
+                rows.invoices,
                 files.resealed,
                 files.unchanged,
                 if rows.raced > 0 {

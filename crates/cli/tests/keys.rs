@@ -63,11 +63,11 @@ fn reencrypt_seals_a_platform_from_before_sealing_once() {
 
     assert_eq!(
         stdout(&reencrypt(dir, true)).trim(),
-        "sealed under data key k1: 1 orders, 1 applicants, 0 SMS messages, 1 uploads rewritten; 0 uploads and other blobs unchanged"
+        "sealed under data key k1: 1 orders, 1 applicants, 0 SMS messages, 0 invoices, 1 uploads rewritten; 0 uploads and other blobs unchanged"
     );
     assert_eq!(
         stdout(&reencrypt(dir, true)).trim(),
-        "sealed under data key k1: 0 orders, 0 applicants, 0 SMS messages, 0 uploads rewritten; 1 uploads and other blobs unchanged"
+        "sealed under data key k1: 0 orders, 0 applicants, 0 SMS messages, 0 invoices, 0 uploads rewritten; 1 uploads and other blobs unchanged"
     );
     let sealed = std::fs::read(&blob).unwrap();
     assert!(sealed.starts_with(b"SDSM4G1\n"));

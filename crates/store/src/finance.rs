@@ -10,12 +10,13 @@ use crate::{Invoice, PAYMENT_COLS, Payment, Result, Store, StoreTx, now_text};
 const INVOICE_COLS: &str =
     "id, order_id, number, body, created_at, voided_at, void_reason, replaces";
 
-pub(crate) fn invoice_from_row(r: &AnyRow) -> Result<Invoice> {
+pub(crate) fn invoice_from_row(r: &AnyRow, pii: Option<&crate::pii::PiiKeys>) -> Result<Invoice> {
+    let id: i64 = r.try_get("id")?;
     Ok(Invoice {
-        id: r.try_get("id")?,
+        id,
         order_id: r.try_get("order_id")?,
         number: r.try_get("number")?,
-        body: r.try_get("body")?,
+        body: crate::pii::open_invoice_body(id, &r.try_get::<String, _>("body")?, pii)?,
         created_at: r.try_get("created_at")?,
         voided_at: r.try_get("voided_at")?,
         void_reason: r.try_get("void_reason")?,
@@ -117,7 +118,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((invoice_from_row(r)?, r.try_get("order_no")?)))
+            .map(|r| {
+                Ok((
+                    invoice_from_row(r, self.pii.as_deref())?,
+                    r.try_get("order_no")?,
+                ))
+            })
             .collect()
     }
 
@@ -129,7 +135,9 @@ impl Store {
         .bind(order_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(invoice_from_row).collect()
+        rows.iter()
+            .map(|r| invoice_from_row(r, self.pii.as_deref()))
+            .collect()
     }
 
     /// One invoice, current or voided.
@@ -140,7 +148,7 @@ impl Store {
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        invoice_from_row(&row)
+        invoice_from_row(&row, self.pii.as_deref())
     }
 
     /// Claims up to `limit` e-mails due at `now` for `lease_secs`: each is returned to exactly one caller.

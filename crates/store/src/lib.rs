@@ -1020,7 +1020,8 @@ impl Store {
         .bind(order_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| finance::invoice_from_row(&r)).transpose()
+        row.map(|r| finance::invoice_from_row(&r, self.pii.as_deref()))
+            .transpose()
     }
 
     // ---- sessions ----
@@ -1605,7 +1606,7 @@ impl StoreTx {
             .bind(i.id)
             .bind(i.order_id)
             .bind(&i.number)
-            .bind(&i.body)
+            .bind(pii::seal_invoice_body(i.id, &i.body, self.pii.as_deref())?)
             .bind(&i.created_at)
             .bind(i.replaces)
             .execute(&mut *self.tx)

@@ -3,7 +3,8 @@
 //!
 //! Sealed: an order's `holder.id_number`, `holder.mobile` and `invoice.mobile` inside `orders.body` (place
 //! `orders.<id>.<object>.<field>`), `applicants.mobile` (place `applicants.<id>.mobile`), and an SMS outbox
-//! message's `mobile`, `text` and `params` (place `sms_outbox.<id>.<column>`). Indexed (HMAC-SM3 under the
+//! message's `mobile`, `text` and `params` (place `sms_outbox.<id>.<column>`), and an invoice's `buyer.mobile` and
+//! `buyer.email` inside `invoices.body` (place `invoices.<id>.buyer.<field>`). Indexed (HMAC-SM3 under the
 //! separate index key): `applicants.mobile_index` (sign-in finds the account by it), `orders.mobile_index` (the
 //! console's search by a whole mobile number), `sms_outbox.mobile_index` (a number's messages), and the key of
 //! `sms_codes` (the pending sign-in code of a number: its index, never the number); `search_text` no longer holds the
@@ -93,6 +94,55 @@ pub(crate) fn seal_sms_field(pii: Option<&PiiKeys>, id: i64, field: &str, value:
         Some(p) => p.data.seal_text(&sms_place(id, field), value, nonce()),
         None => value.to_owned(),
     }
+}
+
+/// The buyer fields of an invoice's body that are sealed: the contact a person gave for it.
+const INVOICE_FIELDS: [(&str, &str); 2] = [("buyer", "mobile"), ("buyer", "email")];
+
+fn invoice_place(id: i64, object: &str, field: &str) -> String {
+    format!("invoices.{id}.{object}.{field}")
+}
+
+/// An invoice's body as stored: the buyer's mobile and e-mail sealed (in clear without keys; empty ones stay
+/// empty).
+pub(crate) fn seal_invoice_body(id: i64, body: &str, pii: Option<&PiiKeys>) -> Result<String> {
+    let Some(p) = pii else {
+        return Ok(body.to_owned());
+    };
+    let mut v: Value = serde_json::from_str(body).map_err(json_err)?;
+    for (object, field) in INVOICE_FIELDS {
+        if let Some(s) = field_mut(&mut v, object, field).filter(|s| !s.is_empty()) {
+            *s = p
+                .data
+                .seal_text(&invoice_place(id, object, field), s, nonce());
+        }
+    }
+    serde_json::to_string(&v).map_err(json_err)
+}
+
+/// A stored invoice body with its sealed fields opened.
+pub(crate) fn open_invoice_body(id: i64, body: &str, pii: Option<&PiiKeys>) -> Result<String> {
+    if !body.contains(at_rest::TEXT_PREFIX) {
+        return Ok(body.to_owned());
+    }
+    let mut v: Value = serde_json::from_str(body).map_err(json_err)?;
+    for (object, field) in INVOICE_FIELDS {
+        if let Some(s) = field_mut(&mut v, object, field) {
+            *s = open_text(pii, &invoice_place(id, object, field), s)?;
+        }
+    }
+    serde_json::to_string(&v).map_err(json_err)
+}
+
+/// Whether a stored invoice body has a buyer field in clear or under an older key.
+fn invoice_body_is_stale(body: &str, pii: &PiiKeys) -> Result<bool> {
+    let v: Value = serde_json::from_str(body).map_err(json_err)?;
+    Ok(INVOICE_FIELDS.iter().any(|(object, field)| {
+        v.get(object)
+            .and_then(|o| o.get(field))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty() && pii.data.text_is_stale(s))
+    }))
 }
 
 /// The blind index of a mobile number (`sms_outbox.mobile_index`), `None` without keys.
@@ -211,6 +261,8 @@ pub struct Reencrypted {
     pub applicants: u64,
     /// SMS outbox messages whose number, text and variables were sealed anew, or given the number's index.
     pub sms: u64,
+    /// Invoices whose buyer mobile and e-mail were sealed anew.
+    pub invoices: u64,
     /// Rows changed by a server between the read and the rewrite: left as that write made them (the server
     /// seals under the current key too); a second run looks at them again.
     pub raced: u64,
@@ -409,7 +461,56 @@ impl Store {
             }
         }
         done.sms = self.reseal_outbox(p, &mut done.raced).await?;
+        done.invoices = self.reseal_invoices(p, &mut done.raced).await?;
         Ok(done)
+    }
+
+    /// Rows of `sql` (which selects from one table `WHERE id > $1 ORDER BY id LIMIT $2`) after id `last`, a
+    /// batch at a time.
+    async fn batch_after(&self, sql: &'static str, last: i64) -> Result<Vec<sqlx::any::AnyRow>> {
+        Ok(sqlx::query(sql)
+            .bind(last)
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The invoices' part of [`Store::reencrypt_personal_data`]: the buyer's mobile and e-mail in each body sealed
+    /// under the current key. Returns how many rows changed.
+    async fn reseal_invoices(&self, p: &PiiKeys, raced: &mut u64) -> Result<u64> {
+        let mut changed = 0;
+        let mut last = i64::MIN;
+        loop {
+            let rows = self
+                .batch_after(
+                    "SELECT id, body FROM invoices WHERE id > $1 ORDER BY id LIMIT $2",
+                    last,
+                )
+                .await?;
+            let Some(r) = rows.last() else { break };
+            last = r.try_get("id")?;
+            for r in &rows {
+                let id: i64 = r.try_get("id")?;
+                let stored: String = r.try_get("body")?;
+                if !invoice_body_is_stale(&stored, p)? {
+                    continue;
+                }
+                let body = open_invoice_body(id, &stored, Some(p))?;
+                let n = sqlx::query("UPDATE invoices SET body = $1 WHERE id = $2 AND body = $3")
+                    .bind(seal_invoice_body(id, &body, Some(p))?)
+                    .bind(id)
+                    .bind(stored.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    changed += 1;
+                } else {
+                    *raced += 1;
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// The SMS outbox's part of [`Store::reencrypt_personal_data`]: each message's number, text and variables
@@ -418,13 +519,12 @@ impl Store {
         let mut changed = 0;
         let mut last = i64::MIN;
         loop {
-            let rows = sqlx::query(
-                "SELECT id, mobile, text, params, mobile_index FROM sms_outbox WHERE id > $1 ORDER BY id LIMIT $2",
-            )
-            .bind(last)
-            .bind(BATCH)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = self
+                .batch_after(
+                    "SELECT id, mobile, text, params, mobile_index FROM sms_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+                    last,
+                )
+                .await?;
             let Some(r) = rows.last() else { break };
             last = r.try_get("id")?;
             for r in &rows {

@@ -154,6 +154,34 @@ async fn found(store: &Store, q: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The electronic invoice of order `o`, its buyer reachable at [`INVOICE_MOBILE`] and an e-mail, issued through the
+/// store.
+async fn issue_invoice(store: &Store, o: &Order) -> Invoice {
+    let i = Invoice {
+        id: store.next_id(),
+        order_id: o.id,
+        number: format!("20261201{:012}", o.id.rem_euclid(1_000_000_000_000)),
+        body: serde_json::json!({
+            "number": "x", "buyer": {"kind": "个人", "title": "张三", "mobile": INVOICE_MOBILE,
+                                     "email": "zhangsan1990030@example.com"},
+            "total_fen": 8000
+        })
+        .to_string(),
+        created_at: now_text(),
+        ..Invoice::default()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_invoice(&i).await.unwrap();
+    tx.commit().await.unwrap();
+    i
+}
+
+/// Two invoice bodies say the same (sealing re-serialises the JSON).
+fn same_body(a: &str, b: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(a).unwrap()
+        == serde_json::from_str::<serde_json::Value>(b).unwrap()
+}
+
 /// A pending sign-in code for `mobile`.
 fn code_for(mobile: &str) -> SmsCode {
     SmsCode {
@@ -185,6 +213,7 @@ async fn assert_no_plaintext(url: &str) {
         "SELECT mobile, mobile_index FROM applicants",
         "SELECT mobile, template, text, params, mobile_index FROM sms_outbox",
         "SELECT mobile, code_hash FROM sms_codes",
+        "SELECT body FROM invoices",
     ] {
         for row in raw(url, sql).await {
             for secret in [
@@ -246,6 +275,13 @@ async fn personal_data_is_sealed_at_rest_and_reads_back() {
             rows[0]
         );
         assert!(raw(&url, "SELECT mobile FROM applicants").await[0].starts_with("sm4gcm:k2:"));
+
+        // The invoice's buyer contact is sealed; the invoice reads back whole.
+        let inv = issue_invoice(&store, &o).await;
+        let back = store.invoice(o.id).await.unwrap().unwrap();
+        assert!(same_body(&back.body, &inv.body), "{}", back.body);
+        assert!(raw(&url, "SELECT body FROM invoices").await[0].contains("sm4gcm:k2:"));
+        assert!(!raw(&url, "SELECT body FROM invoices").await[0].contains("example.com"));
 
         // The sign-in code and its message: kept and read back by the number, which the tables do not hold.
         store.put_sms_code(&code_for(MOBILE)).await.unwrap();
@@ -364,6 +400,7 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
         let la = legacy.applicant_for_mobile(MOBILE).await.unwrap();
         let lo = insert_order(&legacy, la, MOBILE).await;
         let legacy_sms = code_message(&legacy, MOBILE).await;
+        let legacy_invoice = issue_invoice(&legacy, &lo).await;
         legacy.close().await;
         assert!(raw(&url, "SELECT body FROM orders").await[0].contains(ID_NUMBER));
         // Then under the first key.
@@ -403,6 +440,7 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
                 orders: 2,
                 applicants: 2,
                 sms: 2,
+                invoices: 1,
                 raced: 0
             }
         );
@@ -437,6 +475,8 @@ async fn rows_in_clear_and_under_an_old_key_are_resealed_under_the_new_one() {
             new.outbox(Some(MOBILE), 10).await.unwrap(),
             vec![legacy_sms]
         );
+        let inv = new.invoice(lo.id).await.unwrap().unwrap();
+        assert!(same_body(&inv.body, &legacy_invoice.body), "{}", inv.body);
         assert_eq!(
             new.outbox(Some("13900003333"), 10).await.unwrap(),
             vec![old_sms]
@@ -710,6 +750,7 @@ async fn holder_orders_are_found_by_the_blind_holder_index() {
                 orders: 2,
                 applicants: 1,
                 sms: 0,
+                invoices: 0,
                 raced: 0
             }
         );
