@@ -68,10 +68,16 @@ pub struct MailDraft {
 
 const MAIL_COLS: &str = "id, to_addr, subject, body, invoice_id, order_id, status, attempts, last_error, created_at, sent_at";
 
-fn mail_from_row(r: &AnyRow) -> Result<MailDelivery> {
+/// An e-mail as the sender and the delivery view need it: its recipient opened.
+fn mail_from_row(r: &AnyRow, pii: Option<&crate::pii::PiiKeys>) -> Result<MailDelivery> {
+    let id: i64 = r.try_get("id")?;
     Ok(MailDelivery {
-        id: r.try_get("id")?,
-        to_addr: r.try_get("to_addr")?,
+        id,
+        to_addr: crate::pii::open_text(
+            pii,
+            &crate::pii::mail_place(id),
+            &r.try_get::<String, _>("to_addr")?,
+        )?,
         subject: r.try_get("subject")?,
         body: r.try_get("body")?,
         invoice_id: r.try_get("invoice_id")?,
@@ -187,7 +193,7 @@ impl Store {
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
-                won.push(mail_from_row(&r)?);
+                won.push(mail_from_row(&r, self.pii.as_deref())?);
             }
         }
         Ok(won)
@@ -230,7 +236,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(mail_from_row)
+        .map(|r| mail_from_row(r, self.pii.as_deref()))
         .collect()
     }
 }
@@ -252,9 +258,16 @@ impl StoreTx {
 
     /// Queues an e-mail in this transaction; it leaves only if the transaction commits.
     pub async fn queue_mail(&mut self, id: i64, m: &MailDraft) -> Result<()> {
+        let to = match self.pii.as_deref() {
+            Some(p) => {
+                p.data()
+                    .seal_text(&crate::pii::mail_place(id), &m.to_addr, crate::pii::nonce())
+            }
+            None => m.to_addr.clone(),
+        };
         sqlx::query("INSERT INTO mail_outbox (id, to_addr, subject, body, invoice_id, order_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id)
-            .bind(&m.to_addr)
+            .bind(to)
             .bind(&m.subject)
             .bind(&m.body)
             .bind(m.invoice_id)

@@ -3,8 +3,9 @@
 //!
 //! Sealed: an order's `holder.id_number`, `holder.mobile` and `invoice.mobile` inside `orders.body` (place
 //! `orders.<id>.<object>.<field>`), `applicants.mobile` (place `applicants.<id>.mobile`), and an SMS outbox
-//! message's `mobile`, `text` and `params` (place `sms_outbox.<id>.<column>`), and an invoice's `buyer.mobile` and
-//! `buyer.email` inside `invoices.body` (place `invoices.<id>.buyer.<field>`). Indexed (HMAC-SM3 under the
+//! message's `mobile`, `text` and `params` (place `sms_outbox.<id>.<column>`), an invoice's `buyer.mobile` and
+//! `buyer.email` inside `invoices.body` (place `invoices.<id>.buyer.<field>`), and the address an invoice is
+//! mailed to (`mail_outbox.<id>.to_addr`). Indexed (HMAC-SM3 under the
 //! separate index key): `applicants.mobile_index` (sign-in finds the account by it), `orders.mobile_index` (the
 //! console's search by a whole mobile number), `sms_outbox.mobile_index` (a number's messages), and the key of
 //! `sms_codes` (the pending sign-in code of a number: its index, never the number); `search_text` no longer holds the
@@ -143,6 +144,11 @@ fn invoice_body_is_stale(body: &str, pii: &PiiKeys) -> Result<bool> {
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty() && pii.data.text_is_stale(s))
     }))
+}
+
+/// The place of an invoice e-mail's recipient address (`mail_outbox.to_addr`).
+pub(crate) fn mail_place(id: i64) -> String {
+    format!("mail_outbox.{id}.to_addr")
 }
 
 /// The blind index of a mobile number (`sms_outbox.mobile_index`), `None` without keys.

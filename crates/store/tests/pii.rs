@@ -214,6 +214,7 @@ async fn assert_no_plaintext(url: &str) {
         "SELECT mobile, template, text, params, mobile_index FROM sms_outbox",
         "SELECT mobile, code_hash FROM sms_codes",
         "SELECT body FROM invoices",
+        "SELECT to_addr FROM mail_outbox",
     ] {
         for row in raw(url, sql).await {
             for secret in [
@@ -282,6 +283,24 @@ async fn personal_data_is_sealed_at_rest_and_reads_back() {
         assert!(same_body(&back.body, &inv.body), "{}", back.body);
         assert!(raw(&url, "SELECT body FROM invoices").await[0].contains("sm4gcm:k2:"));
         assert!(!raw(&url, "SELECT body FROM invoices").await[0].contains("example.com"));
+        // So is the address it is mailed to, which the sender reads back.
+        let mut tx = store.begin().await.unwrap();
+        tx.queue_mail(
+            store.next_id(),
+            &MailDraft {
+                to_addr: "zhangsan1990030@example.com".into(),
+                subject: "电子发票".into(),
+                body: "您的电子发票已开具".into(),
+                invoice_id: Some(inv.id),
+                order_id: Some(o.id),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mails = store.mail_deliveries(10).await.unwrap();
+        assert_eq!(mails[0].to_addr, "zhangsan1990030@example.com");
+        assert!(raw(&url, "SELECT to_addr FROM mail_outbox").await[0].starts_with("sm4gcm:k2:"));
 
         // The sign-in code and its message: kept and read back by the number, which the tables do not hold.
         store.put_sms_code(&code_for(MOBILE)).await.unwrap();
