@@ -348,6 +348,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         ),
     }
     tokio::spawn(channels::background_jobs(app.clone()));
+    tokio::spawn(channels::backfill_holder_index(store.clone()));
     println!(
         "  audit chain    {}",
         if store.audit_keyed() {

@@ -519,6 +519,44 @@ impl Store {
         Ok(changed)
     }
 
+    /// Fills `orders.holder_index` of rows that have none (written before migration 0028), one batch of at most
+    /// `batch` such rows after id `after`: returns how many it filled and the last id it looked at (`None`: no
+    /// row left). Orders without a holder to compare keep none. Each row is set only if it still has no index
+    /// (compare-and-set), so several instances may run it at once; `serve` runs it in the background at start,
+    /// so that the 审核预检's duplicate check finds older orders without waiting for `keys reencrypt`.
+    pub async fn backfill_holder_index(
+        &self,
+        after: i64,
+        batch: i64,
+    ) -> Result<(u64, Option<i64>)> {
+        let rows = sqlx::query(
+            "SELECT id, body FROM orders WHERE holder_index IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(batch)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut filled = 0;
+        let mut last = None;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            last = Some(id);
+            let o = open_order_body(&r.try_get::<String, _>("body")?, self.pii.as_deref())?;
+            let Some(index) = order_holder_index(&o, self.pii.as_deref()) else {
+                continue;
+            };
+            filled += sqlx::query(
+                "UPDATE orders SET holder_index = $1 WHERE id = $2 AND holder_index IS NULL",
+            )
+            .bind(index)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok((filled, last))
+    }
+
     /// The SMS outbox's part of [`Store::reencrypt_personal_data`]: each message's number, text and variables
     /// sealed under the current key, with the number's blind index. Returns how many rows changed.
     async fn reseal_outbox(&self, p: &PiiKeys, raced: &mut u64) -> Result<u64> {

@@ -141,6 +141,33 @@ pub fn sms_provider(kind: &str) -> anyhow::Result<Option<Arc<dyn SmsProvider>>> 
     })
 }
 
+/// Fills the holder index of orders from before migration 0028 in the background, a batch at a time with a pause
+/// between, so that a large table does not hold up requests; logs what it did.
+pub async fn backfill_holder_index(store: sealdesk_store::Store) {
+    const BATCH: i64 = 500;
+    let (mut after, mut total) = (i64::MIN, 0u64);
+    loop {
+        match store.backfill_holder_index(after, BATCH).await {
+            Ok((filled, Some(last))) => {
+                total += filled;
+                after = last;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok((filled, None)) => {
+                total += filled;
+                if total > 0 {
+                    tracing::info!(orders = total, "holder index filled for older orders");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "filling the holder index of older orders failed");
+                return;
+            }
+        }
+    }
+}
+
 /// Reconciliation every minute, reminders every hour, an audit checkpoint whenever a minute ends with
 /// `CHECKPOINT_EVERY` entries or more since the last, for as long as the process lives.
 pub async fn background_jobs(app: App) {
