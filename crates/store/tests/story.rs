@@ -1048,7 +1048,17 @@ async fn search_finds_any_part_and_the_filters_combine() {
         // Orders made together share the start of their numbers (their ids differ in the low digits, more of
         // them when the clock ticked between two): a middle part of that shared start finds them all, a tail one.
         let no = &orders[1].order_no;
-        let tail = &no[no.len() - 4..];
+        // The shortest tail of at least 4 characters that no other order's number contains: ids made together
+        // may repeat digits (…553, …555, …557 all contain "5555" at the end of …55557), so a fixed 4 is not enough.
+        let tail = (4..=no.len())
+            .map(|n| &no[no.len() - n..])
+            .find(|t| {
+                orders
+                    .iter()
+                    .filter(|o| o.id != orders[1].id)
+                    .all(|o| !o.order_no.contains(t))
+            })
+            .unwrap();
         let shared = orders
             .iter()
             .skip(1)
