@@ -159,6 +159,18 @@ pub struct MadeSeal {
     pub revoked: bool,
 }
 
+impl MadeSeal {
+    /// Which of the order's seals this is (1-based, 印章1, 印章2 …), a remade seal included.
+    pub fn place(&self) -> i32 {
+        crate::remake::unit_of(self.seq)
+    }
+
+    /// Whether it was made by a 重新制章 in place of an earlier seal.
+    pub fn is_remade(&self) -> bool {
+        self.place() != self.seq
+    }
+}
+
 /// The key's signature over one written seal: proof that the seal reached the key bound at 授权.
 #[derive(Debug, Clone)]
 pub struct WriteReceipt {

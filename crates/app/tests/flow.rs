@@ -982,6 +982,9 @@ async fn renewal_and_change_act_only_on_the_chosen_seals() {
     assert_eq!(draft.total, Fen(8_000));
     assert_eq!(draft.chosen_seals, vec![pick(&old[1].es_id, "")]);
     app.cancel(&alice, draft.id).await.unwrap();
+    // Validity is kept to the second: made within the same second as the first seals, the renewal would end at
+    // the same second too.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let renewed = chosen_to_made(&e, &alice, &reviewer, &renewal, &mut token, None).await;
     let new = app.seals(&alice, renewed.id).await.unwrap();
     assert_eq!(new.len(), 1);

@@ -13,7 +13,7 @@ use sm3::{Digest, Sm3};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The actions the platform records, with the words the console shows for them (操作记录, 审计日志).
-pub const ACTIONS: [(&str, &str); 28] = [
+pub const ACTIONS: [(&str, &str); 31] = [
     ("create", "暂存订单"),
     ("edit", "修改订单"),
     ("upload", "上传材料"),
@@ -36,6 +36,9 @@ pub const ACTIONS: [(&str, &str); 28] = [
     ("seal_issued", "签发印章"),
     ("seal_revoked", "注销印章"),
     ("confirm_written", "写入 UKey"),
+    ("remake", "重新制章"),
+    ("confirm_cutouts", "确认印模"),
+    ("signature_drawn", "在线手写签字"),
     ("cancel", "取消订单"),
     ("sign_in", "登录"),
     ("sign_in_failed", "登录失败"),

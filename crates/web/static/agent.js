@@ -254,6 +254,7 @@
         return null;
       }
       status.textContent = "证书助手已连接，检测到 " + keys.length + " 把证书锁";
+      agent.found = usable;
       return agent;
     } catch (e) {
       status.textContent = e.message;
@@ -436,14 +437,10 @@
     var service = root.dataset.service;
     var label = root.dataset.label;
     var agent = null;
-    var keys = [];
 
     async function refresh() {
       go.disabled = true;
       agent = await connect(root, status);
-      if (agent) {
-        keys = await agent.keys();
-      }
       go.disabled = agent === null;
     }
 
@@ -496,8 +493,8 @@
     go.addEventListener("click", async function () {
       err.hidden = true;
       var serial = chosenSerial(root);
-      var key = keys.filter(function (k) {
-        return k.serial === serial && k.cert;
+      var key = agent && agent.found.filter(function (k) {
+        return k.serial === serial;
       })[0];
       if (!agent || !key) {
         return;
