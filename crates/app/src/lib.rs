@@ -23,7 +23,7 @@ mod payments;
 mod pending_payment;
 mod prechecks;
 mod remake;
-pub use prechecks::AUTO_APPROVE_RULE;
+pub use prechecks::{AUTO_APPROVE_RULE, DEFAULT_PRECHECK_WORKERS, PRECHECK_LEASE_SECS};
 pub use remake::remakeable;
 mod reminders;
 mod renewal;
@@ -113,6 +113,9 @@ pub struct AppConfig {
     pub calendar: Option<Arc<sealdesk_domain::WorkCalendar>>,
     /// 在线客服's service hours, shown beside each order's message thread.
     pub service_hours: String,
+    /// Workers that run the 审核预检 queue in this process (`serve --precheck-workers`); 0 leaves the checks
+    /// (and their OCR) to other instances that share the database.
+    pub precheck_workers: usize,
 }
 
 /// 销售方: the platform's operator as its invoices print it.
@@ -142,6 +145,7 @@ impl Default for AppConfig {
             invoice_seller: InvoiceSeller::default(),
             calendar: sealdesk_domain::WorkCalendar::china().ok().map(Arc::new),
             service_hours: "工作日 9:00–17:00".into(),
+            precheck_workers: prechecks::DEFAULT_PRECHECK_WORKERS,
         }
     }
 }
@@ -168,6 +172,8 @@ pub struct App {
     pub(crate) processing: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     /// Tesseract for the 审核预检 of scans (bounded and timed out in the adapter).
     pub(crate) ocr: Arc<sealdesk_adapters::ocr::Ocr>,
+    /// The 审核预检 workers of this process: started once, woken by each submission.
+    pub(crate) precheck_queue: Arc<prechecks::Queue>,
 }
 
 impl std::fmt::Debug for App {
@@ -207,6 +213,7 @@ impl App {
             image_work: Arc::new(tokio::sync::Semaphore::new(uploads::IMAGE_WORK_AT_ONCE)),
             processing: Arc::default(),
             ocr: Arc::new(sealdesk_adapters::ocr::Ocr::default()),
+            precheck_queue: Arc::default(),
         }
     }
 

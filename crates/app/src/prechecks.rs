@@ -28,6 +28,23 @@ const PRECHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// inside the server's request timeout, so that a busy server shows the page (checks pending) rather than none.
 const PRECHECK_INLINE: std::time::Duration = std::time::Duration::from_secs(12);
 
+/// 审核预检 workers per process by default: as many as Tesseract runs at once, so the queue feeds the OCR
+/// without piling up runs that wait for it.
+pub const DEFAULT_PRECHECK_WORKERS: usize = sealdesk_adapters::ocr::OCR_AT_ONCE;
+/// How long a worker holds a claimed submission: longer than a run can take (a few scans at the OCR timeout
+/// each), so a live worker is never overtaken; a dead one's claim is taken over when it runs out.
+pub const PRECHECK_LEASE_SECS: i64 = 300;
+/// How often an idle worker looks for checks that other instances left (its own instance's submissions wake
+/// it at once).
+const PRECHECK_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// This process's 审核预检 workers: started once, woken by each submission made here.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    wake: tokio::sync::Notify,
+    started: std::sync::OnceLock<()>,
+}
+
 /// Why the platform approved an order by itself: said in its trail.
 pub const AUTO_APPROVE_RULE: &str = "授权转自动：审核预检全部通过";
 
@@ -64,20 +81,62 @@ fn ink_of(ink: sealdesk_artwork::SealInk) -> InkColour {
 }
 
 impl App {
-    /// After a submission has committed: resets the order's checks for it and runs them in the background.
+    /// After a submission has committed: puts the order's checks for it on the queue and wakes a worker of
+    /// this process (if it has any; otherwise another instance's worker finds them at its next poll).
     pub(crate) async fn schedule_prechecks(&self, order: &Order) {
         if let Err(e) = self.store.reset_prechecks(order.id, order.version).await {
             // The page view runs them then.
             tracing::warn!(order = order.id, error = %e, "could not reset the pre-checks");
             return;
         }
-        let app = self.clone();
-        let (id, version) = (order.id, order.version);
-        tokio::spawn(async move {
-            if let Err(e) = app.run_prechecks(id, version).await {
-                tracing::warn!(order = id, error = %e, "pre-checks failed");
+        self.start_precheck_workers();
+        self.precheck_queue.wake.notify_one();
+    }
+
+    /// Starts this process's [`AppConfig::precheck_workers`](crate::AppConfig) 审核预检 workers, once; with 0
+    /// it starts none. `serve` calls it at start, so that checks a stopped instance left are taken up; the
+    /// first submission starts them otherwise. Each worker claims one due submission at a time
+    /// ([`PRECHECK_LEASE_SECS`]), runs its checks, and waits for the next submission or poll.
+    pub fn start_precheck_workers(&self) {
+        let n = self.cfg.precheck_workers;
+        if n == 0 || self.precheck_queue.started.set(()).is_err() {
+            return;
+        }
+        for _ in 0..n {
+            let app = self.clone();
+            tokio::spawn(async move { app.precheck_worker().await });
+        }
+    }
+
+    async fn precheck_worker(self) {
+        loop {
+            match self.run_next_precheck().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "pre-check queue"),
             }
-        });
+            tokio::select! {
+                _ = self.precheck_queue.wake.notified() => {}
+                _ = tokio::time::sleep(PRECHECK_POLL) => {}
+            }
+        }
+    }
+
+    /// Claims the oldest due submission and runs its checks; false when none is due. A run that fails leaves
+    /// its claim to run out, and a worker (of any instance) tries again then.
+    pub async fn run_next_precheck(&self) -> Result<bool, AppError> {
+        let Some((id, version)) = self
+            .store
+            .claim_due_prechecks(self.now(), PRECHECK_LEASE_SECS, 1)
+            .await?
+            .pop()
+        else {
+            return Ok(false);
+        };
+        if let Err(e) = self.run_prechecks(id, version).await {
+            tracing::warn!(order = id, error = %e, "pre-checks failed");
+        }
+        Ok(true)
     }
 
     /// The pre-check results of an order for an operator who serves it: `None` for an order never submitted;

@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// The scan the submission scenario uploads (padded to 500 KB); the binary carries no form generator.
     #[arg(long, default_value = "crates/artwork/tests/forms/form-1.jpg")]
     scan: std::path::PathBuf,
+    /// 审核预检 workers of the measured server (`serve --precheck-workers`): 0 measures submissions with the
+    /// OCR left to other machines, as a deployment with dedicated check workers runs them.
+    #[arg(long, default_value_t = sealdesk_app::DEFAULT_PRECHECK_WORKERS)]
+    precheck_workers: usize,
 }
 
 /// `sealdesk bench-bare`: the ceiling, an axum endpoint that does nothing.
@@ -525,6 +529,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(u) = &a.data.database_url {
         serve_args.extend_from_slice(&["--database-url", u.as_str()]);
     }
+    let workers = a.precheck_workers.to_string();
+    serve_args.extend_from_slice(&["--precheck-workers", workers.as_str()]);
     let (server, base) = spawn(&serve_args)?;
     let (_bare, bare_base) = spawn(&["bench-bare"])?;
     let http = reqwest::Client::builder()

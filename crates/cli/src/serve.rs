@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// The SMS signature (the bracketed name that starts each message).
     #[arg(long, default_value = "金格科技", env = "SEALDESK_SMS_SIGNATURE")]
     sms_signature: String,
+    /// 审核预检 workers in this instance (each runs one submission's checks, OCR included, at a time). 0 leaves
+    /// the checks to other instances of the same database: request-serving instances then spend no CPU on OCR.
+    #[arg(long, default_value_t = sealdesk_app::DEFAULT_PRECHECK_WORKERS, env = "SEALDESK_PRECHECK_WORKERS")]
+    precheck_workers: usize,
 }
 
 /// Reads an audit key file: hex (as `openssl rand -hex 32` writes it) or raw bytes, at least 32 bytes.
@@ -270,6 +274,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         bank_account: channels::bank_account(&channels)?,
         invoice_seller: channels::invoice_seller(),
         calendar: Some(std::sync::Arc::new(a.holidays.calendar()?)),
+        precheck_workers: a.precheck_workers,
         ..Default::default()
     };
     let app = App::new(store.clone(), blobs, cfg, maker, trust, gateway)
@@ -349,6 +354,18 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     tokio::spawn(channels::background_jobs(app.clone()));
     tokio::spawn(channels::backfill_holder_index(store.clone()));
+    // Checks a stopped instance left due are taken up now, not at the next submission.
+    app.start_precheck_workers();
+    println!(
+        "  审核预检       {}",
+        match a.precheck_workers {
+            0 => "no workers here: other instances run the checks".to_owned(),
+            n => format!(
+                "{n} workers (OCR at most {} at once)",
+                sealdesk_adapters::ocr::OCR_AT_ONCE
+            ),
+        }
+    );
     println!(
         "  audit chain    {}",
         if store.audit_keyed() {

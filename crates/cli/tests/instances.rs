@@ -3,7 +3,8 @@
 //! every message by its outbox id. Orders are driven with requests alternating between the two (sign in on one,
 //! act on the other with the same session cookie and CSRF token; create and submit on one, upload and review on
 //! the other, pay on either); then every message of the outbox must have reached the gateway exactly once, and a
-//! limit or lock-out reached through one instance must hold on the other.
+//! limit or lock-out reached through one instance must hold on the other. One instance runs no 审核预检 workers;
+//! the other runs the checks of what was submitted on both.
 
 mod common;
 
@@ -227,8 +228,14 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let args = ["--demo", "--sms", "http", "--database-url", &db_url];
     // A first, so that the demo keys and the demo set-up exist once; then B on the same database and directory.
-    // Neither is given --instance: each leases its own order-id instance number from the database.
-    let (a, base_a) = start_with_env(data.path(), &args, &env);
+    // Neither is given --instance: each leases its own order-id instance number from the database. A runs no
+    // 审核预检 workers: the checks of what is submitted there are B's to run (OCR off the serving instance).
+    let args_a: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--precheck-workers", "0"])
+        .collect();
+    let (a, base_a) = start_with_env(data.path(), &args_a, &env);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -333,8 +340,7 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
         let (status, v) = call(&http, Method::POST, &base_b, "/auth/operator", None, Some(json!({"name": "admin", "password": "sealdesk-demo"}))).await;
         assert_eq!((status, v["message"].as_str()), (429, Some("密码错误次数过多，请 15 分钟后再试")));
 
-        // Every message of the outbox reaches the gateway exactly once: wait until the outbox is drained.
-        // With the instances' personal-data keys (their data directory's), since the outbox is sealed with them.
+        // The first order was submitted on A, the second on B; B's workers run the checks of both.
         let read = |f: &str| std::fs::read_to_string(data.path().join(f)).unwrap();
         let store = sealdesk_store::Store::connect(&db_url, 1023)
             .await
@@ -343,6 +349,17 @@ fn two_instances_share_sessions_limits_and_send_each_sms_once() {
                 sealdesk_store::DataKeys::parse(read("pki/data-keys").trim()).unwrap(),
                 sealdesk_store::IndexKey::from_hex(read("pki/index-key").trim()).unwrap(),
             ));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for id in &ids[..2] {
+            let id: i64 = id.parse().unwrap();
+            while store.prechecks(id).await.unwrap().and_then(|p| p.results).is_none() {
+                assert!(Instant::now() < deadline, "the checks of order {id} were never run");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+
+        // Every message of the outbox reaches the gateway exactly once: wait until the outbox is drained.
+        // With the instances' personal-data keys (their data directory's), since the outbox is sealed with them.
         let deadline = Instant::now() + Duration::from_secs(90);
         let outbox = loop {
             let rows = store.sms_deliveries(10_000).await.unwrap();

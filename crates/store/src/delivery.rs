@@ -118,21 +118,49 @@ impl Store {
         lease_secs: i64,
         limit: i64,
     ) -> Result<Vec<SmsDelivery>> {
-        let sql = format!(
-            "UPDATE sms_outbox SET lease_until = $1 WHERE id IN (SELECT id FROM sms_outbox WHERE status = 'pending' AND next_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT $3{}) RETURNING {SMS_COLS}",
-            self.skip_locked()
-        );
-        let mut won = sqlx::query(AssertSqlSafe(sql))
-            .bind(now + lease_secs)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
+        let mut won = self
+            .claim(
+                "sms_outbox",
+                "id",
+                "status = 'pending' AND next_at <= $2",
+                SMS_COLS,
+                now,
+                lease_secs,
+                limit,
+            )
             .await?
             .iter()
             .map(|r| sms_from_row(r, self.pii.as_deref()))
             .collect::<Result<Vec<_>>>()?;
         won.sort_by_key(|d| d.id);
         Ok(won)
+    }
+
+    /// Leases up to `limit` rows of `table` that are `due` (a condition that may use `$2`, now) and not held by
+    /// a lease at `now`, lowest `key` first, until `now + lease_secs`; returns their `cols`. One statement: on
+    /// PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so claimers at the same moment take different
+    /// rows; on SQLite, which has no row locks and one writer at a time, the update is atomic by itself.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn claim(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        due: &'static str,
+        cols: &'static str,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let sql = format!(
+            "UPDATE {table} SET lease_until = $1 WHERE {key} IN (SELECT {key} FROM {table} WHERE {due} AND lease_until <= $2 ORDER BY {key} LIMIT $3{}) RETURNING {cols}",
+            self.skip_locked()
+        );
+        Ok(sqlx::query(AssertSqlSafe(sql))
+            .bind(now + lease_secs)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The row-locking clause of a claiming subquery: ` FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite

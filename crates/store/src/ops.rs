@@ -19,6 +19,8 @@ pub struct Stats {
     pub sms_outbox: i64,
     /// Audit entries.
     pub audit_entries: i64,
+    /// Submissions whose 审核预检 wait for a worker (claimed or not): the queue's depth.
+    pub prechecks_due: i64,
 }
 
 impl Store {
@@ -45,6 +47,7 @@ impl Store {
             seals_made: count("SELECT COUNT(*) FROM seals").await?,
             sms_outbox: count("SELECT COUNT(*) FROM sms_outbox").await?,
             audit_entries: count("SELECT COUNT(*) FROM audit_log").await?,
+            prechecks_due: count("SELECT COUNT(*) FROM order_prechecks WHERE body IS NULL").await?,
         })
     }
 

@@ -1,5 +1,7 @@
 //! 审核预检 results (migration 0025): one row per order, reset by each submission and filled once the checks
-//! have run for it.
+//! have run for it. A row without results is a job on a queue (migration 0031): workers on any instance claim it
+//! for a lease, as the SMS outbox's senders do, so each submission's checks run once even with several
+//! instances, and a worker that dies leaves a lease that runs out.
 
 use sealdesk_domain::Precheck;
 use sqlx::Row;
@@ -22,8 +24,8 @@ impl Store {
     /// dropping the results of any earlier submission.
     pub async fn reset_prechecks(&self, order_id: i64, submitted_version: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO order_prechecks (order_id, submitted_version, body, checked_at) VALUES ($1, $2, NULL, NULL)
-             ON CONFLICT (order_id) DO UPDATE SET submitted_version = $2, body = NULL, checked_at = NULL",
+            "INSERT INTO order_prechecks (order_id, submitted_version, body, checked_at, lease_until) VALUES ($1, $2, NULL, NULL, 0)
+             ON CONFLICT (order_id) DO UPDATE SET submitted_version = $2, body = NULL, checked_at = NULL, lease_until = 0",
         )
         .bind(order_id)
         .bind(submitted_version)
@@ -52,6 +54,34 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims up to `limit` submissions whose checks are due at `now` (never run, or claimed by a worker whose
+    /// lease has run out) for `lease_secs`: each is returned to exactly one caller, as (order id, submitted
+    /// version), oldest order first. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so workers
+    /// claiming at the same moment take different rows; SQLite's single writer makes the update atomic.
+    pub async fn claim_due_prechecks(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let mut won = self
+            .claim(
+                "order_prechecks",
+                "order_id",
+                "body IS NULL",
+                "order_id, submitted_version",
+                now,
+                lease_secs,
+                limit,
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("order_id")?, r.try_get("submitted_version")?)))
+            .collect::<Result<Vec<(i64, i64)>>>()?;
+        won.sort_unstable();
+        Ok(won)
     }
 
     /// The checks of an order's latest submission, if it was ever submitted since checks exist.

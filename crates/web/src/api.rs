@@ -301,7 +301,11 @@ async fn list_orders(
     Query(q): Query<OrderQuery>,
 ) -> ApiResult<OrderPage> {
     let per_page = q.per_page.unwrap_or(20).clamp(1, 100);
-    let (codes, _) = project_maps(&s, &who).await?;
+    // The caller's projects only turn a `project` code into an id: a list without one does not read them.
+    let codes = match crate::order_query::given(&q.project) {
+        Some(_) => project_maps(&s, &who).await?.0,
+        None => Vec::new(),
+    };
     let filter = q.filter(&codes, per_page)?;
     let (orders, total) = s.app.list_orders(&who, filter).await?;
     Ok(Json(OrderPage {

@@ -123,6 +123,7 @@ async fn render(State((app, handle)): State<(App, PrometheusHandle)>) -> Respons
             metrics::gauge!("sealdesk_seals_made").set(s.seals_made as f64);
             metrics::gauge!("sealdesk_sms_outbox").set(s.sms_outbox as f64);
             metrics::gauge!("sealdesk_audit_entries").set(s.audit_entries as f64);
+            metrics::gauge!("sealdesk_prechecks_due").set(s.prechecks_due as f64);
             metrics::gauge!("sealdesk_database_up").set(1.0);
         }
         Err(e) => {

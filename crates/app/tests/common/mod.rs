@@ -22,6 +22,15 @@ pub async fn env(store: Store) -> Env {
 
 /// The same, reading the time from `clock`.
 pub async fn env_with_clock(store: Store, clock: Arc<dyn Clock>) -> Env {
+    env_with_config(store, clock, |_| {}).await
+}
+
+/// The same, with `tune` applied to the application's configuration.
+pub async fn env_with_config(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    tune: impl FnOnce(&mut AppConfig),
+) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let ca = keys::demo_ca(tmp.path()).unwrap();
     let maker = keys::seal_maker(tmp.path(), &ca).unwrap();
@@ -35,13 +44,14 @@ pub async fn env_with_clock(store: Store, clock: Arc<dyn Clock>) -> Env {
         "北筑设计研究院有限公司",
     )
     .unwrap();
-    let cfg = AppConfig {
+    let mut cfg = AppConfig {
         demo: true,
         payment_channels: vec!["sandbox".into()],
         data_dir: tmp.path().into(),
         clock,
         ..Default::default()
     };
+    tune(&mut cfg);
     let app = App::new(
         store,
         Arc::new(LocalDir::new(tmp.path().join("blobs"))),
@@ -211,8 +221,8 @@ pub async fn project_and_reviewer(app: &App, store: &Store) -> Who {
         .principal)
 }
 
-/// An order of `form` taken through 申请, 审核 and 确认发票 to 待支付, with scans from the test kit.
-pub async fn approved_order(app: &App, applicant: &Who, reviewer: &Who, form: &OrderForm) -> Order {
+/// An order of `form` filed with scans from the test kit and submitted (待审核).
+pub async fn submitted_order(app: &App, applicant: &Who, form: &OrderForm) -> Order {
     let order = app.create_order(applicant, "testCSQY", form).await.unwrap();
     let stamped =
         sealdesk_artwork::testkit::generate(0x5ea1, sealdesk_artwork::testkit::FormSpec::A4_150);
@@ -225,7 +235,12 @@ pub async fn approved_order(app: &App, applicant: &Who, reviewer: &Who, form: &O
             .await
             .unwrap();
     }
-    app.submit(applicant, order.id).await.unwrap();
+    app.submit(applicant, order.id).await.unwrap()
+}
+
+/// An order of `form` taken through 申请, 审核 and 确认发票 to 待支付, with scans from the test kit.
+pub async fn approved_order(app: &App, applicant: &Who, reviewer: &Who, form: &OrderForm) -> Order {
+    let order = submitted_order(app, applicant, form).await;
     app.approve(reviewer, order.id).await.unwrap();
     let invoice = personal_invoice();
     app.confirm_invoice(applicant, order.id, &invoice)
