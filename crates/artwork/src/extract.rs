@@ -18,7 +18,10 @@
 //!    green and blue light is absorbed (full-resolution luma in a JPEG), gated by redness (half
 //!    resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
 //!    multiply: seal ink underneath still lets far more red than green through, so the red/green
-//!    log ratio, scaled by the seal ink's own, recovers the seal under the print.
+//!    log ratio, scaled by the seal ink's own, recovers the seal under the print. A blue
+//!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
+//!    its strokes are found by that darkness and by running on past the seal (`pen`), and are
+//!    neither kept nor used to sample the seal's colour.
 //! 5. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
@@ -26,6 +29,8 @@
 use crate::decode::{Page, decode_page};
 use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
+
+mod pen;
 
 /// How to size the extracted pictures.
 #[derive(Debug, Clone, PartialEq)]
@@ -704,11 +709,22 @@ fn coverage(
             norm[y * w + x] = normalise(&page.rgb[i..i + 3], &row_white[x]);
         }
     }
+    // A blue ballpoint signature has the hue of a blue seal: its strokes are neither the seal nor
+    // a sample of the seal's colour.
+    let pen = if ink_family == Ink::Blue {
+        pen::ballpoint(&norm, w, h, page_px_per_mm(page), |n| {
+            ink_family.seeds(n, min_score)
+        })
+    } else {
+        None
+    };
+    let is_pen = |i: usize| pen.as_ref().is_some_and(|p| p[i]);
     // The ink's own colour, from the pixels that clearly have it.
     let mut reds: Vec<[f32; 3]> = norm
         .iter()
-        .copied()
-        .filter(|n| ink_family.seeds(n, min_score))
+        .enumerate()
+        .filter(|&(i, n)| ink_family.seeds(n, min_score) && !is_pen(i))
+        .map(|(_, n)| *n)
         .collect();
     if reds.len() < 20 {
         return None;
@@ -738,6 +754,9 @@ fn coverage(
     let mut dark = vec![false; w * h];
     let mut under_print = vec![0f32; w * h];
     for (i, n) in norm.iter().enumerate() {
+        if is_pen(i) {
+            continue;
+        }
         let cov = ((1.0 - n[0]) * absorb[0] + (1.0 - n[1]) * absorb[1] + (1.0 - n[2]) * absorb[2])
             .clamp(0.0, 1.0);
         let pass = ink_family.pass(n);

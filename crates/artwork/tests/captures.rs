@@ -84,9 +84,10 @@ fn scans_at_300_dpi() {
         (Capture::Scan(300), InkKind::RedFaded, Crossing::None),
     ]);
     let (mean, worst) = summary("300 dpi", &v);
-    // Goal 0.95 / 0.90; today about 0.90 / 0.84 (a blue ballpoint over a blue seal is the worst).
-    assert!(mean >= 0.89, "mean {mean:.4}");
-    assert!(worst >= 0.82, "worst {worst:.4}");
+    // Goal 0.95 / 0.90; today about 0.92 / 0.91 (a blue ballpoint over a blue seal was 0.83
+    // before its strokes were told from the seal's ink, and is still the worst).
+    assert!(mean >= 0.91, "mean {mean:.4}");
+    assert!(worst >= 0.90, "worst {worst:.4}");
 }
 
 #[test]
