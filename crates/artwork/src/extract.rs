@@ -398,6 +398,10 @@ fn normalise(px: &[u8], white: &[f32; 3]) -> [f32; 3] {
     ]
 }
 
+/// A block's brightest tenth is its own paper when at least this share of the brightest nearby
+/// block's luma; darker, the block is taken to be under ink.
+const OWN_PAPER: f32 = 0.8;
+
 /// The local paper colour, on a grid of blocks, as reciprocals (so normalising is a multiply).
 struct WhiteMap {
     block: usize,
@@ -454,9 +458,18 @@ impl WhiteMap {
             }
         }
         // Blocks wholly covered by ink (a solid star, a thick rim) must borrow the paper of their
-        // neighbours: take the brightest block within 3 blocks, then smooth, as light varies slowly.
+        // neighbours: the brightest block within 3 blocks. Only those, though: a block whose own
+        // bright part is near its neighbours' is paper, and keeps its own light, since a shadow's
+        // edge or a lamp's fall-off in a photo darkens the paper by several percent within 3
+        // blocks, and paper read as that much too dark turns into faint ink around every stroke.
         let spread = max_filter_blocks(&bright, gw, gh, 3);
-        let smooth = box_blocks(&spread, gw, gh, 2);
+        let lum = |c: &[f32; 3]| c[0] + 2.0 * c[1] + c[2];
+        let own: Vec<[f32; 3]> = bright
+            .iter()
+            .zip(&spread)
+            .map(|(b, s)| if lum(b) >= OWN_PAPER * lum(s) { *b } else { *s })
+            .collect();
+        let smooth = box_blocks(&own, gw, gh, 2);
         let inv = smooth
             .iter()
             .map(|c| c.map(|v| 1.0 / v.max(24.0)))
