@@ -14,9 +14,10 @@
 //!    a signature) are merged. Specks under 8 mm, anything over 100 mm, lines of print (more than
 //!    3:1) and shapes without a rim around them are dropped. The survivors, in reading order, are
 //!    the impressions.
-//! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much the
-//!    green and blue light is absorbed (full-resolution luma in a JPEG), gated by redness (half
-//!    resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
+//! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much
+//!    light the pixel absorbs against how much the ink's full strength does, in luma alone (a JPEG
+//!    keeps luma at full resolution; any one channel mixes in chroma stored at half, which smears
+//!    stroke edges), gated by redness (half-resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
 //!    multiply: seal ink underneath still lets far more red than green through, so the red/green
 //!    log ratio, scaled by the seal ink's own, recovers the seal under the print. A blue
 //!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
@@ -260,15 +261,6 @@ impl Ink {
         self.score(n) >= min_score && self.pass(n) > if self == Ink::Blue { 0.25 } else { 0.45 }
     }
 
-    /// Weights of the channels the ink absorbs, for the coverage estimate.
-    fn absorbed(self) -> [f32; 3] {
-        match self {
-            Ink::Red => [0.0, 0.6, 0.4],
-            Ink::Purple => [0.0, 1.0, 0.0],
-            Ink::Blue => [0.5, 0.5, 0.0],
-        }
-    }
-
     /// The uniform colour the picture is painted in.
     fn colour(self) -> [u8; 3] {
         match self {
@@ -386,6 +378,13 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> 
         }
     }
     found
+}
+
+/// Luma as a JPEG stores it (BT.601 weights), of paper-relative channels: the one quantity a JPEG
+/// keeps at full resolution.
+#[inline]
+fn video_luma(n: &[f32; 3]) -> f32 {
+    0.299 * n[0] + 0.587 * n[1] + 0.114 * n[2]
 }
 
 /// Pixel colour divided by the local paper colour, per channel, 0..~1.2.
@@ -756,12 +755,11 @@ fn coverage(
         .fold([0f32; 3], |s, c| [s[0] + c[0], s[1] + c[1], s[2] + c[2]])
         .map(|v| v / top.len() as f32);
     let ink_score = ink_family.score(&ink);
-    let weights = ink_family.absorbed();
-    let absorb = [0, 1, 2].map(|c| weights[c] / (1.0 - ink[c]).max(0.2));
+    let ink_absorbs = (1.0 - video_luma(&ink)).max(0.1);
     let ink_pass = ink_family.pass(&ink);
     let ink_log_rg = (ink_pass.max(0.05) / ink[1].max(0.05)).ln().max(0.3);
 
-    // Coverage from green and blue absorption; redness gate; dark-overprint flags.
+    // Coverage from luma absorption; redness gate; dark-overprint flags.
     let mut a = Plane::new(w, h);
     let mut mask = vec![false; w * h];
     let mut dark = vec![false; w * h];
@@ -770,8 +768,7 @@ fn coverage(
         if is_pen(i) {
             continue;
         }
-        let cov = ((1.0 - n[0]) * absorb[0] + (1.0 - n[1]) * absorb[1] + (1.0 - n[2]) * absorb[2])
-            .clamp(0.0, 1.0);
+        let cov = ((1.0 - video_luma(n)) / ink_absorbs).clamp(0.0, 1.0);
         let pass = ink_family.pass(n);
         // What the passing channel should read if this pixel were only seal ink over paper.
         let expected = 1.0 - cov * (1.0 - ink_pass);
