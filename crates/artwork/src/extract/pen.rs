@@ -17,8 +17,10 @@ const BINS: usize = 64;
 const PEN_RATIO: f32 = 0.62;
 /// How deep the dip between two modes must go, as a share of the smaller one.
 const VALLEY: f32 = 0.8;
-/// Pen over seal ink: darker than this share of the pen's own pass.
-const UNDER_PEN_RATIO: f32 = 0.5;
+/// Pen over seal ink: darker than this share of the pen's own pass. Inks multiply, so a pen over
+/// seal ink passes the seal's share of the pen's light: under 0.6 even for a faded pad, and a pen
+/// line alone is never that much darker than its own typical shade.
+const UNDER_PEN_RATIO: f32 = 0.75;
 /// A run of pen-dark pixels reaching this far (mm) past the seal is a signature.
 const MIN_STROKE_MM: f32 = 3.0;
 
