@@ -14,11 +14,15 @@
 //!    a signature) are merged. Specks under 8 mm, anything over 100 mm, lines of print (more than
 //!    3:1) and shapes without a rim around them are dropped. The survivors, in reading order, are
 //!    the impressions.
-//! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much the
-//!    green and blue light is absorbed (full-resolution luma in a JPEG), gated by redness (half
-//!    resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
+//! 4. **Ink coverage at full resolution.** Inside each impression, coverage comes from how much
+//!    light the pixel absorbs against how much the ink's full strength does, in luma alone (a JPEG
+//!    keeps luma at full resolution; any one channel mixes in chroma stored at half, which smears
+//!    stroke edges), gated by redness (half-resolution chroma in a JPEG). Where black print or a signature crosses the ink, inks
 //!    multiply: seal ink underneath still lets far more red than green through, so the red/green
-//!    log ratio, scaled by the seal ink's own, recovers the seal under the print.
+//!    log ratio, scaled by the seal ink's own, recovers the seal under the print. A blue
+//!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
+//!    its strokes are found by that darkness and by running on past the seal (`pen`), and are
+//!    neither kept nor used to sample the seal's colour.
 //! 5. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
@@ -26,6 +30,8 @@
 use crate::decode::{Page, decode_page};
 use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
+
+mod pen;
 
 /// How to size the extracted pictures.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,15 +261,6 @@ impl Ink {
         self.score(n) >= min_score && self.pass(n) > if self == Ink::Blue { 0.25 } else { 0.45 }
     }
 
-    /// Weights of the channels the ink absorbs, for the coverage estimate.
-    fn absorbed(self) -> [f32; 3] {
-        match self {
-            Ink::Red => [0.0, 0.6, 0.4],
-            Ink::Purple => [0.0, 1.0, 0.0],
-            Ink::Blue => [0.5, 0.5, 0.0],
-        }
-    }
-
     /// The uniform colour the picture is painted in.
     fn colour(self) -> [u8; 3] {
         match self {
@@ -383,6 +380,13 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> 
     found
 }
 
+/// Luma as a JPEG stores it (BT.601 weights), of paper-relative channels: the one quantity a JPEG
+/// keeps at full resolution.
+#[inline]
+fn video_luma(n: &[f32; 3]) -> f32 {
+    0.299 * n[0] + 0.587 * n[1] + 0.114 * n[2]
+}
+
 /// Pixel colour divided by the local paper colour, per channel, 0..~1.2.
 #[inline]
 fn normalise(px: &[u8], white: &[f32; 3]) -> [f32; 3] {
@@ -392,6 +396,10 @@ fn normalise(px: &[u8], white: &[f32; 3]) -> [f32; 3] {
         f32::from(px[2]) * white[2],
     ]
 }
+
+/// A block's brightest tenth is its own paper when at least this share of the brightest nearby
+/// block's luma; darker, the block is taken to be under ink.
+const OWN_PAPER: f32 = 0.8;
 
 /// The local paper colour, on a grid of blocks, as reciprocals (so normalising is a multiply).
 struct WhiteMap {
@@ -449,9 +457,18 @@ impl WhiteMap {
             }
         }
         // Blocks wholly covered by ink (a solid star, a thick rim) must borrow the paper of their
-        // neighbours: take the brightest block within 3 blocks, then smooth, as light varies slowly.
+        // neighbours: the brightest block within 3 blocks. Only those, though: a block whose own
+        // bright part is near its neighbours' is paper, and keeps its own light, since a shadow's
+        // edge or a lamp's fall-off in a photo darkens the paper by several percent within 3
+        // blocks, and paper read as that much too dark turns into faint ink around every stroke.
         let spread = max_filter_blocks(&bright, gw, gh, 3);
-        let smooth = box_blocks(&spread, gw, gh, 2);
+        let lum = |c: &[f32; 3]| c[0] + 2.0 * c[1] + c[2];
+        let own: Vec<[f32; 3]> = bright
+            .iter()
+            .zip(&spread)
+            .map(|(b, s)| if lum(b) >= OWN_PAPER * lum(s) { *b } else { *s })
+            .collect();
+        let smooth = box_blocks(&own, gw, gh, 2);
         let inv = smooth
             .iter()
             .map(|c| c.map(|v| 1.0 / v.max(24.0)))
@@ -704,11 +721,22 @@ fn coverage(
             norm[y * w + x] = normalise(&page.rgb[i..i + 3], &row_white[x]);
         }
     }
+    // A blue ballpoint signature has the hue of a blue seal: its strokes are neither the seal nor
+    // a sample of the seal's colour.
+    let pen = if ink_family == Ink::Blue {
+        pen::ballpoint(&norm, w, h, page_px_per_mm(page), |n| {
+            ink_family.seeds(n, min_score)
+        })
+    } else {
+        None
+    };
+    let is_pen = |i: usize| pen.as_ref().is_some_and(|p| p[i]);
     // The ink's own colour, from the pixels that clearly have it.
     let mut reds: Vec<[f32; 3]> = norm
         .iter()
-        .copied()
-        .filter(|n| ink_family.seeds(n, min_score))
+        .enumerate()
+        .filter(|&(i, n)| ink_family.seeds(n, min_score) && !is_pen(i))
+        .map(|(_, n)| *n)
         .collect();
     if reds.len() < 20 {
         return None;
@@ -727,19 +755,20 @@ fn coverage(
         .fold([0f32; 3], |s, c| [s[0] + c[0], s[1] + c[1], s[2] + c[2]])
         .map(|v| v / top.len() as f32);
     let ink_score = ink_family.score(&ink);
-    let weights = ink_family.absorbed();
-    let absorb = [0, 1, 2].map(|c| weights[c] / (1.0 - ink[c]).max(0.2));
+    let ink_absorbs = (1.0 - video_luma(&ink)).max(0.1);
     let ink_pass = ink_family.pass(&ink);
     let ink_log_rg = (ink_pass.max(0.05) / ink[1].max(0.05)).ln().max(0.3);
 
-    // Coverage from green and blue absorption; redness gate; dark-overprint flags.
+    // Coverage from luma absorption; redness gate; dark-overprint flags.
     let mut a = Plane::new(w, h);
     let mut mask = vec![false; w * h];
     let mut dark = vec![false; w * h];
     let mut under_print = vec![0f32; w * h];
     for (i, n) in norm.iter().enumerate() {
-        let cov = ((1.0 - n[0]) * absorb[0] + (1.0 - n[1]) * absorb[1] + (1.0 - n[2]) * absorb[2])
-            .clamp(0.0, 1.0);
+        if is_pen(i) {
+            continue;
+        }
+        let cov = ((1.0 - video_luma(n)) / ink_absorbs).clamp(0.0, 1.0);
         let pass = ink_family.pass(n);
         // What the passing channel should read if this pixel were only seal ink over paper.
         let expected = 1.0 - cov * (1.0 - ink_pass);

@@ -6,9 +6,10 @@
 //! as the platform gives it. Needs Debian `poppler-utils` (scripts/test.sh installs it).
 //!
 //! **The goals are not met on this set** (mean IoU ≥ 0.95 and worst ≥ 0.90 at 300 dpi and
-//! on photos, ≥ 0.92 at 150 dpi; see docs/benchmarks.md for the full set). The bars below are
-//! regression floors a little under what the extractor reaches today, so that a change that makes
-//! it worse fails; every stamp must still be found. Raise them as the extractor improves.
+//! on photos, ≥ 0.92 at 150 dpi; see docs/benchmarks.md for the full set), except the worst at
+//! 300 dpi on this sample, which the test asserts. The other bars are regression floors a little
+//! under what the extractor reaches today, so that a change that makes it worse fails; every stamp
+//! must still be found. Raise them as the extractor improves.
 
 use sealdesk_artwork::testkit::capture::{self, Capture, Condition, Crossing, InkKind};
 use sealdesk_artwork::testkit::{iou, page_mask_with};
@@ -84,9 +85,10 @@ fn scans_at_300_dpi() {
         (Capture::Scan(300), InkKind::RedFaded, Crossing::None),
     ]);
     let (mean, worst) = summary("300 dpi", &v);
-    // Goal 0.95 / 0.90; today about 0.90 / 0.84 (a blue ballpoint over a blue seal is the worst).
-    assert!(mean >= 0.89, "mean {mean:.4}");
-    assert!(worst >= 0.82, "worst {worst:.4}");
+    // Goal 0.95 / 0.90; today about 0.92 / 0.91 (a blue ballpoint over a blue seal was 0.83
+    // before its strokes were told from the seal's ink, and is still the worst).
+    assert!(mean >= 0.91, "mean {mean:.4}");
+    assert!(worst >= 0.90, "worst {worst:.4}");
 }
 
 #[test]
@@ -97,9 +99,10 @@ fn phone_photos() {
         (Capture::Photo, InkKind::Red, Crossing::Signature),
     ]);
     let (mean, worst) = summary("photos", &v);
-    // Goal 0.95 / 0.90; today about 0.90 / 0.87.
-    assert!(mean >= 0.89, "mean {mean:.4}");
-    assert!(worst >= 0.85, "worst {worst:.4}");
+    // Goal 0.95 / 0.90; today about 0.91 / 0.89 (0.90 / 0.87 before the paper light was taken
+    // per block).
+    assert!(mean >= 0.90, "mean {mean:.4}");
+    assert!(worst >= 0.88, "worst {worst:.4}");
 }
 
 #[test]
@@ -112,7 +115,7 @@ fn scans_at_200_and_150_dpi() {
     ]);
     let (mean, _) = summary("150-200 dpi", &v);
     // Goal 0.92 at 150 dpi; today about 0.90 over these.
-    assert!(mean >= 0.88, "mean {mean:.4}");
+    assert!(mean >= 0.89, "mean {mean:.4}");
 }
 
 /// Two stamps pressed over each other: not split, but reported.
