@@ -720,7 +720,7 @@ impl Store {
             }
             conds.push(format!("project_id IN ({})", ph.join(", ")));
         }
-        // Every state is no filter: eleven bound values that each row would be checked against for nothing.
+        // Every state is no filter: nine bound values that each row would be checked against for nothing.
         let all_states = OrderState::ALL.iter().all(|s| f.states.contains(s));
         if !f.states.is_empty() && !all_states {
             let mut ph = Vec::new();

@@ -64,15 +64,17 @@ pub(crate) fn nonce() -> [u8; at_rest::NONCE_LEN] {
     n
 }
 
-/// The fields of an order's body that are sealed: (object, field).
-const ORDER_FIELDS: [(&str, &str); 3] = [
-    ("holder", "id_number"),
-    ("holder", "mobile"),
-    ("invoice", "mobile"),
-];
+/// The fields of an order that are sealed in its stored body, each with the name its place is made of.
+fn personal_fields(o: &mut Order) -> [(&'static str, Option<&mut String>); 3] {
+    [
+        ("holder.id_number", Some(&mut o.holder.id_number)),
+        ("holder.mobile", Some(&mut o.holder.mobile)),
+        ("invoice.mobile", o.invoice.as_mut().map(|i| &mut i.mobile)),
+    ]
+}
 
-fn order_place(id: i64, object: &str, field: &str) -> String {
-    format!("orders.{id}.{object}.{field}")
+fn order_place(id: i64, field: &str) -> String {
+    format!("orders.{id}.{field}")
 }
 
 /// The place of an applicant's mobile number.
@@ -183,15 +185,13 @@ pub(crate) fn seal_order_body(o: &Order, pii: Option<&PiiKeys>) -> Result<String
     let Some(p) = pii else {
         return serde_json::to_string(o).map_err(json_err);
     };
-    let mut v = serde_json::to_value(o).map_err(json_err)?;
-    for (object, field) in ORDER_FIELDS {
-        if let Some(s) = field_mut(&mut v, object, field).filter(|s| !s.is_empty()) {
-            *s = p
-                .data
-                .seal_text(&order_place(o.id, object, field), s, nonce());
+    let mut sealed = o.clone();
+    for (field, slot) in personal_fields(&mut sealed) {
+        if let Some(s) = slot.filter(|s| !s.is_empty()) {
+            *s = p.data.seal_text(&order_place(o.id, field), s, nonce());
         }
     }
-    serde_json::to_string(&v).map_err(json_err)
+    serde_json::to_string(&sealed).map_err(json_err)
 }
 
 /// Opens a stored value of `place`: sealed ones with the ring, plain ones as they are. Without keys a sealed
@@ -217,15 +217,9 @@ pub(crate) fn open_order_body(body: &str, pii: Option<&PiiKeys>) -> Result<Order
     // `Value` tree in between cost as much as the rest of the row.
     let mut o: Order = serde_json::from_str(body).map_err(json_err)?;
     let id = o.id;
-    for (object, field) in ORDER_FIELDS {
-        let slot = match (object, field) {
-            ("holder", "id_number") => Some(&mut o.holder.id_number),
-            ("holder", "mobile") => Some(&mut o.holder.mobile),
-            ("invoice", "mobile") => o.invoice.as_mut().map(|i| &mut i.mobile),
-            _ => None,
-        };
+    for (field, slot) in personal_fields(&mut o) {
         if let Some(s) = slot.filter(|s| !s.is_empty()) {
-            *s = open_text(pii, &order_place(id, object, field), s)?;
+            *s = open_text(pii, &order_place(id, field), s)?;
         }
     }
     Ok(o)
@@ -233,13 +227,10 @@ pub(crate) fn open_order_body(body: &str, pii: Option<&PiiKeys>) -> Result<Order
 
 /// Whether a stored body has a personal field that is plain or sealed under an older key.
 fn order_body_is_stale(body: &str, pii: &PiiKeys) -> Result<bool> {
-    let v: Value = serde_json::from_str(body).map_err(json_err)?;
-    Ok(ORDER_FIELDS.iter().any(|(object, field)| {
-        v.get(object)
-            .and_then(|o| o.get(field))
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty() && pii.data.text_is_stale(s))
-    }))
+    let mut o: Order = serde_json::from_str(body).map_err(json_err)?;
+    Ok(personal_fields(&mut o)
+        .into_iter()
+        .any(|(_, s)| s.is_some_and(|s| !s.is_empty() && pii.data.text_is_stale(s))))
 }
 
 /// The blind index of an order's holder mobile (`orders.mobile_index`); `None` without keys or without a mobile.
