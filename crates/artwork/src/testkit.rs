@@ -576,6 +576,24 @@ pub fn page_mask_with(
     Ok((page.width, page.height, mask, found.len()))
 }
 
+/// The extractor's coverage (0..1) in page coordinates, the plane [`page_mask_with`] thresholds
+/// at one half: for looking at where the mask and the truth part.
+pub fn page_alpha_with(input: &[u8], opts: &crate::ExtractOptions) -> Result<Vec<f32>, Error> {
+    let page = decode_page(input)?;
+    let (w, h) = (page.width as usize, page.height as usize);
+    let mut out = vec![0f32; w * h];
+    for f in &find(&page, opts.ink)? {
+        for y in 0..f.alpha.h {
+            for x in 0..f.alpha.w {
+                if f.y + y < h && f.x + x < w {
+                    out[(f.y + y) * w + f.x + x] = f.alpha.v[y * f.alpha.w + x];
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Intersection over union of two 0/1 masks of the same size.
 pub fn iou(a: &[u8], b: &[u8]) -> f64 {
     let (mut inter, mut union) = (0u64, 0u64);

@@ -9,8 +9,8 @@
 //! the sheet is either "scanned" (300, 200 or 150 dpi, a small tilt) or "photographed" in
 //! simulation: a 12 MP frame, the page tilted up to 20° in perspective, barrel distortion, an
 //! illumination gradient and vignette, a shadow band, motion blur, sensor noise and JPEG at
-//! quality 60-90. The truth is the stamp layer's coverage (at least one half, and not a dry gap),
-//! warped by exactly the same geometry.
+//! quality 60-90. The truth is the stamp layer's coverage outside dry gaps, warped by exactly the
+//! same geometry and sampled the same way as the picture (bilinear), then held to one half.
 //!
 //! [`plan`] makes the PDF; the caller rasterises it ([`rasterise`] runs `pdftoppm`; it is the one
 //! place in the testkit that spawns a process, and only tests and benches call it); [`shoot`]
@@ -183,6 +183,9 @@ pub struct Shot {
     pub height: u32,
     /// 1 where stamp ink is, row-major.
     pub truth: Vec<u8>,
+    /// 1 where the stamp's design is (coverage at least one half), dry gaps included: what a
+    /// pad with even ink would have left.
+    pub design: Vec<u8>,
     /// How many stamps.
     pub stamps: usize,
     /// JPEG quality used.
@@ -741,13 +744,13 @@ fn value_noise(rng: &mut Rng, w: usize, h: usize, cell: f32) -> impl Fn(f32, f32
     }
 }
 
-/// Combines the layers into a sheet of paper (RGB, 0..1 per channel) and its truth (ink density
-/// per pixel, 0..1, and whether it counts as ink), at the plan's dpi.
+/// Combines the layers into a sheet of paper (RGB, 0..1 per channel) and its truth planes (the
+/// stamp layer's coverage outside dry gaps, and with them), at the plan's dpi.
 fn sheet(
     plan: &Plan,
     layers: &[Layer; 3],
     rng: &mut Rng,
-) -> (Vec<[f32; 3]>, Vec<u8>, usize, usize) {
+) -> (Vec<[f32; 3]>, Vec<[f32; 2]>, usize, usize) {
     let [print, stamp, sig] = layers;
     let (w, h) = (print.w, print.h);
     let px_per_mm = plan.dpi as f32 / 25.4;
@@ -769,7 +772,7 @@ fn sheet(
     let pressure = value_noise(rng, w, h, 4.0 * px_per_mm);
     let fibre = value_noise(rng, w, h, (0.4 * px_per_mm).max(1.0));
     let mut rgb = vec![[0f32; 3]; w * h];
-    let mut truth = vec![0u8; w * h];
+    let mut truth = vec![[0f32; 2]; w * h];
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
@@ -788,7 +791,9 @@ fn sheet(
                 t *= 0.85 + 0.15 * p;
             }
             let d = c * t;
-            truth[i] = u8::from(c >= 0.5 && t >= 0.5);
+            // The stamp layer's coverage outside dry gaps (the truth once warped and held to one
+            // half), and with them (the design).
+            truth[i] = [if t >= 0.5 { c } else { 0.0 }, c];
             let pr = 1.0 - f32::from(print.v[i]) / 255.0;
             let sg = 1.0 - f32::from(sig.v[i]) / 255.0;
             let tex = 0.97 + 0.03 * fibre(fx, fy);
@@ -838,7 +843,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 jpeg,
                 width: sw as u32,
                 height: sh as u32,
-                truth,
+                design: truth.iter().map(|&v| v >> 1).collect(),
+                truth: truth.iter().map(|&v| v & 1).collect(),
                 stamps: plan.stamps,
                 quality,
             }
@@ -914,7 +920,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 jpeg,
                 width: fw as u32,
                 height: fh as u32,
-                truth,
+                design: truth.iter().map(|&v| v >> 1).collect(),
+                truth: truth.iter().map(|&v| v & 1).collect(),
                 stamps: plan.stamps,
                 quality,
             }
@@ -1003,11 +1010,11 @@ fn invert3(m: &[f32; 9]) -> [f32; 9] {
 
 /// Resamples the sheet into the capture frame through `map` (frame px → sheet px), averaging
 /// `taps` samples along `blur` (motion), times `light`, plus noise; the truth follows the same
-/// map (nearest sample of the unblurred point).
+/// map: the coverage at the unblurred point, sampled as the picture is, held to one half.
 #[allow(clippy::too_many_arguments)]
 fn warp(
     src: &[[f32; 3]],
-    truth: &[u8],
+    truth: &[[f32; 2]],
     sw: usize,
     sh: usize,
     fw: usize,
@@ -1055,7 +1062,11 @@ fn warp(
             }
             let (sx, sy) = map(fx, fy);
             if sx >= 0.0 && sy >= 0.0 && (sx as usize) < sw && (sy as usize) < sh {
-                out_truth[y * fw + x] = truth[sy as usize * sw + sx as usize];
+                // The coverage, sampled as the picture is (bilinear), then held to one half: bit
+                // 0 the truth, bit 1 the design. Sampling a mask held to one half before the
+                // warp instead would add the nearest pixel's jaggies, which no capture shows.
+                let [t, d] = sample2(truth, sw, sh, sx, sy);
+                out_truth[y * fw + x] = u8::from(t >= 0.5) | u8::from(d >= 0.5) << 1;
             }
             let l = light(fx, fy);
             // Cheap sensor noise (xorshift), about ±2 levels.
@@ -1070,6 +1081,21 @@ fn warp(
         }
     }
     (rgb, out_truth)
+}
+
+/// Bilinear sample of a two-plane layer at (`x`, `y`) px, pixel centres at half-integers, held
+/// at the edge.
+fn sample2(v: &[[f32; 2]], w: usize, h: usize, x: f32, y: f32) -> [f32; 2] {
+    let (x, y) = ((x - 0.5).clamp(0.0, (w - 1) as f32), (y - 0.5).clamp(0.0, (h - 1) as f32));
+    let (x0, y0) = ((x as usize).min(w.saturating_sub(2)), (y as usize).min(h.saturating_sub(2)));
+    let (tx, ty) = (x - x0 as f32, y - y0 as f32);
+    let i = y0 * w + x0;
+    let (a, b, c, d) = (v[i], v[i + 1], v[i + w], v[i + w + 1]);
+    [0, 1].map(|k| {
+        let top = a[k] + (b[k] - a[k]) * tx;
+        let bot = c[k] + (d[k] - c[k]) * tx;
+        top + (bot - top) * ty
+    })
 }
 
 fn encode(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: Option<u32>) -> Vec<u8> {
