@@ -777,10 +777,28 @@ fn coverage(
             // still passes its own colour far better than green: the log ratio of the two,
             // against the seal ink's own, estimates the seal coverage under the print.
             dark[i] = true;
-            under_print[i] = (pass.max(0.01) / n[1].max(0.01)).ln() / ink_log_rg;
+            under_print[i] = (pass.max(0.01) / n[1].max(0.01)).ln();
         } else if ink_family.score(n) >= 0.25 * ink_score {
             a.v[i] = cov;
             mask[i] = cov >= 0.5;
+        }
+    }
+    // Print is not quite neutral: black ballpoint is a little blue, enough to read as a faded blue
+    // seal under it. Most dark pixels are print beside the seal's strokes, not over them, so a
+    // low rank of their ratios is the print's own, which ink under it adds to.
+    let mut ratios: Vec<f32> = (0..w * h)
+        .filter(|&i| dark[i])
+        .map(|i| under_print[i])
+        .collect();
+    let own = if ratios.len() >= 20 {
+        let k = ratios.len() * 3 / 10;
+        ratios.select_nth_unstable_by(k, f32::total_cmp).1.max(0.0)
+    } else {
+        0.0
+    };
+    for i in 0..w * h {
+        if dark[i] {
+            under_print[i] = (under_print[i] - own) / ink_log_rg;
         }
     }
     // Ink under print only counts where it continues visible seal ink: grow the mask into the
