@@ -3,7 +3,8 @@
 //! perspective up to 20°, barrel distortion, light gradient, shadow band, motion blur, JPEG
 //! 60-90), for every ink (red, blue, purple; fresh and faded) and crossing (clear, ballpoint
 //! signature, printed text). Prints IoU by condition beside ImageMagick's colour-key pipeline
-//! (`benches/imagemagick.sh`, given the true ink colour) and time per capture, all in one run.
+//! (`benches/imagemagick.sh`, given the true ink colour) and time per capture (wall, and the
+//! thread's own CPU time, which a machine shared with builds does not inflate), all in one run.
 //!
 //! `cargo bench -p sealdesk-artwork --bench captures [-- REPEATS] [--only TEXT] [--dump DIR] [--no-im]`
 //!
@@ -32,6 +33,7 @@ struct Row {
     guessed: Vec<f64>,
     im: Vec<f64>,
     ms: Vec<f64>,
+    cpu_ms: Vec<f64>,
     wrong_count: usize,
 }
 
@@ -70,20 +72,26 @@ fn main() {
                 capture::rasterise(&plan).expect("pdftoppm (apt-get install poppler-utils)");
             let shot = capture::shoot(&plan, &layers);
             let opts = given(&cond);
+            let mut cpu: Vec<u64> = Vec::with_capacity(REPEATS);
             let mut times: Vec<Duration> = (0..REPEATS)
                 .map(|_| {
+                    let c = thread_cpu_ns();
                     let t = Instant::now();
                     let _ = extract(&shot.jpeg, &opts);
-                    t.elapsed()
+                    let wall = t.elapsed();
+                    cpu.push(thread_cpu_ns().saturating_sub(c));
+                    wall
                 })
                 .collect();
             times.sort();
+            cpu.sort();
             let (ours, found) = score(&shot, &opts);
             let (guessed, _) = score(&shot, &ExtractOptions::default());
             let row = rows.entry(key.clone()).or_default();
             row.ours.push(ours);
             row.guessed.push(guessed);
             row.ms.push(times[REPEATS / 2].as_secs_f64() * 1000.0);
+            row.cpu_ms.push(cpu[REPEATS / 2] as f64 / 1e6);
             if found != shot.stamps {
                 row.wrong_count += 1;
             }
@@ -132,9 +140,10 @@ fn main() {
                 im_line = format!(", ImageMagick IoU {best:.4}");
             }
             eprintln!(
-                "{name} #{k}: IoU {ours:.4} (colour guessed {guessed:.4}), {found}/{} stamps, {:.0} ms, q{}{im_line}",
+                "{name} #{k}: IoU {ours:.4} (colour guessed {guessed:.4}), {found}/{} stamps, {:.0} ms ({:.0} ms CPU), q{}{im_line}",
                 shot.stamps,
                 times[REPEATS / 2].as_secs_f64() * 1000.0,
+                cpu[REPEATS / 2] as f64 / 1e6,
                 shot.quality
             );
         }
@@ -177,16 +186,17 @@ fn main() {
         all.guessed.extend(&r.guessed);
         all.im.extend(&r.im);
         all.ms.extend(&r.ms);
+        all.cpu_ms.extend(&r.cpu_ms);
         all.wrong_count += r.wrong_count;
     }
     println!();
     println!(
-        "| capture | forms | IoU mean | IoU worst | colour guessed: mean | ImageMagick mean | IM worst | right count | ms median | ms worst |"
+        "| capture | forms | IoU mean | IoU worst | colour guessed: mean | ImageMagick mean | IM worst | right count | ms median | ms worst | CPU ms median | CPU ms worst |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (cap, r) in &by_capture {
         println!(
-            "| {cap} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {}/{} | {:.0} | {:.0} |",
+            "| {cap} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {}/{} | {:.0} | {:.0} | {:.0} | {:.0} |",
             r.ours.len(),
             mean(&r.ours),
             worst(&r.ours),
@@ -196,7 +206,9 @@ fn main() {
             r.ours.len() - r.wrong_count,
             r.ours.len(),
             median(&r.ms),
-            r.ms.iter().copied().fold(0.0, f64::max)
+            r.ms.iter().copied().fold(0.0, f64::max),
+            median(&r.cpu_ms),
+            r.cpu_ms.iter().copied().fold(0.0, f64::max)
         );
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -220,4 +232,13 @@ fn score(shot: &capture::Shot, opts: &ExtractOptions) -> (f64, usize) {
         Ok((_, _, mask, found)) => (iou(&mask, &shot.truth), found),
         Err(_) => (0.0, 0),
     }
+}
+
+/// CPU time this thread has run, ns (Linux `schedstat`; 0 elsewhere): on a machine shared with
+/// builds, the time one core spends, which wall time overstates.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }

@@ -1,15 +1,15 @@
-//! The independent capture set of issue 15, a smaller sample (the full set is
-//! `benches/captures.rs`): forms printed through poppler's `pdftoppm` with textured ink, scanned
+//! The independent capture set of issue 15: its whole 300-dpi row and a smaller sample of the
+//! rest (the full set is `benches/captures.rs`): forms printed through poppler's `pdftoppm` with textured ink, scanned
 //! at 300/200/150 dpi or photographed in simulation (12 MP, perspective up to 20°, barrel
 //! distortion, light gradient, shadow band, motion blur, JPEG 60-90), red, blue and purple ink,
 //! fresh and faded, clear or crossed by a signature or print. The expected ink colour is given,
 //! as the platform gives it. Needs Debian `poppler-utils` (scripts/test.sh installs it).
 //!
-//! **The issue's goals are not met on this set** (mean IoU ≥ 0.95 and worst ≥ 0.90 at 300 dpi and
-//! on photos, ≥ 0.92 at 150 dpi; see docs/benchmarks.md for the full set), except the worst at
-//! 300 dpi on this sample, which the test asserts. The other bars are regression floors a little
-//! under what the extractor reaches today, so that a change that makes it worse fails; every stamp
-//! must still be found. Raise them as the extractor improves.
+//! The issue's goals are mean IoU ≥ 0.95 and worst ≥ 0.90 at 300 dpi and on photos, ≥ 0.92 at
+//! 150 dpi (docs/benchmarks.md has the full set). The 300-dpi test asserts them. **Photos and
+//! 150 dpi do not meet them**: their bars are regression floors a little under what the extractor
+//! reaches today, so that a change that makes it worse fails. Every stamp must be found. Raise
+//! the floors as the extractor improves.
 
 use sealdesk_artwork::testkit::capture::{self, Capture, Condition, Crossing, InkKind};
 use sealdesk_artwork::testkit::{iou, page_mask_with};
@@ -78,16 +78,15 @@ fn summary(name: &str, v: &[f64]) -> (f64, f64) {
 
 #[test]
 fn scans_at_300_dpi() {
-    let v = run(&[
-        (Capture::Scan(300), InkKind::Red, Crossing::Signature),
-        (Capture::Scan(300), InkKind::Blue, Crossing::Signature),
-        (Capture::Scan(300), InkKind::PurpleFaded, Crossing::Print),
-        (Capture::Scan(300), InkKind::RedFaded, Crossing::None),
-    ]);
+    // Every ink and crossing: the bench's whole 300-dpi row, as the goal is for all of them.
+    let all: Vec<_> = InkKind::ALL
+        .into_iter()
+        .flat_map(|ink| Crossing::ALL.map(|c| (Capture::Scan(300), ink, c)))
+        .collect();
+    let v = run(&all);
     let (mean, worst) = summary("300 dpi", &v);
-    // Goal 0.95 / 0.90; today about 0.92 / 0.91 (a blue ballpoint over a blue seal was 0.83
-    // before its strokes were told from the seal's ink, and is still the worst).
-    assert!(mean >= 0.91, "mean {mean:.4}");
+    // The goal: about 0.959 / 0.920 today (the worst, a faded blue seal under a black pen).
+    assert!(mean >= 0.95, "mean {mean:.4}");
     assert!(worst >= 0.90, "worst {worst:.4}");
 }
 
@@ -97,25 +96,41 @@ fn phone_photos() {
         (Capture::Photo, InkKind::RedFaded, Crossing::Print),
         (Capture::Photo, InkKind::Blue, Crossing::None),
         (Capture::Photo, InkKind::Red, Crossing::Signature),
+        (Capture::Photo, InkKind::BlueFaded, Crossing::Signature),
     ]);
     let (mean, worst) = summary("photos", &v);
-    // Goal 0.95 / 0.90; today about 0.91 / 0.89 (0.90 / 0.87 before the paper light was taken
-    // per block).
-    assert!(mean >= 0.90, "mean {mean:.4}");
-    assert!(worst >= 0.88, "worst {worst:.4}");
+    // Goal 0.95 / 0.90, not met: these four reach about 0.924 / 0.873 (the last is the full
+    // set's worst photo). Motion blur fills the dry gaps of a faded pad.
+    assert!(mean >= 0.92, "mean {mean:.4}");
+    assert!(worst >= 0.865, "worst {worst:.4}");
 }
 
 #[test]
-fn scans_at_200_and_150_dpi() {
+fn scans_at_150_dpi() {
     let v = run(&[
-        (Capture::Scan(200), InkKind::BlueFaded, Crossing::Signature),
         (Capture::Scan(150), InkKind::Red, Crossing::Signature),
         (Capture::Scan(150), InkKind::Blue, Crossing::Print),
         (Capture::Scan(150), InkKind::Purple, Crossing::None),
+        (Capture::Scan(150), InkKind::RedFaded, Crossing::Print),
+        (Capture::Scan(150), InkKind::BlueFaded, Crossing::None),
+        (
+            Capture::Scan(150),
+            InkKind::PurpleFaded,
+            Crossing::Signature,
+        ),
     ]);
-    let (mean, _) = summary("150-200 dpi", &v);
-    // Goal 0.92 at 150 dpi; today about 0.90 over these.
-    assert!(mean >= 0.89, "mean {mean:.4}");
+    let (mean, _) = summary("150 dpi", &v);
+    // Goal 0.92, not met: these six reach about 0.909 (fresh ink 0.95-0.97, a faded pad's dry
+    // speckle 0.84-0.88 at 6 px per mm).
+    assert!(mean >= 0.90, "mean {mean:.4}");
+}
+
+#[test]
+fn scans_at_200_dpi() {
+    let v = run(&[(Capture::Scan(200), InkKind::BlueFaded, Crossing::Signature)]);
+    let (mean, _) = summary("200 dpi", &v);
+    // No goal at 200 dpi; about 0.942 today.
+    assert!(mean >= 0.93, "mean {mean:.4}");
 }
 
 /// Two stamps pressed over each other: not split, but reported.

@@ -1086,8 +1086,14 @@ fn warp(
 /// Bilinear sample of a two-plane layer at (`x`, `y`) px, pixel centres at half-integers, held
 /// at the edge.
 fn sample2(v: &[[f32; 2]], w: usize, h: usize, x: f32, y: f32) -> [f32; 2] {
-    let (x, y) = ((x - 0.5).clamp(0.0, (w - 1) as f32), (y - 0.5).clamp(0.0, (h - 1) as f32));
-    let (x0, y0) = ((x as usize).min(w.saturating_sub(2)), (y as usize).min(h.saturating_sub(2)));
+    let (x, y) = (
+        (x - 0.5).clamp(0.0, (w - 1) as f32),
+        (y - 0.5).clamp(0.0, (h - 1) as f32),
+    );
+    let (x0, y0) = (
+        (x as usize).min(w.saturating_sub(2)),
+        (y as usize).min(h.saturating_sub(2)),
+    );
     let (tx, ty) = (x - x0 as f32, y - y0 as f32);
     let i = y0 * w + x0;
     let (a, b, c, d) = (v[i], v[i + 1], v[i + w], v[i + w + 1]);
