@@ -738,7 +738,7 @@ fn read_qr(rect: &Page) -> Option<String> {
 /// bottom-left as the capture shows them), in capture pixels. Found on a copy shrunk to about
 /// 1200 px: solid dark squares, much bigger than any other solid dark blob (QR modules, text), not
 /// touching the capture's edge, nearest the capture's four corners.
-fn find_marks(page: &Page) -> Option<[(f32, f32); 4]> {
+pub(crate) fn find_marks(page: &Page) -> Option<[(f32, f32); 4]> {
     let (w, h) = (page.width as usize, page.height as usize);
     let step = (w.max(h) / 1200).max(1);
     let (sw, sh) = (w / step, h / step);
