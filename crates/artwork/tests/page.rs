@@ -6,7 +6,11 @@
 use sealdesk_artwork::testkit::capture::{
     self, Capture, Condition, Crossing, InkKind, extract_in_frame, located_page,
 };
-use sealdesk_artwork::{ExtractOptions, Impression, RenderRequest, Style, extract, render};
+use sealdesk_artwork::testkit::{Printed, print_pdf, warp_onto};
+use sealdesk_artwork::{
+    BoxReading, BoxShape, BoxSpec, ExtractOptions, FormReading, FormSpec, Impression,
+    RenderRequest, Style, extract, layout, read_form, render, render_form_pdf,
+};
 
 /// Same seeds as `tests/captures.rs` and the bench: capture k of condition c uses
 /// `CAPTURE_SEED + 1000 c + k`.
@@ -231,4 +235,106 @@ fn photos_without_a_sheet_find_none() {
         extract(&bytes, &opts).ok(),
         extract_in_frame(&bytes, &opts).ok()
     );
+}
+
+/// The project's own form, printed at 300 dpi, a round 42 mm seal in its first box, and the
+/// sheet photographed in perspective on a blue-grey desk (2400 × 3200), after `cover` has
+/// painted over parts of it (mm rectangles: left, top, right, bottom).
+fn photographed_form(order_no: &str, cover: &[(f32, f32, f32, f32)]) -> (FormSpec, Vec<u8>) {
+    let spec = FormSpec {
+        order_no: order_no.into(),
+        holder: "南昌星辰科技有限公司".into(),
+        // One round seal of 42 mm, its name left off the label.
+        boxes: vec![BoxSpec {
+            shape: BoxShape::Round,
+            ink: None,
+            width_mm: 42.0,
+            height_mm: 42.0,
+            seal_name: String::new(),
+            kind_label: "企业公章".into(),
+        }],
+    };
+    let pdf = render_form_pdf(&spec).expect("form");
+    let mut sheet: Printed = print_pdf(&pdf, 1, 300).expect("pdftoppm prints the form");
+    let mut req = RenderRequest::new(Style::Round, "南昌星辰科技有限公司");
+    req.title = Some("公章".into());
+    let c = layout(&spec)[0].boxes[0].centre();
+    sheet
+        .press(&render(&req).expect("renders"), (c.0 + 1.0, c.1 - 0.5))
+        .expect("pressed");
+    let ppm = sheet.dpi / 25.4;
+    for &(l, t, r, b) in cover {
+        for y in (t * ppm) as usize..(b * ppm) as usize {
+            for x in (l * ppm) as usize..(r * ppm) as usize {
+                sheet.rgb[(y * sheet.width + x) * 3..][..3].copy_from_slice(&[205, 160, 140]);
+            }
+        }
+    }
+    // A camera 35 cm above the sheet (focal length 3000 px), the sheet tilted 15° and 6° about
+    // its axes and rolled 3°; light falling off towards the bottom.
+    let (ow, oh) = (2400u32, 3200u32);
+    let (ax, ay, az) = (15f32.to_radians(), 6f32.to_radians(), (-3f32).to_radians());
+    let project = |x: f32, y: f32| {
+        let (y1, z1) = (y * ax.cos(), y * ax.sin());
+        let (x2, z2) = (x * ay.cos() + z1 * ay.sin(), -x * ay.sin() + z1 * ay.cos());
+        let (x3, y3) = (x2 * az.cos() - y1 * az.sin(), x2 * az.sin() + y1 * az.cos());
+        let z = z2 + 350.0;
+        (1200.0 + 3000.0 * x3 / z, 1600.0 + 3000.0 * y3 / z)
+    };
+    let quad = [
+        project(-105.0, -148.5),
+        project(105.0, -148.5),
+        project(105.0, 148.5),
+        project(-105.0, 148.5),
+    ];
+    let rgb = warp_onto(
+        &sheet.rgb,
+        (sheet.width, sheet.height),
+        quad,
+        (ow as usize, oh as usize),
+        [80, 84, 90],
+    );
+    let img = image::RgbImage::from_fn(ow, oh, |x, y| {
+        let light = 1.0 - 0.25 * y as f32 / oh as f32;
+        let i = (y * ow + x) as usize * 3;
+        image::Rgb([0, 1, 2].map(|c| (f32::from(rgb[i + c]) * light) as u8))
+    });
+    (spec, jpeg(&img))
+}
+
+/// A thumb over one corner mark: the form is still read box by box, the page found by its edges.
+#[test]
+fn a_form_with_a_covered_mark_is_read_by_its_edges() {
+    let (spec, bytes) = photographed_form("SD20261201000051", &[(5.0, 5.0, 19.0, 19.0)]);
+    let reading = read_form(&bytes, &spec, &ExtractOptions::default()).expect("reads");
+    let FormReading::Located { boxes, outside, .. } = reading else {
+        panic!("not located: {reading:?}");
+    };
+    assert!(outside.is_empty());
+    let BoxReading::Found(seal) = &boxes[0].1 else {
+        panic!("box 0: {:?}", boxes[0].1);
+    };
+    println!("covered mark: {} × {} mm", seal.width_mm, seal.height_mm);
+    assert!(err(seal.width_mm, 42.0) <= 0.03 && err(seal.height_mm, 42.0) <= 0.03);
+}
+
+/// The QR code covered: no box assignment, but the impressions are still measured on the page
+/// the edges give, not guessed from the frame.
+#[test]
+fn an_unreadable_form_falls_back_to_the_located_page() {
+    let (spec, bytes) = photographed_form("SD20261201000052", &[(163.0, 17.0, 195.0, 49.0)]);
+    let reading = read_form(&bytes, &spec, &ExtractOptions::default()).expect("reads");
+    let FormReading::Unlocated { impressions } = reading else {
+        panic!("located without its QR code: {reading:?}");
+    };
+    assert_eq!(impressions.len(), 1);
+    let seal = &impressions[0];
+    let before = extract_in_frame(&bytes, &ExtractOptions::default()).expect("extracts");
+    let (w, h) = png_size(&seal.png);
+    println!(
+        "QR covered: {} × {} mm, picture {w} × {h} (in the frame: {} × {} mm)",
+        seal.width_mm, seal.height_mm, before[0].width_mm, before[0].height_mm
+    );
+    assert!(err(seal.width_mm, 42.0) <= 0.03 && err(seal.height_mm, 42.0) <= 0.03);
+    assert!((w as f32 / h as f32 - 1.0).abs() <= 0.03);
 }
