@@ -55,6 +55,8 @@ fn main() {
             .exists();
 
     let mut rows: BTreeMap<(String, &str, &str), Row> = BTreeMap::new();
+    // Photos: page location alone, and the whole extract with and without it, ms.
+    let (mut locate_ms, mut before_ms, mut after_ms, mut located) = (vec![], vec![], vec![], 0);
     for (c, cond) in capture::conditions().into_iter().enumerate() {
         let key = (
             cond.capture.label(),
@@ -146,6 +148,34 @@ fn main() {
                 cpu[REPEATS / 2] as f64 / 1e6,
                 shot.quality
             );
+            if cond.capture == capture::Capture::Photo {
+                let median = |f: &dyn Fn() -> Duration| {
+                    let mut t: Vec<Duration> = (0..REPEATS).map(|_| f()).collect();
+                    t.sort();
+                    t[REPEATS / 2].as_secs_f64() * 1000.0
+                };
+                let (page, _) = capture::located_page(&shot.jpeg).expect("decodes");
+                let loc =
+                    median(&|| capture::located_page(&shot.jpeg).map_or(Duration::ZERO, |r| r.1));
+                let before = median(&|| {
+                    let t = Instant::now();
+                    let _ = capture::extract_in_frame(&shot.jpeg, &opts);
+                    t.elapsed()
+                });
+                let after = times[REPEATS / 2].as_secs_f64() * 1000.0;
+                located += usize::from(page.is_some());
+                eprintln!(
+                    "{name} #{k}: page {} in {loc:.1} ms; extract {after:.0} ms, {before:.0} ms without page location",
+                    if page.is_some() {
+                        "located"
+                    } else {
+                        "not found"
+                    }
+                );
+                locate_ms.push(loc);
+                before_ms.push(before);
+                after_ms.push(after);
+            }
         }
     }
     println!(
@@ -209,6 +239,21 @@ fn main() {
             r.ms.iter().copied().fold(0.0, f64::max),
             median(&r.cpu_ms),
             r.cpu_ms.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    if !locate_ms.is_empty() {
+        let stats = |v: &[f64]| (median(v), v.iter().copied().fold(0.0, f64::max));
+        let (l, b, a) = (stats(&locate_ms), stats(&before_ms), stats(&after_ms));
+        println!();
+        println!(
+            "photos: page located on {located} of {}; page location median {:.1} ms, worst {:.1} ms; extract median {:.0} ms (worst {:.0}) with page location, {:.0} ms (worst {:.0}) without",
+            locate_ms.len(),
+            l.0,
+            l.1,
+            a.0,
+            a.1,
+            b.0,
+            b.1
         );
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -23,7 +23,14 @@
 //!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
 //!    its strokes are found by that darkness and by running on past the seal (`pen`), and are
 //!    neither kept nor used to sample the seal's colour.
-//! 5. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
+//! 5. **The sheet on a photo** (`page`). A capture without a recorded resolution may be a photo of
+//!    the sheet lying on a desk, in perspective and bent by the lens. The sheet's four edges against
+//!    the darker surround (or the project form's corner marks) give a map from the capture onto the
+//!    flat A4 page; each impression's coverage is resampled through it, so a round seal comes out
+//!    round and its size is measured on the page, not guessed from the frame. Found impressions
+//!    and their coverage stay in capture coordinates; only the pictures are made on the page. A
+//!    scan, a crop or a page filling the frame has no surround and goes on as before.
+//! 6. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
 
@@ -31,15 +38,19 @@ use crate::decode::{Page, decode_page};
 use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
 
+mod page;
 mod pen;
+
+pub(crate) use page::locate as locate_page;
 
 /// How to size the extracted pictures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractOptions {
     /// Physical size of the seal in mm (width, height). `None`: measured on the page, at the
     /// resolution the scan records (JPEG JFIF density, PNG `pHYs`, image against PDF page size;
-    /// 72 and 96 dpi are ignored as camera defaults), or else taking the page to be an A4 form
-    /// (long side 297 mm), as the 印模采集表 is.
+    /// 72 and 96 dpi are ignored as camera defaults); on a photo whose sheet is located, on the
+    /// flat A4 page; or else taking the page to be an A4 form (long side 297 mm), as the 印模采集表
+    /// is.
     pub size_mm: Option<(f32, f32)>,
     /// Output resolution in dots per inch (default 300; 72 to 2400 accepted).
     pub dpi: u32,
@@ -152,9 +163,11 @@ pub fn extract(input: &[u8], opts: &ExtractOptions) -> Result<Vec<Impression>, E
     let found = find(&page, opts.ink)?;
     let px_per_mm = page_px_per_mm(&page);
     let size = (page.width as usize, page.height as usize);
+    // A capture with a recorded resolution is a scan: flat and to scale already.
+    let sheet = page.dpi.is_none().then(|| page::locate(&page)).flatten();
     found
         .iter()
-        .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts))
+        .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts, sheet.as_ref()))
         .collect()
 }
 
@@ -188,7 +201,14 @@ pub(crate) fn finish_found(
 ) -> Result<Impression, Error> {
     check_options(opts)?;
     let size = (page.width as usize, page.height as usize);
-    finish(f, size, page_px_per_mm(page), page.dpi.is_some(), opts)
+    finish(
+        f,
+        size,
+        page_px_per_mm(page),
+        page.dpi.is_some(),
+        opts,
+        None,
+    )
 }
 
 /// The page's scale: the resolution the scanner recorded, else an A4 form (long side 297 mm).
@@ -1398,16 +1418,24 @@ fn profile_skew(a: &Plane) -> f32 {
     best
 }
 
-/// Step 5: de-skew, crop and scale one impression, and encode it.
+/// Step 6: de-skew, crop and scale one impression, and encode it. With the `sheet` located, the
+/// impression is first mapped onto the flat page and measured there.
 fn finish(
     f: &Found,
     page: (usize, usize),
     page_px_per_mm: f32,
     dpi_known: bool,
     opts: &ExtractOptions,
+    sheet: Option<&page::Sheet>,
 ) -> Result<Impression, Error> {
-    let a = &f.alpha;
-    let (s, c) = f.skew_deg.to_radians().sin_cos();
+    let flat = sheet.and_then(|s| s.flatten(f, opts.look == InkLook::Natural));
+    // On the page: its own scale, measured, not guessed.
+    let (g, page_px_per_mm, dpi_known) = match &flat {
+        Some((g, ppm)) => (g, *ppm, true),
+        None => (f, page_px_per_mm, dpi_known),
+    };
+    let a = &g.alpha;
+    let (s, c) = g.skew_deg.to_radians().sin_cos();
     let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
     // The ink's extent once rotated upright.
     let (mut ux0, mut uy0, mut ux1, mut uy1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
@@ -1460,9 +1488,9 @@ fn finish(
         }
         InkLook::Natural => {
             let planes = [
-                resample(&f.colour[0]),
-                resample(&f.colour[1]),
-                resample(&f.colour[2]),
+                resample(&g.colour[0]),
+                resample(&g.colour[1]),
+                resample(&g.colour[2]),
             ];
             let mut rgba = Vec::with_capacity(out_w * out_h * 4);
             for (i, &al) in alpha.iter().enumerate() {
@@ -1478,9 +1506,12 @@ fn finish(
             encode_rgba_png(&rgba, out_w as u32, out_h as u32, opts.dpi)?
         }
     };
+    let (src_w_mm, src_h_mm) = (src_w / page_px_per_mm, src_h / page_px_per_mm);
     let mut warnings = Vec::new();
     // Ink along a stretch of the picture's edge (over a sixth of the side): the frame cut the
     // stamp. A rim merely touching the edge, as in a tight crop, meets it over a few pixels.
+    // (On the capture as found: the frame's edge is there.)
+    let a = &f.alpha;
     let inked = |i: usize| a.v[i] >= 0.5;
     // The stretch of the edge the ink meets, first to last inked pixel.
     let span = |it: &mut dyn Iterator<Item = (usize, usize)>| {
@@ -1503,8 +1534,7 @@ fn finish(
     // taller than 60 mm on the page is more than one stamp. (Measured on the page, not from the
     // size the caller gave.)
     // Only with a recorded resolution: a photo's scale is a guess.
-    let (page_w_mm, page_h_mm) = (src_w / page_px_per_mm, src_h / page_px_per_mm);
-    if dpi_known && page_w_mm.max(page_h_mm) > 60.0 {
+    if dpi_known && src_w_mm.max(src_h_mm) > 60.0 {
         warnings.push(Warning::MaybeOverlapping);
     }
     Ok(Impression {

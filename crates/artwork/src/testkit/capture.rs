@@ -89,6 +89,14 @@ impl InkKind {
             InkKind::PurpleFaded => [170, 120, 190],
         }
     }
+    /// The ink family the platform names for it (what `ExtractOptions::ink` is given).
+    pub fn family(self) -> crate::SealInk {
+        match self {
+            InkKind::Red | InkKind::RedFaded => crate::SealInk::Red,
+            InkKind::Blue | InkKind::BlueFaded => crate::SealInk::Blue,
+            InkKind::Purple | InkKind::PurpleFaded => crate::SealInk::Purple,
+        }
+    }
     fn faded(self) -> bool {
         matches!(
             self,
@@ -168,6 +176,10 @@ pub struct Plan {
     pub stamps: usize,
     /// Stamp centres, mm on the page (y down).
     pub centres_mm: Vec<(f32, f32)>,
+    /// Stamp sizes (width, height before rotation), mm, in the order of `centres_mm`.
+    pub sizes_mm: Vec<(f32, f32)>,
+    /// Which stamps are round, in the same order.
+    pub round: Vec<bool>,
     condition: Condition,
     seed: u64,
 }
@@ -190,6 +202,9 @@ pub struct Shot {
     pub stamps: usize,
     /// JPEG quality used.
     pub quality: u8,
+    /// A photo's sheet corners on the frame, px (top-left, top-right, bottom-right, bottom-left
+    /// of the page), through the same perspective and lens; `None` for a scan.
+    pub page_corners: Option<Corners>,
 }
 
 /// A4 portrait, mm.
@@ -263,6 +278,7 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         print.stroke(0.35);
     }
     let mut centres = Vec::new();
+    let (mut sizes, mut round) = (Vec::new(), Vec::new());
     let count = if cond.overlap { 2 } else { boxes.len() };
     for k in 0..count {
         let (bx, by) = if cond.overlap { boxes[0] } else { boxes[k] };
@@ -290,6 +306,8 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         let angle = rng.range(-12.0, 12.0);
         style.draw(&mut stamps, &mut rng, cx, cy, sw, sh, angle);
         centres.push((cx, cy));
+        sizes.push((sw, sh));
+        round.push(matches!(style, StampStyle::Round));
         if cond.crossing == Crossing::Print {
             // Lines of print the stamp is pressed over: the date line and a caption.
             for (dy, size) in [(-4.0, 4.0), (5.0, 3.6), (sh / 2.0 - 3.0, 4.0)] {
@@ -321,6 +339,8 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         dpi,
         stamps: count,
         centres_mm: centres,
+        sizes_mm: sizes,
+        round,
         condition: cond,
         seed,
     }
@@ -847,6 +867,7 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 truth: truth.iter().map(|&v| v & 1).collect(),
                 stamps: plan.stamps,
                 quality,
+                page_corners: None,
             }
         }
         Capture::Photo => {
@@ -916,6 +937,29 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 &light,
             );
             let jpeg = encode(&rgb, fw, fh, quality, None);
+            // The sheet's edges are where `warp` stops sampling it: half a pixel in.
+            let (ex, ey) = (sw as f32 - 0.5, sh as f32 - 0.5);
+            let page_corners = [(0.5, 0.5), (ex, 0.5), (ex, ey), (0.5, ey)].map(|(u, v)| {
+                let z = hmat[6] * u + hmat[7] * v + hmat[8];
+                let (ux, uy) = (
+                    (hmat[0] * u + hmat[1] * v + hmat[2]) / z,
+                    (hmat[3] * u + hmat[4] * v + hmat[5]) / z,
+                );
+                // The lens's inverse, as in `map`: solve r (1 + k1 r²) = r_ideal by bisection.
+                let (dx, dy) = ((ux - fcx) / norm, (uy - fcy) / norm);
+                let ru = dx.hypot(dy);
+                let (mut lo, mut hi) = (0f32, ru);
+                for _ in 0..40 {
+                    let mid = (lo + hi) / 2.0;
+                    if mid * (1.0 + k1 * mid * mid) < ru {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let s = if ru > 0.0 { lo / ru } else { 1.0 };
+                (fcx + dx * s * norm, fcy + dy * s * norm)
+            });
             Shot {
                 jpeg,
                 width: fw as u32,
@@ -924,6 +968,7 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 truth: truth.iter().map(|&v| v & 1).collect(),
                 stamps: plan.stamps,
                 quality,
+                page_corners: Some(page_corners),
             }
         }
     }
@@ -1113,4 +1158,30 @@ fn encode(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: Option<u32>) -> Vec<
     enc.write_image(rgb, w as u32, h as u32, image::ExtendedColorType::Rgb8)
         .expect("in-memory JPEG");
     out
+}
+
+/// A page's four corners on a capture, px: top-left, top-right, bottom-right, bottom-left.
+pub type Corners = [(f32, f32); 4];
+
+/// The sheet the extractor locates on a capture (corners on the capture, px, top-left first,
+/// clockwise), and the time locating it took (decoding not counted).
+pub fn located_page(input: &[u8]) -> Result<(Option<Corners>, std::time::Duration), crate::Error> {
+    let page = crate::decode::decode_page(input)?;
+    let t = std::time::Instant::now();
+    let sheet = crate::extract::locate_page(&page);
+    Ok((sheet.map(|s| s.corners), t.elapsed()))
+}
+
+/// What [`crate::extract`] gave before page location: every impression measured in the capture's
+/// own coordinates, sized from the recorded resolution or the A4 guess (the frame's long side
+/// taken as 297 mm). For comparisons.
+pub fn extract_in_frame(
+    input: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<Vec<crate::Impression>, crate::Error> {
+    let page = crate::decode::decode_page(input)?;
+    crate::extract::find(&page, opts.ink)?
+        .iter()
+        .map(|f| crate::extract::finish_found(f, &page, opts))
+        .collect()
 }
