@@ -10,7 +10,8 @@ use sealdesk_artwork::{
 };
 
 /// Overlap forms are drawn from seeds from here on (the capture set's seed, moved away from the
-/// seeds its conditions use).
+/// seeds its conditions use), as the bench's overlap rows are: form k of its row j uses
+/// `OVERLAP_SEED + 1000 j + k`.
 const OVERLAP_SEED: u64 = 0x5EA1_CA00 + 2_000_000;
 
 fn colour(ink: InkKind) -> SealInk {
@@ -21,16 +22,21 @@ fn colour(ink: InkKind) -> SealInk {
     }
 }
 
-/// The first overlap form from `OVERLAP_SEED` whose two stamps both have a round or oval rim,
-/// extracted with its ink given: per stamp (in the plan's order) its score, and the impressions.
-fn overlap_form(cap: Capture, ink: InkKind) -> (Vec<capture::StampScore>, Vec<Impression>) {
+/// The first overlap form of the bench's row `row` whose two stamps both have a round or oval
+/// rim, extracted with its ink given: per stamp (in the plan's order) its score, and the
+/// impressions.
+fn overlap_form(
+    row: u64,
+    cap: Capture,
+    ink: InkKind,
+) -> (Vec<capture::StampScore>, Vec<Impression>) {
     let cond = Condition {
         capture: cap,
         ink,
         crossing: Crossing::None,
         overlap: true,
     };
-    let plan = (OVERLAP_SEED..)
+    let plan = (OVERLAP_SEED + 1000 * row..)
         .map(|seed| capture::plan(seed, cond))
         .find(|p| p.outlines.iter().all(|o| o.elliptic))
         .expect("a form with two round or oval stamps");
@@ -59,8 +65,10 @@ fn overlap_form(cap: Capture, ink: InkKind) -> (Vec<capture::StampScore>, Vec<Im
     (scores, found)
 }
 
-fn check(cap: Capture, ink: InkKind, iou_floor: f64) {
-    let (measured, found) = overlap_form(cap, ink);
+/// Per stamp: centre within 1.5 mm of the outline's, box within 3 % of its size, IoU outside
+/// the other stamp at least `iou_floor` (measured 0.91-0.99 on these four forms, 2026-12-01).
+fn check(row: u64, cap: Capture, ink: InkKind, iou_floor: f64) {
+    let (measured, found) = overlap_form(row, cap, ink);
     for imp in &found {
         assert_eq!(
             imp.warnings,
@@ -81,22 +89,22 @@ fn check(cap: Capture, ink: InkKind, iou_floor: f64) {
 
 #[test]
 fn overlapping_red_stamps_are_separated() {
-    check(Capture::Scan(300), InkKind::Red, 0.85);
+    check(0, Capture::Scan(300), InkKind::Red, 0.88);
 }
 
 #[test]
 fn overlapping_blue_stamps_are_separated() {
-    check(Capture::Scan(300), InkKind::Blue, 0.85);
+    check(1, Capture::Scan(300), InkKind::Blue, 0.88);
 }
 
 #[test]
 fn overlapping_purple_stamps_are_separated() {
-    check(Capture::Scan(300), InkKind::Purple, 0.85);
+    check(2, Capture::Scan(300), InkKind::Purple, 0.88);
 }
 
 #[test]
 fn overlapping_stamps_in_a_photo_are_separated() {
-    check(Capture::Photo, InkKind::Red, 0.85);
+    check(3, Capture::Photo, InkKind::Red, 0.88);
 }
 
 /// A page of paper with seals (rendered RGBA PNGs) laid at (x, y) px, in red ink, as a JPEG that
