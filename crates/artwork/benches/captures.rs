@@ -8,6 +8,9 @@
 //!
 //! `cargo bench -p sealdesk-artwork --bench captures [-- REPEATS] [--only TEXT] [--dump DIR] [--no-im]`
 //!
+//! Then the overlap forms (two stamps pressed over each other in one box; `--only overlap` for
+//! them alone): how many were separated, and each separated stamp's IoU outside the other.
+//!
 //! REPEATS (default 2) forms per condition, each with its own seed. Both sides on one core.
 //! Needs Debian `poppler-utils`; ImageMagick (`imagemagick`) is optional.
 
@@ -21,7 +24,7 @@ use support::imagemagick_mask;
 
 use sealdesk_artwork::testkit::capture::{self, Condition, InkKind};
 use sealdesk_artwork::testkit::{iou, page_mask_with};
-use sealdesk_artwork::{ExtractOptions, SealInk, extract};
+use sealdesk_artwork::{ExtractOptions, SealInk, Warning, extract};
 
 /// Seed of the capture set (capture k of condition c uses `CAPTURE_SEED + 1000 c + k`).
 const CAPTURE_SEED: u64 = 0x5EA1_CA00;
@@ -256,7 +259,103 @@ fn main() {
             b.1
         );
     }
+    overlaps(repeats, only.as_deref());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Forms with two stamps pressed over each other in one box (scans at 300 dpi and photos, red,
+/// blue and purple ink), REPEATS each: how many were separated into two pictures marked
+/// `OverlapShared`, how many came back as one picture marked `MaybeOverlapping`, and each
+/// separated stamp's IoU against its own ink outside the other stamp.
+fn overlaps(repeats: usize, only: Option<&str>) {
+    println!();
+    println!(
+        "| overlap form | forms | both rims round/oval | separated | one marked picture | other | per-stamp IoU mean | worst | centre off mm, worst | size off, worst | ms median |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let caps = [capture::Capture::Scan(300), capture::Capture::Photo];
+    let inks = [InkKind::Red, InkKind::Blue, InkKind::Purple];
+    for (j, (cap, ink)) in caps
+        .iter()
+        .flat_map(|c| inks.iter().map(move |i| (*c, *i)))
+        .enumerate()
+    {
+        let name = format!("overlap / {} / {}", cap.label(), ink.label());
+        if only.is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let cond = Condition {
+            capture: cap,
+            ink,
+            crossing: capture::Crossing::None,
+            overlap: true,
+        };
+        let (mut round, mut split, mut marked, mut other) = (0, 0, 0, 0);
+        let (mut ious, mut centre, mut size, mut ms) = (Vec::new(), 0f64, 0f64, Vec::new());
+        for k in 0..repeats {
+            let plan = capture::plan(CAPTURE_SEED + 2_000_000 + 1000 * j as u64 + k as u64, cond);
+            let layers = capture::rasterise(&plan).expect("pdftoppm");
+            let (shot, outline) = capture::shoot_with_outlines(&plan, &layers);
+            let opts = given(&cond);
+            ms.push(median_ms(&shot.jpeg, &opts));
+            let (found, scores) =
+                capture::extract_and_score(&plan, &shot, &outline, &opts).unwrap_or_default();
+            let elliptic = plan.outlines.iter().all(|o| o.elliptic);
+            round += usize::from(elliptic);
+            let shared =
+                |i: &sealdesk_artwork::Impression| i.warnings.contains(&Warning::OverlapShared);
+            let verdict = if found.len() == 2 && found.iter().all(shared) {
+                split += 1;
+                for s in &scores {
+                    ious.push(s.iou);
+                    centre = centre.max(s.centre_off_mm);
+                    size = size.max(s.size_off);
+                }
+                format!("separated, {scores:?}")
+            } else if found.len() == 1 && found[0].warnings.contains(&Warning::MaybeOverlapping) {
+                marked += 1;
+                "one marked picture".to_string()
+            } else {
+                other += 1;
+                format!(
+                    "{} pictures, {:?}",
+                    found.len(),
+                    found.iter().map(|i| i.warnings.clone()).collect::<Vec<_>>()
+                )
+            };
+            eprintln!(
+                "{name} #{k}: outlines {:?}, {verdict}, {:.0} ms",
+                plan.outlines
+                    .iter()
+                    .map(|o| (o.size_mm, o.elliptic))
+                    .collect::<Vec<_>>(),
+                ms[k]
+            );
+        }
+        let mean = ious.iter().sum::<f64>() / ious.len().max(1) as f64;
+        let worst = ious.iter().copied().fold(1.0f64, f64::min);
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "| {} / {} | {repeats} | {round} | {split} | {marked} | {other} | {mean:.4} | {worst:.4} | {centre:.2} | {:.1} % | {:.0} |",
+            cap.label(),
+            ink.label(),
+            size * 100.0,
+            ms.get(ms.len() / 2).copied().unwrap_or(0.0)
+        );
+    }
+}
+
+/// The median time of a whole `extract` over REPEATS runs, ms.
+fn median_ms(jpeg: &[u8], opts: &ExtractOptions) -> f64 {
+    let mut times: Vec<Duration> = (0..REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = extract(jpeg, opts);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[REPEATS / 2].as_secs_f64() * 1000.0
 }
 
 /// The options the platform passes: the colour the seal kind requires.

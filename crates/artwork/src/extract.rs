@@ -23,14 +23,21 @@
 //!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
 //!    its strokes are found by that darkness and by running on past the seal (`pen`), and are
 //!    neither kept nor used to sample the seal's colour.
-//! 5. **The sheet on a photo** (`page`). A capture without a recorded resolution may be a photo of
+//! 5. **Two stamps over each other** (`overlap`). Ink larger than one seal (over 45 mm on the
+//!    page's scale) is looked at for two rims: ellipses fitted by RANSAC to its outer boundary,
+//!    accepted only when each has ink along most of its circumference outside the other. Then
+//!    ink inside one rim only goes to that stamp and the lens inside both to both, each picture
+//!    marked [`Warning::OverlapShared`] (stamps that only touch are split without a mark). Found
+//!    no two rims, ink too large or too irregular for one seal stays one picture marked
+//!    [`Warning::MaybeOverlapping`].
+//! 6. **The sheet on a photo** (`page`). A capture without a recorded resolution may be a photo of
 //!    the sheet lying on a desk, in perspective and bent by the lens. The sheet's four edges against
 //!    the darker surround (or the project form's corner marks) give a map from the capture onto the
 //!    flat A4 page; each impression's coverage is resampled through it, so a round seal comes out
 //!    round and its size is measured on the page, not guessed from the frame. Found impressions
 //!    and their coverage stay in capture coordinates; only the pictures are made on the page. A
 //!    scan, a crop or a page filling the frame has no surround and goes on as before.
-//! 6. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
+//! 7. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
 
@@ -38,9 +45,11 @@ use crate::decode::{Page, decode_page};
 use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
 
+mod overlap;
 mod page;
 mod pen;
 
+use overlap::Overlap;
 pub(crate) use page::locate as locate_page;
 
 /// How to size the extracted pictures.
@@ -131,9 +140,13 @@ pub enum Warning {
     /// No paper texture and perfectly even ink: a screenshot or digital copy of a seal, not a
     /// stamp on paper.
     MaybeDigitalCopy,
-    /// Larger than any standard seal: probably two stamps pressed over each other, which are
-    /// returned as one picture.
+    /// Larger or less regular than any standard seal: probably two stamps pressed over each
+    /// other, which could not be separated (no two round or oval rims were found) and are returned
+    /// as one picture.
     MaybeOverlapping,
+    /// One of two stamps pressed over each other, separated along their rims: the part inside
+    /// both rims is in both pictures, so it may hold strokes of the other stamp.
+    OverlapShared,
 }
 
 impl std::fmt::Display for Warning {
@@ -146,7 +159,10 @@ impl std::fmt::Display for Warning {
                 "图片没有纸张纹理，可能是印章的电子复制件而非纸面盖章 (no paper texture: this may be a digital copy, not a stamp on paper)"
             }
             Warning::MaybeOverlapping => {
-                "印迹大于标准印章，可能是两枚印章重叠，无法分开 (larger than any standard seal: probably two overlapping stamps, which cannot be separated)"
+                "印迹大于标准印章或形状不规则，可能是两枚印章重叠，无法分开，请勿重叠重新盖章 (larger or less regular than any standard seal: probably two overlapping stamps, which cannot be separated; please stamp again without overlapping)"
+            }
+            Warning::OverlapShared => {
+                "两枚印章重叠，已按印章边框分开，重叠部分可能含有另一枚印章的笔画；如需清晰印模，请勿重叠重新盖章 (two stamps overlapped and were separated along their rims; the shared part may hold strokes of the other stamp: stamp again without overlapping for a clean picture)"
             }
         })
     }
@@ -233,6 +249,8 @@ pub(crate) struct Found {
     /// The ink's own colour per pixel, premultiplied by the coverage (red, green, blue planes
     /// over the same box), for [`InkLook::Natural`].
     pub colour: [Plane; 3],
+    /// Whether this is one of two overlapping stamps, or may be two that could not be split.
+    pub overlap: Overlap,
 }
 
 /// How far an ink's own colour must stand out (see [`Ink::score`]) to seed an impression.
@@ -291,7 +309,7 @@ impl Ink {
     }
 }
 
-/// Steps 1-4: the impressions on the page, with their coverage planes, in reading order.
+/// Steps 1-5: the impressions on the page, with their coverage planes, in reading order.
 pub(crate) fn find(page: &Page, want: Option<SealInk>) -> Result<Vec<Found>, Error> {
     let white = WhiteMap::estimate(page);
     if is_blank(page, &white) {
@@ -394,7 +412,8 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> 
             // no more rim than red does.
             && has_closed_rim(&f.alpha, if ink == Ink::Red || given { 0.67 } else { 0.9 })
         {
-            found.push(f);
+            // Two stamps pressed over each other are one shape so far: cut them apart.
+            found.extend(overlap::separate(f, px_per_mm, (w, h)));
         }
     }
     found
@@ -940,6 +959,7 @@ fn coverage(
         skew_deg,
         colour,
         digital,
+        overlap: Overlap::None,
     })
 }
 
@@ -974,21 +994,11 @@ fn outside_rim(a: &Plane) -> Option<Vec<bool>> {
     }
     let (cx, cy) = (w / 2.0, h / 2.0);
     let s = w.max(h) / 2.0;
-    let reach = (cx * cx + cy * cy).sqrt();
-    let mut pts = Vec::with_capacity(360);
-    for k in 0..360 {
-        let (sn, cs) = (f64::from(k) * std::f64::consts::PI / 180.0).sin_cos();
-        let mut r = reach;
-        while r > 0.0 {
-            let (x, y) = (cx + r * cs, cy + r * sn);
-            if x >= 0.0 && y >= 0.0 && x < w && y < h && a.v[y as usize * a.w + x as usize] >= 0.5 {
-                // Centred and scaled to about ±1 for a well-conditioned fit.
-                pts.push(((x - cx) / s, (y - cy) / s));
-                break;
-            }
-            r -= 1.0;
-        }
-    }
+    // Centred and scaled to about ±1 for a well-conditioned fit.
+    let pts: Vec<(f64, f64)> = first_ink_on_rays(a, 360)
+        .into_iter()
+        .map(|(x, y)| ((x - cx) / s, (y - cy) / s))
+        .collect();
     if pts.len() < 200 {
         return None;
     }
@@ -1036,6 +1046,28 @@ fn outside_rim(a: &Plane) -> Option<Vec<bool>> {
         }
     }
     Some(out)
+}
+
+/// The first point with coverage ≥ ½ walking in from the box edge, 1 px at a time, on `rays`
+/// rays evenly spread around the box centre (none for a ray that meets no ink).
+fn first_ink_on_rays(a: &Plane, rays: u32) -> Vec<(f64, f64)> {
+    let (w, h) = (a.w as f64, a.h as f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let reach = (cx * cx + cy * cy).sqrt();
+    let mut pts = Vec::with_capacity(rays as usize);
+    for k in 0..rays {
+        let (sn, cs) = (f64::from(k) * std::f64::consts::TAU / f64::from(rays)).sin_cos();
+        let mut r = reach;
+        while r > 0.0 {
+            let (x, y) = (cx + r * cs, cy + r * sn);
+            if x >= 0.0 && y >= 0.0 && x < w && y < h && a.v[y as usize * a.w + x as usize] >= 0.5 {
+                pts.push((x, y));
+                break;
+            }
+            r -= 1.0;
+        }
+    }
+    pts
 }
 
 /// `A x² + B xy + C y² + D x + E y` for the conic `[A, B, C, D, E]` (the rim is where it is 1).
@@ -1418,7 +1450,7 @@ fn profile_skew(a: &Plane) -> f32 {
     best
 }
 
-/// Step 6: de-skew, crop and scale one impression, and encode it. With the `sheet` located, the
+/// Step 7: de-skew, crop and scale one impression, and encode it. With the `sheet` located, the
 /// impression is first mapped onto the flat page and measured there.
 fn finish(
     f: &Found,
@@ -1536,6 +1568,13 @@ fn finish(
     // Only with a recorded resolution: a photo's scale is a guess.
     if dpi_known && src_w_mm.max(src_h_mm) > 60.0 {
         warnings.push(Warning::MaybeOverlapping);
+    }
+    match f.overlap {
+        Overlap::Shared => warnings.push(Warning::OverlapShared),
+        Overlap::Unsplit if !warnings.contains(&Warning::MaybeOverlapping) => {
+            warnings.push(Warning::MaybeOverlapping)
+        }
+        _ => {}
     }
     Ok(Impression {
         png,

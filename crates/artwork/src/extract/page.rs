@@ -144,6 +144,7 @@ impl Sheet {
                 ink: f.ink,
                 digital: f.digital,
                 colour,
+                overlap: f.overlap,
             },
             ppm as f32,
         ))

@@ -180,6 +180,8 @@ pub struct Plan {
     pub sizes_mm: Vec<(f32, f32)>,
     /// Which stamps are round, in the same order.
     pub round: Vec<bool>,
+    /// Each stamp's outline, in the order drawn.
+    pub outlines: Vec<Outline>,
     condition: Condition,
     seed: u64,
 }
@@ -279,6 +281,7 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
     }
     let mut centres = Vec::new();
     let (mut sizes, mut round) = (Vec::new(), Vec::new());
+    let mut outlines = Vec::new();
     let count = if cond.overlap { 2 } else { boxes.len() };
     for k in 0..count {
         let (bx, by) = if cond.overlap { boxes[0] } else { boxes[k] };
@@ -308,6 +311,12 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         centres.push((cx, cy));
         sizes.push((sw, sh));
         round.push(matches!(style, StampStyle::Round));
+        outlines.push(Outline {
+            centre_mm: (cx, cy),
+            size_mm: (sw, sh),
+            angle_deg: angle,
+            elliptic: !matches!(style, StampStyle::Square),
+        });
         if cond.crossing == Crossing::Print {
             // Lines of print the stamp is pressed over: the date line and a caption.
             for (dy, size) in [(-4.0, 4.0), (5.0, 3.6), (sh / 2.0 - 3.0, 4.0)] {
@@ -341,6 +350,7 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         centres_mm: centres,
         sizes_mm: sizes,
         round,
+        outlines,
         condition: cond,
         seed,
     }
@@ -719,8 +729,11 @@ pub fn parse_pgm(bytes: &[u8]) -> Option<Layer> {
 /// Rasterises the plan with poppler's `pdftoppm` (grey, anti-aliased) into its three layers.
 /// Spawns a process and uses a temporary folder: for tests and benches only.
 pub fn rasterise(plan: &Plan) -> Result<[Layer; 3], String> {
+    // A folder per call: tests running at once may rasterise the same seed.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "sealdesk-capture-{}-{:x}-{}",
+        "sealdesk-capture-{}-{:x}-{}-{n}",
         std::process::id(),
         plan.seed,
         plan.dpi
@@ -832,8 +845,92 @@ fn sheet(
 
 /// Turns the rasterised layers into the capture the condition asks for, with its truth.
 pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
+    shoot_labelled(plan, layers, false).0
+}
+
+/// Like [`shoot`], with where each stamp's outline lies on the capture: bit `k` of a pixel is set
+/// when stamp `k`'s outline (see [`Plan::outlines`]) covers it, through the same geometry as the
+/// truth. (The capture and its truth are the same bytes as [`shoot`] makes.)
+pub fn shoot_with_outlines(plan: &Plan, layers: &[Layer; 3]) -> (Shot, Vec<u8>) {
+    shoot_labelled(plan, layers, true)
+}
+
+fn shoot_labelled(plan: &Plan, layers: &[Layer; 3], outlines: bool) -> (Shot, Vec<u8>) {
     let mut rng = Rng::new(plan.seed.wrapping_mul(31) ^ 0x5407);
     let (sheet_rgb, sheet_truth, sw, sh) = sheet(plan, layers, &mut rng);
+    let px_per_mm = plan.dpi as f32 / 25.4;
+    // Which outlines cover a sheet point (bit k for stamp k, six at most): carried through the
+    // warp beside the truth, at the same (unblurred) point.
+    let label = |x: f32, y: f32| -> u8 {
+        if !outlines {
+            return 0;
+        }
+        plan.outlines
+            .iter()
+            .take(6)
+            .enumerate()
+            .filter(|(_, o)| o.contains(x / px_per_mm, y / px_per_mm))
+            .fold(0, |m, (k, _)| m | 1 << k)
+    };
+    shoot_sheet(plan, &sheet_rgb, &sheet_truth, sw, sh, &label, &mut rng)
+}
+
+/// The truth, the design and the outline labels packed by [`warp`] (bits 0, 1 and 2-7).
+fn unpack(v: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        v.iter().map(|&b| b & 1).collect(),
+        v.iter().map(|&b| (b >> 1) & 1).collect(),
+        v.iter().map(|&b| b >> 2).collect(),
+    )
+}
+
+/// One stamp's outline on the page: an ellipse (round, oval, frame) or a square.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outline {
+    /// Centre, mm on the page (y down).
+    pub centre_mm: (f32, f32),
+    /// Width and height before rotation, mm.
+    pub size_mm: (f32, f32),
+    /// Rotation, degrees clockwise.
+    pub angle_deg: f32,
+    /// An ellipse (round, oval and frame stamps); `false` for a square.
+    pub elliptic: bool,
+}
+
+impl Outline {
+    /// Whether the point (mm on the page) is inside the outline.
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        let (s, c) = self.angle_deg.to_radians().sin_cos();
+        let (dx, dy) = (x - self.centre_mm.0, y - self.centre_mm.1);
+        let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+        let (hw, hh) = (self.size_mm.0 / 2.0, self.size_mm.1 / 2.0);
+        if self.elliptic {
+            (u / hw).powi(2) + (v / hh).powi(2) <= 1.0
+        } else {
+            u.abs() <= hw && v.abs() <= hh
+        }
+    }
+
+    /// Area, mm².
+    pub fn area_mm2(&self) -> f32 {
+        let (w, h) = self.size_mm;
+        if self.elliptic {
+            std::f32::consts::FRAC_PI_4 * w * h
+        } else {
+            w * h
+        }
+    }
+}
+
+fn shoot_sheet(
+    plan: &Plan,
+    sheet_rgb: &[[f32; 3]],
+    sheet_truth: &[[f32; 2]],
+    sw: usize,
+    sh: usize,
+    label: &dyn Fn(f32, f32) -> u8,
+    rng: &mut Rng,
+) -> (Shot, Vec<u8>) {
     let quality = 60 + rng.below(31) as u8;
     match plan.condition.capture {
         Capture::Scan(dpi) => {
@@ -846,8 +943,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 (dx * c + dy * s + cx, -dx * s + dy * c + cy)
             };
             let (rgb, truth) = warp(
-                &sheet_rgb,
-                &sheet_truth,
+                sheet_rgb,
+                sheet_truth,
                 sw,
                 sh,
                 sw,
@@ -855,20 +952,25 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 &map,
                 1,
                 (0.0, 0.0),
-                &mut rng,
+                rng,
                 &|_, _| 1.0,
+                label,
             );
+            let (truth, design, labels) = unpack(&truth);
             let jpeg = encode(&rgb, sw, sh, quality, Some(dpi));
-            Shot {
-                jpeg,
-                width: sw as u32,
-                height: sh as u32,
-                design: truth.iter().map(|&v| v >> 1).collect(),
-                truth: truth.iter().map(|&v| v & 1).collect(),
-                stamps: plan.stamps,
-                quality,
-                page_corners: None,
-            }
+            (
+                Shot {
+                    jpeg,
+                    width: sw as u32,
+                    height: sh as u32,
+                    design,
+                    truth,
+                    stamps: plan.stamps,
+                    quality,
+                    page_corners: None,
+                },
+                labels,
+            )
         }
         Capture::Photo => {
             let (fw, fh) = (3000usize, 4000usize);
@@ -924,8 +1026,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
             let blur_dir = rng.range(0.0, std::f32::consts::PI);
             let taps = (blur_len.ceil() as usize).max(1) + 1;
             let (rgb, truth) = warp(
-                &sheet_rgb,
-                &sheet_truth,
+                sheet_rgb,
+                sheet_truth,
                 sw,
                 sh,
                 fw,
@@ -933,9 +1035,11 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 &map,
                 taps,
                 (blur_len * blur_dir.cos(), blur_len * blur_dir.sin()),
-                &mut rng,
+                rng,
                 &light,
+                label,
             );
+            let (truth, design, labels) = unpack(&truth);
             let jpeg = encode(&rgb, fw, fh, quality, None);
             // The sheet's edges are where `warp` stops sampling it: half a pixel in.
             let (ex, ey) = (sw as f32 - 0.5, sh as f32 - 0.5);
@@ -960,16 +1064,19 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 let s = if ru > 0.0 { lo / ru } else { 1.0 };
                 (fcx + dx * s * norm, fcy + dy * s * norm)
             });
-            Shot {
-                jpeg,
-                width: fw as u32,
-                height: fh as u32,
-                design: truth.iter().map(|&v| v >> 1).collect(),
-                truth: truth.iter().map(|&v| v & 1).collect(),
-                stamps: plan.stamps,
-                quality,
-                page_corners: Some(page_corners),
-            }
+            (
+                Shot {
+                    jpeg,
+                    width: fw as u32,
+                    height: fh as u32,
+                    design,
+                    truth,
+                    stamps: plan.stamps,
+                    quality,
+                    page_corners: Some(page_corners),
+                },
+                labels,
+            )
         }
     }
 }
@@ -1069,6 +1176,7 @@ fn warp(
     blur: (f32, f32),
     rng: &mut Rng,
     light: &dyn Fn(f32, f32) -> f32,
+    label: &dyn Fn(f32, f32) -> u8,
 ) -> (Vec<u8>, Vec<u8>) {
     let table = [0.32f32, 0.3, 0.27]; // what lies around the sheet (a desk)
     let sample = |x: f32, y: f32| -> [f32; 3] {
@@ -1111,7 +1219,8 @@ fn warp(
                 // 0 the truth, bit 1 the design. Sampling a mask held to one half before the
                 // warp instead would add the nearest pixel's jaggies, which no capture shows.
                 let [t, d] = sample2(truth, sw, sh, sx, sy);
-                out_truth[y * fw + x] = u8::from(t >= 0.5) | u8::from(d >= 0.5) << 1;
+                out_truth[y * fw + x] =
+                    u8::from(t >= 0.5) | u8::from(d >= 0.5) << 1 | label(sx, sy) << 2;
             }
             let l = light(fx, fy);
             // Cheap sensor noise (xorshift), about ±2 levels.
@@ -1183,5 +1292,109 @@ pub fn extract_in_frame(
     crate::extract::find(&page, opts.ink)?
         .iter()
         .map(|f| crate::extract::finish_found(f, &page, opts))
+        .collect()
+}
+
+/// How well one stamp of a form was cut out (see [`score_stamps`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StampScore {
+    /// Which impression was matched to the stamp (the one whose box centre is nearest).
+    pub impression: usize,
+    /// Distance between the impression's box centre and the stamp outline's, mm.
+    pub centre_off_mm: f64,
+    /// Largest relative difference between the impression's box and the outline's box, width or
+    /// height (0.03 is 3 %).
+    pub size_off: f64,
+    /// IoU of the impression's mask against the stamp's own ink, both taken outside the other
+    /// stamps' outlines (where a picture can only hold this stamp's ink).
+    pub iou: f64,
+}
+
+/// Extracts the impressions of a capture made by [`shoot_with_outlines`] and scores each stamp
+/// against them ([`score_stamps`]).
+pub fn extract_and_score(
+    plan: &Plan,
+    shot: &Shot,
+    outline: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<(Vec<crate::Impression>, Vec<StampScore>), crate::Error> {
+    let found = crate::extract(&shot.jpeg, opts)?;
+    let masks = super::impression_masks_with(&shot.jpeg, opts)?;
+    let boxes: Vec<_> = found
+        .iter()
+        .map(|i| (i.x, i.y, i.width, i.height))
+        .collect();
+    let scores = score_stamps(plan, shot, outline, &boxes, &masks);
+    Ok((found, scores))
+}
+
+/// Scores each stamp of a capture made by [`shoot_with_outlines`] against the impressions found
+/// on it: their boxes on the page (x, y, width, height, px) and page-frame masks, in the same
+/// order. One score per stamp, in the plan's order; empty when nothing was found.
+pub fn score_stamps(
+    plan: &Plan,
+    shot: &Shot,
+    outline: &[u8],
+    boxes: &[(u32, u32, u32, u32)],
+    masks: &[Vec<u8>],
+) -> Vec<StampScore> {
+    if boxes.is_empty() || boxes.len() != masks.len() {
+        return Vec::new();
+    }
+    let w = shot.width as usize;
+    let all = outline.iter().fold(0u8, |s, &l| s | l);
+    plan.outlines
+        .iter()
+        .enumerate()
+        .take(6)
+        .map(|(k, o)| {
+            let mine = 1u8 << k;
+            let others = all & !mine;
+            // The stamp's box and scale on the capture, from its outline.
+            let (mut x0, mut y0, mut x1, mut y1, mut n) = (usize::MAX, usize::MAX, 0, 0, 0usize);
+            for (i, &l) in outline.iter().enumerate() {
+                if l & mine != 0 {
+                    let (x, y) = (i % w, i / w);
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                    n += 1;
+                }
+            }
+            let px_per_mm = (n as f64 / f64::from(o.area_mm2())).sqrt().max(1e-9);
+            let (cx, cy) = ((x0 + x1 + 1) as f64 / 2.0, (y0 + y1 + 1) as f64 / 2.0);
+            let (bw, bh) = (
+                (x1 + 1).saturating_sub(x0) as f64,
+                (y1 + 1).saturating_sub(y0) as f64,
+            );
+            let off = |&(x, y, iw, ih): &(u32, u32, u32, u32)| {
+                (f64::from(x) + f64::from(iw) / 2.0 - cx)
+                    .hypot(f64::from(y) + f64::from(ih) / 2.0 - cy)
+            };
+            let (j, b) = boxes
+                .iter()
+                .enumerate()
+                .min_by(|a, b| off(a.1).total_cmp(&off(b.1)))
+                .expect("not empty");
+            let size_off = (f64::from(b.2) / bw - 1.0)
+                .abs()
+                .max((f64::from(b.3) / bh - 1.0).abs());
+            let (mut inter, mut union) = (0u64, 0u64);
+            for ((&m, &t), &l) in masks[j].iter().zip(&shot.truth).zip(outline) {
+                if l & others == 0 {
+                    let t = t * u8::from(l & mine != 0);
+                    inter += u64::from(m & t);
+                    union += u64::from(m | t);
+                }
+            }
+            StampScore {
+                impression: j,
+                centre_off_mm: off(b) / px_per_mm,
+                size_off,
+                iou: if union == 0 {
+                    1.0
+                } else {
+                    inter as f64 / union as f64
+                },
+            }
+        })
         .collect()
 }
