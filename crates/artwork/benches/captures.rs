@@ -332,14 +332,22 @@ fn overlaps(repeats: usize, only: Option<&str>) {
                 ms[k]
             );
         }
-        let mean = ious.iter().sum::<f64>() / ious.len().max(1) as f64;
-        let worst = ious.iter().copied().fold(1.0f64, f64::min);
+        // Nothing separated: no per-stamp figures.
+        let figures = if ious.is_empty() {
+            "n/a | n/a | n/a | n/a".to_string()
+        } else {
+            format!(
+                "{:.4} | {:.4} | {centre:.2} | {:.1} %",
+                ious.iter().sum::<f64>() / ious.len() as f64,
+                ious.iter().copied().fold(1.0f64, f64::min),
+                size * 100.0
+            )
+        };
         ms.sort_by(f64::total_cmp);
         println!(
-            "| {} / {} | {repeats} | {round} | {split} | {marked} | {other} | {mean:.4} | {worst:.4} | {centre:.2} | {:.1} % | {:.0} |",
+            "| {} / {} | {repeats} | {round} | {split} | {marked} | {other} | {figures} | {:.0} |",
             cap.label(),
             ink.label(),
-            size * 100.0,
             ms.get(ms.len() / 2).copied().unwrap_or(0.0)
         );
     }

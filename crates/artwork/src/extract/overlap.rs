@@ -190,7 +190,8 @@ impl Rim {
         if l <= 1e-12 {
             return f64::MAX;
         }
-        (x - self.cx).hypot(y - self.cy) * (1.0 - 1.0 / l.sqrt()).abs()
+        let (u, v) = (x - self.cx, y - self.cy);
+        (u * u + v * v).sqrt() * (1.0 - 1.0 / l.sqrt()).abs()
     }
 
     /// Semi-major and semi-minor axes, px, and the angle of the major axis, radians.
@@ -284,6 +285,8 @@ fn ransac(pts: &[(f64, f64)], tol: f64, semi: (f64, f64)) -> Option<(Rim, usize)
             .filter(|p| r.radial_distance(p.0, p.1) <= tol)
             .count()
     };
+    // Samples are scored on every third point (the best is counted on all of them).
+    let scored: Vec<(f64, f64)> = pts.iter().copied().step_by(3).collect();
     let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15 ^ n as u64);
     let mut best: Option<(Rim, usize)> = None;
     for _ in 0..400 {
@@ -298,12 +301,17 @@ fn ransac(pts: &[(f64, f64)], tol: f64, semi: (f64, f64)) -> Option<(Rim, usize)
         if !r.sized(semi) {
             continue;
         }
-        let count = inliers(&r);
+        let count = scored
+            .iter()
+            .filter(|p| r.radial_distance(p.0, p.1) <= tol)
+            .count();
         if best.is_none_or(|(_, c)| count > c) {
             best = Some((r, count));
         }
     }
-    let (mut rim, mut count) = best?;
+    let rim = best?.0;
+    let mut count = inliers(&rim);
+    let mut rim = rim;
     // Refine on the inliers (a wider band, then the tolerance), keeping a fit only if it is
     // still seal-sized and holds at least as many points.
     for band in [2.0, 1.5, 1.0] {
@@ -446,24 +454,28 @@ pub(super) fn find_rims(a: &Plane, px_per_mm: f64) -> Rims {
 fn split(f: &Found, rims: &[Rim; 2], px_per_mm: f64) -> Option<Vec<Found>> {
     let a = &f.alpha;
     let slack = [rims[0].slack(), rims[1].slack()];
-    // The rims overlap (rather than touch) when the lens inside both is over 4 mm².
+    // Which pixels each (widened) rim holds; the rims overlap (rather than touch) when the lens
+    // inside both is over 4 mm².
+    let mut holds = [vec![false; a.w * a.h], vec![false; a.w * a.h]];
     let mut lens = 0usize;
     for y in 0..a.h {
         for x in 0..a.w {
             let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
-            lens += usize::from(rims[0].level(px, py) <= 1.0 && rims[1].level(px, py) <= 1.0);
+            let level = [rims[0].level(px, py), rims[1].level(px, py)];
+            for k in 0..2 {
+                holds[k][y * a.w + x] = level[k] <= slack[k];
+            }
+            lens += usize::from(level[0] <= 1.0 && level[1] <= 1.0);
         }
     }
     let shared = lens as f64 > 4.0 * px_per_mm * px_per_mm;
     let mut parts = Vec::with_capacity(2);
-    for (rim, s) in rims.iter().zip(slack) {
+    for held in &holds {
         let keep = |p: &Plane| {
-            let mut out = Plane::new(p.w, p.h);
-            for y in 0..p.h {
-                for x in 0..p.w {
-                    if rim.holds(x as f64 + 0.5, y as f64 + 0.5, s) {
-                        out.v[y * p.w + x] = p.v[y * p.w + x];
-                    }
+            let mut out = p.clone();
+            for (v, &h) in out.v.iter_mut().zip(held) {
+                if !h {
+                    *v = 0.0;
                 }
             }
             out
