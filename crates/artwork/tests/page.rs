@@ -77,7 +77,7 @@ fn photos_are_measured_on_the_flat_page() {
     for (ink, crossing, k) in list {
         let (cond, plan, s) = shot(Capture::Photo, ink, crossing, k);
         let name = format!("{} / {} #{k}", ink.label(), crossing.label());
-        let (corners, took) = located_page(&s.jpeg).expect("decodes");
+        let (corners, took, _) = located_page(&s.jpeg).expect("decodes");
         let corners = corners.unwrap_or_else(|| panic!("{name}: no page located"));
         let truth = s.page_corners.expect("a photo has its page corners");
         let off = corners
