@@ -825,6 +825,23 @@ mod tests {
     }
 
     #[test]
+    fn a_sheet_on_its_side_is_landscape() {
+        let quad = [
+            (80.0, 200.0),
+            (1120.0, 240.0),
+            (1100.0, 960.0),
+            (100.0, 940.0),
+        ];
+        let sheet = locate(&photo(1200, 1100, quad)).expect("found");
+        assert_eq!(sheet.size_mm, (297.0, 210.0));
+        let (x, y) = sheet.to_capture(297.0, 210.0);
+        assert!(
+            (x - 1100.0).abs() < 1.5 && (y - 960.0).abs() < 1.5,
+            "{x} {y}"
+        );
+    }
+
+    #[test]
     fn no_sheet_without_a_surround() {
         // The page fills the frame.
         let full = photo(
