@@ -150,8 +150,9 @@ impl Sheet {
     }
 }
 
-/// Finds the sheet on a capture without a recorded resolution: by its edges, else by the
-/// project form's corner marks; `None` when neither gives a believable A4 page.
+/// Finds the sheet on a capture by its edges, else by the project form's corner marks; `None`
+/// when neither gives a believable A4 page. (`extract` does not ask for a scan, whose resolution
+/// is recorded.)
 pub(crate) fn locate(page: &Page) -> Option<Sheet> {
     by_edges(page).or_else(|| by_marks(page))
 }
