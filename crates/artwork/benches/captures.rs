@@ -152,28 +152,60 @@ fn main() {
                 shot.quality
             );
             if cond.capture == capture::Capture::Photo {
-                let median = |f: &dyn Fn() -> Duration| {
-                    let mut t: Vec<Duration> = (0..REPEATS).map(|_| f()).collect();
-                    t.sort();
-                    t[REPEATS / 2].as_secs_f64() * 1000.0
+                // Medians of wall-clock and of this thread's CPU time (the machine may be busy).
+                let median = |f: &dyn Fn() -> (Duration, Option<Duration>)| {
+                    let mut t: Vec<(Duration, Option<Duration>)> =
+                        (0..REPEATS).map(|_| f()).collect();
+                    let mid = |v: &mut Vec<f64>| {
+                        v.sort_by(f64::total_cmp);
+                        v[v.len() / 2]
+                    };
+                    let mut wall: Vec<f64> = t.iter().map(|p| p.0.as_secs_f64() * 1000.0).collect();
+                    let mut cpu: Vec<f64> = t
+                        .iter_mut()
+                        .filter_map(|p| p.1)
+                        .map(|d| d.as_secs_f64() * 1000.0)
+                        .collect();
+                    (
+                        mid(&mut wall),
+                        if cpu.is_empty() {
+                            f64::NAN
+                        } else {
+                            mid(&mut cpu)
+                        },
+                    )
                 };
-                let (page, _) = capture::located_page(&shot.jpeg).expect("decodes");
-                let loc =
-                    median(&|| capture::located_page(&shot.jpeg).map_or(Duration::ZERO, |r| r.1));
-                let before = median(&|| {
-                    let t = Instant::now();
-                    let _ = capture::extract_in_frame(&shot.jpeg, &opts);
-                    t.elapsed()
+                let page = capture::located_page(&shot.jpeg).expect("decodes").0;
+                let loc = median(&|| {
+                    capture::located_page(&shot.jpeg).map_or((Duration::ZERO, None), |r| (r.1, r.2))
                 });
-                let after = times[REPEATS / 2].as_secs_f64() * 1000.0;
+                let run = |f: &dyn Fn()| {
+                    let (t, c) = (Instant::now(), capture::thread_cpu());
+                    f();
+                    (
+                        t.elapsed(),
+                        capture::thread_cpu()
+                            .zip(c)
+                            .map(|(b, a)| b.saturating_sub(a)),
+                    )
+                };
+                let before =
+                    median(&|| run(&|| drop(capture::extract_in_frame(&shot.jpeg, &opts))));
+                let after = median(&|| run(&|| drop(extract(&shot.jpeg, &opts))));
                 located += usize::from(page.is_some());
                 eprintln!(
-                    "{name} #{k}: page {} in {loc:.1} ms; extract {after:.0} ms, {before:.0} ms without page location",
+                    "{name} #{k}: page {} in {:.1} ms (CPU {:.1}); extract {:.0} ms (CPU {:.0}), {:.0} ms (CPU {:.0}) without page location",
                     if page.is_some() {
                         "located"
                     } else {
                         "not found"
-                    }
+                    },
+                    loc.0,
+                    loc.1,
+                    after.0,
+                    after.1,
+                    before.0,
+                    before.1
                 );
                 locate_ms.push(loc);
                 before_ms.push(before);
@@ -245,19 +277,28 @@ fn main() {
         );
     }
     if !locate_ms.is_empty() {
-        let stats = |v: &[f64]| (median(v), v.iter().copied().fold(0.0, f64::max));
-        let (l, b, a) = (stats(&locate_ms), stats(&before_ms), stats(&after_ms));
+        let stats = |v: &[(f64, f64)], cpu: bool| {
+            let v: Vec<f64> = v.iter().map(|p| if cpu { p.1 } else { p.0 }).collect();
+            (median(&v), v.iter().copied().fold(0.0, f64::max))
+        };
         println!();
-        println!(
-            "photos: page located on {located} of {}; page location median {:.1} ms, worst {:.1} ms; extract median {:.0} ms (worst {:.0}) with page location, {:.0} ms (worst {:.0}) without",
-            locate_ms.len(),
-            l.0,
-            l.1,
-            a.0,
-            a.1,
-            b.0,
-            b.1
-        );
+        for (what, cpu) in [("wall-clock", false), ("CPU time of the thread", true)] {
+            let (l, b, a) = (
+                stats(&locate_ms, cpu),
+                stats(&before_ms, cpu),
+                stats(&after_ms, cpu),
+            );
+            println!(
+                "photos, {what}: page located on {located} of {}; page location median {:.1} ms, worst {:.1} ms; extract median {:.0} ms (worst {:.0}) with page location, {:.0} ms (worst {:.0}) without",
+                locate_ms.len(),
+                l.0,
+                l.1,
+                a.0,
+                a.1,
+                b.0,
+                b.1
+            );
+        }
     }
     overlaps(repeats, only.as_deref());
     std::fs::remove_dir_all(&dir).ok();
@@ -386,11 +427,7 @@ fn score(shot: &capture::Shot, opts: &ExtractOptions) -> (f64, usize) {
     }
 }
 
-/// CPU time this thread has run, ns (Linux `schedstat`; 0 elsewhere): on a machine shared with
-/// builds, the time one core spends, which wall time overstates.
+/// The thread's CPU time so far, ns (0 where the system does not tell).
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    capture::thread_cpu().map_or(0, |d| d.as_nanos() as u64)
 }

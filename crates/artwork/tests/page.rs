@@ -77,7 +77,7 @@ fn photos_are_measured_on_the_flat_page() {
     for (ink, crossing, k) in list {
         let (cond, plan, s) = shot(Capture::Photo, ink, crossing, k);
         let name = format!("{} / {} #{k}", ink.label(), crossing.label());
-        let (corners, took) = located_page(&s.jpeg).expect("decodes");
+        let (corners, took, _) = located_page(&s.jpeg).expect("decodes");
         let corners = corners.unwrap_or_else(|| panic!("{name}: no page located"));
         let truth = s.page_corners.expect("a photo has its page corners");
         let off = corners
@@ -238,9 +238,13 @@ fn photos_without_a_sheet_find_none() {
 }
 
 /// The project's own form, printed at 300 dpi, a round 42 mm seal in its first box, and the
-/// sheet photographed in perspective on a blue-grey desk (2400 × 3200), after `cover` has
+/// sheet photographed in perspective on a desk of colour `desk` (2400 × 3200), after `cover` has
 /// painted over parts of it (mm rectangles: left, top, right, bottom).
-fn photographed_form(order_no: &str, cover: &[(f32, f32, f32, f32)]) -> (FormSpec, Vec<u8>) {
+fn photographed_form(
+    order_no: &str,
+    cover: &[(f32, f32, f32, f32)],
+    desk: [u8; 3],
+) -> (FormSpec, Vec<u8>) {
     let spec = FormSpec {
         order_no: order_no.into(),
         holder: "南昌星辰科技有限公司".into(),
@@ -292,7 +296,7 @@ fn photographed_form(order_no: &str, cover: &[(f32, f32, f32, f32)]) -> (FormSpe
         (sheet.width, sheet.height),
         quad,
         (ow as usize, oh as usize),
-        [80, 84, 90],
+        desk,
     );
     let img = image::RgbImage::from_fn(ow, oh, |x, y| {
         let light = 1.0 - 0.25 * y as f32 / oh as f32;
@@ -302,10 +306,15 @@ fn photographed_form(order_no: &str, cover: &[(f32, f32, f32, f32)]) -> (FormSpe
     (spec, jpeg(&img))
 }
 
+/// A blue-grey desk, darker than the paper.
+const DESK: [u8; 3] = [80, 84, 90];
+/// A thumb over the form's QR code.
+const QR_COVERED: &[(f32, f32, f32, f32)] = &[(163.0, 17.0, 195.0, 49.0)];
+
 /// A thumb over one corner mark: the form is still read box by box, the page found by its edges.
 #[test]
 fn a_form_with_a_covered_mark_is_read_by_its_edges() {
-    let (spec, bytes) = photographed_form("SD20261201000051", &[(5.0, 5.0, 19.0, 19.0)]);
+    let (spec, bytes) = photographed_form("SD20261201000051", &[(5.0, 5.0, 19.0, 19.0)], DESK);
     let reading = read_form(&bytes, &spec, &ExtractOptions::default()).expect("reads");
     let FormReading::Located { boxes, outside, .. } = reading else {
         panic!("not located: {reading:?}");
@@ -322,7 +331,7 @@ fn a_form_with_a_covered_mark_is_read_by_its_edges() {
 /// the edges give, not guessed from the frame.
 #[test]
 fn an_unreadable_form_falls_back_to_the_located_page() {
-    let (spec, bytes) = photographed_form("SD20261201000052", &[(163.0, 17.0, 195.0, 49.0)]);
+    let (spec, bytes) = photographed_form("SD20261201000052", QR_COVERED, DESK);
     let reading = read_form(&bytes, &spec, &ExtractOptions::default()).expect("reads");
     let FormReading::Unlocated { impressions } = reading else {
         panic!("located without its QR code: {reading:?}");
@@ -337,4 +346,22 @@ fn an_unreadable_form_falls_back_to_the_located_page() {
     );
     assert!(err(seal.width_mm, 42.0) <= 0.03 && err(seal.height_mm, 42.0) <= 0.03);
     assert!((w as f32 / h as f32 - 1.0).abs() <= 0.03);
+}
+
+/// On a white desk the sheet's edges do not show; the project form's four corner marks still give
+/// the page, and the fallback without a QR code measures on it.
+#[test]
+fn on_a_white_desk_the_form_marks_give_the_page() {
+    let (spec, bytes) = photographed_form("SD20261201000053", QR_COVERED, [238, 238, 236]);
+    let (corners, _, _) = located_page(&bytes).expect("decodes");
+    assert!(corners.is_some(), "no page from the marks");
+    let FormReading::Unlocated { impressions } =
+        read_form(&bytes, &spec, &ExtractOptions::default()).expect("reads")
+    else {
+        panic!("located without its QR code");
+    };
+    assert_eq!(impressions.len(), 1);
+    let seal = &impressions[0];
+    println!("white desk: {} × {} mm", seal.width_mm, seal.height_mm);
+    assert!(err(seal.width_mm, 42.0) <= 0.03 && err(seal.height_mm, 42.0) <= 0.03);
 }

@@ -1,11 +1,11 @@
-//! Step 0: where the sheet of paper is on a photo, so that impressions are measured on the flat
-//! page rather than in the capture's own perspective.
+//! Step 6 of the pipeline: where the sheet of paper is on a photo, so that impressions are
+//! measured on the flat page rather than in the capture's own perspective.
 //!
 //! A phone photo shows the sheet as a bright quadrilateral on a darker surround, in perspective
 //! and bent a little by the lens (barrel distortion curves straight edges). The sheet is found by
-//! its edges: every row and column of a subsampled copy is walked in from the frame's edge to the
-//! first step up from a clearly darker surround onto paper (a ratio, so an uneven light or a
-//! shadow band does not matter), that step is placed to a fraction of a pixel at full resolution,
+//! its edges: every few rows and columns are walked in from the frame's edge to the first step
+//! up from a clearly darker surround onto paper (a ratio, so an uneven light or a shadow band
+//! does not matter), that step is placed to a fraction of a pixel at full resolution,
 //! and a straight line is fitted to each side robustly (RANSAC, then least squares). The lens is
 //! the usual one-parameter radial model about the frame's centre; its strength is the one that
 //! makes the four sides straightest (the plumb-line method), so corners and the page's interior
@@ -151,8 +151,9 @@ impl Sheet {
     }
 }
 
-/// Finds the sheet on a capture without a recorded resolution: by its edges, else by the
-/// project form's corner marks; `None` when neither gives a believable A4 page.
+/// Finds the sheet on a capture by its edges, else by the project form's corner marks; `None`
+/// when neither gives a believable A4 page. (`extract` does not ask for a scan, whose resolution
+/// is recorded.)
 pub(crate) fn locate(page: &Page) -> Option<Sheet> {
     by_edges(page).or_else(|| by_marks(page))
 }
@@ -328,21 +329,43 @@ fn luma(rgb: &[u8], i: usize) -> f32 {
     (f32::from(p[0]) + 2.0 * f32::from(p[1]) + f32::from(p[2])) / 4.0
 }
 
-/// The first step from a clearly darker surround up onto paper along `v` (samples from the
-/// frame's edge inwards): the index where it starts. Everything before must be darker than the
-/// paper beyond by a good margin, so print on a page that fills the frame never counts.
-fn first_rise(v: &[f32]) -> Option<usize> {
-    let mut before = 0f32;
-    for i in 3..v.len().saturating_sub(4) {
+/// Looks for the first step from a clearly darker surround up onto paper along a line, fed one
+/// sample at a time from the frame's edge inwards. Everything before the step must be darker than
+/// the paper beyond by a good margin, so print on a page that fills the frame never counts.
+#[derive(Default)]
+struct Rise {
+    v: Vec<f32>,
+    /// The brightest pair of samples so far, before the one tested.
+    before: f32,
+    /// The index where the step starts, once found.
+    at: Option<usize>,
+}
+
+impl Rise {
+    /// Takes the next sample; true once the step is found (further samples are ignored).
+    fn push(&mut self, x: f32) -> bool {
+        if self.at.is_some() {
+            return true;
+        }
+        self.v.push(x);
+        // Sample i is tested with two before it and three after it.
+        let Some(i) = self.v.len().checked_sub(4).filter(|&i| i >= 3) else {
+            return false;
+        };
+        let v = &self.v;
         let out = (v[i - 2] + v[i - 1]) / 2.0;
-        before = before.max(out);
+        self.before = self.before.max(out);
         let inn = (v[i + 1] + v[i + 2]) / 2.0;
         let low_in = v[i + 1].min(v[i + 2]).min(v[i + 3]);
-        if inn >= 40.0 && inn >= 1.6 * out + 12.0 && low_in >= 1.4 * out && before <= 0.75 * inn {
-            return Some(i);
+        if inn >= 40.0
+            && inn >= 1.6 * out + 12.0
+            && low_in >= 1.4 * out
+            && self.before <= 0.75 * inn
+        {
+            self.at = Some(i);
         }
+        self.at.is_some()
     }
-    None
 }
 
 /// The edge of a step up along a full-resolution line, placed where the light crosses halfway
@@ -367,46 +390,50 @@ fn place_rise(at: &dyn Fn(usize) -> f32, len: usize, side: usize) -> Option<f64>
     Some(k as f64 - 1.0 + f64::from(t))
 }
 
-/// Candidate points of the page's four sides (left, top, right, bottom), capture px, from rows
-/// and columns of a subsampled copy walked in from each edge of the frame, each placed at full
-/// resolution.
+/// Candidate points of the page's four sides (left, top, right, bottom), capture px, from every
+/// few rows and columns walked in from each edge of the frame (every few pixels, only as far as
+/// the first rise), each placed at full resolution.
 fn edge_points(page: &Page) -> [Vec<(f64, f64)>; 4] {
     let (w, h) = (page.width as usize, page.height as usize);
-    let s = (w.max(h) / 800).max(1);
+    let s = (w.max(h) / 500).max(1);
     let (gw, gh) = (w / s, h / s);
-    let grid: Vec<f32> = (0..gw * gh)
-        .map(|i| luma(&page.rgb, (i / gw * s + s / 2) * w + i % gw * s + s / 2))
-        .collect();
+    let rgb = &page.rgb;
     // Mean luma of three pixels across the line, at (x, y) on a row or column.
     let across_row = |x: usize, y: usize| {
         let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        (luma(&page.rgb, a * w + x) + luma(&page.rgb, y * w + x) + luma(&page.rgb, b * w + x)) / 3.0
+        (luma(rgb, a * w + x) + luma(rgb, y * w + x) + luma(rgb, b * w + x)) / 3.0
     };
     let across_col = |x: usize, y: usize| {
         let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
-        (luma(&page.rgb, y * w + a) + luma(&page.rgb, y * w + x) + luma(&page.rgb, y * w + b)) / 3.0
+        (luma(rgb, y * w + a) + luma(rgb, y * w + x) + luma(rgb, y * w + b)) / 3.0
     };
     // Full-resolution window: from sample i−3 to sample i+4 in the walking direction.
     let span = 7 * s + 1;
+    // Sample i from the near edge, walking forwards, or from the far edge, walking back.
+    let near = |i: usize| i * s + s / 2;
+    let far = |n: usize, i: usize| (n - 1 - i) * s + s / 2;
     let mut sides: [Vec<(f64, f64)>; 4] = Default::default();
-    let mut v = Vec::with_capacity(gw.max(gh));
     for gy in 0..gh {
-        let y = gy * s + s / 2;
-        v.clear();
-        v.extend_from_slice(&grid[gy * gw..(gy + 1) * gw]);
-        // Left side: walking right.
-        if let Some(i) = first_rise(&v) {
-            let x0 = (i - 3) * s + s / 2;
+        let y = near(gy);
+        // Left side: walking right; right side: walking left.
+        let mut rise = Rise::default();
+        if let Some(i) = (0..gw)
+            .find(|&i| rise.push(luma(rgb, y * w + near(i))))
+            .and(rise.at)
+        {
+            let x0 = near(i - 3);
             if x0 + span <= w
                 && let Some(t) = place_rise(&|k| across_row(x0 + k, y), span, s)
             {
                 sides[0].push((x0 as f64 + t + 0.5, y as f64 + 0.5));
             }
         }
-        // Right side: walking left.
-        v.reverse();
-        if let Some(i) = first_rise(&v) {
-            let start = (gw - 1 - (i - 3)) * s + s / 2;
+        let mut rise = Rise::default();
+        if let Some(i) = (0..gw)
+            .find(|&i| rise.push(luma(rgb, y * w + far(gw, i))))
+            .and(rise.at)
+        {
+            let start = far(gw, i - 3);
             if start + 1 >= span
                 && let Some(t) = place_rise(&|k| across_row(start - k, y), span, s)
             {
@@ -414,25 +441,40 @@ fn edge_points(page: &Page) -> [Vec<(f64, f64)>; 4] {
             }
         }
     }
-    for gx in 0..gw {
-        let x = gx * s + s / 2;
-        v.clear();
-        v.extend((0..gh).map(|gy| grid[gy * gw + gx]));
-        if let Some(i) = first_rise(&v) {
-            let y0 = (i - 3) * s + s / 2;
-            if y0 + span <= h
-                && let Some(t) = place_rise(&|k| across_col(x, y0 + k), span, s)
-            {
-                sides[1].push((x as f64 + 0.5, y0 as f64 + t + 0.5));
+    // Top side walking down, bottom side walking up: every column at once, a row at a time (the
+    // image is stored by rows), until each column has met the page.
+    for (side, row_at) in [(1usize, false), (3, true)] {
+        let mut rises: Vec<Rise> = (0..gw).map(|_| Rise::default()).collect();
+        let mut open = gw;
+        for i in 0..gh {
+            let y = if row_at { far(gh, i) } else { near(i) };
+            for (gx, rise) in rises.iter_mut().enumerate() {
+                if rise.at.is_none() && rise.push(luma(rgb, y * w + near(gx))) {
+                    open -= 1;
+                }
+            }
+            if open == 0 {
+                break;
             }
         }
-        v.reverse();
-        if let Some(i) = first_rise(&v) {
-            let start = (gh - 1 - (i - 3)) * s + s / 2;
-            if start + 1 >= span
-                && let Some(t) = place_rise(&|k| across_col(x, start - k), span, s)
-            {
-                sides[3].push((x as f64 + 0.5, start as f64 - t + 0.5));
+        for (gx, rise) in rises.iter().enumerate() {
+            let (Some(i), x) = (rise.at, near(gx)) else {
+                continue;
+            };
+            if side == 1 {
+                let y0 = near(i - 3);
+                if y0 + span <= h
+                    && let Some(t) = place_rise(&|k| across_col(x, y0 + k), span, s)
+                {
+                    sides[1].push((x as f64 + 0.5, y0 as f64 + t + 0.5));
+                }
+            } else {
+                let start = far(gh, i - 3);
+                if start + 1 >= span
+                    && let Some(t) = place_rise(&|k| across_col(x, start - k), span, s)
+                {
+                    sides[3].push((x as f64 + 0.5, start as f64 - t + 0.5));
+                }
             }
         }
     }
@@ -782,6 +824,23 @@ mod tests {
         assert!((x - 180.0).abs() < 1.5 && (y - 150.0).abs() < 1.5);
         let (u, v) = sheet.to_page(x, y);
         assert!(u.abs() < 1e-6 && v.abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_sheet_on_its_side_is_landscape() {
+        let quad = [
+            (80.0, 200.0),
+            (1120.0, 240.0),
+            (1100.0, 960.0),
+            (100.0, 940.0),
+        ];
+        let sheet = locate(&photo(1200, 1100, quad)).expect("found");
+        assert_eq!(sheet.size_mm, (297.0, 210.0));
+        let (x, y) = sheet.to_capture(297.0, 210.0);
+        assert!(
+            (x - 1100.0).abs() < 1.5 && (y - 960.0).abs() < 1.5,
+            "{x} {y}"
+        );
     }
 
     #[test]

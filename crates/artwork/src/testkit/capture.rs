@@ -19,6 +19,8 @@
 use image::ImageEncoder;
 use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 
+use std::time::Duration;
+
 use super::Rng;
 
 /// How the sheet reaches the extractor.
@@ -1273,12 +1275,25 @@ fn encode(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: Option<u32>) -> Vec<
 pub type Corners = [(f32, f32); 4];
 
 /// The sheet the extractor locates on a capture (corners on the capture, px, top-left first,
-/// clockwise), and the time locating it took (decoding not counted).
-pub fn located_page(input: &[u8]) -> Result<(Option<Corners>, std::time::Duration), crate::Error> {
+/// clockwise), and the time locating it took (decoding not counted): wall-clock, and the CPU time
+/// of this thread when the system tells it (see [`thread_cpu`]).
+pub fn located_page(
+    input: &[u8],
+) -> Result<(Option<Corners>, Duration, Option<Duration>), crate::Error> {
     let page = crate::decode::decode_page(input)?;
-    let t = std::time::Instant::now();
+    let (t, cpu) = (std::time::Instant::now(), thread_cpu());
     let sheet = crate::extract::locate_page(&page);
-    Ok((sheet.map(|s| s.corners), t.elapsed()))
+    let took = t.elapsed();
+    let cpu = thread_cpu().zip(cpu).map(|(b, a)| b.saturating_sub(a));
+    Ok((sheet.map(|s| s.corners), took, cpu))
+}
+
+/// CPU time the calling thread has run so far (Linux: `/proc/thread-self/schedstat`), for timing
+/// on a busy machine, where wall-clock time counts the waits for a core; `None` elsewhere.
+pub fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// What [`crate::extract`] gave before page location: every impression measured in the capture's
