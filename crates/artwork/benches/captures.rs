@@ -8,6 +8,9 @@
 //!
 //! `cargo bench -p sealdesk-artwork --bench captures [-- REPEATS] [--only TEXT] [--dump DIR] [--no-im]`
 //!
+//! Then the overlap forms (two stamps pressed over each other in one box; `--only overlap` for
+//! them alone): how many were separated, and each separated stamp's IoU outside the other.
+//!
 //! REPEATS (default 2) forms per condition, each with its own seed. Both sides on one core.
 //! Needs Debian `poppler-utils`; ImageMagick (`imagemagick`) is optional.
 
@@ -21,7 +24,7 @@ use support::imagemagick_mask;
 
 use sealdesk_artwork::testkit::capture::{self, Condition, InkKind};
 use sealdesk_artwork::testkit::{iou, page_mask_with};
-use sealdesk_artwork::{ExtractOptions, SealInk, extract};
+use sealdesk_artwork::{ExtractOptions, SealInk, Warning, extract};
 
 /// Seed of the capture set (capture k of condition c uses `CAPTURE_SEED + 1000 c + k`).
 const CAPTURE_SEED: u64 = 0x5EA1_CA00;
@@ -55,6 +58,8 @@ fn main() {
             .exists();
 
     let mut rows: BTreeMap<(String, &str, &str), Row> = BTreeMap::new();
+    // Photos: page location alone, and the whole extract with and without it, ms.
+    let (mut locate_ms, mut before_ms, mut after_ms, mut located) = (vec![], vec![], vec![], 0);
     for (c, cond) in capture::conditions().into_iter().enumerate() {
         let key = (
             cond.capture.label(),
@@ -146,6 +151,66 @@ fn main() {
                 cpu[REPEATS / 2] as f64 / 1e6,
                 shot.quality
             );
+            if cond.capture == capture::Capture::Photo {
+                // Medians of wall-clock and of this thread's CPU time (the machine may be busy).
+                let median = |f: &dyn Fn() -> (Duration, Option<Duration>)| {
+                    let mut t: Vec<(Duration, Option<Duration>)> =
+                        (0..REPEATS).map(|_| f()).collect();
+                    let mid = |v: &mut Vec<f64>| {
+                        v.sort_by(f64::total_cmp);
+                        v[v.len() / 2]
+                    };
+                    let mut wall: Vec<f64> = t.iter().map(|p| p.0.as_secs_f64() * 1000.0).collect();
+                    let mut cpu: Vec<f64> = t
+                        .iter_mut()
+                        .filter_map(|p| p.1)
+                        .map(|d| d.as_secs_f64() * 1000.0)
+                        .collect();
+                    (
+                        mid(&mut wall),
+                        if cpu.is_empty() {
+                            f64::NAN
+                        } else {
+                            mid(&mut cpu)
+                        },
+                    )
+                };
+                let page = capture::located_page(&shot.jpeg).expect("decodes").0;
+                let loc = median(&|| {
+                    capture::located_page(&shot.jpeg).map_or((Duration::ZERO, None), |r| (r.1, r.2))
+                });
+                let run = |f: &dyn Fn()| {
+                    let (t, c) = (Instant::now(), capture::thread_cpu());
+                    f();
+                    (
+                        t.elapsed(),
+                        capture::thread_cpu()
+                            .zip(c)
+                            .map(|(b, a)| b.saturating_sub(a)),
+                    )
+                };
+                let before =
+                    median(&|| run(&|| drop(capture::extract_in_frame(&shot.jpeg, &opts))));
+                let after = median(&|| run(&|| drop(extract(&shot.jpeg, &opts))));
+                located += usize::from(page.is_some());
+                eprintln!(
+                    "{name} #{k}: page {} in {:.1} ms (CPU {:.1}); extract {:.0} ms (CPU {:.0}), {:.0} ms (CPU {:.0}) without page location",
+                    if page.is_some() {
+                        "located"
+                    } else {
+                        "not found"
+                    },
+                    loc.0,
+                    loc.1,
+                    after.0,
+                    after.1,
+                    before.0,
+                    before.1
+                );
+                locate_ms.push(loc);
+                before_ms.push(before);
+                after_ms.push(after);
+            }
         }
     }
     println!(
@@ -211,7 +276,135 @@ fn main() {
             r.cpu_ms.iter().copied().fold(0.0, f64::max)
         );
     }
+    if !locate_ms.is_empty() {
+        let stats = |v: &[(f64, f64)], cpu: bool| {
+            let v: Vec<f64> = v.iter().map(|p| if cpu { p.1 } else { p.0 }).collect();
+            (median(&v), v.iter().copied().fold(0.0, f64::max))
+        };
+        println!();
+        for (what, cpu) in [("wall-clock", false), ("CPU time of the thread", true)] {
+            let (l, b, a) = (
+                stats(&locate_ms, cpu),
+                stats(&before_ms, cpu),
+                stats(&after_ms, cpu),
+            );
+            println!(
+                "photos, {what}: page located on {located} of {}; page location median {:.1} ms, worst {:.1} ms; extract median {:.0} ms (worst {:.0}) with page location, {:.0} ms (worst {:.0}) without",
+                locate_ms.len(),
+                l.0,
+                l.1,
+                a.0,
+                a.1,
+                b.0,
+                b.1
+            );
+        }
+    }
+    overlaps(repeats, only.as_deref());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Forms with two stamps pressed over each other in one box (scans at 300 dpi and photos, red,
+/// blue and purple ink), REPEATS each: how many were separated into two pictures marked
+/// `OverlapShared`, how many came back as one picture marked `MaybeOverlapping`, and each
+/// separated stamp's IoU against its own ink outside the other stamp.
+fn overlaps(repeats: usize, only: Option<&str>) {
+    println!();
+    println!(
+        "| overlap form | forms | both rims round/oval | separated | one marked picture | other | per-stamp IoU mean | worst | centre off mm, worst | size off, worst | ms median |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let caps = [capture::Capture::Scan(300), capture::Capture::Photo];
+    let inks = [InkKind::Red, InkKind::Blue, InkKind::Purple];
+    for (j, (cap, ink)) in caps
+        .iter()
+        .flat_map(|c| inks.iter().map(move |i| (*c, *i)))
+        .enumerate()
+    {
+        let name = format!("overlap / {} / {}", cap.label(), ink.label());
+        if only.is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let cond = Condition {
+            capture: cap,
+            ink,
+            crossing: capture::Crossing::None,
+            overlap: true,
+        };
+        let (mut round, mut split, mut marked, mut other) = (0, 0, 0, 0);
+        let (mut ious, mut centre, mut size, mut ms) = (Vec::new(), 0f64, 0f64, Vec::new());
+        for k in 0..repeats {
+            let plan = capture::plan(CAPTURE_SEED + 2_000_000 + 1000 * j as u64 + k as u64, cond);
+            let layers = capture::rasterise(&plan).expect("pdftoppm");
+            let (shot, outline) = capture::shoot_with_outlines(&plan, &layers);
+            let opts = given(&cond);
+            ms.push(median_ms(&shot.jpeg, &opts));
+            let (found, scores) =
+                capture::extract_and_score(&plan, &shot, &outline, &opts).unwrap_or_default();
+            let elliptic = plan.outlines.iter().all(|o| o.elliptic);
+            round += usize::from(elliptic);
+            let shared =
+                |i: &sealdesk_artwork::Impression| i.warnings.contains(&Warning::OverlapShared);
+            let verdict = if found.len() == 2 && found.iter().all(shared) {
+                split += 1;
+                for s in &scores {
+                    ious.push(s.iou);
+                    centre = centre.max(s.centre_off_mm);
+                    size = size.max(s.size_off);
+                }
+                format!("separated, {scores:?}")
+            } else if found.len() == 1 && found[0].warnings.contains(&Warning::MaybeOverlapping) {
+                marked += 1;
+                "one marked picture".to_string()
+            } else {
+                other += 1;
+                format!(
+                    "{} pictures, {:?}",
+                    found.len(),
+                    found.iter().map(|i| i.warnings.clone()).collect::<Vec<_>>()
+                )
+            };
+            eprintln!(
+                "{name} #{k}: outlines {:?}, {verdict}, {:.0} ms",
+                plan.outlines
+                    .iter()
+                    .map(|o| (o.size_mm, o.elliptic))
+                    .collect::<Vec<_>>(),
+                ms[k]
+            );
+        }
+        // Nothing separated: no per-stamp figures.
+        let figures = if ious.is_empty() {
+            "n/a | n/a | n/a | n/a".to_string()
+        } else {
+            format!(
+                "{:.4} | {:.4} | {centre:.2} | {:.1} %",
+                ious.iter().sum::<f64>() / ious.len() as f64,
+                ious.iter().copied().fold(1.0f64, f64::min),
+                size * 100.0
+            )
+        };
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "| {} / {} | {repeats} | {round} | {split} | {marked} | {other} | {figures} | {:.0} |",
+            cap.label(),
+            ink.label(),
+            ms.get(ms.len() / 2).copied().unwrap_or(0.0)
+        );
+    }
+}
+
+/// The median time of a whole `extract` over REPEATS runs, ms.
+fn median_ms(jpeg: &[u8], opts: &ExtractOptions) -> f64 {
+    let mut times: Vec<Duration> = (0..REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = extract(jpeg, opts);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[REPEATS / 2].as_secs_f64() * 1000.0
 }
 
 /// The options the platform passes: the colour the seal kind requires.
@@ -234,11 +427,7 @@ fn score(shot: &capture::Shot, opts: &ExtractOptions) -> (f64, usize) {
     }
 }
 
-/// CPU time this thread has run, ns (Linux `schedstat`; 0 elsewhere): on a machine shared with
-/// builds, the time one core spends, which wall time overstates.
+/// The thread's CPU time so far, ns (0 where the system does not tell).
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    capture::thread_cpu().map_or(0, |d| d.as_nanos() as u64)
 }

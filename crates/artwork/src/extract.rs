@@ -23,7 +23,21 @@
 //!    ballpoint signature over a blue seal passes the seal's colour but is far darker than pad ink:
 //!    its strokes are found by that darkness and by running on past the seal (`pen`), and are
 //!    neither kept nor used to sample the seal's colour.
-//! 5. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
+//! 5. **Two stamps over each other** (`overlap`). Ink larger than one seal (over 45 mm on the
+//!    page's scale) is looked at for two rims: ellipses fitted by RANSAC to its outer boundary,
+//!    accepted only when each has ink along most of its circumference outside the other. Then
+//!    ink inside one rim only goes to that stamp and the lens inside both to both, each picture
+//!    marked [`Warning::OverlapShared`] (stamps that only touch are split without a mark). Found
+//!    no two rims, ink too large or too irregular for one seal stays one picture marked
+//!    [`Warning::MaybeOverlapping`].
+//! 6. **The sheet on a photo** (`page`). A capture without a recorded resolution may be a photo of
+//!    the sheet lying on a desk, in perspective and bent by the lens. The sheet's four edges against
+//!    the darker surround (or the project form's corner marks) give a map from the capture onto the
+//!    flat A4 page; each impression's coverage is resampled through it, so a round seal comes out
+//!    round and its size is measured on the page, not guessed from the frame. Found impressions
+//!    and their coverage stay in capture coordinates; only the pictures are made on the page. A
+//!    scan, a crop or a page filling the frame has no surround and goes on as before.
+//! 7. **De-skew, crop, scale.** The angle that makes the ink's row and column profiles sharpest
 //!    (horizontal strokes, the seal name, a square rim) is the skew; the coverage plane is rotated
 //!    back, cropped to the ink and resampled to the physical size at the requested dpi.
 
@@ -31,15 +45,21 @@ use crate::decode::{Page, decode_page};
 use crate::raster::{Plane, encode_png, encode_rgba_png};
 use crate::{Error, SEAL_RED};
 
+mod overlap;
+mod page;
 mod pen;
+
+use overlap::Overlap;
+pub(crate) use page::locate as locate_page;
 
 /// How to size the extracted pictures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractOptions {
     /// Physical size of the seal in mm (width, height). `None`: measured on the page, at the
     /// resolution the scan records (JPEG JFIF density, PNG `pHYs`, image against PDF page size;
-    /// 72 and 96 dpi are ignored as camera defaults), or else taking the page to be an A4 form
-    /// (long side 297 mm), as the 印模采集表 is.
+    /// 72 and 96 dpi are ignored as camera defaults); on a photo whose sheet is located, on the
+    /// flat A4 page; or else taking the page to be an A4 form (long side 297 mm), as the 印模采集表
+    /// is.
     pub size_mm: Option<(f32, f32)>,
     /// Output resolution in dots per inch (default 300; 72 to 2400 accepted).
     pub dpi: u32,
@@ -120,9 +140,13 @@ pub enum Warning {
     /// No paper texture and perfectly even ink: a screenshot or digital copy of a seal, not a
     /// stamp on paper.
     MaybeDigitalCopy,
-    /// Larger than any standard seal: probably two stamps pressed over each other, which are
-    /// returned as one picture.
+    /// Larger or less regular than any standard seal: probably two stamps pressed over each
+    /// other, which could not be separated (no two round or oval rims were found) and are returned
+    /// as one picture.
     MaybeOverlapping,
+    /// One of two stamps pressed over each other, separated along their rims: the part inside
+    /// both rims is in both pictures, so it may hold strokes of the other stamp.
+    OverlapShared,
 }
 
 impl std::fmt::Display for Warning {
@@ -135,7 +159,10 @@ impl std::fmt::Display for Warning {
                 "图片没有纸张纹理，可能是印章的电子复制件而非纸面盖章 (no paper texture: this may be a digital copy, not a stamp on paper)"
             }
             Warning::MaybeOverlapping => {
-                "印迹大于标准印章，可能是两枚印章重叠，无法分开 (larger than any standard seal: probably two overlapping stamps, which cannot be separated)"
+                "印迹大于标准印章或形状不规则，可能是两枚印章重叠，无法分开，请勿重叠重新盖章 (larger or less regular than any standard seal: probably two overlapping stamps, which cannot be separated; please stamp again without overlapping)"
+            }
+            Warning::OverlapShared => {
+                "两枚印章重叠，已按印章边框分开，重叠部分可能含有另一枚印章的笔画；如需清晰印模，请勿重叠重新盖章 (two stamps overlapped and were separated along their rims; the shared part may hold strokes of the other stamp: stamp again without overlapping for a clean picture)"
             }
         })
     }
@@ -152,9 +179,11 @@ pub fn extract(input: &[u8], opts: &ExtractOptions) -> Result<Vec<Impression>, E
     let found = find(&page, opts.ink)?;
     let px_per_mm = page_px_per_mm(&page);
     let size = (page.width as usize, page.height as usize);
+    // A capture with a recorded resolution is a scan: flat and to scale already.
+    let sheet = page.dpi.is_none().then(|| page::locate(&page)).flatten();
     found
         .iter()
-        .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts))
+        .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts, sheet.as_ref()))
         .collect()
 }
 
@@ -188,7 +217,14 @@ pub(crate) fn finish_found(
 ) -> Result<Impression, Error> {
     check_options(opts)?;
     let size = (page.width as usize, page.height as usize);
-    finish(f, size, page_px_per_mm(page), page.dpi.is_some(), opts)
+    finish(
+        f,
+        size,
+        page_px_per_mm(page),
+        page.dpi.is_some(),
+        opts,
+        None,
+    )
 }
 
 /// The page's scale: the resolution the scanner recorded, else an A4 form (long side 297 mm).
@@ -213,6 +249,8 @@ pub(crate) struct Found {
     /// The ink's own colour per pixel, premultiplied by the coverage (red, green, blue planes
     /// over the same box), for [`InkLook::Natural`].
     pub colour: [Plane; 3],
+    /// Whether this is one of two overlapping stamps, or may be two that could not be split.
+    pub overlap: Overlap,
 }
 
 /// How far an ink's own colour must stand out (see [`Ink::score`]) to seed an impression.
@@ -271,7 +309,7 @@ impl Ink {
     }
 }
 
-/// Steps 1-4: the impressions on the page, with their coverage planes, in reading order.
+/// Steps 1-5: the impressions on the page, with their coverage planes, in reading order.
 pub(crate) fn find(page: &Page, want: Option<SealInk>) -> Result<Vec<Found>, Error> {
     let white = WhiteMap::estimate(page);
     if is_blank(page, &white) {
@@ -374,7 +412,8 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> 
             // no more rim than red does.
             && has_closed_rim(&f.alpha, if ink == Ink::Red || given { 0.67 } else { 0.9 })
         {
-            found.push(f);
+            // Two stamps pressed over each other are one shape so far: cut them apart.
+            found.extend(overlap::separate(f, px_per_mm, (w, h)));
         }
     }
     found
@@ -920,6 +959,7 @@ fn coverage(
         skew_deg,
         colour,
         digital,
+        overlap: Overlap::None,
     })
 }
 
@@ -954,21 +994,11 @@ fn outside_rim(a: &Plane) -> Option<Vec<bool>> {
     }
     let (cx, cy) = (w / 2.0, h / 2.0);
     let s = w.max(h) / 2.0;
-    let reach = (cx * cx + cy * cy).sqrt();
-    let mut pts = Vec::with_capacity(360);
-    for k in 0..360 {
-        let (sn, cs) = (f64::from(k) * std::f64::consts::PI / 180.0).sin_cos();
-        let mut r = reach;
-        while r > 0.0 {
-            let (x, y) = (cx + r * cs, cy + r * sn);
-            if x >= 0.0 && y >= 0.0 && x < w && y < h && a.v[y as usize * a.w + x as usize] >= 0.5 {
-                // Centred and scaled to about ±1 for a well-conditioned fit.
-                pts.push(((x - cx) / s, (y - cy) / s));
-                break;
-            }
-            r -= 1.0;
-        }
-    }
+    // Centred and scaled to about ±1 for a well-conditioned fit.
+    let pts: Vec<(f64, f64)> = first_ink_on_rays(a, 360)
+        .into_iter()
+        .map(|(x, y)| ((x - cx) / s, (y - cy) / s))
+        .collect();
     if pts.len() < 200 {
         return None;
     }
@@ -1016,6 +1046,28 @@ fn outside_rim(a: &Plane) -> Option<Vec<bool>> {
         }
     }
     Some(out)
+}
+
+/// The first point with coverage ≥ ½ walking in from the box edge, 1 px at a time, on `rays`
+/// rays evenly spread around the box centre (none for a ray that meets no ink).
+fn first_ink_on_rays(a: &Plane, rays: u32) -> Vec<(f64, f64)> {
+    let (w, h) = (a.w as f64, a.h as f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let reach = (cx * cx + cy * cy).sqrt();
+    let mut pts = Vec::with_capacity(rays as usize);
+    for k in 0..rays {
+        let (sn, cs) = (f64::from(k) * std::f64::consts::TAU / f64::from(rays)).sin_cos();
+        let mut r = reach;
+        while r > 0.0 {
+            let (x, y) = (cx + r * cs, cy + r * sn);
+            if x >= 0.0 && y >= 0.0 && x < w && y < h && a.v[y as usize * a.w + x as usize] >= 0.5 {
+                pts.push((x, y));
+                break;
+            }
+            r -= 1.0;
+        }
+    }
+    pts
 }
 
 /// `A x² + B xy + C y² + D x + E y` for the conic `[A, B, C, D, E]` (the rim is where it is 1).
@@ -1398,16 +1450,24 @@ fn profile_skew(a: &Plane) -> f32 {
     best
 }
 
-/// Step 5: de-skew, crop and scale one impression, and encode it.
+/// Step 7: de-skew, crop and scale one impression, and encode it. With the `sheet` located, the
+/// impression is first mapped onto the flat page and measured there.
 fn finish(
     f: &Found,
     page: (usize, usize),
     page_px_per_mm: f32,
     dpi_known: bool,
     opts: &ExtractOptions,
+    sheet: Option<&page::Sheet>,
 ) -> Result<Impression, Error> {
-    let a = &f.alpha;
-    let (s, c) = f.skew_deg.to_radians().sin_cos();
+    let flat = sheet.and_then(|s| s.flatten(f, opts.look == InkLook::Natural));
+    // On the page: its own scale, measured, not guessed.
+    let (g, page_px_per_mm, dpi_known) = match &flat {
+        Some((g, ppm)) => (g, *ppm, true),
+        None => (f, page_px_per_mm, dpi_known),
+    };
+    let a = &g.alpha;
+    let (s, c) = g.skew_deg.to_radians().sin_cos();
     let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
     // The ink's extent once rotated upright.
     let (mut ux0, mut uy0, mut ux1, mut uy1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
@@ -1460,9 +1520,9 @@ fn finish(
         }
         InkLook::Natural => {
             let planes = [
-                resample(&f.colour[0]),
-                resample(&f.colour[1]),
-                resample(&f.colour[2]),
+                resample(&g.colour[0]),
+                resample(&g.colour[1]),
+                resample(&g.colour[2]),
             ];
             let mut rgba = Vec::with_capacity(out_w * out_h * 4);
             for (i, &al) in alpha.iter().enumerate() {
@@ -1478,9 +1538,12 @@ fn finish(
             encode_rgba_png(&rgba, out_w as u32, out_h as u32, opts.dpi)?
         }
     };
+    let (src_w_mm, src_h_mm) = (src_w / page_px_per_mm, src_h / page_px_per_mm);
     let mut warnings = Vec::new();
     // Ink along a stretch of the picture's edge (over a sixth of the side): the frame cut the
     // stamp. A rim merely touching the edge, as in a tight crop, meets it over a few pixels.
+    // (On the capture as found: the frame's edge is there.)
+    let a = &f.alpha;
     let inked = |i: usize| a.v[i] >= 0.5;
     // The stretch of the edge the ink meets, first to last inked pixel.
     let span = |it: &mut dyn Iterator<Item = (usize, usize)>| {
@@ -1503,9 +1566,15 @@ fn finish(
     // taller than 60 mm on the page is more than one stamp. (Measured on the page, not from the
     // size the caller gave.)
     // Only with a recorded resolution: a photo's scale is a guess.
-    let (page_w_mm, page_h_mm) = (src_w / page_px_per_mm, src_h / page_px_per_mm);
-    if dpi_known && page_w_mm.max(page_h_mm) > 60.0 {
+    if dpi_known && src_w_mm.max(src_h_mm) > 60.0 {
         warnings.push(Warning::MaybeOverlapping);
+    }
+    match f.overlap {
+        Overlap::Shared => warnings.push(Warning::OverlapShared),
+        Overlap::Unsplit if !warnings.contains(&Warning::MaybeOverlapping) => {
+            warnings.push(Warning::MaybeOverlapping)
+        }
+        _ => {}
     }
     Ok(Impression {
         png,

@@ -2,12 +2,14 @@
 //! reads a scan or phone photo of it back, box by box.
 //!
 //! The server never trusts where a stamp *seems* to be for: it recomputes where each box is from the
-//! order alone ([`layout`]), finds the four corner marks on the capture, maps the capture back onto
+//! order alone ([`layout`]), finds the four corner marks on the capture (on a photo with a mark
+//! covered or cut off, the sheet's edges instead), maps the capture back onto
 //! the page (a homography, so a tilted scan and a phone photo in perspective both come out flat),
 //! reads the order number from the QR code printed on the page, and takes the impression of seal
 //! *i* from box *i* only. An empty box, a box with two stamps and a stamp outside every box are
 //! reported, never guessed at. A capture without marks or QR code falls back to [`crate::extract`]
-//! on the whole page, without any box assignment.
+//! on the whole page, without any box assignment (on a photo, still measured on the sheet its
+//! edges give).
 //!
 //! Page coordinates are millimetres from the top-left corner of an A4 sheet, y downwards.
 
@@ -596,22 +598,33 @@ fn fallback(input: &[u8], opts: &ExtractOptions) -> Result<FormReading, Error> {
 }
 
 /// Finds the page on the capture: corner marks → homography → the page at [`RECTIFIED_DPI`], then
-/// the QR code in its place. Tries the page upright, then upside down. `None` when either is
-/// missing.
+/// the QR code in its place. Without four marks (one covered by a thumb, or cut off), a photo's
+/// sheet found by its edges gives the page instead. Tries the page upright, then upside down.
+/// `None` when no page or no QR code is found.
 fn locate(page: &Page) -> Option<(Page, String, usize, usize)> {
-    let corners = find_marks(page)?;
-    // Upright: top-left, top-right, bottom-right, bottom-left; upside down: the same marks seen
-    // from the other end.
-    for turn in [0usize, 2] {
-        let img: [(f32, f32); 4] = std::array::from_fn(|i| corners[(i + turn) % 4]);
-        let h = Homography::from_points(&MARK_CENTRES, &img)?;
-        let rect = rectify(page, &h);
-        if let Some(text) = read_qr(&rect) {
-            let (no, p, n) = parse_qr(&text);
-            return Some((rect, no, p, n));
+    let read = |to_capture: &dyn Fn(f64, f64) -> (f64, f64)| {
+        let rect = rectify(page, to_capture);
+        let (no, p, n) = parse_qr(&read_qr(&rect)?);
+        Some((rect, no, p, n))
+    };
+    if let Some(corners) = find_marks(page) {
+        // Upright: top-left, top-right, bottom-right, bottom-left; upside down: the same marks
+        // seen from the other end.
+        for turn in [0usize, 2] {
+            let img: [(f32, f32); 4] = std::array::from_fn(|i| corners[(i + turn) % 4]);
+            let h = Homography::from_points(&MARK_CENTRES, &img)?;
+            if let Some(found) = read(&|x, y| h.apply(x, y)) {
+                return Some(found);
+            }
         }
+        return None;
     }
-    None
+    let sheet = crate::extract::locate_page(page)?;
+    if sheet.size_mm != (PAGE_W_MM, PAGE_H_MM) {
+        return None;
+    }
+    let (w, h) = (f64::from(PAGE_W_MM), f64::from(PAGE_H_MM));
+    read(&|x, y| sheet.to_capture(x, y)).or_else(|| read(&|x, y| sheet.to_capture(w - x, h - y)))
 }
 
 /// A projective map of the plane, row-major 3 × 3.
@@ -666,9 +679,9 @@ impl Homography {
     }
 }
 
-/// The page at [`RECTIFIED_DPI`], each pixel sampled (bilinear) where `h` (page mm → capture px)
-/// puts it; outside the capture is paper white.
-fn rectify(page: &Page, h: &Homography) -> Page {
+/// The page at [`RECTIFIED_DPI`], each pixel sampled (bilinear) where `to_capture` (page mm →
+/// capture px) puts it; outside the capture is paper white.
+fn rectify(page: &Page, to_capture: &dyn Fn(f64, f64) -> (f64, f64)) -> Page {
     let ppm = f64::from(RECTIFIED_DPI) / 25.4;
     let (w, hh) = (
         (f64::from(PAGE_W_MM) * ppm).round() as usize,
@@ -679,7 +692,7 @@ fn rectify(page: &Page, h: &Homography) -> Page {
     for (v, row) in rgb.chunks_exact_mut(w * 3).enumerate() {
         let ym = (v as f64 + 0.5) / ppm;
         for (u, px) in row.chunks_exact_mut(3).enumerate() {
-            let (x, y) = h.apply((u as f64 + 0.5) / ppm, ym);
+            let (x, y) = to_capture((u as f64 + 0.5) / ppm, ym);
             if let Some(p) = sample_rgb(&page.rgb, size, x, y) {
                 px.copy_from_slice(&p);
             }
@@ -738,7 +751,7 @@ fn read_qr(rect: &Page) -> Option<String> {
 /// bottom-left as the capture shows them), in capture pixels. Found on a copy shrunk to about
 /// 1200 px: solid dark squares, much bigger than any other solid dark blob (QR modules, text), not
 /// touching the capture's edge, nearest the capture's four corners.
-fn find_marks(page: &Page) -> Option<[(f32, f32); 4]> {
+pub(crate) fn find_marks(page: &Page) -> Option<[(f32, f32); 4]> {
     let (w, h) = (page.width as usize, page.height as usize);
     let step = (w.max(h) / 1200).max(1);
     let (sw, sh) = (w / step, h / step);

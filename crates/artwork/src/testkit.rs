@@ -594,6 +594,28 @@ pub fn page_alpha_with(input: &[u8], opts: &crate::ExtractOptions) -> Result<Vec
     Ok(out)
 }
 
+/// Like [`page_mask_with`], one page-frame mask per impression (in the order [`crate::extract`]
+/// returns them), for impressions that share pixels, such as two overlapping stamps separated.
+pub fn impression_masks_with(
+    input: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let page = decode_page(input)?;
+    let (w, h) = (page.width as usize, page.height as usize);
+    Ok(find(&page, opts.ink)?
+        .iter()
+        .map(|f| {
+            let mut mask = vec![0u8; w * h];
+            for y in 0..f.alpha.h.min(h.saturating_sub(f.y)) {
+                for x in 0..f.alpha.w.min(w.saturating_sub(f.x)) {
+                    mask[(f.y + y) * w + f.x + x] = u8::from(f.alpha.v[y * f.alpha.w + x] >= 0.5);
+                }
+            }
+            mask
+        })
+        .collect())
+}
+
 /// Intersection over union of two 0/1 masks of the same size.
 pub fn iou(a: &[u8], b: &[u8]) -> f64 {
     let (mut inter, mut union) = (0u64, 0u64);

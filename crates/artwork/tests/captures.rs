@@ -13,7 +13,7 @@
 
 use sealdesk_artwork::testkit::capture::{self, Capture, Condition, Crossing, InkKind};
 use sealdesk_artwork::testkit::{iou, page_mask_with};
-use sealdesk_artwork::{ExtractOptions, SealInk, Warning, extract};
+use sealdesk_artwork::{ExtractOptions, SealInk};
 
 /// Same seeds as the bench: capture k of condition c uses `CAPTURE_SEED + 1000 c + k`.
 const CAPTURE_SEED: u64 = 0x5EA1_CA00;
@@ -131,21 +131,4 @@ fn scans_at_200_dpi() {
     let (mean, _) = summary("200 dpi", &v);
     // No goal at 200 dpi; about 0.942 today.
     assert!(mean >= 0.93, "mean {mean:.4}");
-}
-
-/// Two stamps pressed over each other: not split, but reported.
-#[test]
-fn overlapping_stamps_are_reported() {
-    let cond = Condition {
-        capture: Capture::Scan(300),
-        ink: InkKind::Red,
-        crossing: Crossing::None,
-        overlap: true,
-    };
-    let plan = capture::plan(CAPTURE_SEED + 999_000, cond);
-    let layers = capture::rasterise(&plan).expect("pdftoppm");
-    let s = capture::shoot(&plan, &layers);
-    let found = extract(&s.jpeg, &ExtractOptions::default()).expect("extracts");
-    assert_eq!(found.len(), 1, "the pair comes back as one picture");
-    assert_eq!(found[0].warnings, vec![Warning::MaybeOverlapping]);
 }

@@ -19,6 +19,8 @@
 use image::ImageEncoder;
 use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 
+use std::time::Duration;
+
 use super::Rng;
 
 /// How the sheet reaches the extractor.
@@ -87,6 +89,14 @@ impl InkKind {
             InkKind::BlueFaded => [120, 130, 205],
             InkKind::Purple => [122, 48, 150],
             InkKind::PurpleFaded => [170, 120, 190],
+        }
+    }
+    /// The ink family the platform names for it (what `ExtractOptions::ink` is given).
+    pub fn family(self) -> crate::SealInk {
+        match self {
+            InkKind::Red | InkKind::RedFaded => crate::SealInk::Red,
+            InkKind::Blue | InkKind::BlueFaded => crate::SealInk::Blue,
+            InkKind::Purple | InkKind::PurpleFaded => crate::SealInk::Purple,
         }
     }
     fn faded(self) -> bool {
@@ -168,6 +178,12 @@ pub struct Plan {
     pub stamps: usize,
     /// Stamp centres, mm on the page (y down).
     pub centres_mm: Vec<(f32, f32)>,
+    /// Stamp sizes (width, height before rotation), mm, in the order of `centres_mm`.
+    pub sizes_mm: Vec<(f32, f32)>,
+    /// Which stamps are round, in the same order.
+    pub round: Vec<bool>,
+    /// Each stamp's outline, in the order drawn.
+    pub outlines: Vec<Outline>,
     condition: Condition,
     seed: u64,
 }
@@ -190,6 +206,9 @@ pub struct Shot {
     pub stamps: usize,
     /// JPEG quality used.
     pub quality: u8,
+    /// A photo's sheet corners on the frame, px (top-left, top-right, bottom-right, bottom-left
+    /// of the page), through the same perspective and lens; `None` for a scan.
+    pub page_corners: Option<Corners>,
 }
 
 /// A4 portrait, mm.
@@ -263,6 +282,8 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         print.stroke(0.35);
     }
     let mut centres = Vec::new();
+    let (mut sizes, mut round) = (Vec::new(), Vec::new());
+    let mut outlines = Vec::new();
     let count = if cond.overlap { 2 } else { boxes.len() };
     for k in 0..count {
         let (bx, by) = if cond.overlap { boxes[0] } else { boxes[k] };
@@ -290,6 +311,14 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         let angle = rng.range(-12.0, 12.0);
         style.draw(&mut stamps, &mut rng, cx, cy, sw, sh, angle);
         centres.push((cx, cy));
+        sizes.push((sw, sh));
+        round.push(matches!(style, StampStyle::Round));
+        outlines.push(Outline {
+            centre_mm: (cx, cy),
+            size_mm: (sw, sh),
+            angle_deg: angle,
+            elliptic: !matches!(style, StampStyle::Square),
+        });
         if cond.crossing == Crossing::Print {
             // Lines of print the stamp is pressed over: the date line and a caption.
             for (dy, size) in [(-4.0, 4.0), (5.0, 3.6), (sh / 2.0 - 3.0, 4.0)] {
@@ -321,6 +350,9 @@ pub fn plan(seed: u64, cond: Condition) -> Plan {
         dpi,
         stamps: count,
         centres_mm: centres,
+        sizes_mm: sizes,
+        round,
+        outlines,
         condition: cond,
         seed,
     }
@@ -699,8 +731,11 @@ pub fn parse_pgm(bytes: &[u8]) -> Option<Layer> {
 /// Rasterises the plan with poppler's `pdftoppm` (grey, anti-aliased) into its three layers.
 /// Spawns a process and uses a temporary folder: for tests and benches only.
 pub fn rasterise(plan: &Plan) -> Result<[Layer; 3], String> {
+    // A folder per call: tests running at once may rasterise the same seed.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "sealdesk-capture-{}-{:x}-{}",
+        "sealdesk-capture-{}-{:x}-{}-{n}",
         std::process::id(),
         plan.seed,
         plan.dpi
@@ -812,8 +847,92 @@ fn sheet(
 
 /// Turns the rasterised layers into the capture the condition asks for, with its truth.
 pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
+    shoot_labelled(plan, layers, false).0
+}
+
+/// Like [`shoot`], with where each stamp's outline lies on the capture: bit `k` of a pixel is set
+/// when stamp `k`'s outline (see [`Plan::outlines`]) covers it, through the same geometry as the
+/// truth. (The capture and its truth are the same bytes as [`shoot`] makes.)
+pub fn shoot_with_outlines(plan: &Plan, layers: &[Layer; 3]) -> (Shot, Vec<u8>) {
+    shoot_labelled(plan, layers, true)
+}
+
+fn shoot_labelled(plan: &Plan, layers: &[Layer; 3], outlines: bool) -> (Shot, Vec<u8>) {
     let mut rng = Rng::new(plan.seed.wrapping_mul(31) ^ 0x5407);
     let (sheet_rgb, sheet_truth, sw, sh) = sheet(plan, layers, &mut rng);
+    let px_per_mm = plan.dpi as f32 / 25.4;
+    // Which outlines cover a sheet point (bit k for stamp k, six at most): carried through the
+    // warp beside the truth, at the same (unblurred) point.
+    let label = |x: f32, y: f32| -> u8 {
+        if !outlines {
+            return 0;
+        }
+        plan.outlines
+            .iter()
+            .take(6)
+            .enumerate()
+            .filter(|(_, o)| o.contains(x / px_per_mm, y / px_per_mm))
+            .fold(0, |m, (k, _)| m | 1 << k)
+    };
+    shoot_sheet(plan, &sheet_rgb, &sheet_truth, sw, sh, &label, &mut rng)
+}
+
+/// The truth, the design and the outline labels packed by [`warp`] (bits 0, 1 and 2-7).
+fn unpack(v: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        v.iter().map(|&b| b & 1).collect(),
+        v.iter().map(|&b| (b >> 1) & 1).collect(),
+        v.iter().map(|&b| b >> 2).collect(),
+    )
+}
+
+/// One stamp's outline on the page: an ellipse (round, oval, frame) or a square.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outline {
+    /// Centre, mm on the page (y down).
+    pub centre_mm: (f32, f32),
+    /// Width and height before rotation, mm.
+    pub size_mm: (f32, f32),
+    /// Rotation, degrees clockwise.
+    pub angle_deg: f32,
+    /// An ellipse (round, oval and frame stamps); `false` for a square.
+    pub elliptic: bool,
+}
+
+impl Outline {
+    /// Whether the point (mm on the page) is inside the outline.
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        let (s, c) = self.angle_deg.to_radians().sin_cos();
+        let (dx, dy) = (x - self.centre_mm.0, y - self.centre_mm.1);
+        let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+        let (hw, hh) = (self.size_mm.0 / 2.0, self.size_mm.1 / 2.0);
+        if self.elliptic {
+            (u / hw).powi(2) + (v / hh).powi(2) <= 1.0
+        } else {
+            u.abs() <= hw && v.abs() <= hh
+        }
+    }
+
+    /// Area, mm².
+    pub fn area_mm2(&self) -> f32 {
+        let (w, h) = self.size_mm;
+        if self.elliptic {
+            std::f32::consts::FRAC_PI_4 * w * h
+        } else {
+            w * h
+        }
+    }
+}
+
+fn shoot_sheet(
+    plan: &Plan,
+    sheet_rgb: &[[f32; 3]],
+    sheet_truth: &[[f32; 2]],
+    sw: usize,
+    sh: usize,
+    label: &dyn Fn(f32, f32) -> u8,
+    rng: &mut Rng,
+) -> (Shot, Vec<u8>) {
     let quality = 60 + rng.below(31) as u8;
     match plan.condition.capture {
         Capture::Scan(dpi) => {
@@ -826,8 +945,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 (dx * c + dy * s + cx, -dx * s + dy * c + cy)
             };
             let (rgb, truth) = warp(
-                &sheet_rgb,
-                &sheet_truth,
+                sheet_rgb,
+                sheet_truth,
                 sw,
                 sh,
                 sw,
@@ -835,19 +954,25 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 &map,
                 1,
                 (0.0, 0.0),
-                &mut rng,
+                rng,
                 &|_, _| 1.0,
+                label,
             );
+            let (truth, design, labels) = unpack(&truth);
             let jpeg = encode(&rgb, sw, sh, quality, Some(dpi));
-            Shot {
-                jpeg,
-                width: sw as u32,
-                height: sh as u32,
-                design: truth.iter().map(|&v| v >> 1).collect(),
-                truth: truth.iter().map(|&v| v & 1).collect(),
-                stamps: plan.stamps,
-                quality,
-            }
+            (
+                Shot {
+                    jpeg,
+                    width: sw as u32,
+                    height: sh as u32,
+                    design,
+                    truth,
+                    stamps: plan.stamps,
+                    quality,
+                    page_corners: None,
+                },
+                labels,
+            )
         }
         Capture::Photo => {
             let (fw, fh) = (3000usize, 4000usize);
@@ -903,8 +1028,8 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
             let blur_dir = rng.range(0.0, std::f32::consts::PI);
             let taps = (blur_len.ceil() as usize).max(1) + 1;
             let (rgb, truth) = warp(
-                &sheet_rgb,
-                &sheet_truth,
+                sheet_rgb,
+                sheet_truth,
                 sw,
                 sh,
                 fw,
@@ -912,19 +1037,48 @@ pub fn shoot(plan: &Plan, layers: &[Layer; 3]) -> Shot {
                 &map,
                 taps,
                 (blur_len * blur_dir.cos(), blur_len * blur_dir.sin()),
-                &mut rng,
+                rng,
                 &light,
+                label,
             );
+            let (truth, design, labels) = unpack(&truth);
             let jpeg = encode(&rgb, fw, fh, quality, None);
-            Shot {
-                jpeg,
-                width: fw as u32,
-                height: fh as u32,
-                design: truth.iter().map(|&v| v >> 1).collect(),
-                truth: truth.iter().map(|&v| v & 1).collect(),
-                stamps: plan.stamps,
-                quality,
-            }
+            // The sheet's edges are where `warp` stops sampling it: half a pixel in.
+            let (ex, ey) = (sw as f32 - 0.5, sh as f32 - 0.5);
+            let page_corners = [(0.5, 0.5), (ex, 0.5), (ex, ey), (0.5, ey)].map(|(u, v)| {
+                let z = hmat[6] * u + hmat[7] * v + hmat[8];
+                let (ux, uy) = (
+                    (hmat[0] * u + hmat[1] * v + hmat[2]) / z,
+                    (hmat[3] * u + hmat[4] * v + hmat[5]) / z,
+                );
+                // The lens's inverse, as in `map`: solve r (1 + k1 r²) = r_ideal by bisection.
+                let (dx, dy) = ((ux - fcx) / norm, (uy - fcy) / norm);
+                let ru = dx.hypot(dy);
+                let (mut lo, mut hi) = (0f32, ru);
+                for _ in 0..40 {
+                    let mid = (lo + hi) / 2.0;
+                    if mid * (1.0 + k1 * mid * mid) < ru {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let s = if ru > 0.0 { lo / ru } else { 1.0 };
+                (fcx + dx * s * norm, fcy + dy * s * norm)
+            });
+            (
+                Shot {
+                    jpeg,
+                    width: fw as u32,
+                    height: fh as u32,
+                    design,
+                    truth,
+                    stamps: plan.stamps,
+                    quality,
+                    page_corners: Some(page_corners),
+                },
+                labels,
+            )
         }
     }
 }
@@ -1024,6 +1178,7 @@ fn warp(
     blur: (f32, f32),
     rng: &mut Rng,
     light: &dyn Fn(f32, f32) -> f32,
+    label: &dyn Fn(f32, f32) -> u8,
 ) -> (Vec<u8>, Vec<u8>) {
     let table = [0.32f32, 0.3, 0.27]; // what lies around the sheet (a desk)
     let sample = |x: f32, y: f32| -> [f32; 3] {
@@ -1066,7 +1221,8 @@ fn warp(
                 // 0 the truth, bit 1 the design. Sampling a mask held to one half before the
                 // warp instead would add the nearest pixel's jaggies, which no capture shows.
                 let [t, d] = sample2(truth, sw, sh, sx, sy);
-                out_truth[y * fw + x] = u8::from(t >= 0.5) | u8::from(d >= 0.5) << 1;
+                out_truth[y * fw + x] =
+                    u8::from(t >= 0.5) | u8::from(d >= 0.5) << 1 | label(sx, sy) << 2;
             }
             let l = light(fx, fy);
             // Cheap sensor noise (xorshift), about ±2 levels.
@@ -1113,4 +1269,147 @@ fn encode(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: Option<u32>) -> Vec<
     enc.write_image(rgb, w as u32, h as u32, image::ExtendedColorType::Rgb8)
         .expect("in-memory JPEG");
     out
+}
+
+/// A page's four corners on a capture, px: top-left, top-right, bottom-right, bottom-left.
+pub type Corners = [(f32, f32); 4];
+
+/// The sheet the extractor locates on a capture (corners on the capture, px, top-left first,
+/// clockwise), and the time locating it took (decoding not counted): wall-clock, and the CPU time
+/// of this thread when the system tells it (see [`thread_cpu`]).
+pub fn located_page(
+    input: &[u8],
+) -> Result<(Option<Corners>, Duration, Option<Duration>), crate::Error> {
+    let page = crate::decode::decode_page(input)?;
+    let (t, cpu) = (std::time::Instant::now(), thread_cpu());
+    let sheet = crate::extract::locate_page(&page);
+    let took = t.elapsed();
+    let cpu = thread_cpu().zip(cpu).map(|(b, a)| b.saturating_sub(a));
+    Ok((sheet.map(|s| s.corners), took, cpu))
+}
+
+/// CPU time the calling thread has run so far (Linux: `/proc/thread-self/schedstat`), for timing
+/// on a busy machine, where wall-clock time counts the waits for a core; `None` elsewhere.
+pub fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// What [`crate::extract`] gave before page location: every impression measured in the capture's
+/// own coordinates, sized from the recorded resolution or the A4 guess (the frame's long side
+/// taken as 297 mm). For comparisons.
+pub fn extract_in_frame(
+    input: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<Vec<crate::Impression>, crate::Error> {
+    let page = crate::decode::decode_page(input)?;
+    crate::extract::find(&page, opts.ink)?
+        .iter()
+        .map(|f| crate::extract::finish_found(f, &page, opts))
+        .collect()
+}
+
+/// How well one stamp of a form was cut out (see [`score_stamps`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StampScore {
+    /// Which impression was matched to the stamp (the one whose box centre is nearest).
+    pub impression: usize,
+    /// Distance between the impression's box centre and the stamp outline's, mm.
+    pub centre_off_mm: f64,
+    /// Largest relative difference between the impression's box and the outline's box, width or
+    /// height (0.03 is 3 %).
+    pub size_off: f64,
+    /// IoU of the impression's mask against the stamp's own ink, both taken outside the other
+    /// stamps' outlines (where a picture can only hold this stamp's ink).
+    pub iou: f64,
+}
+
+/// Extracts the impressions of a capture made by [`shoot_with_outlines`] and scores each stamp
+/// against them ([`score_stamps`]).
+pub fn extract_and_score(
+    plan: &Plan,
+    shot: &Shot,
+    outline: &[u8],
+    opts: &crate::ExtractOptions,
+) -> Result<(Vec<crate::Impression>, Vec<StampScore>), crate::Error> {
+    let found = crate::extract(&shot.jpeg, opts)?;
+    let masks = super::impression_masks_with(&shot.jpeg, opts)?;
+    let boxes: Vec<_> = found
+        .iter()
+        .map(|i| (i.x, i.y, i.width, i.height))
+        .collect();
+    let scores = score_stamps(plan, shot, outline, &boxes, &masks);
+    Ok((found, scores))
+}
+
+/// Scores each stamp of a capture made by [`shoot_with_outlines`] against the impressions found
+/// on it: their boxes on the page (x, y, width, height, px) and page-frame masks, in the same
+/// order. One score per stamp, in the plan's order; empty when nothing was found.
+pub fn score_stamps(
+    plan: &Plan,
+    shot: &Shot,
+    outline: &[u8],
+    boxes: &[(u32, u32, u32, u32)],
+    masks: &[Vec<u8>],
+) -> Vec<StampScore> {
+    if boxes.is_empty() || boxes.len() != masks.len() {
+        return Vec::new();
+    }
+    let w = shot.width as usize;
+    let all = outline.iter().fold(0u8, |s, &l| s | l);
+    plan.outlines
+        .iter()
+        .enumerate()
+        .take(6)
+        .map(|(k, o)| {
+            let mine = 1u8 << k;
+            let others = all & !mine;
+            // The stamp's box and scale on the capture, from its outline.
+            let (mut x0, mut y0, mut x1, mut y1, mut n) = (usize::MAX, usize::MAX, 0, 0, 0usize);
+            for (i, &l) in outline.iter().enumerate() {
+                if l & mine != 0 {
+                    let (x, y) = (i % w, i / w);
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                    n += 1;
+                }
+            }
+            let px_per_mm = (n as f64 / f64::from(o.area_mm2())).sqrt().max(1e-9);
+            let (cx, cy) = ((x0 + x1 + 1) as f64 / 2.0, (y0 + y1 + 1) as f64 / 2.0);
+            let (bw, bh) = (
+                (x1 + 1).saturating_sub(x0) as f64,
+                (y1 + 1).saturating_sub(y0) as f64,
+            );
+            let off = |&(x, y, iw, ih): &(u32, u32, u32, u32)| {
+                (f64::from(x) + f64::from(iw) / 2.0 - cx)
+                    .hypot(f64::from(y) + f64::from(ih) / 2.0 - cy)
+            };
+            let (j, b) = boxes
+                .iter()
+                .enumerate()
+                .min_by(|a, b| off(a.1).total_cmp(&off(b.1)))
+                .expect("not empty");
+            let size_off = (f64::from(b.2) / bw - 1.0)
+                .abs()
+                .max((f64::from(b.3) / bh - 1.0).abs());
+            let (mut inter, mut union) = (0u64, 0u64);
+            for ((&m, &t), &l) in masks[j].iter().zip(&shot.truth).zip(outline) {
+                if l & others == 0 {
+                    let t = t * u8::from(l & mine != 0);
+                    inter += u64::from(m & t);
+                    union += u64::from(m | t);
+                }
+            }
+            StampScore {
+                impression: j,
+                centre_off_mm: off(b) / px_per_mm,
+                size_off,
+                iou: if union == 0 {
+                    1.0
+                } else {
+                    inter as f64 / union as f64
+                },
+            }
+        })
+        .collect()
 }
