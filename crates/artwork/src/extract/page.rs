@@ -90,7 +90,7 @@ impl Sheet {
         let w = ((mx1 - mx0) * ppm).ceil() as usize;
         let h = ((my1 - my0) * ppm).ceil() as usize;
         // Never more than twice the box's own pixels (a guard against a wild map).
-        if w == 0 || h == 0 || w * h > 2 * a.w * a.h + 64 {
+        if w == 0 || h == 0 || w.checked_mul(h).is_none_or(|n| n > 2 * a.w * a.h + 64) {
             return None;
         }
         // Where each grid pixel's centre is in the box's plane: mapped exactly every `NODE` px,
