@@ -176,11 +176,12 @@ impl std::fmt::Display for Warning {
 pub fn extract(input: &[u8], opts: &ExtractOptions) -> Result<Vec<Impression>, Error> {
     check_options(opts)?;
     let page = decode_page(input)?;
-    let found = find(&page, opts.ink)?;
-    let px_per_mm = page_px_per_mm(&page);
-    let size = (page.width as usize, page.height as usize);
     // A capture with a recorded resolution is a scan: flat and to scale already.
     let sheet = page.dpi.is_none().then(|| page::locate(&page)).flatten();
+    // On a located sheet each picture's skew is measured on the flat page, not in the frame.
+    let found = find_with(&page, opts.ink, sheet.is_none())?;
+    let px_per_mm = page_px_per_mm(&page);
+    let size = (page.width as usize, page.height as usize);
     found
         .iter()
         .map(|f| finish(f, size, px_per_mm, page.dpi.is_some(), opts, sheet.as_ref()))
@@ -240,8 +241,9 @@ pub(crate) struct Found {
     pub y: usize,
     /// Ink coverage 0..1 over the box.
     pub alpha: Plane,
-    /// Skew of the impression on the page, degrees, clockwise as seen on screen.
-    pub skew_deg: f32,
+    /// Skew of the impression on the page, degrees, clockwise as seen on screen; `None` when not
+    /// measured in the frame (a picture made on the located sheet measures it there).
+    pub skew_deg: Option<f32>,
     /// The ink family, which sets the picture's colour.
     pub ink: Ink,
     /// No paper texture around the ink and perfectly even ink (see [`Warning::MaybeDigitalCopy`]).
@@ -311,6 +313,11 @@ impl Ink {
 
 /// Steps 1-5: the impressions on the page, with their coverage planes, in reading order.
 pub(crate) fn find(page: &Page, want: Option<SealInk>) -> Result<Vec<Found>, Error> {
+    find_with(page, want, true)
+}
+
+/// [`find`], measuring each impression's skew in the capture's frame only when `skew` is set.
+fn find_with(page: &Page, want: Option<SealInk>, skew: bool) -> Result<Vec<Found>, Error> {
     let white = WhiteMap::estimate(page);
     if is_blank(page, &white) {
         return Err(Error::EmptyPage);
@@ -322,7 +329,7 @@ pub(crate) fn find(page: &Page, want: Option<SealInk>) -> Result<Vec<Found>, Err
         Some(SealInk::Purple) => &[Ink::Purple],
     };
     for &ink in families {
-        let found = find_ink(page, &white, ink, want.is_some());
+        let found = find_ink(page, &white, ink, want.is_some(), skew);
         if !found.is_empty() {
             return Ok(found);
         }
@@ -353,7 +360,7 @@ fn is_blank(page: &Page, white: &WhiteMap) -> bool {
 }
 
 /// The impressions in one ink family.
-fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> {
+fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool, skew: bool) -> Vec<Found> {
     let min_score = if given { SEED_SCORE_GIVEN } else { SEED_SCORE };
     let px_per_mm = page_px_per_mm(page);
     // Cells of about 1.3 mm at 300 dpi; at least 4 px so a tiny page still has a grid.
@@ -412,7 +419,7 @@ fn find_ink(page: &Page, white: &WhiteMap, ink: Ink, given: bool) -> Vec<Found> 
         let y0 = (b.y0 * cell).saturating_sub(margin);
         let x1 = ((b.x1 + 1) * cell + margin).min(w);
         let y1 = ((b.y1 + 1) * cell + margin).min(h);
-        if let Some(f) = coverage(page, white, ink, min_score, (x0, y0, x1, y1))
+        if let Some(f) = coverage(page, white, ink, min_score, (x0, y0, x1, y1), skew)
             // A colour the caller asked for is a seal's by definition, so blue and purple need
             // no more rim than red does.
             && has_closed_rim(&f.alpha, if ink == Ink::Red || given { 0.67 } else { 0.9 })
@@ -753,6 +760,7 @@ fn coverage(
     ink_family: Ink,
     min_score: f32,
     (x0, y0, x1, y1): (usize, usize, usize, usize),
+    skew: bool,
 ) -> Option<Found> {
     let (w, h) = (x1 - x0, y1 - y0);
     let pw = page.width as usize;
@@ -954,7 +962,7 @@ fn coverage(
         bx0 += x0;
         by0 += y0;
     }
-    let skew_deg = estimate_skew(&trimmed);
+    let skew_deg = skew.then(|| estimate_skew(&trimmed));
     let _ = (bx1, by1);
     Some(Found {
         ink: ink_family,
@@ -1472,7 +1480,8 @@ fn finish(
         None => (f, page_px_per_mm, dpi_known),
     };
     let a = &g.alpha;
-    let (s, c) = g.skew_deg.to_radians().sin_cos();
+    let skew_deg = g.skew_deg.unwrap_or_else(|| estimate_skew(&g.alpha));
+    let (s, c) = skew_deg.to_radians().sin_cos();
     let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
     // The ink's extent once rotated upright.
     let (mut ux0, mut uy0, mut ux1, mut uy1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);

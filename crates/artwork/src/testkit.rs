@@ -633,7 +633,10 @@ pub fn iou(a: &[u8], b: &[u8]) -> f64 {
 /// The skew the extractor measured for each impression, degrees clockwise, in reading order.
 pub fn skews(input: &[u8]) -> Result<Vec<f32>, Error> {
     let page = decode_page(input)?;
-    Ok(find(&page, None)?.iter().map(|f| f.skew_deg).collect())
+    Ok(find(&page, None)?
+        .iter()
+        .map(|f| f.skew_deg.unwrap_or(0.0))
+        .collect())
 }
 
 /// Checks the font has every character the generator draws.

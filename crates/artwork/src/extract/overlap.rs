@@ -500,7 +500,7 @@ fn split(f: &Found, rims: &[Rim; 2], px_per_mm: f64) -> Option<Vec<Found>> {
         parts.push(Found {
             x: f.x + x0,
             y: f.y + y0,
-            skew_deg: estimate_skew(&alpha),
+            skew_deg: f.skew_deg.map(|_| estimate_skew(&alpha)),
             alpha,
             ink: f.ink,
             digital: f.digital,
@@ -573,7 +573,7 @@ mod tests {
             x: 100,
             y: 50,
             alpha,
-            skew_deg: 0.0,
+            skew_deg: Some(0.0),
             ink: super::super::Ink::Red,
             digital: false,
             colour,

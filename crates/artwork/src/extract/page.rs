@@ -140,7 +140,7 @@ impl Sheet {
                 x: f.x,
                 y: f.y,
                 alpha,
-                skew_deg,
+                skew_deg: Some(skew_deg),
                 ink: f.ink,
                 digital: f.digital,
                 colour,
