@@ -260,14 +260,21 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (cap, r) in &by_capture {
+        // Without ImageMagick (`--no-im`) there is nothing to average.
+        let (im_mean, im_worst) = if r.im.is_empty() {
+            ("n/a".to_string(), "n/a".to_string())
+        } else {
+            (
+                format!("{:.4}", mean(&r.im)),
+                format!("{:.4}", worst(&r.im)),
+            )
+        };
         println!(
-            "| {cap} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {}/{} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {cap} | {} | {:.4} | {:.4} | {:.4} | {im_mean} | {im_worst} | {}/{} | {:.0} | {:.0} | {:.0} | {:.0} |",
             r.ours.len(),
             mean(&r.ours),
             worst(&r.ours),
             mean(&r.guessed),
-            mean(&r.im),
-            worst(&r.im),
             r.ours.len() - r.wrong_count,
             r.ours.len(),
             median(&r.ms),
