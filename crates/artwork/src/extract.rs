@@ -925,14 +925,7 @@ fn coverage(
         }
     }
     let (tw, th) = (bx1 - bx0 + 1, by1 - by0 + 1);
-    let trim = |p: &Plane| {
-        let mut t = Plane::new(tw, th);
-        for y in 0..th {
-            let src = (by0 + y) * w + bx0;
-            t.v[y * tw..(y + 1) * tw].copy_from_slice(&p.v[src..src + tw]);
-        }
-        t
-    };
+    let trim = |p: &Plane| p.crop(bx0, by0, tw, th);
     let mut trimmed = trim(&a);
     let digital = looks_digital(&norm, &a.v, &mask, w);
     let mut colour = [trim(&colour[0]), trim(&colour[1]), trim(&colour[2])];
@@ -948,15 +941,7 @@ fn coverage(
             }
         }
         let (x0, y0, x1, y1) = ink_box(&trimmed)?;
-        let crop = |p: &Plane| {
-            let (cw, chh) = (x1 - x0 + 1, y1 - y0 + 1);
-            let mut t = Plane::new(cw, chh);
-            for y in 0..chh {
-                let src = (y0 + y) * p.w + x0;
-                t.v[y * cw..(y + 1) * cw].copy_from_slice(&p.v[src..src + cw]);
-            }
-            t
-        };
+        let crop = |p: &Plane| p.crop(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
         trimmed = crop(&trimmed);
         colour = [crop(&colour[0]), crop(&colour[1]), crop(&colour[2])];
         bx0 += x0;

@@ -90,6 +90,16 @@ impl Plane {
         }
     }
 
+    /// The `w` × `h` window whose top-left pixel is (`x0`, `y0`); it must lie inside the plane.
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Plane {
+        let mut t = Plane::new(w, h);
+        for y in 0..h {
+            let src = (y0 + y) * self.w + x0;
+            t.v[y * w..(y + 1) * w].copy_from_slice(&self.v[src..src + w]);
+        }
+        t
+    }
+
     /// Bilinear sample at (`x`, `y`) in pixel-centre coordinates; 0 outside.
     pub fn sample(&self, x: f32, y: f32) -> f32 {
         let (fx, fy) = (x - 0.5, y - 0.5);

@@ -142,9 +142,7 @@ impl Rim {
             return None;
         }
         let n = pts.len() as f64;
-        let (ox, oy) = pts
-            .iter()
-            .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
+        let (ox, oy) = super::centroid(pts);
         let s = (pts
             .iter()
             .map(|p| (p.0 - ox).powi(2) + (p.1 - oy).powi(2))
@@ -482,15 +480,7 @@ fn split(f: &Found, rims: &[Rim; 2], px_per_mm: f64) -> Option<Vec<Found>> {
         };
         let alpha = keep(a);
         let (x0, y0, x1, y1) = ink_box(&alpha)?;
-        let crop = |p: &Plane| {
-            let (cw, ch) = (x1 - x0 + 1, y1 - y0 + 1);
-            let mut t = Plane::new(cw, ch);
-            for y in 0..ch {
-                let src = (y0 + y) * p.w + x0;
-                t.v[y * cw..(y + 1) * cw].copy_from_slice(&p.v[src..src + cw]);
-            }
-            t
-        };
+        let crop = |p: &Plane| p.crop(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
         let alpha = crop(&alpha);
         let colour = [
             crop(&keep(&f.colour[0])),

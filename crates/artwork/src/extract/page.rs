@@ -239,10 +239,7 @@ impl Line {
         if pts.len() < 2 {
             return None;
         }
-        let n = pts.len() as f64;
-        let (mx, my) = pts
-            .iter()
-            .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
+        let (mx, my) = super::centroid(pts);
         let (mut xx, mut yy, mut xy) = (0.0, 0.0, 0.0);
         for &(x, y) in pts {
             let (dx, dy) = (x - mx, y - my);
